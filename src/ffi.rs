@@ -1,0 +1,294 @@
+//! Every `extern "C"` function, and nothing else: marshal C types, guard
+//! against panics, set errno as the very last step.
+//!
+//! The doc comment of each function is its man page; cbindgen copies it into
+//! `include/rmap.h`. Each ERRORS entry carries, in brackets, the name of the
+//! C test case in `c_examples/conformance.c` that provokes it.
+
+use std::ffi::{c_char, c_int, c_void};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use errno::{Errno, set_errno};
+use libc::off_t;
+
+use crate::mapping;
+use crate::sys::ENOTRECOVERABLE;
+
+/// The panic boundary shared by every exported function: runs `body`, and on
+/// an error or a panic returns `failure` with errno set (ENOTRECOVERABLE for
+/// a panic). errno is untouched on success, as libc leaves it.
+fn guard<T>(failure: T, body: impl FnOnce() -> Result<T, Errno>) -> T {
+    let error = match catch_unwind(AssertUnwindSafe(body)) {
+        Ok(Ok(value)) => return value,
+        Ok(Err(error)) => error,
+        Err(_) => Errno(ENOTRECOVERABLE),
+    };
+    set_errno(error);
+    failure
+}
+
+/// Map files or devices into memory: the drop-in replacement for `mmap(2)`.
+///
+/// Creates a mapping of `length` bytes in the calling process's address
+/// space, exactly as `mmap` does. `addr` is a hint (NULL lets the kernel
+/// choose) unless `flags` holds `MAP_FIXED` or `MAP_FIXED_NOREPLACE`. `prot`
+/// takes the platform's `PROT_*` bits and `flags` its `MAP_*` bits from
+/// `<sys/mman.h>`: one of `MAP_SHARED`, `MAP_PRIVATE` or `MAP_SHARED_VALIDATE`,
+/// ORed with any of `MAP_ANONYMOUS` (`MAP_ANON`), `MAP_FIXED`,
+/// `MAP_FIXED_NOREPLACE`, `MAP_NORESERVE`, `MAP_LOCKED`, `MAP_GROWSDOWN`,
+/// `MAP_32BIT`, `MAP_POPULATE`, `MAP_NONBLOCK`, `MAP_STACK`, `MAP_SYNC`,
+/// `MAP_HUGETLB` (with `MAP_HUGE_2MB`, `MAP_HUGE_1GB` or another size in the
+/// `MAP_HUGE_SHIFT` bits), and the ignored `MAP_FILE`, `MAP_DENYWRITE` and
+/// `MAP_EXECUTABLE`. Unknown flag bits are ignored, as Linux ignores them.
+/// For a file mapping, `fd` must be open for reading and `offset` a multiple
+/// of the page size; for an anonymous mapping both are ignored (Linux still
+/// requires `offset` to be page aligned).
+///
+/// # RETURN VALUE
+///
+/// The address of the new mapping; on error `RMAP_FAILED` (`(void *) -1`),
+/// with errno set.
+///
+/// # ERRORS
+///
+/// - `EACCES` [map_eacces_fd_not_readable]: a file mapping was requested but
+///   `fd` is not open for reading.
+/// - `EACCES` [map_eacces_shared_write_readonly_fd]: `MAP_SHARED` with
+///   `PROT_WRITE`, but `fd` is not open for writing.
+/// - `EACCES` [map_eacces_append_only]: `MAP_SHARED`, `fd` is open for
+///   writing, and the file is append-only.
+/// - `EAGAIN` [map_eagain_memlock_limit]: `MAP_LOCKED` and the mapping would
+///   exceed `RLIMIT_MEMLOCK` (without `CAP_IPC_LOCK`).
+/// - `EBADF` [map_ebadf_fd_invalid]: not `MAP_ANONYMOUS`, and `fd` is not an
+///   open file descriptor (negative, closed, or `O_PATH`).
+/// - `EEXIST` [map_eexist_fixed_noreplace]: `MAP_FIXED_NOREPLACE` and the range
+///   overlaps an existing mapping.
+/// - `EINVAL` [map_einval_offset_misaligned]: `offset` is not a multiple of
+///   the page size.
+/// - `EINVAL` [map_einval_length_zero]: `length` is 0.
+/// - `EINVAL` [map_einval_fixed_addr_misaligned]: `MAP_FIXED` or
+///   `MAP_FIXED_NOREPLACE`, and `addr` is not page aligned.
+/// - `EINVAL` [map_einval_no_map_type]: `flags` holds none of `MAP_SHARED`,
+///   `MAP_PRIVATE` and `MAP_SHARED_VALIDATE` (or a type this kernel lacks).
+/// - `EINVAL` [map_einval_hugetlb_file]: `MAP_HUGETLB` for a file that is not
+///   on hugetlbfs, or with a huge page size the system does not have.
+/// - `EINVAL` [map_einval_growsdown_shared]: `MAP_GROWSDOWN` with a file or a
+///   shared mapping.
+/// - `ENFILE` [map_enfile_file_table_full]: the system-wide limit on open
+///   files was reached (a shared anonymous mapping needs one).
+/// - `ENODEV` [map_enodev_not_mappable]: the file type does not support
+///   mapping (a pipe, a directory).
+/// - `ENOMEM` [map_enomem_no_address_space]: no free range of `length` bytes,
+///   or `length` rounds past the end of the address space.
+/// - `ENOMEM` [map_enomem_fixed_outside]: `MAP_FIXED` and the range lies
+///   outside the user address space.
+/// - `ENOMEM` [map_enomem_map_count]: the process would exceed
+///   `vm.max_map_count` mappings.
+/// - `ENOMEM` [map_enomem_rlimit_as]: the process would exceed `RLIMIT_AS`.
+/// - `EOPNOTSUPP` [map_eopnotsupp_shared_validate]: `MAP_SHARED_VALIDATE` with
+///   a flag the file does not support (for example `MAP_SYNC` on a
+///   non-DAX file).
+/// - `EOVERFLOW` [map_eoverflow_offset]: for a regular file, `offset` plus
+///   `length` does not fit in `off_t` (this includes any negative `offset`).
+/// - `EPERM` [map_eperm_sealed]: `MAP_SHARED` with `PROT_WRITE` of a memfd
+///   sealed with `F_SEAL_WRITE` or `F_SEAL_FUTURE_WRITE`.
+/// - `EPERM` [map_eperm_noexec]: `PROT_EXEC` of a file on a file system
+///   mounted `noexec`.
+/// - `EPERM` [map_eperm_locked]: `MAP_LOCKED` with `RLIMIT_MEMLOCK` of 0 and
+///   without `CAP_IPC_LOCK`.
+/// - `ETXTBSY` [map_etxtbsy_swapfile]: `MAP_SHARED` with `PROT_WRITE` of an
+///   active swap file. (`MAP_DENYWRITE` is ignored, so it no longer causes
+///   this error.)
+///
+/// The first six argument conditions of EINVAL, EBADF for a negative `fd` and
+/// EOVERFLOW are decided by librmap before any system call, with Linux's own
+/// rules and order; every other error is the kernel's answer, unchanged.
+///
+/// # NOTES
+///
+/// - Writing a mapping without `PROT_WRITE`, or touching an address after it
+///   was unmapped, raises `SIGSEGV`.
+/// - Touching a page that lies wholly past the end of the mapped file raises
+///   `SIGBUS`; bytes past the end of the file inside its last page read as
+///   zero, may be written, and never reach the file. Shrinking the file of a
+///   live mapping turns its pages past the new end into `SIGBUS` pages.
+/// - `fd` may be closed as soon as `rmap_map` returns; the mapping keeps the
+///   file open.
+/// - Writes to a `MAP_PRIVATE` mapping are copy-on-write and never reach the
+///   file; the process may see later changes of the file in pages it has not
+///   written.
+/// - When several conditions hold at once, the errno is the one Linux
+///   returns, with one deliberate exception: an argument error that librmap
+///   decides itself is reported even when the kernel would first have run out
+///   of address space or hit `vm.max_map_count` (ENOMEM).
+/// - Thread safety: safe to call from any number of threads at once, as
+///   `mmap(2)` is. Async-signal-safe: no.
+/// - A panic inside librmap never unwinds into C: the call returns
+///   `RMAP_FAILED` with errno `ENOTRECOVERABLE`.
+///
+/// # Safety
+///
+/// As for `mmap(2)`: `MAP_FIXED` replaces whatever the range held.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rmap_map(
+    addr: *mut c_void,
+    length: usize,
+    prot: c_int,
+    flags: c_int,
+    fd: c_int,
+    offset: off_t,
+) -> *mut c_void {
+    guard(libc::MAP_FAILED, || {
+        // SAFETY: the caller upholds mmap's contract, which map() forwards.
+        let ptr = unsafe { mapping::map(addr.cast(), length, prot, flags, fd, offset) }?;
+        Ok(ptr.cast())
+    })
+}
+
+/// Synchronize a mapped file with its storage: the drop-in replacement for
+/// `msync(2)`.
+///
+/// Writes back the dirty pages of the shared file mappings in the range
+/// [`addr`, `addr` + `length`), rounded up to whole pages. `flags` is `MS_SYNC`
+/// (wait for the write-back), `MS_ASYNC` (schedule it; on Linux a no-op, since
+/// the page cache is already shared), or 0, optionally ORed with
+/// `MS_INVALIDATE`.
+///
+/// # RETURN VALUE
+///
+/// 0 on success; -1 on error, with errno set.
+///
+/// # ERRORS
+///
+/// - `EBUSY` [sync_ebusy_invalidate_locked]: `MS_INVALIDATE` and the range
+///   holds locked pages (`mlock`, `MAP_LOCKED`).
+/// - `EINVAL` [sync_einval_unknown_flag]: `flags` has a bit other than
+///   `MS_ASYNC`, `MS_SYNC` and `MS_INVALIDATE`.
+/// - `EINVAL` [sync_einval_addr_misaligned]: `addr` is not page aligned.
+/// - `EINVAL` [sync_einval_async_and_sync]: both `MS_ASYNC` and `MS_SYNC`.
+/// - `ENOMEM` [sync_enomem_unmapped]: part of the range is not mapped (with
+///   `MS_ASYNC` alone, already when the range starts in a hole).
+/// - `ENOMEM` [sync_enomem_range_wraps]: `addr` plus `length`, rounded up to
+///   a page, wraps past the end of the address space.
+///
+/// All of these but EBUSY and the unmapped case of ENOMEM are decided by
+/// librmap before any system call, with Linux's rules and order.
+///
+/// # NOTES
+///
+/// - `length` 0 succeeds, as does a `length` so large that rounding it up to
+///   a page wraps to 0: Linux treats both as an empty range.
+/// - With `MS_SYNC`, errors of writing the data back (`EIO`, `ENOSPC`) are
+///   passed through from the kernel.
+/// - Thread safety: safe to call from any number of threads at once.
+///   A panic inside librmap returns -1 with errno `ENOTRECOVERABLE`.
+///
+/// # Safety
+///
+/// As for `msync(2)`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rmap_sync(addr: *mut c_void, length: usize, flags: c_int) -> c_int {
+    guard(-1, || {
+        // SAFETY: the caller upholds msync's contract, which sync() forwards.
+        unsafe { mapping::sync(addr.cast(), length, flags) }?;
+        Ok(0)
+    })
+}
+
+/// Remove a mapping: the drop-in replacement for `munmap(2)`.
+///
+/// Unmaps every page in [`addr`, `addr` + `length`), rounded up to whole
+/// pages. Pages of the range that are not mapped are skipped: unmapping a
+/// range that holds no mapping (including one already unmapped) succeeds.
+///
+/// # RETURN VALUE
+///
+/// 0 on success; -1 on error, with errno set.
+///
+/// # ERRORS
+///
+/// - `EINVAL` [unmap_einval_addr_misaligned]: `addr` is not page aligned.
+/// - `EINVAL` [unmap_einval_length_zero]: `length` is 0.
+/// - `EINVAL` [unmap_einval_outside]: the range does not lie inside the user
+///   address space.
+/// - `ENOMEM` [unmap_enomem_map_count]: unmapping the middle of a mapping
+///   would split it beyond `vm.max_map_count` mappings.
+/// - `EPERM` [unmap_eperm_sealed]: the range holds memory sealed with
+///   `mseal(2)`.
+///
+/// The first two EINVAL conditions are decided by librmap before any system
+/// call; the others are the kernel's answer.
+///
+/// # NOTES
+///
+/// - Touching the range afterwards raises `SIGSEGV` (unless something else
+///   was mapped there since).
+/// - Thread safety: safe to call from any number of threads at once.
+///   A panic inside librmap returns -1 with errno `ENOTRECOVERABLE`.
+///
+/// # Safety
+///
+/// As for `munmap(2)`: nothing may use the range afterwards.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rmap_unmap(addr: *mut c_void, length: usize) -> c_int {
+    guard(-1, || {
+        // SAFETY: the caller upholds munmap's contract, which unmap() forwards.
+        unsafe { mapping::unmap(addr.cast(), length) }?;
+        Ok(0)
+    })
+}
+
+/// The system page size in bytes: the unit of `offset`, of `MAP_FIXED`
+/// addresses and of `rmap_sync` / `rmap_unmap` addresses.
+///
+/// # RETURN VALUE
+///
+/// The value of `sysconf(_SC_PAGESIZE)`. This function cannot fail.
+///
+/// # NOTES
+///
+/// Thread safety: safe from any thread, and async-signal-safe after its
+/// first call.
+#[unsafe(no_mangle)]
+pub extern "C" fn rmap_pagesize() -> usize {
+    guard(0, || Ok(mapping::page_size()))
+}
+
+/// The version of the loaded librmap, as "MAJOR.MINOR.PATCH".
+///
+/// Compare it with `RMAP_VERSION_STRING` to tell the header a program was
+/// built with from the library it runs with.
+///
+/// # RETURN VALUE
+///
+/// A static, NUL-terminated string; never NULL. This function cannot fail.
+///
+/// # NOTES
+///
+/// Thread safety: safe from any thread; the string is never freed.
+#[unsafe(no_mangle)]
+pub extern "C" fn rmap_version() -> *const c_char {
+    guard(c"".as_ptr(), || Ok(crate::VERSION_CSTR.as_ptr()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn guard_turns_a_panic_into_enotrecoverable() {
+        set_errno(Errno(0));
+        let value = guard(-1, || -> Result<i32, Errno> { panic!("injected") });
+        assert_eq!(value, -1);
+        assert_eq!(errno::errno().0, ENOTRECOVERABLE);
+    }
+
+    #[test]
+    fn guard_sets_errno_on_error_and_leaves_it_on_success() {
+        set_errno(Errno(1234));
+        assert_eq!(guard(-1, || Ok(7)), 7);
+        assert_eq!(errno::errno().0, 1234);
+        assert_eq!(guard(-1, || Err(Errno(libc::EINVAL))), -1);
+        assert_eq!(errno::errno().0, libc::EINVAL);
+    }
+}

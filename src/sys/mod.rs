@@ -1,0 +1,111 @@
+//! Raw system calls and platform constants: the only module that knows the OS.
+//!
+//! Each wrapper captures `errno` immediately after its system call and returns
+//! it as a value, so nothing between the call and the caller can clobber it.
+
+#[cfg(not(all(target_os = "linux", target_pointer_width = "64")))]
+compile_error!("librmap supports 64-bit Linux only: its argument rules mirror that kernel");
+
+use errno::{Errno, errno};
+
+pub use libc::{
+    EBADF, EINVAL, ENOMEM, ENOTRECOVERABLE, EOVERFLOW, MAP_ANONYMOUS, MAP_FIXED,
+    MAP_FIXED_NOREPLACE, MAP_HUGETLB, MAP_LOCKED, MAP_PRIVATE, MAP_SHARED, MAP_SHARED_VALIDATE,
+    MS_ASYNC, MS_INVALIDATE, MS_SYNC, PROT_READ, PROT_WRITE,
+};
+
+/// `MAP_TYPE`: the bits that select SHARED, PRIVATE, SHARED_VALIDATE (and newer types).
+pub const MAP_TYPE: i32 = 0x0f;
+/// `MAP_DROPPABLE` (Linux 6.11): an anonymous mapping type that older kernels reject.
+pub const MAP_DROPPABLE: i32 = 0x08;
+
+/// A span of user address space that every configuration of the supported
+/// architectures contains (x86-64 with 4-level paging has 2^47 bytes; arm64 at
+/// least 2^39). Argument rules that Linux applies only to ranges inside the
+/// address space are decided in Rust only for ranges ending below this bound;
+/// larger ranges go to the kernel, which knows its own `TASK_SIZE`.
+#[cfg(target_arch = "x86_64")]
+pub const SURE_USER_SPAN: usize = 1 << 46;
+#[cfg(not(target_arch = "x86_64"))]
+pub const SURE_USER_SPAN: usize = 1 << 38;
+
+/// What `fget()` would find behind a descriptor, and how far the kernel lets a
+/// mapping of it reach (`file_mmap_size_max`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FdKind {
+    /// Not open, or an `O_PATH` descriptor: the kernel answers EBADF.
+    Closed,
+    /// Regular file, block device or socket: offset + length must fit in `off_t`.
+    OffTLimited,
+    /// Anything else (pipes, character devices, directories, ...).
+    Other,
+}
+
+/// The page size, from `sysconf(_SC_PAGESIZE)`.
+pub fn page_size() -> usize {
+    // SAFETY: sysconf has no preconditions.
+    let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    // Linux always knows its page size; 4096 keeps the type total.
+    usize::try_from(size).unwrap_or(4096)
+}
+
+/// `mmap(2)`.
+///
+/// # Safety
+/// As for `mmap`: with `MAP_FIXED` the range is replaced, whatever it held.
+pub unsafe fn mmap(
+    addr: *mut u8,
+    len: usize,
+    prot: i32,
+    flags: i32,
+    fd: i32,
+    offset: i64,
+) -> Result<*mut u8, Errno> {
+    // SAFETY: forwarded to the caller's contract.
+    let ptr = unsafe { libc::mmap(addr.cast(), len, prot, flags, fd, offset) };
+    if ptr == libc::MAP_FAILED {
+        Err(errno())
+    } else {
+        Ok(ptr.cast())
+    }
+}
+
+/// `msync(2)`.
+///
+/// # Safety
+/// As for `msync`; `MS_INVALIDATE` may discard data of other mappings' views.
+pub unsafe fn msync(addr: *mut u8, len: usize, flags: i32) -> Result<(), Errno> {
+    // SAFETY: forwarded to the caller's contract.
+    let rc = unsafe { libc::msync(addr.cast(), len, flags) };
+    if rc == 0 { Ok(()) } else { Err(errno()) }
+}
+
+/// `munmap(2)`.
+///
+/// # Safety
+/// As for `munmap`: no reference into the range may be used afterwards.
+pub unsafe fn munmap(addr: *mut u8, len: usize) -> Result<(), Errno> {
+    // SAFETY: forwarded to the caller's contract.
+    let rc = unsafe { libc::munmap(addr.cast(), len) };
+    if rc == 0 { Ok(()) } else { Err(errno()) }
+}
+
+/// Classifies `fd` the way `mmap` would see it. Called only on the error path,
+/// so a successful mapping costs no extra system call.
+pub fn fd_kind(fd: i32) -> FdKind {
+    // SAFETY: F_GETFL takes no pointer; an invalid fd just fails.
+    let status = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+    if status == -1 || status & libc::O_PATH != 0 {
+        return FdKind::Closed;
+    }
+    // SAFETY: stat is plain data, so all-zero is a valid value to overwrite.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: `st` is a valid, writable stat buffer.
+    if unsafe { libc::fstat(fd, &mut st) } != 0 {
+        return FdKind::Closed;
+    }
+    match st.st_mode & libc::S_IFMT {
+        libc::S_IFREG | libc::S_IFBLK | libc::S_IFSOCK => FdKind::OffTLimited,
+        _ => FdKind::Other,
+    }
+}

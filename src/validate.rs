@@ -1,0 +1,307 @@
+//! Argument rules decided before any system call, in Linux's own order.
+//!
+//! Each function walks the checks of the kernel's `mmap`, `msync` or `munmap`
+//! path in the order the kernel makes them (Linux 6.x, `mm/mmap.c`,
+//! `mm/msync.c`, `mm/vma.c`). It returns an error only when it can tell the
+//! kernel would return that same error: as soon as a check depends on state it
+//! cannot see (address-space contents, locks, file system), it stops and the
+//! call goes to the kernel, whose answer is passed through. So a call with
+//! several faults gets the errno Linux gives, not the first one we happen to
+//! test. The single exception, documented in the header: a pre-decided
+//! argument error wins over ENOMEM for a full address space or the
+//! `vm.max_map_count` limit, which the kernel checks earlier.
+
+use errno::Errno;
+
+use crate::sys::{
+    EBADF, EINVAL, ENOMEM, EOVERFLOW, FdKind, MAP_ANONYMOUS, MAP_DROPPABLE, MAP_FIXED,
+    MAP_FIXED_NOREPLACE, MAP_HUGETLB, MAP_LOCKED, MAP_PRIVATE, MAP_SHARED, MAP_SHARED_VALIDATE,
+    MAP_TYPE, MS_ASYNC, MS_INVALIDATE, MS_SYNC, SURE_USER_SPAN,
+};
+
+/// The arguments of one `mmap` call, as plain numbers.
+#[derive(Clone, Copy, Debug)]
+pub struct MapArgs {
+    pub addr: usize,
+    pub len: usize,
+    pub flags: i32,
+    pub fd: i32,
+    pub offset: i64,
+}
+
+/// An argument error that sits behind the kernel's `fget()`: a closed
+/// descriptor would be reported first, and EOVERFLOW depends on the file type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum LateError {
+    Invalid,
+    OffsetOverflow,
+}
+
+/// Decides `mmap` argument errors. `fd_kind` is asked only when an error has
+/// been found for a file mapping, so a valid call costs no extra system call.
+pub fn check_map(
+    args: &MapArgs,
+    page: usize,
+    fd_kind: impl FnOnce(i32) -> FdKind,
+) -> Result<(), Errno> {
+    // sys_mmap: the byte offset must be page aligned.
+    if args.offset as u64 & (page as u64 - 1) != 0 {
+        return Err(Errno(EINVAL));
+    }
+    let anonymous = args.flags & MAP_ANONYMOUS != 0;
+    // ksys_mmap_pgoff: fget(fd) for every file mapping.
+    if !anonymous && args.fd < 0 {
+        return Err(Errno(EBADF));
+    }
+    // Anonymous huge pages: the kernel sets up a hugetlbfs file first, whose
+    // failures depend on its configuration.
+    if anonymous && args.flags & MAP_HUGETLB != 0 {
+        return Ok(());
+    }
+    let Some(late) = late_error(args, page, anonymous) else {
+        return Ok(());
+    };
+    let kind = if anonymous {
+        FdKind::Other
+    } else {
+        fd_kind(args.fd)
+    };
+    match (late, kind) {
+        (_, FdKind::Closed) => Err(Errno(EBADF)),
+        (LateError::Invalid, _) => Err(Errno(EINVAL)),
+        (LateError::OffsetOverflow, FdKind::OffTLimited) => Err(Errno(EOVERFLOW)),
+        // Character devices have their own limits: the kernel decides.
+        (LateError::OffsetOverflow, FdKind::Other) => Ok(()),
+    }
+}
+
+/// The checks of `do_mmap` after `fget`, up to the first one that needs
+/// kernel state.
+fn late_error(args: &MapArgs, page: usize, anonymous: bool) -> Option<LateError> {
+    if args.len == 0 {
+        return Some(LateError::Invalid);
+    }
+    // A file with MAP_HUGETLB is EINVAL unless it lives on hugetlbfs, where
+    // lengths round to the huge page size: the kernel decides.
+    if args.flags & MAP_HUGETLB != 0 {
+        return None;
+    }
+    // Lengths near the top of the address space fail with ENOMEM in
+    // get_unmapped_area; the kernel knows its own TASK_SIZE.
+    if args.len > SURE_USER_SPAN {
+        return None;
+    }
+    let len = round_up(args.len, page);
+    if args.flags & (MAP_FIXED | MAP_FIXED_NOREPLACE) != 0 {
+        match args.addr.checked_add(len) {
+            Some(end) if end <= SURE_USER_SPAN => {}
+            _ => return None,
+        }
+        if args.addr % page != 0 {
+            return Some(LateError::Invalid);
+        }
+        // Next: EEXIST for MAP_FIXED_NOREPLACE, which needs the address space.
+        return None;
+    }
+    // Next: EPERM / EAGAIN for MAP_LOCKED, which need limits and capabilities.
+    if args.flags & MAP_LOCKED != 0 {
+        return None;
+    }
+    if !anonymous && exceeds_off_t(args.offset, len, page) {
+        return Some(LateError::OffsetOverflow);
+    }
+    let map_type = args.flags & MAP_TYPE;
+    let known = [MAP_SHARED, MAP_PRIVATE, MAP_SHARED_VALIDATE];
+    if known.contains(&map_type) || (anonymous && map_type == MAP_DROPPABLE) {
+        None
+    } else {
+        Some(LateError::Invalid)
+    }
+}
+
+/// `file_mmap_ok()` for a file whose size limit is `off_t`'s maximum.
+fn exceeds_off_t(offset: i64, len: usize, page: usize) -> bool {
+    let max = i64::MAX as u64;
+    let len = len as u64;
+    if len > max {
+        return true;
+    }
+    let shift = page.trailing_zeros();
+    (offset as u64 >> shift) > (max - len) >> shift
+}
+
+/// Decides `msync` argument errors; all of them are arithmetic.
+pub fn check_sync(addr: usize, len: usize, flags: i32, page: usize) -> Result<(), Errno> {
+    if flags & !(MS_ASYNC | MS_INVALIDATE | MS_SYNC) != 0 {
+        return Err(Errno(EINVAL));
+    }
+    if addr % page != 0 {
+        return Err(Errno(EINVAL));
+    }
+    if flags & MS_ASYNC != 0 && flags & MS_SYNC != 0 {
+        return Err(Errno(EINVAL));
+    }
+    // The kernel rounds the length up modulo 2^64, then rejects a wrapping end.
+    let len = len.wrapping_add(page - 1) & !(page - 1);
+    if addr.checked_add(len).is_none() {
+        return Err(Errno(ENOMEM));
+    }
+    Ok(())
+}
+
+/// Decides `munmap` argument errors that need no address-space bound.
+pub fn check_unmap(addr: usize, len: usize, page: usize) -> Result<(), Errno> {
+    if addr % page != 0 || len == 0 {
+        return Err(Errno(EINVAL));
+    }
+    Ok(())
+}
+
+fn round_up(len: usize, page: usize) -> usize {
+    (len + page - 1) & !(page - 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PAGE: usize = 4096;
+    const FILE_RW: i32 = 3;
+
+    fn map(len: usize, flags: i32, fd: i32, offset: i64) -> MapArgs {
+        MapArgs {
+            addr: 0,
+            len,
+            flags,
+            fd,
+            offset,
+        }
+    }
+
+    fn check(args: MapArgs, kind: FdKind) -> Result<(), i32> {
+        check_map(&args, PAGE, |_| kind).map_err(|e| e.0)
+    }
+
+    fn check_unprobed(args: MapArgs) -> Result<(), i32> {
+        check_map(&args, PAGE, |_| panic!("fd probed on a path that must not probe")).map_err(|e| e.0)
+    }
+
+    const ANON: i32 = MAP_PRIVATE | MAP_ANONYMOUS;
+
+    #[test]
+    fn valid_calls_pass_without_probing_the_fd() {
+        assert_eq!(check_unprobed(map(1, MAP_SHARED, FILE_RW, 0)), Ok(()));
+        assert_eq!(check_unprobed(map(PAGE, ANON, -1, 0)), Ok(()));
+        assert_eq!(check_unprobed(map(PAGE, MAP_SHARED_VALIDATE, FILE_RW, 8192)), Ok(()));
+    }
+
+    #[test]
+    fn misaligned_offset_is_einval_before_everything() {
+        assert_eq!(check_unprobed(map(0, 0, -1, 1)), Err(EINVAL));
+        assert_eq!(check_unprobed(map(PAGE, ANON, -1, 4095)), Err(EINVAL));
+        assert_eq!(check_unprobed(map(PAGE, ANON, -1, -1)), Err(EINVAL));
+    }
+
+    #[test]
+    fn negative_fd_without_anonymous_is_ebadf_before_length() {
+        assert_eq!(check_unprobed(map(0, MAP_SHARED, -1, 0)), Err(EBADF));
+        assert_eq!(check_unprobed(map(PAGE, 0, -5, 0)), Err(EBADF));
+    }
+
+    #[test]
+    fn length_zero_is_einval() {
+        assert_eq!(check_unprobed(map(0, ANON, -1, 0)), Err(EINVAL));
+        assert_eq!(check(map(0, MAP_SHARED, FILE_RW, 0), FdKind::OffTLimited), Err(EINVAL));
+    }
+
+    #[test]
+    fn closed_fd_wins_over_later_argument_errors() {
+        assert_eq!(check(map(0, MAP_SHARED, FILE_RW, 0), FdKind::Closed), Err(EBADF));
+        assert_eq!(check(map(PAGE, 0, FILE_RW, 0), FdKind::Closed), Err(EBADF));
+    }
+
+    #[test]
+    fn anonymous_ignores_fd_and_offset_range() {
+        assert_eq!(check_unprobed(map(PAGE, ANON, 1234, -4096)), Ok(()));
+    }
+
+    #[test]
+    fn missing_map_type_is_einval() {
+        assert_eq!(check_unprobed(map(PAGE, MAP_ANONYMOUS, -1, 0)), Err(EINVAL));
+        assert_eq!(check(map(PAGE, 0, FILE_RW, 0), FdKind::OffTLimited), Err(EINVAL));
+        assert_eq!(check(map(PAGE, 0x04, FILE_RW, 0), FdKind::Other), Err(EINVAL));
+        // MAP_DROPPABLE is a type for anonymous memory on newer kernels only.
+        assert_eq!(check_unprobed(map(PAGE, MAP_DROPPABLE | MAP_ANONYMOUS, -1, 0)), Ok(()));
+        assert_eq!(check(map(PAGE, MAP_DROPPABLE, FILE_RW, 0), FdKind::OffTLimited), Err(EINVAL));
+    }
+
+    #[test]
+    fn fixed_misaligned_address_is_einval_inside_the_address_space() {
+        let mut args = map(PAGE, ANON | MAP_FIXED, -1, 0);
+        args.addr = 0x1000_0001;
+        assert_eq!(check_unprobed(args), Err(EINVAL));
+        args.flags = ANON | MAP_FIXED_NOREPLACE;
+        assert_eq!(check_unprobed(args), Err(EINVAL));
+        // Near the top, the kernel's ENOMEM may come first: not decided here.
+        args.addr = usize::MAX - 7;
+        assert_eq!(check_unprobed(args), Ok(()));
+    }
+
+    #[test]
+    fn misaligned_hint_without_fixed_is_fine() {
+        let mut args = map(PAGE, ANON, -1, 0);
+        args.addr = 12345;
+        assert_eq!(check_unprobed(args), Ok(()));
+    }
+
+    #[test]
+    fn offset_past_off_t_is_eoverflow_for_regular_files_only() {
+        let args = map(PAGE, MAP_SHARED, FILE_RW, -4096);
+        assert_eq!(check(args, FdKind::OffTLimited), Err(EOVERFLOW));
+        assert_eq!(check(args, FdKind::Other), Ok(()));
+        assert_eq!(check(args, FdKind::Closed), Err(EBADF));
+        let top = (i64::MAX as u64 + 1 - 2 * PAGE as u64) as i64;
+        assert_eq!(check(map(PAGE, MAP_SHARED, FILE_RW, top), FdKind::OffTLimited), Ok(()));
+        let args = map(2 * PAGE + 1, MAP_SHARED, FILE_RW, top);
+        assert_eq!(check(args, FdKind::OffTLimited), Err(EOVERFLOW));
+    }
+
+    #[test]
+    fn eoverflow_comes_before_a_bad_map_type() {
+        assert_eq!(check(map(PAGE, 0, FILE_RW, -4096), FdKind::OffTLimited), Err(EOVERFLOW));
+    }
+
+    #[test]
+    fn state_dependent_checks_stop_the_decision() {
+        // MAP_LOCKED: EPERM/EAGAIN come before the map type check.
+        assert_eq!(check_unprobed(map(PAGE, MAP_ANONYMOUS | MAP_LOCKED, -1, 0)), Ok(()));
+        // Huge lengths: ENOMEM comes before the map type check.
+        assert_eq!(check_unprobed(map(usize::MAX, MAP_ANONYMOUS, -1, 0)), Ok(()));
+        // Anonymous huge pages: the kernel decides everything after the offset.
+        assert_eq!(check_unprobed(map(0, ANON | MAP_HUGETLB, -1, 0)), Ok(()));
+        // File with MAP_HUGETLB: length 0 is EINVAL either way; the rest is the kernel's.
+        assert_eq!(check(map(0, MAP_SHARED | MAP_HUGETLB, FILE_RW, 0), FdKind::Other), Err(EINVAL));
+        assert_eq!(check_unprobed(map(PAGE, MAP_HUGETLB, FILE_RW, 0)), Ok(()));
+    }
+
+    #[test]
+    fn sync_rules_follow_the_kernel_order() {
+        assert_eq!(check_sync(0x1000, 1, MS_SYNC, PAGE), Ok(()));
+        assert_eq!(check_sync(0x1000, 0, 0, PAGE), Ok(()));
+        assert_eq!(check_sync(0x1000, 1, 0x100, PAGE), Err(Errno(EINVAL)));
+        assert_eq!(check_sync(0x1001, 1, MS_SYNC, PAGE), Err(Errno(EINVAL)));
+        assert_eq!(check_sync(0x1000, 1, MS_SYNC | MS_ASYNC, PAGE), Err(Errno(EINVAL)));
+        // Unknown bits are reported before misalignment; both are EINVAL.
+        assert_eq!(check_sync(0x1001, 1, 0x100 | MS_SYNC, PAGE), Err(Errno(EINVAL)));
+        assert_eq!(check_sync(usize::MAX - 4095, 8192, MS_SYNC, PAGE), Err(Errno(ENOMEM)));
+        // A length that rounds up past 2^64 wraps to 0: Linux reports success.
+        assert_eq!(check_sync(0x1000, usize::MAX, MS_SYNC, PAGE), Ok(()));
+    }
+
+    #[test]
+    fn unmap_rules() {
+        assert_eq!(check_unmap(0x1000, 1, PAGE), Ok(()));
+        assert_eq!(check_unmap(0x1001, 1, PAGE), Err(Errno(EINVAL)));
+        assert_eq!(check_unmap(0x1000, 0, PAGE), Err(Errno(EINVAL)));
+    }
+}
