@@ -43,7 +43,10 @@ fn main() {
     let out_dir = PathBuf::from(env::var("OUT_DIR").unwrap());
     bindings.write_to_file(out_dir.join("rmap.h"));
     // OUT_DIR is target/<profile>/build/rmap-<hash>/out.
-    let profile_dir = out_dir.ancestors().nth(3).expect("OUT_DIR is inside the target dir");
+    let profile_dir = out_dir
+        .ancestors()
+        .nth(3)
+        .expect("OUT_DIR is inside the target dir");
     let include_dir = profile_dir.join("include");
     fs::create_dir_all(&include_dir).unwrap();
     bindings.write_to_file(include_dir.join("rmap.h"));

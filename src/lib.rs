@@ -27,12 +27,11 @@ pub use mapping::{map, page_size, sync, unmap};
 /// The crate version, as "MAJOR.MINOR.PATCH".
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
-const VERSION_CSTR: &CStr = match CStr::from_bytes_with_nul(
-    concat!(env!("CARGO_PKG_VERSION"), "\0").as_bytes(),
-) {
-    Ok(version) => version,
-    Err(_) => panic!("the package version contains a NUL byte"),
-};
+const VERSION_CSTR: &CStr =
+    match CStr::from_bytes_with_nul(concat!(env!("CARGO_PKG_VERSION"), "\0").as_bytes()) {
+        Ok(version) => version,
+        Err(_) => panic!("the package version contains a NUL byte"),
+    };
 
 /// How a file mapping may be used.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -183,7 +183,10 @@ mod tests {
     }
 
     fn check_unprobed(args: MapArgs) -> Result<(), i32> {
-        check_map(&args, PAGE, |_| panic!("fd probed on a path that must not probe")).map_err(|e| e.0)
+        check_map(&args, PAGE, |_| {
+            panic!("fd probed on a path that must not probe")
+        })
+        .map_err(|e| e.0)
     }
 
     const ANON: i32 = MAP_PRIVATE | MAP_ANONYMOUS;
@@ -192,7 +195,10 @@ mod tests {
     fn valid_calls_pass_without_probing_the_fd() {
         assert_eq!(check_unprobed(map(1, MAP_SHARED, FILE_RW, 0)), Ok(()));
         assert_eq!(check_unprobed(map(PAGE, ANON, -1, 0)), Ok(()));
-        assert_eq!(check_unprobed(map(PAGE, MAP_SHARED_VALIDATE, FILE_RW, 8192)), Ok(()));
+        assert_eq!(
+            check_unprobed(map(PAGE, MAP_SHARED_VALIDATE, FILE_RW, 8192)),
+            Ok(())
+        );
     }
 
     #[test]
@@ -211,12 +217,18 @@ mod tests {
     #[test]
     fn length_zero_is_einval() {
         assert_eq!(check_unprobed(map(0, ANON, -1, 0)), Err(EINVAL));
-        assert_eq!(check(map(0, MAP_SHARED, FILE_RW, 0), FdKind::OffTLimited), Err(EINVAL));
+        assert_eq!(
+            check(map(0, MAP_SHARED, FILE_RW, 0), FdKind::OffTLimited),
+            Err(EINVAL)
+        );
     }
 
     #[test]
     fn closed_fd_wins_over_later_argument_errors() {
-        assert_eq!(check(map(0, MAP_SHARED, FILE_RW, 0), FdKind::Closed), Err(EBADF));
+        assert_eq!(
+            check(map(0, MAP_SHARED, FILE_RW, 0), FdKind::Closed),
+            Err(EBADF)
+        );
         assert_eq!(check(map(PAGE, 0, FILE_RW, 0), FdKind::Closed), Err(EBADF));
     }
 
@@ -228,11 +240,23 @@ mod tests {
     #[test]
     fn missing_map_type_is_einval() {
         assert_eq!(check_unprobed(map(PAGE, MAP_ANONYMOUS, -1, 0)), Err(EINVAL));
-        assert_eq!(check(map(PAGE, 0, FILE_RW, 0), FdKind::OffTLimited), Err(EINVAL));
-        assert_eq!(check(map(PAGE, 0x04, FILE_RW, 0), FdKind::Other), Err(EINVAL));
+        assert_eq!(
+            check(map(PAGE, 0, FILE_RW, 0), FdKind::OffTLimited),
+            Err(EINVAL)
+        );
+        assert_eq!(
+            check(map(PAGE, 0x04, FILE_RW, 0), FdKind::Other),
+            Err(EINVAL)
+        );
         // MAP_DROPPABLE is a type for anonymous memory on newer kernels only.
-        assert_eq!(check_unprobed(map(PAGE, MAP_DROPPABLE | MAP_ANONYMOUS, -1, 0)), Ok(()));
-        assert_eq!(check(map(PAGE, MAP_DROPPABLE, FILE_RW, 0), FdKind::OffTLimited), Err(EINVAL));
+        assert_eq!(
+            check_unprobed(map(PAGE, MAP_DROPPABLE | MAP_ANONYMOUS, -1, 0)),
+            Ok(())
+        );
+        assert_eq!(
+            check(map(PAGE, MAP_DROPPABLE, FILE_RW, 0), FdKind::OffTLimited),
+            Err(EINVAL)
+        );
     }
 
     #[test]
@@ -261,26 +285,41 @@ mod tests {
         assert_eq!(check(args, FdKind::Other), Ok(()));
         assert_eq!(check(args, FdKind::Closed), Err(EBADF));
         let top = (i64::MAX as u64 + 1 - 2 * PAGE as u64) as i64;
-        assert_eq!(check(map(PAGE, MAP_SHARED, FILE_RW, top), FdKind::OffTLimited), Ok(()));
+        assert_eq!(
+            check(map(PAGE, MAP_SHARED, FILE_RW, top), FdKind::OffTLimited),
+            Ok(())
+        );
         let args = map(2 * PAGE + 1, MAP_SHARED, FILE_RW, top);
         assert_eq!(check(args, FdKind::OffTLimited), Err(EOVERFLOW));
     }
 
     #[test]
     fn eoverflow_comes_before_a_bad_map_type() {
-        assert_eq!(check(map(PAGE, 0, FILE_RW, -4096), FdKind::OffTLimited), Err(EOVERFLOW));
+        assert_eq!(
+            check(map(PAGE, 0, FILE_RW, -4096), FdKind::OffTLimited),
+            Err(EOVERFLOW)
+        );
     }
 
     #[test]
     fn state_dependent_checks_stop_the_decision() {
         // MAP_LOCKED: EPERM/EAGAIN come before the map type check.
-        assert_eq!(check_unprobed(map(PAGE, MAP_ANONYMOUS | MAP_LOCKED, -1, 0)), Ok(()));
+        assert_eq!(
+            check_unprobed(map(PAGE, MAP_ANONYMOUS | MAP_LOCKED, -1, 0)),
+            Ok(())
+        );
         // Huge lengths: ENOMEM comes before the map type check.
-        assert_eq!(check_unprobed(map(usize::MAX, MAP_ANONYMOUS, -1, 0)), Ok(()));
+        assert_eq!(
+            check_unprobed(map(usize::MAX, MAP_ANONYMOUS, -1, 0)),
+            Ok(())
+        );
         // Anonymous huge pages: the kernel decides everything after the offset.
         assert_eq!(check_unprobed(map(0, ANON | MAP_HUGETLB, -1, 0)), Ok(()));
         // File with MAP_HUGETLB: length 0 is EINVAL either way; the rest is the kernel's.
-        assert_eq!(check(map(0, MAP_SHARED | MAP_HUGETLB, FILE_RW, 0), FdKind::Other), Err(EINVAL));
+        assert_eq!(
+            check(map(0, MAP_SHARED | MAP_HUGETLB, FILE_RW, 0), FdKind::Other),
+            Err(EINVAL)
+        );
         assert_eq!(check_unprobed(map(PAGE, MAP_HUGETLB, FILE_RW, 0)), Ok(()));
     }
 
@@ -290,10 +329,19 @@ mod tests {
         assert_eq!(check_sync(0x1000, 0, 0, PAGE), Ok(()));
         assert_eq!(check_sync(0x1000, 1, 0x100, PAGE), Err(Errno(EINVAL)));
         assert_eq!(check_sync(0x1001, 1, MS_SYNC, PAGE), Err(Errno(EINVAL)));
-        assert_eq!(check_sync(0x1000, 1, MS_SYNC | MS_ASYNC, PAGE), Err(Errno(EINVAL)));
+        assert_eq!(
+            check_sync(0x1000, 1, MS_SYNC | MS_ASYNC, PAGE),
+            Err(Errno(EINVAL))
+        );
         // Unknown bits are reported before misalignment; both are EINVAL.
-        assert_eq!(check_sync(0x1001, 1, 0x100 | MS_SYNC, PAGE), Err(Errno(EINVAL)));
-        assert_eq!(check_sync(usize::MAX - 4095, 8192, MS_SYNC, PAGE), Err(Errno(ENOMEM)));
+        assert_eq!(
+            check_sync(0x1001, 1, 0x100 | MS_SYNC, PAGE),
+            Err(Errno(EINVAL))
+        );
+        assert_eq!(
+            check_sync(usize::MAX - 4095, 8192, MS_SYNC, PAGE),
+            Err(Errno(ENOMEM))
+        );
         // A length that rounds up past 2^64 wraps to 0: Linux reports success.
         assert_eq!(check_sync(0x1000, usize::MAX, MS_SYNC, PAGE), Ok(()));
     }

@@ -1,0 +1,145 @@
+#!/usr/bin/env bash
+# Runs the C programs built from c_examples/ against librmap.
+#   run.sh check BIN_DIR   check each program's result; one line per check,
+#                          then "N passed, N failed"; exit 1 on any failure
+#   run.sh demo BIN_DIR    run the seed programs and show what they print
+set -u
+mode=${1:?usage: run.sh check|demo BIN_DIR}
+bin=${2:?usage: run.sh check|demo BIN_DIR}
+ulimit -c 0
+work=$(mktemp -d /tmp/rmap-examples.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+passed=0 failed=0
+
+pass() { passed=$((passed + 1)); printf 'ok   %-18s %s\n' "$1" "$2"; }
+fail() { failed=$((failed + 1)); printf 'FAIL %-18s %s\n' "$1" "$2"; [ -s "$work/out" ] && sed 's/^/     | /' "$work/out"; }
+
+# run PROGRAM ARGS...: output in $work/out, exit status in $status (128+N: signal N).
+run() {
+    "$bin/$1" "${@:2}" >"$work/out" 2>&1 &
+    wait $! 2>/dev/null
+    status=$?
+}
+
+# A file of N bytes "abcd...": byte 20 is 'u'.
+make_file() { yes abcdefghijklmnopqrstuvwxyz | tr -d '\n' | head -c "$2" >"$1"; }
+byte_at() { dd if="$1" bs=1 skip="$2" count=1 status=none; }
+
+calls_librmap() { nm -u "$bin/$1" | grep -q ' rmap_\(map\|sync\|unmap\|pagesize\)$'; }
+
+check_all() {
+    for prog in pagesize shared_modify private_modify shm_reader shm_writer anon_parent_child past_eof fork_counter sem_counter conformance; do
+        if calls_librmap "$prog"; then pass "$prog" "links rmap_* from librmap (nm)"; else : >"$work/out"; fail "$prog" "does not call librmap"; fi
+    done
+
+    run pagesize
+    if [ $status -eq 0 ] && [ "$(sed -n 1p "$work/out")" = "$(getconf PAGESIZE)" ] &&
+        [ "$(sed -n 3p "$work/out")" = "$(getconf PAGESIZE)" ]; then
+        pass pagesize "rmap_pagesize() = getpagesize() = sysconf = $(getconf PAGESIZE)"
+    else fail pagesize "page sizes disagree (exit $status)"; fi
+
+    make_file "$work/f" 64
+    run shared_modify "$work/f"
+    if [ $status -eq 0 ] && [ "$(byte_at "$work/f" 20)" = 9 ]; then
+        pass shared_modify "MAP_SHARED write + MS_SYNC: byte 20 of the file is now '9'"
+    else fail shared_modify "byte 20 is '$(byte_at "$work/f" 20)' (exit $status)"; fi
+
+    make_file "$work/f" 64
+    run private_modify "$work/f"
+    if [ $status -eq 0 ] && grep -q "has '9'" "$work/out" && [ "$(byte_at "$work/f" 20)" = u ]; then
+        pass private_modify "MAP_PRIVATE write seen in the mapping, file byte 20 still 'u'"
+    else fail private_modify "byte 20 is '$(byte_at "$work/f" 20)' (exit $status)"; fi
+
+    make_file "$work/f" 64
+    "$bin/shm_reader" "$work/f" S >"$work/reader" 2>&1 &
+    reader=$!
+    sleep 0.3
+    run shm_writer "$work/f" private P
+    private_status=$status
+    sleep 0.3
+    run shm_writer "$work/f" shared S
+    shared_status=$status
+    wait $reader
+    reader_status=$?
+    cp "$work/reader" "$work/out"
+    if [ $reader_status -eq 0 ] && [ "$(tail -n 1 "$work/reader" | cut -c21)" = S ]; then
+        pass shm_reader "saw the other process's MAP_SHARED write ('S' at byte 20)"
+    else fail shm_reader "did not see the shared write (exit $reader_status)"; fi
+    if [ $private_status -eq 0 ] && [ $shared_status -eq 0 ] && ! cut -c21 "$work/reader" | grep -q P &&
+        [ "$(byte_at "$work/f" 20)" = S ]; then
+        pass shm_writer "MAP_PRIVATE write ('P') reached neither the reader nor the file"
+    else fail shm_writer "private write leaked, or a writer failed ($private_status, $shared_status)"; fi
+
+    run anon_parent_child
+    if [ $status -eq 0 ] && [ "$(cat "$work/out")" = "child got a message: hi, this is father
+parent got a message: hi, dad, this is son" ]; then
+        pass anon_parent_child "both messages crossed MAP_SHARED|MAP_ANONYMOUS"
+    else fail anon_parent_child "unexpected output (exit $status)"; fi
+
+    make_file "$work/f" 100
+    run past_eof "$work/f" inside
+    if [ $status -eq 0 ] && [ "$(stat -c %s "$work/f")" = 100 ] && [ "$(byte_at "$work/f" 99)" = v ]; then
+        pass past_eof "write inside the last page past EOF: no fault, file still 100 bytes"
+    else fail past_eof "inside: exit $status, size $(stat -c %s "$work/f")"; fi
+    run past_eof "$work/f" eof-page
+    if [ $status -eq $((128 + 7)) ]; then pass past_eof "first page wholly past EOF: SIGBUS"
+    else fail past_eof "eof-page: exit $status, expected SIGBUS (135)"; fi
+    run past_eof "$work/f" past-mapping
+    if [ $status -eq $((128 + 11)) ]; then pass past_eof "past the end of the mapping: SIGSEGV"
+    else fail past_eof "past-mapping: exit $status, expected SIGSEGV (139)"; fi
+
+    run fork_counter
+    if [ $status -eq 0 ] && [ "$(cat "$work/out")" = "child: 1
+child: 2
+child: 3
+a: 1
+shared: 4" ]; then
+        pass fork_counter "malloc counter stays 1 in the parent; MAP_SHARED one reaches 4"
+    else fail fork_counter "unexpected output (exit $status)"; fi
+
+    run sem_counter "$work/sem"
+    values=$(grep -E '^(parent|child): ' "$work/out" | sed 's/.*: //' | sort -n | tr '\n' ' ')
+    if [ $status -eq 0 ] && [ "$values" = "0 1 2 3 4 5 " ] && grep -qx 'final count: 6' "$work/out" &&
+        [ "$(grep -c '^parent: ' "$work/out")" = 3 ] && [ "$(grep -c '^child: ' "$work/out")" = 3 ]; then
+        pass sem_counter "values 0..5 each printed once (3 parent, 3 child), final count 6"
+    else fail sem_counter "values '$values' (exit $status)"; fi
+
+    "$bin/conformance" >"$work/out" 2>&1
+    status=$?
+    sed 's/^/     | /' "$work/out"
+    summary=$(tail -n 1 "$work/out")
+    if [ $status -eq 0 ] && grep -q ', 0 failed' <<<"$summary"; then
+        pass conformance "${summary#conformance: }; libc and librmap agree"
+    else : >"$work/out"; fail conformance "$summary (exit $status)"; fi
+
+    echo "c_examples: $passed passed, $failed failed"
+    [ $failed -eq 0 ]
+}
+
+demo() {
+    show() { echo; echo "\$ $*"; "$bin/$1" "${@:2}" 2>&1; echo "[exit status $?]"; }
+    make_file "$work/data" 64
+    echo "== Seed 002: the page size"; show pagesize
+    echo; echo "== Seed 004: shared vs private file mappings (file: $(cat "$work/data"))"
+    show shared_modify "$work/data"; echo "file now: $(cat "$work/data")"
+    make_file "$work/data" 64
+    show private_modify "$work/data"; echo "file now: $(cat "$work/data")"
+    echo; echo "== Seed 004: a reader process and two writers"
+    "$bin/shm_reader" "$work/data" S &
+    sleep 0.3; show shm_writer "$work/data" private P
+    sleep 0.3; show shm_writer "$work/data" shared S
+    wait
+    echo; echo "== Seed 004: parent and child through MAP_SHARED|MAP_ANONYMOUS"; show anon_parent_child
+    make_file "$work/short" 100
+    echo; echo "== Seed 004: access past the end of a 100-byte file in a 2-page mapping"
+    show past_eof "$work/short" inside; show past_eof "$work/short" eof-page; show past_eof "$work/short" past-mapping
+    echo "(exit status 135 = SIGBUS, 139 = SIGSEGV)"
+    echo; echo "== Seed 003: fork without and with shared memory"; show fork_counter
+    echo; echo "== Seed 003: a process-shared semaphore in a file mapping"; show sem_counter "$work/sem"
+}
+
+case $mode in
+check) check_all ;;
+demo) demo ;;
+*) echo "usage: run.sh check|demo BIN_DIR" >&2; exit 2 ;;
+esac
