@@ -3,6 +3,10 @@
 #   make demo          build and run the seed programs, showing their output
 #   make check         everything CI runs: lints, Rust tests, header check, C programs
 #   make header        copy the freshly generated header over include/rmap.h
+#   make man           regenerate man/*.3 from the header
+#   make fuzz          the random differential with 1,000,000 tuples (SEED=n to choose)
+#   make check-asan    the C programs built with -fsanitize=address,undefined
+#   make check-valgrind  the C programs run under valgrind
 #   make clean
 
 CARGO   ?= cargo
@@ -17,7 +21,13 @@ EXAMPLES := pagesize shared_modify private_modify shm_reader shm_writer \
             anon_parent_child past_eof fork_counter sem_counter conformance
 EXAMPLE_BINS := $(addprefix $(CBIN)/,$(EXAMPLES))
 
-.PHONY: all lib header header-check demo check lint test c-check clean
+PYTHON  ?= python3
+SEED    ?= $(shell date +%s)
+ASAN_BIN := target/c-asan
+ASAN_BINS := $(addprefix $(ASAN_BIN)/,$(EXAMPLES))
+
+.PHONY: all lib header header-check man man-check docs-check demo check lint test c-check \
+        fuzz check-asan check-valgrind clean
 
 all: lib
 
@@ -36,6 +46,24 @@ header-check: lib
 		echo "FAIL header: include/rmap.h is stale; run 'make header' and commit it"; exit 1; \
 	fi
 
+man: include/rmap.h
+	$(PYTHON) tools/gen_man.py include/rmap.h man
+
+# The committed man pages equal freshly generated ones and render without warnings.
+man-check:
+	@rm -rf target/man && $(PYTHON) tools/gen_man.py include/rmap.h target/man
+	@if ! diff -r man target/man >/dev/null; then \
+		diff -ru man target/man | head -40; \
+		echo "FAIL man: man/ is stale; run 'make man' and commit it"; exit 1; fi
+	@for page in man/*.3; do \
+		warnings=$$(groff -man -Tutf8 -ww -z $$page 2>&1); \
+		if [ -n "$$warnings" ]; then echo "$$warnings"; echo "FAIL man: $$page has groff warnings"; exit 1; fi; \
+	done
+	@echo "ok   man: $$(ls man/*.3 | wc -l) pages match the header and render without groff warnings"
+
+docs-check:
+	@$(PYTHON) tools/check_errors.py include/rmap.h c_examples/conformance.c man
+
 $(CBIN)/%: c_examples/%.c include/rmap.h lib
 	@mkdir -p $(CBIN)
 	$(CC) $(CFLAGS) -o $@ $< $(LDLIBS)
@@ -50,8 +78,31 @@ lint:
 test:
 	$(CARGO) test
 
-c-check: header-check $(EXAMPLE_BINS)
+c-check: header-check man-check docs-check $(EXAMPLE_BINS)
 	@bash c_examples/run.sh check $(CBIN)
+
+fuzz: $(CBIN)/conformance
+	$(CBIN)/conformance --random $(SEED) 1000000
+
+$(ASAN_BIN)/%: c_examples/%.c include/rmap.h lib
+	@mkdir -p $(ASAN_BIN)
+	$(CC) $(CFLAGS) -fsanitize=address,undefined -fno-sanitize-recover=all -o $@ $< $(LDLIBS)
+
+# ASan must leave SIGSEGV/SIGBUS alone: the cases that die of them check the
+# signal. Forks of instrumented processes are slow, so fewer random tuples.
+check-asan: $(ASAN_BINS)
+	@for prog in $(ASAN_BINS); do \
+		ldd $$prog | grep -q libasan && ldd $$prog | grep -q libubsan && nm $$prog | grep -q __asan_init || \
+		{ echo "FAIL asan: $$prog is not instrumented"; exit 1; }; \
+	done; echo "ok   asan: all $(words $(ASAN_BINS)) programs link the ASan and UBSan runtimes"
+	@ASAN_OPTIONS=handle_segv=0:handle_sigbus=0:detect_leaks=1 RMAP_TUPLES=2000 \
+		bash c_examples/run.sh check $(ASAN_BIN)
+
+# valgrind.supp silences only the calls conformance makes on unmapped memory on purpose.
+check-valgrind: $(EXAMPLE_BINS)
+	@RUNNER="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
+		--suppressions=c_examples/valgrind.supp" RMAP_UNDER_VALGRIND=1 \
+		bash c_examples/run.sh check $(CBIN)
 
 check: lint test c-check
 

@@ -122,6 +122,23 @@ extern "C" {
 // - A panic inside librmap never unwinds into C: the call returns
 //   `RMAP_FAILED` with errno `ENOTRECOVERABLE`.
 //
+// # EXAMPLES
+//
+// ```c
+// int fd = open("data", O_RDWR);
+// char *p = rmap_map(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+// if (p == RMAP_FAILED)
+//     err(1, "rmap_map");
+// close(fd);          /* the mapping keeps the file open */
+// p[0] = 'x';         /* reaches the file */
+// rmap_sync(p, 4096, MS_SYNC);
+// rmap_unmap(p, 4096);
+// ```
+//
+// # SEE ALSO
+//
+// `rmap_sync(3)`, `rmap_unmap(3)`, `rmap_pagesize(3)`, `mmap(2)`
+//
 // # Safety
 //
 // As for `mmap(2)`: `MAP_FIXED` replaces whatever the range held.
@@ -165,6 +182,18 @@ void *rmap_map(void *addr, size_t length, int prot, int flags, int fd, off_t off
 // - Thread safety: safe to call from any number of threads at once.
 //   A panic inside librmap returns -1 with errno `ENOTRECOVERABLE`.
 //
+// # EXAMPLES
+//
+// ```c
+// p[0] = 'x';
+// if (rmap_sync(p, length, MS_SYNC) == -1)
+//     err(1, "rmap_sync");    /* now on disk */
+// ```
+//
+// # SEE ALSO
+//
+// `rmap_map(3)`, `rmap_unmap(3)`, `msync(2)`
+//
 // # Safety
 //
 // As for `msync(2)`.
@@ -201,6 +230,18 @@ int rmap_sync(void *addr, size_t length, int flags);
 // - Thread safety: safe to call from any number of threads at once.
 //   A panic inside librmap returns -1 with errno `ENOTRECOVERABLE`.
 //
+// # EXAMPLES
+//
+// ```c
+// char *p = rmap_map(NULL, 3 * 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+// rmap_unmap(p + 4096, 4096);   /* punch out the middle page */
+// rmap_unmap(p, 3 * 4096);      /* the hole is skipped: returns 0 */
+// ```
+//
+// # SEE ALSO
+//
+// `rmap_map(3)`, `munmap(2)`
+//
 // # Safety
 //
 // As for `munmap(2)`: nothing may use the range afterwards.
@@ -217,6 +258,16 @@ int rmap_unmap(void *addr, size_t length);
 //
 // Thread safety: safe from any thread, and async-signal-safe after its
 // first call.
+//
+// # EXAMPLES
+//
+// ```c
+// off_t aligned = offset & ~(off_t)(rmap_pagesize() - 1);
+// ```
+//
+// # SEE ALSO
+//
+// `rmap_map(3)`, `sysconf(3)`
 size_t rmap_pagesize(void);
 
 // The version of the loaded librmap, as "MAJOR.MINOR.PATCH".
@@ -231,6 +282,17 @@ size_t rmap_pagesize(void);
 // # NOTES
 //
 // Thread safety: safe from any thread; the string is never freed.
+//
+// # EXAMPLES
+//
+// ```c
+// if (strcmp(rmap_version(), RMAP_VERSION_STRING) != 0)
+//     fprintf(stderr, "built with librmap %s, running %s\n", RMAP_VERSION_STRING, rmap_version());
+// ```
+//
+// # SEE ALSO
+//
+// `rmap_map(3)`
 const char *rmap_version(void);
 
 #ifdef __cplusplus

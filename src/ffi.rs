@@ -126,6 +126,23 @@ fn guard<T>(failure: T, body: impl FnOnce() -> Result<T, Errno>) -> T {
 /// - A panic inside librmap never unwinds into C: the call returns
 ///   `RMAP_FAILED` with errno `ENOTRECOVERABLE`.
 ///
+/// # EXAMPLES
+///
+/// ```c
+/// int fd = open("data", O_RDWR);
+/// char *p = rmap_map(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+/// if (p == RMAP_FAILED)
+///     err(1, "rmap_map");
+/// close(fd);          /* the mapping keeps the file open */
+/// p[0] = 'x';         /* reaches the file */
+/// rmap_sync(p, 4096, MS_SYNC);
+/// rmap_unmap(p, 4096);
+/// ```
+///
+/// # SEE ALSO
+///
+/// `rmap_sync(3)`, `rmap_unmap(3)`, `rmap_pagesize(3)`, `mmap(2)`
+///
 /// # Safety
 ///
 /// As for `mmap(2)`: `MAP_FIXED` replaces whatever the range held.
@@ -183,6 +200,18 @@ pub unsafe extern "C" fn rmap_map(
 /// - Thread safety: safe to call from any number of threads at once.
 ///   A panic inside librmap returns -1 with errno `ENOTRECOVERABLE`.
 ///
+/// # EXAMPLES
+///
+/// ```c
+/// p[0] = 'x';
+/// if (rmap_sync(p, length, MS_SYNC) == -1)
+///     err(1, "rmap_sync");    /* now on disk */
+/// ```
+///
+/// # SEE ALSO
+///
+/// `rmap_map(3)`, `rmap_unmap(3)`, `msync(2)`
+///
 /// # Safety
 ///
 /// As for `msync(2)`.
@@ -226,6 +255,18 @@ pub unsafe extern "C" fn rmap_sync(addr: *mut c_void, length: usize, flags: c_in
 /// - Thread safety: safe to call from any number of threads at once.
 ///   A panic inside librmap returns -1 with errno `ENOTRECOVERABLE`.
 ///
+/// # EXAMPLES
+///
+/// ```c
+/// char *p = rmap_map(NULL, 3 * 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+/// rmap_unmap(p + 4096, 4096);   /* punch out the middle page */
+/// rmap_unmap(p, 3 * 4096);      /* the hole is skipped: returns 0 */
+/// ```
+///
+/// # SEE ALSO
+///
+/// `rmap_map(3)`, `munmap(2)`
+///
 /// # Safety
 ///
 /// As for `munmap(2)`: nothing may use the range afterwards.
@@ -249,6 +290,16 @@ pub unsafe extern "C" fn rmap_unmap(addr: *mut c_void, length: usize) -> c_int {
 ///
 /// Thread safety: safe from any thread, and async-signal-safe after its
 /// first call.
+///
+/// # EXAMPLES
+///
+/// ```c
+/// off_t aligned = offset & ~(off_t)(rmap_pagesize() - 1);
+/// ```
+///
+/// # SEE ALSO
+///
+/// `rmap_map(3)`, `sysconf(3)`
 #[unsafe(no_mangle)]
 pub extern "C" fn rmap_pagesize() -> usize {
     guard(0, || Ok(mapping::page_size()))
@@ -266,6 +317,17 @@ pub extern "C" fn rmap_pagesize() -> usize {
 /// # NOTES
 ///
 /// Thread safety: safe from any thread; the string is never freed.
+///
+/// # EXAMPLES
+///
+/// ```c
+/// if (strcmp(rmap_version(), RMAP_VERSION_STRING) != 0)
+///     fprintf(stderr, "built with librmap %s, running %s\n", RMAP_VERSION_STRING, rmap_version());
+/// ```
+///
+/// # SEE ALSO
+///
+/// `rmap_map(3)`
 #[unsafe(no_mangle)]
 pub extern "C" fn rmap_version() -> *const c_char {
     guard(c"".as_ptr(), || Ok(crate::VERSION_CSTR.as_ptr()))

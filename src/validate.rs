@@ -14,7 +14,7 @@
 use errno::Errno;
 
 use crate::sys::{
-    EBADF, EINVAL, ENOMEM, EOVERFLOW, FdKind, MAP_ANONYMOUS, MAP_DROPPABLE, MAP_FIXED,
+    EBADF, EINVAL, ENOMEM, EOVERFLOW, FdKind, MAP_32BIT, MAP_ANONYMOUS, MAP_DROPPABLE, MAP_FIXED,
     MAP_FIXED_NOREPLACE, MAP_HUGETLB, MAP_LOCKED, MAP_PRIVATE, MAP_SHARED, MAP_SHARED_VALIDATE,
     MAP_TYPE, MS_ASYNC, MS_INVALIDATE, MS_SYNC, SURE_USER_SPAN,
 };
@@ -101,6 +101,11 @@ fn late_error(args: &MapArgs, page: usize, anonymous: bool) -> Option<LateError>
             return Some(LateError::Invalid);
         }
         // Next: EEXIST for MAP_FIXED_NOREPLACE, which needs the address space.
+        return None;
+    }
+    // MAP_32BIT confines the search to the low 2 GiB, where get_unmapped_area
+    // may well fail with ENOMEM first.
+    if args.flags & MAP_32BIT != 0 {
         return None;
     }
     // Next: EPERM / EAGAIN for MAP_LOCKED, which need limits and capabilities.
@@ -308,6 +313,9 @@ mod tests {
             check_unprobed(map(PAGE, MAP_ANONYMOUS | MAP_LOCKED, -1, 0)),
             Ok(())
         );
+        // MAP_32BIT: the low 2 GiB may have no room (ENOMEM) before EOVERFLOW.
+        let args = map(1 << 41, MAP_SHARED | MAP_32BIT, FILE_RW, -4096);
+        assert_eq!(check(args, FdKind::OffTLimited), Ok(()));
         // Huge lengths: ENOMEM comes before the map type check.
         assert_eq!(
             check_unprobed(map(usize::MAX, MAP_ANONYMOUS, -1, 0)),

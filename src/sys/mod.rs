@@ -14,6 +14,12 @@ pub use libc::{
     MS_ASYNC, MS_INVALIDATE, MS_SYNC, PROT_READ, PROT_WRITE,
 };
 
+/// `MAP_32BIT`: x86-64 only; elsewhere no bit has this meaning.
+#[cfg(target_arch = "x86_64")]
+pub const MAP_32BIT: i32 = libc::MAP_32BIT;
+#[cfg(not(target_arch = "x86_64"))]
+pub const MAP_32BIT: i32 = 0;
+
 /// `MAP_TYPE`: the bits that select SHARED, PRIVATE, SHARED_VALIDATE (and newer types).
 pub const MAP_TYPE: i32 = 0x0f;
 /// `MAP_DROPPABLE` (Linux 6.11): an anonymous mapping type that older kernels reject.

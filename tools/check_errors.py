@@ -1,0 +1,80 @@
+#!/usr/bin/env python3
+"""Docs and tests cannot drift: every ERRORS entry of include/rmap.h has a case
+of its name in c_examples/conformance.c expecting its errno, every errno case
+names an entry the header documents, and the man pages list the same entries.
+
+Usage: check_errors.py HEADER CONFORMANCE_C MAN_DIR
+"""
+import re
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from gen_man import ERROR_ENTRY, blocks, functions, sections  # noqa: E402
+
+CASE = re.compile(r"^\s*E\((?P<name>\w+), (?P<errno>E[A-Z0-9]+)\),", re.M)
+MAN_ENTRY = re.compile(r"^\.TP\n\\fB(?P<errno>E[A-Z0-9]+)\\fR \[(?P<tag>\w+)\]$", re.M)
+
+
+def header_entries(text):
+    """{(function, errno, tag)} from the ERRORS sections."""
+    entries = set()
+    for name, _ret, _args, doc in functions(text):
+        for heading, lines in sections(doc):
+            if heading != "ERRORS":
+                continue
+            for kind, body in blocks(lines):
+                if kind == "item":
+                    entry = ERROR_ENTRY.match(" ".join(body))
+                    if not entry:
+                        raise SystemExit(f"FAIL docs: malformed ERRORS entry in {name}: {body[0]}")
+                    entries.add((name, entry["errno"], entry["tag"]))
+    return entries
+
+
+def main():
+    header, conformance, man_dir = (Path(a) for a in sys.argv[1:4])
+    documented = header_entries(header.read_text())
+    cases = {m["name"]: m["errno"] for m in CASE.finditer(conformance.read_text())}
+    problems = []
+
+    for function, errno, tag in sorted(documented):
+        if not tag.startswith(function.removeprefix("rmap_") + "_" + errno.lower() + "_"):
+            problems.append(f"{function}: tag [{tag}] should start with its function and errno")
+        if tag not in cases:
+            problems.append(f"{function}: {errno} [{tag}] has no case of that name")
+        elif cases[tag] != errno:
+            problems.append(f"{function}: case {tag} expects {cases[tag]}, the header says {errno}")
+
+    by_tag = {tag: (function, errno) for function, errno, tag in documented}
+    for name, errno in sorted(cases.items()):
+        base = name.split("__")[0]
+        if base not in by_tag:
+            problems.append(f"case {name} ({errno}) names no ERRORS entry of the header")
+        elif by_tag[base][1] != errno:
+            problems.append(f"case {name} expects {errno}, but {by_tag[base][0]} documents {by_tag[base][1]}")
+
+    for function in sorted({f for f, _, _ in documented}):
+        page = man_dir / f"{function}.3"
+        if not page.exists():
+            problems.append(f"{page} is missing")
+            continue
+        in_man = {(function, m["errno"], m["tag"]) for m in MAN_ENTRY.finditer(page.read_text())}
+        in_header = {e for e in documented if e[0] == function}
+        for missing in sorted(in_header - in_man):
+            problems.append(f"{page}: lacks {missing[1]} [{missing[2]}]")
+        for extra in sorted(in_man - in_header):
+            problems.append(f"{page}: has {extra[1]} [{extra[2]}], the header does not")
+
+    for problem in problems:
+        print(f"FAIL docs: {problem}")
+    if problems:
+        return 1
+    functions_count = len({f for f, _, _ in documented})
+    print(f"ok   docs: {len(documented)} ERRORS entries of {functions_count} functions, each with its case; "
+          f"{len(cases)} errno cases, each documented; man pages agree")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
