@@ -7,6 +7,8 @@
 #   make fuzz          the random differential with 1,000,000 tuples (SEED=n to choose)
 #   make check-asan    the C programs built with -fsanitize=address,undefined
 #   make check-valgrind  the C programs run under valgrind
+#   make install       PREFIX, LIBDIR, INCLUDEDIR, MANDIR, DESTDIR as usual
+#   make uninstall     removes exactly what install put there
 #   make clean
 
 CARGO   ?= cargo
@@ -22,18 +24,63 @@ EXAMPLES := pagesize shared_modify private_modify shm_reader shm_writer \
 EXAMPLE_BINS := $(addprefix $(CBIN)/,$(EXAMPLES))
 
 PYTHON  ?= python3
+VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
+MAJOR   := $(firstword $(subst ., ,$(VERSION)))
+PREFIX  ?= /usr/local
+LIBDIR  ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+MANDIR  ?= $(PREFIX)/share/man
+MAN_PAGES := $(wildcard man/*.3)
 SEED    ?= $(shell date +%s)
 ASAN_BIN := target/c-asan
 ASAN_BINS := $(addprefix $(ASAN_BIN)/,$(EXAMPLES))
 
-.PHONY: all lib header header-check man man-check docs-check demo check lint test c-check \
+.PHONY: install uninstall install-check abi-check all lib header header-check man man-check docs-check demo check lint test c-check \
         fuzz check-asan check-valgrind clean
 
 all: lib
 
 # Cargo decides what to rebuild; build.rs writes the header and the SONAME link.
+# The static library's system dependencies (rustc's native-static-libs, which
+# cargo replays when nothing changed) become Libs.private of the .pc files.
 lib:
-	$(CARGO) build --release
+	@mkdir -p target
+	@$(CARGO) rustc --release --lib -- --print native-static-libs 2>target/rustc-lib.log; \
+		status=$$?; grep -v 'native-static-libs\|^note: link against' target/rustc-lib.log >&2; exit $$status
+	@sed -n 's/.*native-static-libs: //p' target/rustc-lib.log | tail -n 1 >$(RELEASE)/native-static-libs
+	@$(call pkgconfig,$(abspath $(RELEASE)),$(abspath include)) >$(RELEASE)/rmap-uninstalled.pc
+
+# $(call pkgconfig,LIBDIR,INCLUDEDIR)
+pkgconfig = printf '%s\n' 'libdir=$(1)' 'includedir=$(2)' '' 'Name: rmap' \
+	'Description: Memory mapping for C, written in Rust' 'Version: $(VERSION)' \
+	'Libs: -L$${libdir} -lrmap' "Libs.private: $$(cat $(RELEASE)/native-static-libs)" \
+	'Cflags: -I$${includedir}'
+
+install: lib
+	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(MANDIR)/man3
+	install -m 755 $(LIB) $(DESTDIR)$(LIBDIR)/librmap.so.$(VERSION)
+	ln -sf librmap.so.$(VERSION) $(DESTDIR)$(LIBDIR)/librmap.so.$(MAJOR)
+	ln -sf librmap.so.$(MAJOR) $(DESTDIR)$(LIBDIR)/librmap.so
+	install -m 644 $(RELEASE)/librmap.a $(DESTDIR)$(LIBDIR)/librmap.a
+	install -m 644 include/rmap.h $(DESTDIR)$(INCLUDEDIR)/rmap.h
+	install -m 644 $(MAN_PAGES) $(DESTDIR)$(MANDIR)/man3/
+	$(call pkgconfig,$(LIBDIR),$(INCLUDEDIR)) >$(DESTDIR)$(LIBDIR)/pkgconfig/rmap.pc
+
+uninstall:
+	rm -f $(DESTDIR)$(LIBDIR)/librmap.so.$(VERSION) $(DESTDIR)$(LIBDIR)/librmap.so.$(MAJOR) \
+		$(DESTDIR)$(LIBDIR)/librmap.so $(DESTDIR)$(LIBDIR)/librmap.a \
+		$(DESTDIR)$(LIBDIR)/pkgconfig/rmap.pc $(DESTDIR)$(INCLUDEDIR)/rmap.h \
+		$(addprefix $(DESTDIR)$(MANDIR)/man3/,$(notdir $(MAN_PAGES)))
+
+# The exported symbols are exactly abi/symbols.txt: an API change is a deliberate edit there.
+abi-check: lib
+	@nm -D --defined-only $(LIB) | awk '{print $$3}' | sort >target/symbols.txt
+	@if diff -u abi/symbols.txt target/symbols.txt; then \
+		echo "ok   abi: librmap.so exports exactly the $$(wc -l <abi/symbols.txt) symbols of abi/symbols.txt"; \
+	else echo "FAIL abi: exported symbols differ from abi/symbols.txt"; exit 1; fi
+
+install-check: lib
+	@bash tools/install_test.sh
 
 header: lib
 	cp $(RELEASE)/include/rmap.h include/rmap.h
@@ -78,7 +125,7 @@ lint:
 test:
 	$(CARGO) test
 
-c-check: header-check man-check docs-check $(EXAMPLE_BINS)
+c-check: header-check man-check docs-check abi-check install-check $(EXAMPLE_BINS)
 	@bash c_examples/run.sh check $(CBIN)
 
 fuzz: $(CBIN)/conformance

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Install test: `make install` into a temporary DESTDIR, then build a program
+# that is not part of the build with nothing but pkg-config, dynamically and
+# statically; run both; check what they link; check the three version sources
+# agree; `make uninstall` must leave no file behind.
+set -u
+cd "$(dirname "$0")/.."
+make=${MAKE:-make}
+stage=$(mktemp -d /tmp/rmap-stage.XXXXXX)
+work=$(mktemp -d /tmp/rmap-outside.XXXXXX)
+trap 'rm -rf "$stage" "$work"' EXIT
+failed=0
+ok() { echo "ok   install: $*"; }
+bad() { echo "FAIL install: $*"; failed=1; }
+
+version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
+"$make" -s install DESTDIR="$stage" PREFIX=/usr >"$work/log" 2>&1 || { cat "$work/log"; bad "make install failed"; exit 1; }
+
+expected=$(printf '%s\n' usr/include/rmap.h usr/lib/librmap.a usr/lib/librmap.so usr/lib/librmap.so.0 \
+    "usr/lib/librmap.so.$version" usr/lib/pkgconfig/rmap.pc \
+    $(for page in man/*.3; do echo "usr/share/man/man3/${page#man/}"; done) | sort)
+installed=$(cd "$stage" && find . -type f -o -type l | sed 's|^\./||' | sort)
+if [ "$installed" = "$expected" ]; then ok "DESTDIR holds exactly the $(wc -l <<<"$expected") expected files"
+else bad "installed files differ:"; diff <(echo "$expected") <(echo "$installed"); fi
+[ "$(readlink "$stage/usr/lib/librmap.so")" = librmap.so.0 ] &&
+    [ "$(readlink "$stage/usr/lib/librmap.so.0")" = "librmap.so.$version" ] &&
+    ok "librmap.so -> librmap.so.0 -> librmap.so.$version" || bad "library links are wrong"
+
+cat >"$work/outside.c" <<'EOF'
+#define _DEFAULT_SOURCE /* MAP_ANONYMOUS under -std=c11, as for <sys/mman.h> */
+#include <rmap.h>
+#include <stdio.h>
+#include <string.h>
+
+int main(void)
+{
+    char *p = rmap_map(NULL, 100, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == RMAP_FAILED) return 1;
+    strcpy(p, "mapped");
+    int number_ok = RMAP_VERSION_NUMBER == RMAP_VERSION_MAJOR * 10000 + RMAP_VERSION_MINOR * 100 + RMAP_VERSION_PATCH;
+    printf("%s %s %s %s\n", p, RMAP_VERSION_STRING, rmap_version(), number_ok ? "number-ok" : "number-bad");
+    return rmap_unmap(p, 100);
+}
+EOF
+export PKG_CONFIG_PATH="$stage/usr/lib/pkgconfig" PKG_CONFIG_SYSROOT_DIR="$stage"
+cflags=$(pkg-config --cflags rmap) libs=$(pkg-config --libs rmap) static_libs=$(pkg-config --static --libs rmap)
+# shellcheck disable=SC2086
+if cc -std=c11 -Wall -Wextra -Werror "$work/outside.c" $cflags $libs -o "$work/dynamic"; then
+    out=$(LD_LIBRARY_PATH="$stage/usr/lib" "$work/dynamic")
+    [ "$out" = "mapped $version $version number-ok" ] && ok "dynamic build with '$cflags $libs' runs: $out" ||
+        bad "dynamic program printed '$out'"
+    resolved=$(LD_LIBRARY_PATH="$stage/usr/lib" ldd "$work/dynamic" | awk '$1 == "librmap.so.0" {print $3}')
+    [ "$resolved" = "$stage/usr/lib/librmap.so.0" ] && ok "ldd: librmap.so.0 => $resolved" ||
+        bad "ldd resolves librmap.so.0 to '$resolved'"
+else bad "dynamic build failed"; fi
+
+# Static: pkg-config --static supplies Libs.private; -l:librmap.a picks the archive.
+static_libs=${static_libs/-lrmap /-l:librmap.a }
+# shellcheck disable=SC2086
+if cc -std=c11 -Wall -Wextra -Werror "$work/outside.c" $cflags $static_libs -o "$work/static"; then
+    out=$("$work/static")
+    [ "$out" = "mapped $version $version number-ok" ] && ok "static build with '$static_libs' runs: $out" ||
+        bad "static program printed '$out'"
+    ldd "$work/static" | grep -q librmap && bad "static program still needs librmap.so" ||
+        ok "static program needs no librmap.so (ldd)"
+else bad "static build failed"; fi
+
+header_version=$(sed -n 's/#define RMAP_VERSION_STRING "\(.*\)"/\1/p' include/rmap.h)
+[ "$header_version" = "$version" ] && ok "Cargo.toml, rmap.h and rmap_version() all say $version" ||
+    bad "Cargo.toml says $version, rmap.h says $header_version"
+
+"$make" -s uninstall DESTDIR="$stage" PREFIX=/usr >"$work/log" 2>&1 || { cat "$work/log"; bad "make uninstall failed"; }
+left=$(cd "$stage" && find . -type f -o -type l)
+[ -z "$left" ] && ok "make uninstall left no file behind" || bad "left behind: $left"
+exit $failed
