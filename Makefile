@@ -9,6 +9,7 @@
 #   make check-valgrind  the C programs run under valgrind
 #   make install       PREFIX, LIBDIR, INCLUDEDIR, MANDIR, DESTDIR as usual
 #   make uninstall     removes exactly what install put there
+#   make bench         librmap against libc, interleaved; writes BENCHMARKS.md
 #   make clean
 
 CARGO   ?= cargo
@@ -35,7 +36,7 @@ SEED    ?= $(shell date +%s)
 ASAN_BIN := target/c-asan
 ASAN_BINS := $(addprefix $(ASAN_BIN)/,$(EXAMPLES))
 
-.PHONY: install uninstall install-check abi-check all lib header header-check man man-check docs-check demo check lint test c-check \
+.PHONY: bench install uninstall install-check abi-check all lib header header-check man man-check docs-check demo check lint test c-check \
         fuzz check-asan check-valgrind clean
 
 all: lib
@@ -55,6 +56,10 @@ pkgconfig = printf '%s\n' 'libdir=$(1)' 'includedir=$(2)' '' 'Name: rmap' \
 	'Description: Memory mapping for C, written in Rust' 'Version: $(VERSION)' \
 	'Libs: -L$${libdir} -lrmap' "Libs.private: $$(cat $(RELEASE)/native-static-libs)" \
 	'Cflags: -I$${includedir}'
+
+bench: lib
+	$(CC) -std=c11 -O2 -Wall -Wextra -Wpedantic -Werror -D_GNU_SOURCE -Iinclude -o target/bench bench/bench.c $(LDLIBS)
+	bash tools/bench.sh target/bench
 
 install: lib
 	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(MANDIR)/man3

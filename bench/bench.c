@@ -1,0 +1,255 @@
+/* bench: librmap against libc (and mapping against read()), in one process.
+ *
+ * Each row runs its two sides interleaved: every round times a batch of side
+ * A and a batch of side B, alternating which goes first, after a warm-up.
+ * The table gives the median ns per operation of each side, the median of the
+ * per-round ratios B/A, and the spread of those ratios (min / max).
+ * Output: a markdown table on stdout (make bench writes it to BENCHMARKS.md).
+ */
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "rmap.h"
+
+typedef struct {
+    void *(*map)(void *, size_t, int, int, int, off_t);
+    int (*sync)(void *, size_t, int);
+    int (*unmap)(void *, size_t);
+} api_t;
+
+static const api_t LIBC = {mmap, msync, munmap};
+static const api_t RMAP = {rmap_map, rmap_sync, rmap_unmap};
+
+static size_t PG;
+static int file_fd = -1, big_fd = -1;
+static char *dirty;
+static size_t big_len = 64u << 20;
+static volatile uint64_t sink;
+
+static void die(const char *what)
+{
+    perror(what);
+    exit(1);
+}
+
+static double now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+}
+
+/* ---- the operations: each runs `iters` times through one API ---- */
+
+static void map_unmap(const api_t *a, long iters, size_t len, int prot, int flags, int fd)
+{
+    for (long i = 0; i < iters; i++) {
+        void *p = a->map(NULL, len, prot, flags, fd, 0);
+        if (p == MAP_FAILED) die("map");
+        if (a->unmap(p, len) != 0) die("unmap");
+    }
+}
+
+#define ANON (MAP_PRIVATE | MAP_ANONYMOUS)
+static void anon_page(const api_t *a, long n) { map_unmap(a, n, PG, PROT_READ | PROT_WRITE, ANON, -1); }
+static void anon_1m(const api_t *a, long n) { map_unmap(a, n, 1 << 20, PROT_READ | PROT_WRITE, ANON, -1); }
+static void anon_populate(const api_t *a, long n) { map_unmap(a, n, 16 * PG, PROT_READ | PROT_WRITE, ANON | MAP_POPULATE, -1); }
+static void file_ro_1m(const api_t *a, long n) { map_unmap(a, n, 1 << 20, PROT_READ, MAP_SHARED, file_fd); }
+static void file_rw_1m(const api_t *a, long n) { map_unmap(a, n, 1 << 20, PROT_READ | PROT_WRITE, MAP_SHARED, file_fd); }
+
+static void sync_async(const api_t *a, long n)
+{
+    for (long i = 0; i < n; i++) {
+        dirty[0] = (char)i;
+        if (a->sync(dirty, PG, MS_ASYNC) != 0) die("sync");
+    }
+}
+
+static void sync_sync(const api_t *a, long n)
+{
+    for (long i = 0; i < n; i++) {
+        dirty[0] = (char)i;
+        if (a->sync(dirty, PG, MS_SYNC) != 0) die("sync");
+    }
+}
+
+/* Two threads map and unmap at once; the time is the wall time of both. */
+typedef struct {
+    const api_t *a;
+    long iters;
+} thread_arg_t;
+
+static void *thread_main(void *p)
+{
+    thread_arg_t *t = p;
+    anon_page(t->a, t->iters);
+    return NULL;
+}
+
+static void two_threads(const api_t *a, long n)
+{
+    pthread_t th[2];
+    thread_arg_t arg = {a, n / 2};
+    for (int i = 0; i < 2; i++)
+        if (pthread_create(&th[i], NULL, thread_main, &arg) != 0) die("pthread_create");
+    for (int i = 0; i < 2; i++) pthread_join(th[i], NULL);
+}
+
+/* Reading 64 MiB: read() into a buffer (side A) against a mapping (side B). */
+static char *read_buf;
+static uint64_t sum_words(const char *p, size_t len)
+{
+    uint64_t s = 0;
+    for (size_t i = 0; i < len; i += sizeof(uint64_t)) {
+        uint64_t w;
+        memcpy(&w, p + i, sizeof w);
+        s += w;
+    }
+    return s;
+}
+
+static void read_64m(const api_t *a, long n)
+{
+    for (long i = 0; i < n; i++) {
+        if (a == &LIBC) {
+            size_t done = 0;
+            while (done < big_len) {
+                ssize_t got = pread(big_fd, read_buf + done, big_len - done, (off_t)done);
+                if (got <= 0) die("pread");
+                done += (size_t)got;
+            }
+            sink += sum_words(read_buf, big_len);
+        } else {
+            char *p = rmap_map(NULL, big_len, PROT_READ, MAP_SHARED, big_fd, 0);
+            if (p == RMAP_FAILED) die("rmap_map");
+            sink += sum_words(p, big_len);
+            rmap_unmap(p, big_len);
+        }
+    }
+}
+
+/* ---- live mappings around the measured ones (the registry's cost as it grows) ---- */
+
+static char *live_base;
+static size_t live_count;
+
+/* n single-page mappings the kernel cannot merge. */
+static void set_live_mappings(size_t n)
+{
+    if (live_base) munmap(live_base, 2 * live_count * PG);
+    live_base = NULL;
+    live_count = n;
+    if (n == 0) return;
+    /* Find room, release it, then map every other page: the gaps stay holes,
+     * so each live mapping is one VMA. */
+    live_base = mmap(NULL, 2 * n * PG, PROT_NONE, ANON | MAP_NORESERVE, -1, 0);
+    if (live_base == MAP_FAILED || munmap(live_base, 2 * n * PG) != 0) die("reserve");
+    for (size_t i = 0; i < n; i++) {
+        void *p = rmap_map(live_base + 2 * i * PG, PG, PROT_READ, ANON | MAP_FIXED, -1, 0);
+        if (p == RMAP_FAILED) die("live mapping");
+    }
+}
+
+/* ---- the harness ---- */
+
+typedef struct {
+    const char *name;
+    void (*op)(const api_t *, long);
+    long iters;    /* per batch */
+    int rounds;
+    size_t live;   /* other mappings live during the row */
+    const char *side_a, *side_b, *target;
+    double limit;  /* the ratio B/A must be <= limit; 0: no target */
+} row_t;
+
+static int cmp_double(const void *x, const void *y)
+{
+    double a = *(const double *)x, b = *(const double *)y;
+    return (a > b) - (a < b);
+}
+
+static double median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+static double time_batch(const row_t *r, const api_t *a)
+{
+    double t0 = now_ns();
+    r->op(a, r->iters);
+    return (now_ns() - t0) / (double)r->iters;
+}
+
+static int run_row(const row_t *r)
+{
+    enum { MAX_ROUNDS = 101 };
+    double a_ns[MAX_ROUNDS], b_ns[MAX_ROUNDS], ratio[MAX_ROUNDS];
+    set_live_mappings(r->live);
+    time_batch(r, &LIBC); /* warm-up */
+    time_batch(r, &RMAP);
+    for (int i = 0; i < r->rounds; i++) {
+        if (i % 2 == 0) {
+            a_ns[i] = time_batch(r, &LIBC);
+            b_ns[i] = time_batch(r, &RMAP);
+        } else {
+            b_ns[i] = time_batch(r, &RMAP);
+            a_ns[i] = time_batch(r, &LIBC);
+        }
+        ratio[i] = b_ns[i] / a_ns[i];
+    }
+    double a_med = median(a_ns, r->rounds), b_med = median(b_ns, r->rounds), r_med = median(ratio, r->rounds);
+    int held = r->limit == 0 || r_med <= r->limit;
+    char target[96] = "";
+    if (r->limit != 0) snprintf(target, sizeof target, "%s: %s", r->target, held ? "holds" : "**missed**");
+    printf("| %s | %s %.0f | %s %.0f | %.3f | %.3f / %.3f | %s |\n", r->name, r->side_a, a_med, r->side_b, b_med,
+           r_med, ratio[0], ratio[r->rounds - 1], target);
+    return held;
+}
+
+int main(void)
+{
+    PG = (size_t)sysconf(_SC_PAGESIZE);
+    char path[] = "/tmp/rmap-bench-XXXXXX";
+    file_fd = mkstemp(path);
+    if (file_fd < 0 || ftruncate(file_fd, 1 << 20) != 0) die("bench file");
+    unlink(path);
+    dirty = mmap(NULL, PG, PROT_READ | PROT_WRITE, MAP_SHARED, file_fd, 0);
+    if (dirty == MAP_FAILED) die("dirty page");
+    char big_path[] = "/tmp/rmap-bench-big-XXXXXX";
+    big_fd = mkstemp(big_path);
+    if (big_fd < 0) die("big file");
+    unlink(big_path);
+    read_buf = malloc(big_len);
+    if (!read_buf) die("malloc");
+    for (size_t i = 0; i < big_len; i++) read_buf[i] = (char)i;
+    if (write(big_fd, read_buf, big_len) != (ssize_t)big_len) die("write big file");
+
+    const char *le = "ratio <= 1.05", *async = "ratio <= 1.10", *tput = "throughput >= 0.95 (ratio <= 1.053)";
+    const row_t rows[] = {
+        {"anonymous map+unmap, 1 page", anon_page, 2000, 101, 0, "libc", "rmap", le, 1.05},
+        {"anonymous map+unmap, 1 MiB", anon_1m, 2000, 101, 0, "libc", "rmap", NULL, 0},
+        {"anonymous map+unmap, 16 pages, MAP_POPULATE", anon_populate, 1000, 101, 0, "libc", "rmap", NULL, 0},
+        {"file map+unmap, 1 MiB, MAP_SHARED read-only", file_ro_1m, 2000, 101, 0, "libc", "rmap", NULL, 0},
+        {"file map+unmap, 1 MiB, MAP_SHARED read-write", file_rw_1m, 2000, 101, 0, "libc", "rmap", NULL, 0},
+        {"sync MS_ASYNC, 1 dirty page", sync_async, 5000, 101, 0, "libc", "rmap", async, 1.10},
+        {"sync MS_SYNC, 1 dirty page (temp dir file)", sync_sync, 20, 21, 0, "libc", "rmap", NULL, 0},
+        {"anonymous map+unmap, 1 page, 1,000 live mappings", anon_page, 2000, 101, 1000, "libc", "rmap", le, 1.05},
+        {"anonymous map+unmap, 1 page, 60,000 live mappings", anon_page, 2000, 101, 60000, "libc", "rmap", le, 1.05},
+        {"two threads map+unmap 1 page at once", two_threads, 4000, 101, 0, "libc", "rmap", tput, 1.0 / 0.95},
+        {"read 64 MiB file, page cache warm", read_64m, 1, 15, 0, "read()", "rmap_map", NULL, 0},
+    };
+    printf("| operation | side A ns/op | side B ns/op | ratio B/A (median) | ratio min / max | target |\n");
+    printf("| --- | --- | --- | --- | --- | --- |\n");
+    int held = 1;
+    for (size_t i = 0; i < sizeof rows / sizeof *rows; i++) held &= run_row(&rows[i]);
+    printf("\n%s\n", held ? "Every target holds." : "At least one target is missed (see the table).");
+    return 0;
+}
