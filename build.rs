@@ -14,6 +14,15 @@ fn main() {
     let patch = env::var("CARGO_PKG_VERSION_PATCH").unwrap();
 
     println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,librmap.so.{major}");
+    // The guarded copy needs sigsetjmp, which Rust cannot call soundly: see the file.
+    cc::Build::new()
+        .file("src/sys/fault.c")
+        .flag("-std=c11")
+        .flag("-fvisibility=hidden")
+        .warnings(true)
+        .extra_warnings(true)
+        .warnings_into_errors(true)
+        .compile("rmap_fault");
     for input in ["src", "cbindgen.toml", "build.rs", "Cargo.toml"] {
         println!("cargo:rerun-if-changed={input}");
     }

@@ -27,10 +27,10 @@ run() {
 make_file() { yes abcdefghijklmnopqrstuvwxyz | tr -d '\n' | head -c "$2" >"$1"; }
 byte_at() { dd if="$1" bs=1 skip="$2" count=1 status=none; }
 
-calls_librmap() { nm -u "$bin/$1" | grep -q ' rmap_\(map\|sync\|unmap\|pagesize\)$'; }
+calls_librmap() { nm -u "$bin/$1" | grep -q ' rmap_\(map\|sync\|unmap\|pagesize\|read\|write\)$'; }
 
 check_all() {
-    for prog in pagesize shared_modify private_modify shm_reader shm_writer anon_parent_child past_eof fork_counter sem_counter conformance; do
+    for prog in pagesize shared_modify private_modify shm_reader shm_writer anon_parent_child past_eof fork_counter sem_counter conformance fault_safe truncate_demo; do
         if calls_librmap "$prog"; then pass "$prog" "links rmap_* from librmap (nm)"; else : >"$work/out"; fail "$prog" "does not call librmap"; fi
     done
 
@@ -106,6 +106,23 @@ shared: 4" ]; then
         pass sem_counter "values 0..5 each printed once (3 parent, 3 child), final count 6"
     else fail sem_counter "values '$values' (exit $status)"; fi
 
+    "${runner[@]}" "$bin/fault_safe" >"$work/out" 2>&1
+    status=$?
+    sed 's/^/     | /' "$work/out"
+    summary=$(tail -n 1 "$work/out")
+    if [ $status -eq 0 ] && grep -q ', 0 failed' <<<"$summary"; then pass fault_safe "${summary#fault_safe: }"
+    else : >"$work/out"; fail fault_safe "$summary (exit $status)"; fi
+
+    make_file "$work/f" 8192
+    run truncate_demo "$work/f" plain
+    if [ $status -eq $((128 + 7)) ]; then pass truncate_demo "pointer read of a truncated mapping: SIGBUS"
+    else fail truncate_demo "plain: exit $status, expected SIGBUS (135)"; fi
+    make_file "$work/f" 8192
+    run truncate_demo "$work/f" guarded
+    if [ $status -eq 0 ] && grep -q 'rmap_read: Input/output error at byte 0' "$work/out"; then
+        pass truncate_demo "rmap_read of the same page: EIO at byte 0, program goes on"
+    else fail truncate_demo "guarded: exit $status"; fi
+
     "${runner[@]}" "$bin/conformance" >"$work/out" 2>&1
     status=$?
     sed 's/^/     | /' "$work/out"
@@ -140,6 +157,9 @@ demo() {
     echo "(exit status 135 = SIGBUS, 139 = SIGSEGV)"
     echo; echo "== Seed 003: fork without and with shared memory"; show fork_counter
     echo; echo "== Seed 003: a process-shared semaphore in a file mapping"; show sem_counter "$work/sem"
+    echo; echo "== librmap: a truncated file, read through a pointer and with rmap_read"
+    make_file "$work/t" 8192; show truncate_demo "$work/t" plain
+    make_file "$work/t" 8192; show truncate_demo "$work/t" guarded
 }
 
 case $mode in

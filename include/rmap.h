@@ -252,6 +252,129 @@ int rmap_sync(void *addr, size_t length, int flags);
 // As for `munmap(2)`: nothing may use the range afterwards.
 int rmap_unmap(void *addr, size_t length);
 
+// Copy bytes out of a mapping without risking SIGBUS or SIGSEGV.
+//
+// Copies `n` bytes from `src` (typically inside a mapping) to `dst`, like
+// `memcpy`, but a page that faults does not kill the process: when another
+// process truncated the mapped file, an I/O error hit, or a page is not
+// mapped, the call fails with an errno instead. `rmap_copied()` then tells
+// how many leading bytes were copied: every byte before the first page that
+// faulted, so a caller can report the exact offset. `n` 0 copies nothing.
+//
+// # RETURN VALUE
+//
+// 0 on success (all `n` bytes copied); -1 on error, with errno set and
+// `rmap_copied()` giving the number of bytes copied.
+//
+// # ERRORS
+//
+// - `EIO` [read_eio_truncated]: a page of the source range is no longer
+//   backed by its file (the file was truncated below it), or reading it hit
+//   an I/O error (SIGBUS).
+// - `EFAULT` [read_efault_unmapped]: part of the source range is not mapped
+//   or not readable (SIGSEGV).
+// - `EFAULT` [read_efault_bad_destination]: part of `dst` is not mapped or
+//   not writable (SIGSEGV).
+//
+// # NOTES
+//
+// - The first call installs a process-wide handler for SIGBUS and SIGSEGV.
+//   It recovers only faults raised inside a guarded copy of the calling
+//   thread; every other fault goes to the handler installed before it, or,
+//   if there was none, gets the default action, so the process dies of the
+//   same signal as without librmap. A plain pointer access to a truncated
+//   page still raises SIGBUS.
+// - A program that installs its own SIGBUS or SIGSEGV handler after the
+//   first `rmap_read` or `rmap_write` must pass the faults it does not
+//   handle to the previous handler, the one `sigaction(2)` returned as the
+//   old action. Otherwise faults inside guarded copies reach its handler.
+// - `src` and `dst` must not overlap, as for `memcpy`. A successful copy
+//   costs one `memcpy`; after a fault, a second, page-by-page pass finds the
+//   exact count. If installing the handler fails, the call returns -1 with
+//   the errno of `sigaction(2)`.
+// - Thread safety: safe from any number of threads at once. Not
+//   async-signal-safe. A panic inside librmap returns -1 with errno
+//   `ENOTRECOVERABLE`.
+//
+// # EXAMPLES
+//
+// ```c
+// if (rmap_read(buf, map + offset, len) == -1)
+//     fprintf(stderr, "byte %zu: %s\n", offset + rmap_copied(), strerror(errno));
+// ```
+//
+// # SEE ALSO
+//
+// `rmap_write(3)`, `rmap_copied(3)`, `rmap_map(3)`
+//
+// # Safety
+//
+// As for `memcpy`, except that inaccessible pages are allowed.
+int rmap_read(void *dst, const void *src, size_t n);
+
+// Copy bytes into a mapping without risking SIGBUS or SIGSEGV.
+//
+// Copies `n` bytes from `src` to `dst` (typically inside a mapping), like
+// `memcpy`, but a page that faults does not kill the process; see
+// `rmap_read`. `rmap_copied()` tells how many leading bytes reached `dst`.
+//
+// # RETURN VALUE
+//
+// 0 on success; -1 on error, with errno set.
+//
+// # ERRORS
+//
+// - `EIO` [write_eio_past_eof]: a page of the destination range lies wholly
+//   past the end of the mapped file, or writing it hit an I/O error or a
+//   full file system (SIGBUS). Nothing is written to that page or after it.
+// - `EFAULT` [write_efault_unmapped]: part of the destination range is not
+//   mapped (SIGSEGV).
+// - `EFAULT` [write_efault_readonly]: part of the destination range is
+//   mapped without `PROT_WRITE` (SIGSEGV).
+//
+// # NOTES
+//
+// As for `rmap_read`: the handler, what a program with its own handler must
+// do, thread safety.
+//
+// # EXAMPLES
+//
+// ```c
+// if (rmap_write(map + offset, record, sizeof record) == -1 && errno == EIO)
+//     /* the file was truncated under us: reopen, remap */;
+// ```
+//
+// # SEE ALSO
+//
+// `rmap_read(3)`, `rmap_copied(3)`, `rmap_sync(3)`
+//
+// # Safety
+//
+// As for `memcpy`, except that inaccessible pages are allowed.
+int rmap_write(void *dst, const void *src, size_t n);
+
+// How many bytes the calling thread's last failed `rmap_read` or
+// `rmap_write` copied.
+//
+// Like errno, it is meaningful right after a call that returned -1: a
+// successful copy copied all its bytes and does not update the count (so
+// the fast path touches no thread-local state).
+//
+// # RETURN VALUE
+//
+// The number of leading bytes the last failed copy of this thread copied
+// before the first page that faulted; 0 in a thread with no failed copy.
+// This function cannot fail.
+//
+// # NOTES
+//
+// Thread safety: each thread has its own count. Async-signal-safe: no.
+//
+// # SEE ALSO
+//
+// `rmap_read(3)`, `rmap_write(3)`
+size_t rmap_copied(void);
+
 // The system page size in bytes: the unit of `offset`, of `MAP_FIXED`
 // addresses and of `rmap_sync` / `rmap_unmap` addresses.
 //

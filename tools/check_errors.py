@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Docs and tests cannot drift: every ERRORS entry of include/rmap.h has a case
-of its name in c_examples/conformance.c expecting its errno, every errno case
-names an entry the header documents, and the man pages list the same entries.
+of its name (an `E(name, ERRNO),` row) in the C test programs expecting its
+errno, every errno case names an entry the header documents, and the man
+pages list the same entries.
 
-Usage: check_errors.py HEADER CONFORMANCE_C MAN_DIR
+Usage: check_errors.py HEADER MAN_DIR C_FILE...
 """
 import re
 import sys
@@ -33,9 +34,9 @@ def header_entries(text):
 
 
 def main():
-    header, conformance, man_dir = (Path(a) for a in sys.argv[1:4])
+    header, man_dir = Path(sys.argv[1]), Path(sys.argv[2])
     documented = header_entries(header.read_text())
-    cases = {m["name"]: m["errno"] for m in CASE.finditer(conformance.read_text())}
+    cases = {m["name"]: m["errno"] for c_file in sys.argv[3:] for m in CASE.finditer(Path(c_file).read_text())}
     problems = []
 
     for function, errno, tag in sorted(documented):

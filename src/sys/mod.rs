@@ -6,10 +6,13 @@
 #[cfg(not(all(target_os = "linux", target_pointer_width = "64")))]
 compile_error!("librmap supports 64-bit Linux only: its argument rules mirror that kernel");
 
+use std::ffi::{c_int, c_void};
+use std::sync::OnceLock;
+
 use errno::{Errno, errno};
 
 pub use libc::{
-    EBADF, EINVAL, ENOMEM, ENOTRECOVERABLE, EOVERFLOW, MAP_ANONYMOUS, MAP_FIXED,
+    EBADF, EFAULT, EINVAL, EIO, ENOMEM, ENOTRECOVERABLE, EOVERFLOW, MAP_ANONYMOUS, MAP_FIXED,
     MAP_FIXED_NOREPLACE, MAP_HUGETLB, MAP_LOCKED, MAP_PRIVATE, MAP_SHARED, MAP_SHARED_VALIDATE,
     MS_ASYNC, MS_INVALIDATE, MS_SYNC, PROT_READ, PROT_WRITE,
 };
@@ -113,5 +116,53 @@ pub fn fd_kind(fd: i32) -> FdKind {
     match st.st_mode & libc::S_IFMT {
         libc::S_IFREG | libc::S_IFBLK | libc::S_IFSOCK => FdKind::OffTLimited,
         _ => FdKind::Other,
+    }
+}
+
+unsafe extern "C" {
+    // src/sys/fault.c
+    fn rmap_sys_install_fault_handler() -> c_int;
+    fn rmap_sys_guarded_copy(
+        dst: *mut c_void,
+        src: *const c_void,
+        n: usize,
+        fault_addr: *mut usize,
+    ) -> c_int;
+}
+
+/// The signal that stopped a guarded copy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// SIGBUS: the backing store no longer covers a page.
+    Bus,
+    /// SIGSEGV: an address is not mapped, or not accessible.
+    Segv,
+}
+
+/// Installs librmap's SIGBUS/SIGSEGV handler once per process.
+pub fn install_fault_handler() -> Result<(), Errno> {
+    static INSTALLED: OnceLock<c_int> = OnceLock::new();
+    // SAFETY: the C function only calls sigaction; OnceLock runs it once.
+    match *INSTALLED.get_or_init(|| unsafe { rmap_sys_install_fault_handler() }) {
+        0 => Ok(()),
+        error => Err(Errno(error)),
+    }
+}
+
+/// Copies `n` bytes, turning a SIGBUS or SIGSEGV raised by the copy into an
+/// error with the faulting address. Bytes may be copied in any order.
+///
+/// # Safety
+/// `install_fault_handler` must have succeeded. `dst` and `src` must not
+/// overlap; memory may be inaccessible (that is what the guard is for), but
+/// `dst` must not hold anything whose overwriting breaks the caller.
+pub unsafe fn guarded_copy(dst: *mut u8, src: *const u8, n: usize) -> Result<(), (Fault, usize)> {
+    let mut fault_addr = 0usize;
+    // SAFETY: forwarded to the caller's contract; fault_addr is a valid out-pointer.
+    let sig = unsafe { rmap_sys_guarded_copy(dst.cast(), src.cast(), n, &mut fault_addr) };
+    match sig {
+        0 => Ok(()),
+        libc::SIGBUS => Err((Fault::Bus, fault_addr)),
+        _ => Err((Fault::Segv, fault_addr)),
     }
 }
