@@ -68,6 +68,15 @@ static char *hole(size_t pages)
     return p;
 }
 
+/* A page that stays reserved and always faults (a hole could be reused by
+ * another thread's next mapping). */
+static char *no_access_page(void)
+{
+    char *p = mmap(NULL, PG, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) die("PROT_NONE page");
+    return p;
+}
+
 static int check(int cond, const char *what)
 {
     if (!cond) printf("     not so: %s\n", what);
@@ -189,7 +198,7 @@ static void install_own_handler(void)
 /* Touches an unmapped page; returns once the program's own handler jumped back. */
 static void own_fault(void)
 {
-    if (sigsetjmp(own_jump, 1) == 0) (void)*(volatile char *)hole(1);
+    if (sigsetjmp(own_jump, 1) == 0) (void)*(volatile char *)no_access_page();
 }
 
 static int own_handler_installed_before(void)
@@ -239,7 +248,7 @@ static void *guarded_copier(void *arg)
 
 static void *plain_faulter(void *arg)
 {
-    char *h = hole(1);
+    char *h = no_access_page();
     for (int i = 0; i < ROUNDS; i++)
         if (sigsetjmp(thread_jump, 1) == 0) (void)*(volatile char *)h;
     (void)arg;
