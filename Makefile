@@ -37,7 +37,10 @@ SEED    ?= $(shell date +%s)
 ASAN_BIN := target/c-asan
 ASAN_BINS := $(addprefix $(ASAN_BIN)/,$(EXAMPLES))
 
-.PHONY: bench install uninstall install-check abi-check all lib header header-check man man-check docs-check demo check lint test c-check \
+VENV    := target/venv
+LIBCLANG_PATH = $(shell $(VENV)/bin/python -c 'import clang, os; print(os.path.join(os.path.dirname(clang.__file__), "native"))')
+
+.PHONY: bindings-check python-check rmap-sys-check cpp-check bench install uninstall install-check abi-check all lib header header-check man man-check docs-check demo check lint test c-check \
         fuzz check-asan check-valgrind clean
 
 all: lib
@@ -58,9 +61,38 @@ pkgconfig = printf '%s\n' 'libdir=$(1)' 'includedir=$(2)' '' 'Name: rmap' \
 	'Libs: -L$${libdir} -lrmap' "Libs.private: $$(cat $(RELEASE)/native-static-libs)" \
 	'Cflags: -I$${includedir}'
 
-bench: lib
+# A local virtual environment: pytest, and libclang for bindgen (a wheel from
+# PyPI, so no system package or root is needed).
+$(VENV)/.ready:
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --disable-pip-version-check pytest libclang
+	touch $@
+
+python-check: lib $(VENV)/.ready
+	$(VENV)/bin/pip install -q --disable-pip-version-check bindings/python
+	cd target && venv/bin/python -m pytest -q ../bindings/python/tests
+
+rmap-sys-check: lib $(VENV)/.ready
+	$(CARGO) fmt --manifest-path bindings/rust/rmap-sys/Cargo.toml --check
+	LIBCLANG_PATH=$(LIBCLANG_PATH) $(CARGO) clippy -q --manifest-path bindings/rust/rmap-sys/Cargo.toml \
+		--target-dir target/rmap-sys --all-targets -- -D warnings
+	LIBCLANG_PATH=$(LIBCLANG_PATH) $(CARGO) test --manifest-path bindings/rust/rmap-sys/Cargo.toml \
+		--target-dir target/rmap-sys
+
+CXX ?= c++
+$(CBIN)/raii: c_examples/raii.cpp include/rmap.h lib
+	@mkdir -p $(CBIN)
+	$(CXX) -std=c++17 -Wall -Wextra -Wpedantic -Werror -Iinclude -o $@ $< $(LDLIBS)
+
+cpp-check: $(CBIN)/raii
+	$(CBIN)/raii
+
+bindings-check: python-check rmap-sys-check cpp-check
+
+bench: lib $(VENV)/.ready
 	$(CC) -std=c11 -O2 -Wall -Wextra -Wpedantic -Werror -D_GNU_SOURCE -Iinclude -o target/bench bench/bench.c $(LDLIBS)
-	bash tools/bench.sh target/bench
+	$(VENV)/bin/pip install -q --disable-pip-version-check bindings/python
+	PYTHON_BENCH="$(VENV)/bin/python tools/bench_python.py" bash tools/bench.sh target/bench
 
 install: lib
 	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(MANDIR)/man3
@@ -157,7 +189,7 @@ check-valgrind: $(EXAMPLE_BINS)
 		--suppressions=c_examples/valgrind.supp" RMAP_UNDER_VALGRIND=1 \
 		bash c_examples/run.sh check $(CBIN)
 
-check: lint test c-check
+check: lint test c-check bindings-check
 
 clean:
 	$(CARGO) clean

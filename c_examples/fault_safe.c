@@ -298,6 +298,8 @@ static int copies_match_memcpy(void)
         checked++;
     }
     printf("     %d random offsets and lengths (0 and unaligned included): rmap_read and rmap_write equal memcpy\n", checked);
+    free(want);
+    free(got);
     return 0;
 }
 
