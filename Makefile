@@ -22,7 +22,7 @@ LDLIBS  := -L$(RELEASE) -Wl,-rpath,$(abspath $(RELEASE)) -lrmap -pthread
 
 EXAMPLES := pagesize shared_modify private_modify shm_reader shm_writer \
             anon_parent_child past_eof fork_counter sem_counter conformance \
-            fault_safe truncate_demo
+            fault_safe truncate_demo registry
 EXAMPLE_BINS := $(addprefix $(CBIN)/,$(EXAMPLES))
 
 PYTHON  ?= python3
@@ -147,7 +147,8 @@ man-check:
 	@echo "ok   man: $$(ls man/*.3 | wc -l) pages match the header and render without groff warnings"
 
 docs-check:
-	@$(PYTHON) tools/check_errors.py include/rmap.h man c_examples/conformance.c c_examples/fault_safe.c
+	@$(PYTHON) tools/check_errors.py include/rmap.h man c_examples/conformance.c c_examples/fault_safe.c \
+		c_examples/registry.c
 
 $(CBIN)/%: c_examples/%.c include/rmap.h lib
 	@mkdir -p $(CBIN)

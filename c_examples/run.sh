@@ -27,10 +27,10 @@ run() {
 make_file() { yes abcdefghijklmnopqrstuvwxyz | tr -d '\n' | head -c "$2" >"$1"; }
 byte_at() { dd if="$1" bs=1 skip="$2" count=1 status=none; }
 
-calls_librmap() { nm -u "$bin/$1" | grep -q ' rmap_\(map\|sync\|unmap\|pagesize\|read\|write\)$'; }
+calls_librmap() { nm -u "$bin/$1" | grep -q ' rmap_\(map\|sync\|unmap\|pagesize\|read\|write\|query\)$'; }
 
 check_all() {
-    for prog in pagesize shared_modify private_modify shm_reader shm_writer anon_parent_child past_eof fork_counter sem_counter conformance fault_safe truncate_demo; do
+    for prog in pagesize shared_modify private_modify shm_reader shm_writer anon_parent_child past_eof fork_counter sem_counter conformance fault_safe truncate_demo registry; do
         if calls_librmap "$prog"; then pass "$prog" "links rmap_* from librmap (nm)"; else : >"$work/out"; fail "$prog" "does not call librmap"; fi
     done
 
@@ -112,6 +112,13 @@ shared: 4" ]; then
     summary=$(tail -n 1 "$work/out")
     if [ $status -eq 0 ] && grep -q ', 0 failed' <<<"$summary"; then pass fault_safe "${summary#fault_safe: }"
     else : >"$work/out"; fail fault_safe "$summary (exit $status)"; fi
+
+    "${runner[@]}" "$bin/registry" >"$work/out" 2>&1
+    status=$?
+    sed 's/^/     | /' "$work/out"
+    summary=$(tail -n 1 "$work/out")
+    if [ $status -eq 0 ] && grep -q ', 0 failed' <<<"$summary"; then pass registry "${summary#registry: }"
+    else : >"$work/out"; fail registry "$summary (exit $status)"; fi
 
     make_file "$work/f" 8192
     run truncate_demo "$work/f" plain

@@ -10,6 +10,7 @@
 #define RMAP_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 #include <sys/mman.h>
 
@@ -23,6 +24,46 @@
 
 /* The failure value of rmap_map, equal to MAP_FAILED. */
 #define RMAP_FAILED ((void *) -1)
+
+// Checked mode off: POSIX-exact behaviour (the default).
+#define RMAP_CHECK_OFF 0
+
+// Checked mode: report misuse on stderr and go on.
+#define RMAP_CHECK_REPORT 1
+
+// Checked mode: report misuse on stderr, then abort().
+#define RMAP_CHECK_ABORT 2
+
+// A mapping as librmap recorded it (`rmap_query`, `rmap_foreach`).
+struct rmap_info {
+  // First byte of the mapping (or of what is left of it).
+  void *start;
+  // Length in bytes, a multiple of the page size.
+  size_t length;
+  // `PROT_*` bits as passed to `rmap_map`.
+  int prot;
+  // `MAP_*` bits as passed to `rmap_map`.
+  int flags;
+  // Device and inode of the mapped file; 0 for anonymous memory.
+  uint64_t dev;
+  uint64_t ino;
+  // File offset of `start` (for anonymous memory, what was passed, moved
+  // along with partial unmaps).
+  off_t offset;
+};
+
+// Totals kept by librmap (`rmap_stats`).
+struct rmap_stats {
+  // Mappings librmap holds now, and their bytes.
+  size_t live_mappings;
+  size_t live_bytes;
+  // Successful calls since the process started.
+  uint64_t maps;
+  uint64_t unmaps;
+  uint64_t syncs;
+  // Calls of `rmap_map`, `rmap_unmap` and `rmap_sync` that failed.
+  uint64_t failures;
+};
 
 #ifdef __cplusplus
 extern "C" {
@@ -170,6 +211,9 @@ void *rmap_map(void *addr, size_t length, int prot, int flags, int fd, off_t off
 //   `MS_ASYNC`, `MS_SYNC` and `MS_INVALIDATE`.
 // - `EINVAL` [sync_einval_addr_misaligned]: `addr` is not page aligned.
 // - `EINVAL` [sync_einval_async_and_sync]: both `MS_ASYNC` and `MS_SYNC`.
+// - `EINVAL` [sync_einval_unowned_checked]: checked mode only: the range is
+//   not wholly a librmap mapping (never mapped by librmap, or already
+//   unmapped). Reported as `rmap: sync-unowned: ...`; no system call is made.
 // - `ENOMEM` [sync_enomem_unmapped]: part of the range is not mapped (with
 //   `MS_ASYNC` alone, already when the range starts in a hole).
 // - `ENOMEM` [sync_enomem_range_wraps]: `addr` plus `length`, rounded up to
@@ -208,7 +252,9 @@ int rmap_sync(void *addr, size_t length, int flags);
 //
 // Unmaps every page in [`addr`, `addr` + `length`), rounded up to whole
 // pages. Pages of the range that are not mapped are skipped: unmapping a
-// range that holds no mapping (including one already unmapped) succeeds.
+// range that holds no mapping (including one already unmapped) succeeds,
+// except in checked mode (see `rmap_set_check`). The registry forgets the
+// range: a partial unmap splits or trims the mappings it recorded.
 //
 // # RETURN VALUE
 //
@@ -220,6 +266,10 @@ int rmap_sync(void *addr, size_t length, int flags);
 // - `EINVAL` [unmap_einval_length_zero]: `length` is 0.
 // - `EINVAL` [unmap_einval_outside]: the range does not lie inside the user
 //   address space.
+// - `EINVAL` [unmap_einval_unowned_checked]: checked mode only: the range is
+//   not wholly a librmap mapping (never mapped by librmap, or already
+//   unmapped: a double unmap). Reported as `rmap: unmap-unowned: ...`; the
+//   memory is not touched.
 // - `ENOMEM` [unmap_enomem_map_count]: unmapping the middle of a mapping
 //   would split it beyond `vm.max_map_count` mappings.
 // - `EPERM` [unmap_eperm_sealed]: the range holds memory sealed with
@@ -374,6 +424,127 @@ int rmap_write(void *dst, const void *src, size_t n);
 //
 // `rmap_read(3)`, `rmap_write(3)`
 size_t rmap_copied(void);
+
+// Find the librmap mapping that contains an address.
+//
+// librmap records every mapping it makes, as the kernel holds it: a partial
+// `rmap_unmap` splits or trims the record, `MAP_FIXED` replaces the parts it
+// covers. This looks `addr` up (O(log n)) and fills `*info`.
+//
+// # RETURN VALUE
+//
+// 0 and `*info` filled; -1 with errno set.
+//
+// # ERRORS
+//
+// - `ENOENT` [query_enoent_not_mapped]: no mapping made by librmap contains
+//   `addr` (memory mapped otherwise, by `mmap` or `malloc`, is not known).
+// - `EINVAL` [query_einval_null_info]: `info` is NULL.
+//
+// # NOTES
+//
+// Mappings changed behind librmap's back (`munmap`, `mmap` with `MAP_FIXED`,
+// `mremap` called directly) are not seen. Thread safety: safe from any
+// number of threads at once; the answer reflects every call that returned
+// before this one started.
+//
+// # SEE ALSO
+//
+// `rmap_foreach(3)`, `rmap_stats(3)`, `rmap_map(3)`
+//
+// # Safety
+//
+// `info` is NULL or points to writable memory for one `struct rmap_info`.
+int rmap_query(const void *addr, struct rmap_info *info);
+
+// Counts of live mappings and of calls made.
+//
+// # RETURN VALUE
+//
+// 0 and `*stats` filled; -1 with errno set.
+//
+// # ERRORS
+//
+// - `EINVAL` [stats_einval_null]: `stats` is NULL.
+//
+// # NOTES
+//
+// Thread safety: safe from any thread; counters of calls still running in
+// other threads may or may not be included.
+//
+// # SEE ALSO
+//
+// `rmap_query(3)`, `rmap_foreach(3)`
+//
+// # Safety
+//
+// `stats` is NULL or points to writable memory for one `struct rmap_stats`.
+int rmap_stats(struct rmap_stats *stats);
+
+// Visit every live librmap mapping in address order.
+//
+// Calls `fn(info, ctx)` for each mapping, lowest address first. A non-zero
+// return from `fn` stops the walk.
+//
+// # RETURN VALUE
+//
+// 0 after visiting every mapping; the non-zero value `fn` returned when it
+// stopped the walk (as `nftw` does); -1 with errno set on error.
+//
+// # ERRORS
+//
+// - `EINVAL` [foreach_einval_null_fn]: `fn` is NULL.
+//
+// # NOTES
+//
+// The walk visits a snapshot taken when it starts, so `fn` may itself call
+// librmap (even unmap what it is shown). Thread safety: safe from any thread.
+//
+// # SEE ALSO
+//
+// `rmap_query(3)`
+//
+// # Safety
+//
+// `fn` is NULL or a function safe to call with the given `ctx`.
+int rmap_foreach(int (*fn)(const struct rmap_info *info, void *ctx), void *ctx);
+
+// Turn checked mode on or off from the program.
+//
+// Checked mode is off by default, and then every call behaves exactly as
+// documented for the system call it replaces. The environment variable
+// `RMAP_CHECK` sets it at the first librmap call: `RMAP_CHECK=1` reports and
+// continues, `RMAP_CHECK=abort` reports and then aborts; this call overrides
+// it. In checked mode librmap writes one line to stderr per finding:
+//
+// - `rmap: unmap-unowned: ...` and `rmap: sync-unowned: ...`: `rmap_unmap`
+//   or `rmap_sync` of a range librmap does not hold (never mapped by it, or
+//   already unmapped: a double unmap); the call fails with EINVAL and does
+//   not touch the memory.
+// - `rmap: leak: N bytes at ADDR still mapped at exit, created at WHERE`:
+//   at exit, one line per live mapping, with the code that created it.
+// - `rmap: beyond-eof: ...`: at map time, a file mapping reaching past the
+//   file's last page; touching those pages raises SIGBUS.
+// - `rmap: write-exec: ...`: a mapping both writable and executable.
+//
+// # RETURN VALUE
+//
+// 0 on success; -1 with errno set.
+//
+// # ERRORS
+//
+// - `EINVAL` [set_check_einval_mode]: `mode` is not `RMAP_CHECK_OFF`,
+//   `RMAP_CHECK_REPORT` or `RMAP_CHECK_ABORT`.
+//
+// # NOTES
+//
+// Thread safety: safe from any thread; calls already running keep the mode
+// they started with.
+//
+// # SEE ALSO
+//
+// `rmap_unmap(3)`, `rmap_sync(3)`, `rmap_query(3)`
+int rmap_set_check(int mode);
 
 // The system page size in bytes: the unit of `offset`, of `MAP_FIXED`
 // addresses and of `rmap_sync` / `rmap_unmap` addresses.

@@ -11,8 +11,9 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use errno::{Errno, set_errno};
 use libc::off_t;
 
-use crate::mapping;
-use crate::sys::ENOTRECOVERABLE;
+use crate::checked::Mode;
+use crate::mapping::{self, Info};
+use crate::sys::{EINVAL, ENOENT, ENOTRECOVERABLE};
 
 /// The panic boundary shared by every exported function: runs `body`, and on
 /// an error or a panic returns `failure` with errno set (ENOTRECOVERABLE for
@@ -183,6 +184,9 @@ pub unsafe extern "C" fn rmap_map(
 ///   `MS_ASYNC`, `MS_SYNC` and `MS_INVALIDATE`.
 /// - `EINVAL` [sync_einval_addr_misaligned]: `addr` is not page aligned.
 /// - `EINVAL` [sync_einval_async_and_sync]: both `MS_ASYNC` and `MS_SYNC`.
+/// - `EINVAL` [sync_einval_unowned_checked]: checked mode only: the range is
+///   not wholly a librmap mapping (never mapped by librmap, or already
+///   unmapped). Reported as `rmap: sync-unowned: ...`; no system call is made.
 /// - `ENOMEM` [sync_enomem_unmapped]: part of the range is not mapped (with
 ///   `MS_ASYNC` alone, already when the range starts in a hole).
 /// - `ENOMEM` [sync_enomem_range_wraps]: `addr` plus `length`, rounded up to
@@ -228,7 +232,9 @@ pub unsafe extern "C" fn rmap_sync(addr: *mut c_void, length: usize, flags: c_in
 ///
 /// Unmaps every page in [`addr`, `addr` + `length`), rounded up to whole
 /// pages. Pages of the range that are not mapped are skipped: unmapping a
-/// range that holds no mapping (including one already unmapped) succeeds.
+/// range that holds no mapping (including one already unmapped) succeeds,
+/// except in checked mode (see `rmap_set_check`). The registry forgets the
+/// range: a partial unmap splits or trims the mappings it recorded.
 ///
 /// # RETURN VALUE
 ///
@@ -240,6 +246,10 @@ pub unsafe extern "C" fn rmap_sync(addr: *mut c_void, length: usize, flags: c_in
 /// - `EINVAL` [unmap_einval_length_zero]: `length` is 0.
 /// - `EINVAL` [unmap_einval_outside]: the range does not lie inside the user
 ///   address space.
+/// - `EINVAL` [unmap_einval_unowned_checked]: checked mode only: the range is
+///   not wholly a librmap mapping (never mapped by librmap, or already
+///   unmapped: a double unmap). Reported as `rmap: unmap-unowned: ...`; the
+///   memory is not touched.
 /// - `ENOMEM` [unmap_enomem_map_count]: unmapping the middle of a mapping
 ///   would split it beyond `vm.max_map_count` mappings.
 /// - `EPERM` [unmap_eperm_sealed]: the range holds memory sealed with
@@ -417,6 +427,238 @@ pub unsafe extern "C" fn rmap_write(dst: *mut c_void, src: *const c_void, n: usi
 #[unsafe(no_mangle)]
 pub extern "C" fn rmap_copied() -> usize {
     guard(0, || Ok(mapping::last_copied()))
+}
+
+/// A mapping as librmap recorded it (`rmap_query`, `rmap_foreach`).
+#[repr(C)]
+pub struct rmap_info {
+    /// First byte of the mapping (or of what is left of it).
+    pub start: *mut c_void,
+    /// Length in bytes, a multiple of the page size.
+    pub length: usize,
+    /// `PROT_*` bits as passed to `rmap_map`.
+    pub prot: c_int,
+    /// `MAP_*` bits as passed to `rmap_map`.
+    pub flags: c_int,
+    /// Device and inode of the mapped file; 0 for anonymous memory.
+    pub dev: u64,
+    pub ino: u64,
+    /// File offset of `start` (for anonymous memory, what was passed, moved
+    /// along with partial unmaps).
+    pub offset: off_t,
+}
+
+/// Totals kept by librmap (`rmap_stats`).
+#[repr(C)]
+pub struct rmap_stats {
+    /// Mappings librmap holds now, and their bytes.
+    pub live_mappings: usize,
+    pub live_bytes: usize,
+    /// Successful calls since the process started.
+    pub maps: u64,
+    pub unmaps: u64,
+    pub syncs: u64,
+    /// Calls of `rmap_map`, `rmap_unmap` and `rmap_sync` that failed.
+    pub failures: u64,
+}
+
+/// Checked mode off: POSIX-exact behaviour (the default).
+pub const RMAP_CHECK_OFF: c_int = 0;
+/// Checked mode: report misuse on stderr and go on.
+pub const RMAP_CHECK_REPORT: c_int = 1;
+/// Checked mode: report misuse on stderr, then abort().
+pub const RMAP_CHECK_ABORT: c_int = 2;
+
+fn info_of(found: Info) -> rmap_info {
+    rmap_info {
+        start: found.start as *mut c_void,
+        length: found.entry.len,
+        prot: found.entry.prot,
+        flags: found.entry.flags,
+        dev: found.entry.dev,
+        ino: found.entry.ino,
+        offset: found.entry.offset,
+    }
+}
+
+/// Find the librmap mapping that contains an address.
+///
+/// librmap records every mapping it makes, as the kernel holds it: a partial
+/// `rmap_unmap` splits or trims the record, `MAP_FIXED` replaces the parts it
+/// covers. This looks `addr` up (O(log n)) and fills `*info`.
+///
+/// # RETURN VALUE
+///
+/// 0 and `*info` filled; -1 with errno set.
+///
+/// # ERRORS
+///
+/// - `ENOENT` [query_enoent_not_mapped]: no mapping made by librmap contains
+///   `addr` (memory mapped otherwise, by `mmap` or `malloc`, is not known).
+/// - `EINVAL` [query_einval_null_info]: `info` is NULL.
+///
+/// # NOTES
+///
+/// Mappings changed behind librmap's back (`munmap`, `mmap` with `MAP_FIXED`,
+/// `mremap` called directly) are not seen. Thread safety: safe from any
+/// number of threads at once; the answer reflects every call that returned
+/// before this one started.
+///
+/// # SEE ALSO
+///
+/// `rmap_foreach(3)`, `rmap_stats(3)`, `rmap_map(3)`
+///
+/// # Safety
+///
+/// `info` is NULL or points to writable memory for one `struct rmap_info`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rmap_query(addr: *const c_void, info: *mut rmap_info) -> c_int {
+    guard(-1, || {
+        if info.is_null() {
+            return Err(Errno(EINVAL));
+        }
+        let found = mapping::query(addr as usize).ok_or(Errno(ENOENT))?;
+        // SAFETY: checked non-NULL; the caller vouches it is writable.
+        unsafe { info.write(info_of(found)) };
+        Ok(0)
+    })
+}
+
+/// Counts of live mappings and of calls made.
+///
+/// # RETURN VALUE
+///
+/// 0 and `*stats` filled; -1 with errno set.
+///
+/// # ERRORS
+///
+/// - `EINVAL` [stats_einval_null]: `stats` is NULL.
+///
+/// # NOTES
+///
+/// Thread safety: safe from any thread; counters of calls still running in
+/// other threads may or may not be included.
+///
+/// # SEE ALSO
+///
+/// `rmap_query(3)`, `rmap_foreach(3)`
+///
+/// # Safety
+///
+/// `stats` is NULL or points to writable memory for one `struct rmap_stats`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rmap_stats(stats: *mut rmap_stats) -> c_int {
+    guard(-1, || {
+        if stats.is_null() {
+            return Err(Errno(EINVAL));
+        }
+        let totals = mapping::totals();
+        let value = rmap_stats {
+            live_mappings: totals.live_mappings,
+            live_bytes: totals.live_bytes,
+            maps: totals.maps,
+            unmaps: totals.unmaps,
+            syncs: totals.syncs,
+            failures: totals.failures,
+        };
+        // SAFETY: checked non-NULL; the caller vouches it is writable.
+        unsafe { stats.write(value) };
+        Ok(0)
+    })
+}
+
+/// Visit every live librmap mapping in address order.
+///
+/// Calls `fn(info, ctx)` for each mapping, lowest address first. A non-zero
+/// return from `fn` stops the walk.
+///
+/// # RETURN VALUE
+///
+/// 0 after visiting every mapping; the non-zero value `fn` returned when it
+/// stopped the walk (as `nftw` does); -1 with errno set on error.
+///
+/// # ERRORS
+///
+/// - `EINVAL` [foreach_einval_null_fn]: `fn` is NULL.
+///
+/// # NOTES
+///
+/// The walk visits a snapshot taken when it starts, so `fn` may itself call
+/// librmap (even unmap what it is shown). Thread safety: safe from any thread.
+///
+/// # SEE ALSO
+///
+/// `rmap_query(3)`
+///
+/// # Safety
+///
+/// `fn` is NULL or a function safe to call with the given `ctx`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rmap_foreach(
+    r#fn: Option<unsafe extern "C" fn(info: *const rmap_info, ctx: *mut c_void) -> c_int>,
+    ctx: *mut c_void,
+) -> c_int {
+    guard(-1, || {
+        let visit = r#fn.ok_or(Errno(EINVAL))?;
+        for found in mapping::snapshot() {
+            let info = info_of(found);
+            // SAFETY: the caller vouches for fn and ctx; info lives across the call.
+            let stop = unsafe { visit(&info, ctx) };
+            if stop != 0 {
+                return Ok(stop);
+            }
+        }
+        Ok(0)
+    })
+}
+
+/// Turn checked mode on or off from the program.
+///
+/// Checked mode is off by default, and then every call behaves exactly as
+/// documented for the system call it replaces. The environment variable
+/// `RMAP_CHECK` sets it at the first librmap call: `RMAP_CHECK=1` reports and
+/// continues, `RMAP_CHECK=abort` reports and then aborts; this call overrides
+/// it. In checked mode librmap writes one line to stderr per finding:
+///
+/// - `rmap: unmap-unowned: ...` and `rmap: sync-unowned: ...`: `rmap_unmap`
+///   or `rmap_sync` of a range librmap does not hold (never mapped by it, or
+///   already unmapped: a double unmap); the call fails with EINVAL and does
+///   not touch the memory.
+/// - `rmap: leak: N bytes at ADDR still mapped at exit, created at WHERE`:
+///   at exit, one line per live mapping, with the code that created it.
+/// - `rmap: beyond-eof: ...`: at map time, a file mapping reaching past the
+///   file's last page; touching those pages raises SIGBUS.
+/// - `rmap: write-exec: ...`: a mapping both writable and executable.
+///
+/// # RETURN VALUE
+///
+/// 0 on success; -1 with errno set.
+///
+/// # ERRORS
+///
+/// - `EINVAL` [set_check_einval_mode]: `mode` is not `RMAP_CHECK_OFF`,
+///   `RMAP_CHECK_REPORT` or `RMAP_CHECK_ABORT`.
+///
+/// # NOTES
+///
+/// Thread safety: safe from any thread; calls already running keep the mode
+/// they started with.
+///
+/// # SEE ALSO
+///
+/// `rmap_unmap(3)`, `rmap_sync(3)`, `rmap_query(3)`
+#[unsafe(no_mangle)]
+pub extern "C" fn rmap_set_check(mode: c_int) -> c_int {
+    guard(-1, || {
+        let mode = match mode {
+            RMAP_CHECK_OFF => Mode::Off,
+            RMAP_CHECK_REPORT => Mode::Report,
+            RMAP_CHECK_ABORT => Mode::Abort,
+            _ => return Err(Errno(EINVAL)),
+        };
+        mapping::set_checked(mode);
+        Ok(0)
+    })
 }
 
 /// The system page size in bytes: the unit of `offset`, of `MAP_FIXED`

@@ -12,8 +12,10 @@
 
 #![deny(unsafe_op_in_unsafe_fn)]
 
+mod checked;
 mod ffi;
 mod mapping;
+mod registry;
 mod sys;
 mod validate;
 

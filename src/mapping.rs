@@ -1,13 +1,133 @@
 //! The operations behind every entry point: validate in Rust, then ask the
 //! kernel. Pure Rust types in, `Result<T, Errno>` out.
 
-use std::cell::Cell;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::cell::{Cell, RefCell};
+use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard};
 
 use errno::Errno;
 
-use crate::sys::{self, EFAULT, EIO, Fault};
+use crate::checked::{self, Mode};
+use crate::registry::{Entry, Registry};
+use crate::sys::{self, EFAULT, EINVAL, EIO, Fault, MAP_ANONYMOUS, PROT_WRITE};
 use crate::validate::{self, MapArgs};
+
+/// Every mapping librmap made. Held across map and unmap system calls, so an
+/// address the kernel reuses is never recorded out of order.
+static REGISTRY: Mutex<Registry> = Mutex::new(Registry::new());
+
+/// Totals since the process started (maps and unmaps live in the registry).
+pub struct Counters {
+    pub syncs: AtomicU64,
+    pub failures: AtomicU64,
+}
+
+pub static COUNTERS: Counters = Counters {
+    syncs: AtomicU64::new(0),
+    failures: AtomicU64::new(0),
+};
+
+/// Live mappings and bytes, and the call totals.
+pub struct Totals {
+    pub live_mappings: usize,
+    pub live_bytes: usize,
+    pub maps: u64,
+    pub unmaps: u64,
+    pub syncs: u64,
+    pub failures: u64,
+}
+
+thread_local! {
+    /// The registry lock taken by the fork-preparing thread, released after fork.
+    static HELD_ACROSS_FORK: RefCell<Option<MutexGuard<'static, Registry>>> = const { RefCell::new(None) };
+}
+
+extern "C" fn before_fork() {
+    let guard = lock_registry_raw();
+    HELD_ACROSS_FORK.with(|held| *held.borrow_mut() = Some(guard));
+}
+
+extern "C" fn after_fork() {
+    HELD_ACROSS_FORK.with(|held| drop(held.borrow_mut().take()));
+}
+
+fn lock_registry_raw() -> MutexGuard<'static, Registry> {
+    // A panic while holding the lock leaves the data consistent (every update
+    // is one call on Registry), so poisoning is ignored.
+    REGISTRY
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// The registry, locked.
+pub fn registry() -> MutexGuard<'static, Registry> {
+    lock_registry_raw()
+}
+
+/// Runs when librmap is loaded, before any thread can be inside it: one-time
+/// set-up done lazily could be caught half-done by a fork in another thread,
+/// and the child would wait for it forever.
+extern "C" fn at_load() {
+    sys::at_fork(before_fork, after_fork, after_fork);
+    sys::at_exit(report_leaks);
+}
+
+#[used]
+#[unsafe(link_section = ".init_array")]
+static AT_LOAD: extern "C" fn() = at_load;
+
+fn checked_mode() -> Mode {
+    checked::mode()
+}
+
+/// Sets the checked mode from the program.
+pub fn set_checked(mode: Mode) {
+    checked::set(mode);
+}
+
+/// Installs the SIGBUS/SIGSEGV handler on first use. Under the registry lock,
+/// which the fork handlers hold across fork(), so a child never sees it half done.
+fn ensure_fault_handler() -> Result<(), Errno> {
+    static INSTALLED: AtomicBool = AtomicBool::new(false);
+    if INSTALLED.load(Ordering::Acquire) {
+        return Ok(());
+    }
+    let _lock = registry();
+    if !INSTALLED.load(Ordering::Acquire) {
+        sys::install_fault_handler()?;
+        INSTALLED.store(true, Ordering::Release);
+    }
+    Ok(())
+}
+
+extern "C" fn report_leaks() {
+    if checked::mode() == Mode::Off {
+        return;
+    }
+    for (start, entry) in registry().iter() {
+        let creator = sys::describe_address(entry.creator);
+        sys::report_line(&checked::leak(start, entry.len, &creator));
+    }
+}
+
+fn report(line: &str, mode: Mode) {
+    sys::report_line(line);
+    if mode == Mode::Abort {
+        sys::abort();
+    }
+}
+
+/// Counts a failure; successes are counted where they happen.
+fn count_failure<T>(result: Result<T, Errno>) -> Result<T, Errno> {
+    result.map_err(failed)
+}
+
+#[cold]
+fn failed(error: Errno) -> Errno {
+    COUNTERS.failures.fetch_add(1, Ordering::Relaxed);
+    error
+}
 
 static PAGE_SIZE: AtomicUsize = AtomicUsize::new(0);
 
@@ -23,7 +143,8 @@ pub fn page_size() -> usize {
     }
 }
 
-/// `mmap` with Linux's argument rules decided in Rust first.
+/// `mmap` with Linux's argument rules decided in Rust first; the mapping is
+/// recorded in the registry.
 ///
 /// # Safety
 /// As for `mmap(2)`: with `MAP_FIXED` whatever was mapped in the range is replaced.
@@ -42,9 +163,92 @@ pub unsafe fn map(
         fd,
         offset,
     };
-    validate::check_map(&args, page_size(), sys::fd_kind)?;
+    let page = page_size();
+    if let Err(error) = validate::check_map(&args, page, sys::fd_kind) {
+        return count_failure(Err(error));
+    }
+    let mode = checked_mode();
+    let creator = if mode == Mode::Off {
+        0
+    } else {
+        sys::caller_address()
+    };
+    let file = if flags & MAP_ANONYMOUS == 0 {
+        sys::file_identity(fd)
+    } else {
+        None
+    };
+    let mut registry = registry();
     // SAFETY: forwarded to the caller's contract.
-    unsafe { sys::mmap(addr, len, prot, flags, fd, offset) }
+    let result = unsafe { sys::mmap(addr, len, prot, flags, fd, offset) };
+    if let Ok(ptr) = result {
+        let entry = Entry {
+            len: round_up(len, page),
+            prot,
+            flags,
+            dev: file.map_or(0, |f| f.dev),
+            ino: file.map_or(0, |f| f.ino),
+            offset,
+            creator,
+        };
+        registry.insert(ptr as usize, entry);
+        registry.maps += 1;
+    }
+    drop(registry);
+    if let (Ok(ptr), Mode::Report | Mode::Abort) = (result, mode) {
+        check_new_mapping(ptr as usize, len, prot, offset, file, page, mode);
+    }
+    count_failure(result)
+}
+
+/// Checked-mode reports about a mapping just made.
+fn check_new_mapping(
+    start: usize,
+    len: usize,
+    prot: i32,
+    offset: i64,
+    file: Option<sys::FileIdentity>,
+    page: usize,
+    mode: Mode,
+) {
+    if let Some(size) = file.and_then(|f| f.size) {
+        let first_bad = round_up(size as usize, page) as u64;
+        if (offset as u64).saturating_add(len as u64) > first_bad {
+            report(
+                &checked::beyond_eof(start, len, offset, size, first_bad),
+                mode,
+            );
+        }
+    }
+    if prot & PROT_WRITE != 0 && prot & sys::PROT_EXEC != 0 {
+        report(&checked::write_exec(start, len), mode);
+    }
+}
+
+/// In checked mode, refuses a range librmap does not hold. The mode test is
+/// inlined; the rest stays off the default path.
+#[inline]
+fn check_owned(call: &str, addr: *mut u8, len: usize, page: usize) -> Result<(), Errno> {
+    match checked_mode() {
+        Mode::Off => Ok(()),
+        mode => check_owned_slow(call, addr, len, page, mode),
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn check_owned_slow(
+    call: &str,
+    addr: *mut u8,
+    len: usize,
+    page: usize,
+    mode: Mode,
+) -> Result<(), Errno> {
+    if registry().covers(addr as usize, round_up(len, page)) {
+        return Ok(());
+    }
+    report(&checked::unowned(call, addr as usize, len), mode);
+    Err(Errno(EINVAL))
 }
 
 /// `msync` with Linux's argument rules decided in Rust first.
@@ -52,19 +256,75 @@ pub unsafe fn map(
 /// # Safety
 /// As for `msync(2)`.
 pub unsafe fn sync(addr: *mut u8, len: usize, flags: i32) -> Result<(), Errno> {
-    validate::check_sync(addr as usize, len, flags, page_size())?;
+    let page = page_size();
+    validate::check_sync(addr as usize, len, flags, page).map_err(failed)?;
+    check_owned("sync", addr, len, page).map_err(failed)?;
     // SAFETY: forwarded to the caller's contract.
-    unsafe { sys::msync(addr, len, flags) }
+    unsafe { sys::msync(addr, len, flags) }.map_err(failed)?;
+    COUNTERS.syncs.fetch_add(1, Ordering::Relaxed);
+    Ok(())
 }
 
-/// `munmap` with Linux's argument rules decided in Rust first.
+/// `munmap` with Linux's argument rules decided in Rust first; the range is
+/// removed from the registry.
 ///
 /// # Safety
 /// As for `munmap(2)`: nothing may use the range afterwards.
 pub unsafe fn unmap(addr: *mut u8, len: usize) -> Result<(), Errno> {
-    validate::check_unmap(addr as usize, len, page_size())?;
-    // SAFETY: forwarded to the caller's contract.
-    unsafe { sys::munmap(addr, len) }
+    let page = page_size();
+    let result = validate::check_unmap(addr as usize, len, page)
+        .and_then(|()| check_owned("unmap", addr, len, page))
+        .and_then(|()| {
+            let mut registry = registry();
+            // SAFETY: forwarded to the caller's contract.
+            let result = unsafe { sys::munmap(addr, len) };
+            if result.is_ok() {
+                registry.remove(addr as usize, round_up(len, page));
+                registry.unmaps += 1;
+            }
+            result
+        });
+    count_failure(result)
+}
+
+/// A mapping librmap holds, as the introspection calls report it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Info {
+    pub start: usize,
+    pub entry: Entry,
+}
+
+/// The mapping containing `addr`.
+pub fn query(addr: usize) -> Option<Info> {
+    registry()
+        .find(addr)
+        .map(|(start, entry)| Info { start, entry })
+}
+
+pub fn totals() -> Totals {
+    let registry = registry();
+    Totals {
+        live_mappings: registry.len(),
+        live_bytes: registry.bytes(),
+        maps: registry.maps,
+        unmaps: registry.unmaps,
+        syncs: COUNTERS.syncs.load(Ordering::Relaxed),
+        failures: COUNTERS.failures.load(Ordering::Relaxed),
+    }
+}
+
+/// Every live mapping in address order, copied out so the caller may call
+/// back into librmap while walking them.
+pub fn snapshot() -> Vec<Info> {
+    registry()
+        .iter()
+        .map(|(start, entry)| Info { start, entry })
+        .collect()
+}
+
+/// Lengths round up to pages (saturating, for the kernel's huge-length errors).
+fn round_up(len: usize, page: usize) -> usize {
+    len.saturating_add(page - 1) & !(page - 1)
 }
 
 thread_local! {
@@ -87,7 +347,7 @@ pub fn last_copied() -> usize {
 /// `dst` and `src` must not overlap, and writing `dst` must not break the
 /// caller (as for `memcpy`); inaccessible pages are allowed.
 pub unsafe fn copy(dst: *mut u8, src: *const u8, n: usize) -> Result<(), Errno> {
-    sys::install_fault_handler()?;
+    ensure_fault_handler()?;
     if n == 0 {
         return Ok(());
     }

@@ -11,7 +11,7 @@ import re
 import sys
 from pathlib import Path
 
-PROTOTYPE = re.compile(r"^(?P<ret>[^()]*?)\b(?P<name>rmap_\w+)\((?P<args>[^)]*)\);$")
+PROTOTYPE = re.compile(r"^(?P<ret>[^()]*?)\b(?P<name>rmap_\w+)\((?P<args>.*)\);$")
 ERROR_ENTRY = re.compile(r"^- `(?P<errno>E[A-Z0-9]+)` \[(?P<tag>\w+)\]: (?P<text>.*)$", re.S)
 
 
@@ -103,11 +103,27 @@ def render_blocks(heading, lines):
     return out
 
 
+def top_level_args(args):
+    """Splits a parameter list at the commas outside parentheses."""
+    parts, depth, current = [], 0, ""
+    for ch in args:
+        depth += ch == "("
+        depth -= ch == ")"
+        if ch == "," and depth == 0:
+            parts.append(current.strip())
+            current = ""
+        else:
+            current += ch
+    parts.append(current.strip())
+    return [p for p in parts if p and p != "void"]
+
+
 def synopsis(name, ret, args):
     params = []
-    for arg in [a.strip() for a in args.split(",") if a.strip() and a.strip() != "void"]:
+    for arg in top_level_args(args):
         match = re.match(r"^(.*?)(\w+)$", arg)
-        params.append(f"{match[1]}\\fI{match[2]}\\fB")
+        # A function-pointer parameter stays as written.
+        params.append(f"{match[1]}\\fI{match[2]}\\fB" if match and "(" not in arg else arg)
     space = "" if ret.endswith("*") else " "
     signature = f"{ret}{space}{name}({', '.join(params) if params else 'void'});"
     return [".SH SYNOPSIS", ".nf", "\\fB#include <rmap.h>\\fR", ".PP", f"\\fB{signature}\\fR", ".fi",

@@ -74,10 +74,15 @@ static void on_fault(int sig, siginfo_t *info, void *context)
     errno = saved_errno;
 }
 
-/* Installs the handler for SIGBUS and SIGSEGV; returns 0 or an errno. Called
- * once, under Rust's std::sync::Once. */
+/* Installs the handler for SIGBUS and SIGSEGV; returns 0 or an errno. The
+ * caller serializes calls; installing twice would make the handler its own
+ * "previous" one, so a second call does nothing. */
 int rmap_sys_install_fault_handler(void)
 {
+    struct sigaction current;
+    if (sigaction(SIGSEGV, NULL, &current) == 0 && (current.sa_flags & SA_SIGINFO) &&
+        current.sa_sigaction == on_fault)
+        return 0;
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_sigaction = on_fault;

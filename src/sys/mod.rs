@@ -7,14 +7,13 @@
 compile_error!("librmap supports 64-bit Linux only: its argument rules mirror that kernel");
 
 use std::ffi::{c_int, c_void};
-use std::sync::OnceLock;
 
 use errno::{Errno, errno};
 
 pub use libc::{
-    EBADF, EFAULT, EINVAL, EIO, ENOMEM, ENOTRECOVERABLE, EOVERFLOW, MAP_ANONYMOUS, MAP_FIXED,
-    MAP_FIXED_NOREPLACE, MAP_HUGETLB, MAP_LOCKED, MAP_PRIVATE, MAP_SHARED, MAP_SHARED_VALIDATE,
-    MS_ASYNC, MS_INVALIDATE, MS_SYNC, PROT_READ, PROT_WRITE,
+    EBADF, EFAULT, EINVAL, EIO, ENOENT, ENOMEM, ENOTRECOVERABLE, EOVERFLOW, MAP_ANONYMOUS,
+    MAP_FIXED, MAP_FIXED_NOREPLACE, MAP_HUGETLB, MAP_LOCKED, MAP_PRIVATE, MAP_SHARED,
+    MAP_SHARED_VALIDATE, MS_ASYNC, MS_INVALIDATE, MS_SYNC, PROT_EXEC, PROT_READ, PROT_WRITE,
 };
 
 /// `MAP_32BIT`: x86-64 only; elsewhere no bit has this meaning.
@@ -139,11 +138,11 @@ pub enum Fault {
     Segv,
 }
 
-/// Installs librmap's SIGBUS/SIGSEGV handler once per process.
+/// Installs librmap's SIGBUS/SIGSEGV handler; a no-op if it is installed.
+/// The caller serializes calls.
 pub fn install_fault_handler() -> Result<(), Errno> {
-    static INSTALLED: OnceLock<c_int> = OnceLock::new();
-    // SAFETY: the C function only calls sigaction; OnceLock runs it once.
-    match *INSTALLED.get_or_init(|| unsafe { rmap_sys_install_fault_handler() }) {
+    // SAFETY: the C function only calls sigaction.
+    match unsafe { rmap_sys_install_fault_handler() } {
         0 => Ok(()),
         error => Err(Errno(error)),
     }
@@ -165,4 +164,116 @@ pub unsafe fn guarded_copy(dst: *mut u8, src: *const u8, n: usize) -> Result<(),
         libc::SIGBUS => Err((Fault::Bus, fault_addr)),
         _ => Err((Fault::Segv, fault_addr)),
     }
+}
+
+/// What the registry records about the file behind a mapping.
+#[derive(Clone, Copy, Debug)]
+pub struct FileIdentity {
+    pub dev: u64,
+    pub ino: u64,
+    /// Size in bytes, for regular files; None for others.
+    pub size: Option<u64>,
+}
+
+/// `fstat(fd)`, reduced to what the registry records.
+pub fn file_identity(fd: i32) -> Option<FileIdentity> {
+    // SAFETY: stat is plain data, so all-zero is a valid value to overwrite.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: `st` is a valid, writable stat buffer.
+    if unsafe { libc::fstat(fd, &mut st) } != 0 {
+        return None;
+    }
+    let regular = st.st_mode & libc::S_IFMT == libc::S_IFREG;
+    Some(FileIdentity {
+        dev: st.st_dev,
+        ino: st.st_ino,
+        size: regular.then_some(st.st_size as u64),
+    })
+}
+
+/// Writes one report line to stderr with a single write(2), so lines from
+/// different threads do not interleave.
+pub fn report_line(line: &str) {
+    let mut bytes = Vec::with_capacity(line.len() + 1);
+    bytes.extend_from_slice(line.as_bytes());
+    bytes.push(b'\n');
+    // SAFETY: the buffer is valid for its length; a failed write is dropped.
+    let _ = unsafe { libc::write(2, bytes.as_ptr().cast(), bytes.len()) };
+}
+
+/// Ends the process with SIGABRT.
+pub fn abort() -> ! {
+    std::process::abort()
+}
+
+/// The first return address on the stack outside librmap's own object file:
+/// the code that called into it (0 when librmap is linked into the program
+/// itself, where the two cannot be told apart).
+pub fn caller_address() -> usize {
+    let mut frames = [std::ptr::null_mut::<c_void>(); 32];
+    // SAFETY: the buffer holds 32 pointers, as passed.
+    let n = unsafe { libc::backtrace(frames.as_mut_ptr(), frames.len() as c_int) };
+    let own = object_base(caller_address as *const () as usize);
+    frames[..n.max(0) as usize]
+        .iter()
+        .map(|&f| f as usize)
+        .find(|&f| object_base(f) != own)
+        .unwrap_or(0)
+}
+
+/// The load address of the object file containing `addr`.
+fn object_base(addr: usize) -> usize {
+    // SAFETY: Dl_info is plain data; dladdr fills it or returns 0.
+    let mut info: libc::Dl_info = unsafe { std::mem::zeroed() };
+    // SAFETY: `info` is a valid out-parameter.
+    match unsafe { libc::dladdr(addr as *const c_void, &mut info) } {
+        0 => 0,
+        _ => info.dli_fbase as usize,
+    }
+}
+
+/// The symbol, offset and object file that contain `addr`, if known.
+fn symbol_of(addr: usize) -> Option<(String, usize, String)> {
+    // SAFETY: Dl_info is plain data; dladdr fills it or returns 0.
+    let mut info: libc::Dl_info = unsafe { std::mem::zeroed() };
+    // SAFETY: `info` is a valid out-parameter.
+    if unsafe { libc::dladdr(addr as *const c_void, &mut info) } == 0 {
+        return None;
+    }
+    let text = |p: *const std::ffi::c_char| {
+        // SAFETY: dladdr returns NUL-terminated strings or NULL.
+        (!p.is_null()).then(|| {
+            unsafe { std::ffi::CStr::from_ptr(p) }
+                .to_string_lossy()
+                .into_owned()
+        })
+    };
+    let object = text(info.dli_fname).unwrap_or_default();
+    match text(info.dli_sname) {
+        Some(name) => Some((name, addr - info.dli_saddr as usize, object)),
+        None => Some((String::new(), addr - info.dli_fbase as usize, object)),
+    }
+}
+
+/// "main+0x1c (./prog)", or the bare address.
+pub fn describe_address(addr: usize) -> String {
+    match symbol_of(addr) {
+        Some((name, offset, object)) if !name.is_empty() => {
+            format!("{name}+{offset:#x} ({object})")
+        }
+        Some((_, offset, object)) => format!("{object}+{offset:#x}"),
+        None => format!("{addr:#x}"),
+    }
+}
+
+/// `pthread_atfork`; returns false if it failed.
+pub fn at_fork(prepare: extern "C" fn(), parent: extern "C" fn(), child: extern "C" fn()) -> bool {
+    // SAFETY: the handlers are plain functions valid for the process lifetime.
+    unsafe { libc::pthread_atfork(Some(prepare), Some(parent), Some(child)) == 0 }
+}
+
+/// `atexit`; returns false if it failed.
+pub fn at_exit(handler: extern "C" fn()) -> bool {
+    // SAFETY: the handler is a plain function valid for the process lifetime.
+    unsafe { libc::atexit(handler) == 0 }
 }

@@ -1,0 +1,577 @@
+/* registry: what librmap records, what checked mode reports, and that both
+ * survive threads and fork.
+ *
+ * Each test runs in its own child. Tests named <fn>_<errno>_<what> are tags
+ * of ERRORS entries in include/rmap.h. Checked-mode scenarios re-execute this
+ * program with RMAP_CHECK set and compare its stderr line by line.
+ * Output: one line per test, then "registry: N passed, N failed".
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "rmap.h"
+
+static size_t PG;
+/* This program's path, for re-executing it (under valgrind, /proc/self/exe
+ * itself names valgrind's tool; readlink of it names the program). */
+static char self_path[4096];
+
+static void die(const char *what)
+{
+    perror(what);
+    _exit(120);
+}
+
+static int check(int cond, const char *what)
+{
+    if (!cond) printf("     not so: %s\n", what);
+    return cond;
+}
+
+static char *hole(size_t pages)
+{
+    char *p = mmap(NULL, pages * PG, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) die("hole");
+    munmap(p, pages * PG);
+    return p;
+}
+
+static int temp_file(size_t size)
+{
+    char path[] = "/tmp/rmap-registry-XXXXXX";
+    int fd = mkstemp(path);
+    if (fd < 0 || ftruncate(fd, (off_t)size) != 0) die("temp file");
+    unlink(path);
+    return fd;
+}
+
+static char *map_anon(size_t len, int prot)
+{
+    char *p = rmap_map(NULL, len, prot, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == RMAP_FAILED) die("rmap_map");
+    return p;
+}
+
+/* ---- scenarios, run in a fresh process (see run_scenario) ---- */
+
+static int scenario(const char *name)
+{
+    setbuf(stdout, NULL);
+    if (strcmp(name, "leak") == 0) {
+        printf("%p\n", (void *)map_anon(PG, PROT_READ));
+    } else if (strcmp(name, "beyond-eof") == 0) {
+        int fd = temp_file(100);
+        char *p = rmap_map(NULL, 2 * PG, PROT_READ, MAP_SHARED, fd, 0);
+        printf("%p\n", (void *)p);
+        rmap_unmap(p, 2 * PG);
+    } else if (strcmp(name, "write-exec") == 0) {
+        char *p = map_anon(PG, PROT_READ | PROT_WRITE | PROT_EXEC);
+        printf("%p\n", (void *)p);
+        rmap_unmap(p, PG);
+    } else if (strcmp(name, "unmap-unowned") == 0) {
+        char *h = hole(1);
+        int rc = rmap_unmap(h, PG);
+        printf("%p %d %s\n", (void *)h, rc, rc ? strerrorname_np(errno) : "-");
+    } else if (strcmp(name, "double-unmap") == 0) {
+        char *p = map_anon(PG, PROT_READ);
+        rmap_unmap(p, PG);
+        int rc = rmap_unmap(p, PG);
+        printf("%p %d %s\n", (void *)p, rc, rc ? strerrorname_np(errno) : "-");
+    } else if (strcmp(name, "sync-unowned") == 0) {
+        char *h = hole(1);
+        int rc = rmap_sync(h, PG, MS_SYNC);
+        printf("%p %d %s\n", (void *)h, rc, rc ? strerrorname_np(errno) : "-");
+    } else {
+        return 2;
+    }
+    return 0;
+}
+
+typedef struct {
+    int status;
+    char out[4096], err[4096];
+} run_t;
+
+static void slurp(int fd, char *buf, size_t size)
+{
+    size_t got = 0;
+    ssize_t n;
+    while (got < size - 1 && (n = read(fd, buf + got, size - 1 - got)) > 0) got += (size_t)n;
+    buf[got] = 0;
+}
+
+/* Runs this program's scenario NAME in a new process, RMAP_CHECK=check (or unset). */
+static run_t run_scenario(const char *name, const char *check_env)
+{
+    int out[2], err[2];
+    if (pipe(out) || pipe(err)) die("pipe");
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(out[1], 1);
+        dup2(err[1], 2);
+        if (check_env) setenv("RMAP_CHECK", check_env, 1);
+        else unsetenv("RMAP_CHECK");
+        execl(self_path, "registry", "--scenario", name, (char *)NULL);
+        die("exec");
+    }
+    close(out[1]);
+    close(err[1]);
+    run_t r;
+    slurp(out[0], r.out, sizeof r.out);
+    slurp(err[0], r.err, sizeof r.err);
+    close(out[0]);
+    close(err[0]);
+    waitpid(pid, &r.status, 0);
+    return r;
+}
+
+static int exited_ok(const run_t *r) { return WIFEXITED(r->status) && WEXITSTATUS(r->status) == 0; }
+
+/* ---- the ERRORS entries ---- */
+
+static int query_enoent_not_mapped(void)
+{
+    struct rmap_info info;
+    return rmap_query(hole(1), &info) == -1 ? errno : 0;
+}
+
+static int query_einval_null_info(void)
+{
+    char *p = map_anon(PG, PROT_READ);
+    return rmap_query(p, NULL) == -1 ? errno : 0;
+}
+
+static int stats_einval_null(void) { return rmap_stats(NULL) == -1 ? errno : 0; }
+static int foreach_einval_null_fn(void) { return rmap_foreach(NULL, NULL) == -1 ? errno : 0; }
+static int set_check_einval_mode(void) { return rmap_set_check(7) == -1 ? errno : 0; }
+
+/* The expected checked-mode line for an unowned range, as the child saw it. */
+static int unowned_case(const char *scenario_name, const char *call)
+{
+    run_t r = run_scenario(scenario_name, "1");
+    void *addr = NULL;
+    int rc = 0;
+    char err_name[32] = "";
+    if (!exited_ok(&r) || sscanf(r.out, "%p %d %31s", &addr, &rc, err_name) != 3) return -1;
+    char want[512];
+    snprintf(want, sizeof want,
+             "rmap: %s-unowned: rmap_%s(%p, %zu): no librmap mapping covers this range (never mapped by librmap, "
+             "or already unmapped); refused with EINVAL\n",
+             call, call, addr, PG);
+    printf("     stderr: %s", r.err);
+    if (!check(strcmp(r.err, want) == 0, "exactly the expected report line")) return -1;
+    return rc == -1 && strcmp(err_name, "EINVAL") == 0 ? EINVAL : 0;
+}
+
+static int unmap_einval_unowned_checked(void) { return unowned_case("unmap-unowned", "unmap"); }
+static int sync_einval_unowned_checked(void) { return unowned_case("sync-unowned", "sync"); }
+
+/* ---- registry contents ---- */
+
+static int query_reports_the_mapping(void)
+{
+    int fd = temp_file(3 * PG);
+    struct stat st;
+    fstat(fd, &st);
+    char *p = rmap_map(NULL, PG + 1, PROT_READ, MAP_SHARED, fd, (off_t)PG);
+    struct rmap_info info;
+    if (p == RMAP_FAILED || rmap_query(p + PG + 100, &info) != 0) return 1;
+    printf("     start %p length %zu prot %d flags %#x dev %llu ino %llu offset %lld\n", info.start, info.length,
+           info.prot, info.flags, (unsigned long long)info.dev, (unsigned long long)info.ino, (long long)info.offset);
+    return check(info.start == p && info.length == 2 * PG && info.prot == PROT_READ && info.flags == MAP_SHARED &&
+                     info.dev == (uint64_t)st.st_dev && info.ino == (uint64_t)st.st_ino && info.offset == (off_t)PG,
+                 "every field as mapped (length rounded to pages)")
+               ? 0
+               : 1;
+}
+
+static int partial_unmap_splits_and_trims(void)
+{
+    int fd = temp_file(4 * PG);
+    char *p = rmap_map(NULL, 4 * PG, PROT_READ, MAP_SHARED, fd, 0);
+    rmap_unmap(p + PG, PG);   /* split */
+    rmap_unmap(p + 3 * PG, PG); /* trim the tail */
+    struct rmap_info a, b, gone;
+    int ok = rmap_query(p, &a) == 0 && rmap_query(p + 2 * PG, &b) == 0;
+    ok = ok && check(a.start == p && a.length == PG && a.offset == 0, "head: one page at offset 0");
+    ok = ok && check(b.start == p + 2 * PG && b.length == PG && b.offset == (off_t)(2 * PG), "middle piece: offset 2 pages");
+    ok = ok && check(rmap_query(p + PG, &gone) == -1 && errno == ENOENT, "the hole is gone");
+    ok = ok && check(rmap_query(p + 3 * PG, &gone) == -1 && errno == ENOENT, "the trimmed tail is gone");
+    return ok ? 0 : 1;
+}
+
+static int collect(const struct rmap_info *info, void *ctx)
+{
+    struct rmap_info *list = ctx;
+    size_t i = 0;
+    while (list[i].length) i++;
+    if (i < 7) list[i] = *info;
+    return 0;
+}
+
+static int fixed_replaces_and_foreach_walks_in_order(void)
+{
+    char *p = map_anon(3 * PG, PROT_READ);
+    if (rmap_map(p + PG, PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) != p + PG) return 1;
+    struct rmap_info list[8];
+    memset(list, 0, sizeof list);
+    if (rmap_foreach(collect, list) != 0) return 1;
+    int ok = check(list[0].start == p && list[0].length == PG && list[0].prot == PROT_READ, "first: old head");
+    ok = ok && check(list[1].start == p + PG && list[1].prot == (PROT_READ | PROT_WRITE), "second: the MAP_FIXED page");
+    ok = ok && check(list[2].start == p + 2 * PG && list[2].length == PG, "third: old tail");
+    ok = ok && check(list[3].length == 0, "nothing else");
+    return ok ? 0 : 1;
+}
+
+static int stop_at_second(const struct rmap_info *info, void *ctx)
+{
+    (void)info;
+    return ++*(int *)ctx == 2 ? 42 : 0;
+}
+
+static int foreach_stops_on_nonzero(void)
+{
+    map_anon(PG, PROT_READ);
+    map_anon(PG, PROT_READ);
+    map_anon(PG, PROT_READ);
+    int seen = 0;
+    int rc = rmap_foreach(stop_at_second, &seen);
+    return check(rc == 42 && seen == 2, "returns fn's 42 after the second mapping") ? 0 : 1;
+}
+
+static int stats_count_live_and_calls(void)
+{
+    struct rmap_stats before, after;
+    rmap_stats(&before);
+    char *p = map_anon(2 * PG, PROT_READ);
+    char *q = map_anon(PG, PROT_READ);
+    rmap_sync(p, PG, MS_ASYNC);
+    rmap_unmap(q, PG);
+    rmap_map(NULL, 0, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0); /* EINVAL */
+    rmap_stats(&after);
+    printf("     live %zu mappings, %zu bytes; +%llu maps, +%llu unmaps, +%llu syncs, +%llu failures\n",
+           after.live_mappings, after.live_bytes, (unsigned long long)(after.maps - before.maps),
+           (unsigned long long)(after.unmaps - before.unmaps), (unsigned long long)(after.syncs - before.syncs),
+           (unsigned long long)(after.failures - before.failures));
+    return check(after.live_mappings == before.live_mappings + 1 && after.live_bytes == before.live_bytes + 2 * PG &&
+                     after.maps - before.maps == 2 && after.unmaps - before.unmaps == 1 &&
+                     after.syncs - before.syncs == 1 && after.failures - before.failures == 1,
+                 "the counts match the calls made")
+               ? 0
+               : 1;
+}
+
+/* ---- checked mode ---- */
+
+static int checked_reports_each_kind(void)
+{
+    int ok = 1;
+    void *addr = NULL;
+    run_t r = run_scenario("beyond-eof", "1");
+    char want[512];
+    ok &= sscanf(r.out, "%p", &addr) == 1;
+    snprintf(want, sizeof want,
+             "rmap: beyond-eof: rmap_map(%p, %zu) maps offset 0 of a 100-byte file: touching file offsets from %zu on "
+             "raises SIGBUS\n",
+             addr, 2 * PG, PG);
+    printf("     %s", r.err);
+    ok &= check(exited_ok(&r) && strcmp(r.err, want) == 0, "beyond-eof line");
+
+    r = run_scenario("write-exec", "1");
+    ok &= sscanf(r.out, "%p", &addr) == 1;
+    snprintf(want, sizeof want, "rmap: write-exec: rmap_map(%p, %zu) is both writable and executable\n", addr, PG);
+    printf("     %s", r.err);
+    ok &= check(exited_ok(&r) && strcmp(r.err, want) == 0, "write-exec line");
+
+    r = run_scenario("leak", "1");
+    ok &= sscanf(r.out, "%p", &addr) == 1;
+    snprintf(want, sizeof want, "rmap: leak: %zu bytes at %p still mapped at exit, created at ", PG, addr);
+    printf("     %s", r.err);
+    ok &= check(exited_ok(&r) && strncmp(r.err, want, strlen(want)) == 0 && strstr(r.err, "created at 0x0") == NULL &&
+                    strstr(r.err, "librmap") == NULL,
+                "leak line naming the program's code that created the mapping");
+
+    r = run_scenario("double-unmap", "1");
+    int rc = 0;
+    char name[32] = "";
+    ok &= sscanf(r.out, "%p %d %31s", &addr, &rc, name) == 3;
+    snprintf(want, sizeof want, "rmap: unmap-unowned: rmap_unmap(%p, %zu): ", addr, PG);
+    printf("     %s", r.err);
+    ok &= check(strncmp(r.err, want, strlen(want)) == 0 && rc == -1 && strcmp(name, "EINVAL") == 0,
+                "double unmap reported and refused with EINVAL");
+    return ok ? 0 : 1;
+}
+
+static int abort_mode_reports_then_aborts(void)
+{
+    run_t r = run_scenario("unmap-unowned", "abort");
+    printf("     %s", r.err);
+    return check(WIFSIGNALED(r.status) && WTERMSIG(r.status) == SIGABRT && strncmp(r.err, "rmap: unmap-unowned: ", 21) == 0,
+                 "one report line, then SIGABRT")
+               ? 0
+               : 1;
+}
+
+static int default_mode_reports_nothing_and_changes_nothing(void)
+{
+    const char *names[] = {"leak", "beyond-eof", "write-exec", "unmap-unowned", "double-unmap", "sync-unowned"};
+    int ok = 1;
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+        run_t r = run_scenario(names[i], NULL);
+        ok &= check(exited_ok(&r) && r.err[0] == 0, names[i]);
+        if (strstr(names[i], "unmap")) ok &= check(strstr(r.out, " 0 -") != NULL, "unmap succeeds, as munmap does");
+        if (strstr(names[i], "sync")) ok &= check(strstr(r.out, " -1 ENOMEM") != NULL, "sync fails ENOMEM, as msync does");
+    }
+    printf("     6 scenarios without RMAP_CHECK: no report, results as libc's\n");
+    return ok ? 0 : 1;
+}
+
+static int set_check_from_the_program(void)
+{
+    int devnull = open("/dev/null", O_WRONLY);
+    dup2(devnull, 2);
+    char *h = hole(1);
+    int ok = check(rmap_set_check(RMAP_CHECK_REPORT) == 0, "turned on");
+    ok &= check(rmap_unmap(h, PG) == -1 && errno == EINVAL, "refused while on");
+    ok &= check(rmap_set_check(RMAP_CHECK_OFF) == 0 && rmap_unmap(h, PG) == 0, "POSIX again when off");
+    return ok ? 0 : 1;
+}
+
+/* ---- threads ---- */
+
+enum { THREADS = 8, SLOTS = 64 };
+typedef struct {
+    char *start;
+    size_t len;
+    int prot;
+} rec_t;
+typedef struct {
+    unsigned seed;
+    rec_t live[SLOTS];
+    long ops;
+    int bad;
+} worker_t;
+static atomic_int stop_flag;
+
+static void *worker(void *arg)
+{
+    worker_t *w = arg;
+    while (!atomic_load(&stop_flag)) {
+        rec_t *r = &w->live[rand_r(&w->seed) % SLOTS];
+        struct rmap_info info;
+        switch (rand_r(&w->seed) % 4) {
+        case 0: /* map into an empty slot, or unmap a full one */
+            if (!r->start) {
+                r->len = PG * (1 + rand_r(&w->seed) % 4);
+                r->prot = rand_r(&w->seed) % 2 ? PROT_READ : PROT_READ | PROT_WRITE;
+                r->start = rmap_map(NULL, r->len, r->prot, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+                if (r->start == RMAP_FAILED) r->start = NULL, w->bad++;
+            } else {
+                w->bad += rmap_unmap(r->start, r->len) != 0;
+                r->start = NULL;
+            }
+            break;
+        case 1: /* trim the first page */
+            if (r->start && r->len > PG) {
+                w->bad += rmap_unmap(r->start, PG) != 0;
+                r->start += PG, r->len -= PG;
+            }
+            break;
+        case 2:
+            if (r->start) w->bad += rmap_sync(r->start, r->len, MS_ASYNC) != 0;
+            break;
+        default:
+            if (r->start)
+                w->bad += rmap_query(r->start + r->len - 1, &info) != 0 || info.start != r->start || info.length != r->len;
+        }
+        w->ops++;
+    }
+    return NULL;
+}
+
+typedef struct {
+    rec_t recs[THREADS * SLOTS];
+    int n;
+} all_t;
+
+static int in_records(const struct rmap_info *info, void *ctx)
+{
+    all_t *all = ctx;
+    for (int i = 0; i < all->n; i++)
+        if (all->recs[i].start == info->start && all->recs[i].len == info->length && all->recs[i].prot == info->prot) {
+            all->recs[i].len = 0; /* matched */
+            return 0;
+        }
+    return 1; /* the registry has a mapping no thread holds */
+}
+
+/* Is [start, start+len) covered by /proc/self/maps lines with these permissions? */
+static int kernel_has(char *start, size_t len, int prot)
+{
+    FILE *f = fopen("/proc/self/maps", "r");
+    if (!f) return 0;
+    uintptr_t at = (uintptr_t)start, end = at + len;
+    char line[512];
+    while (at < end && fgets(line, sizeof line, f)) {
+        unsigned long lo, hi;
+        char perms[5];
+        if (sscanf(line, "%lx-%lx %4s", &lo, &hi, perms) != 3) continue;
+        int p = (perms[0] == 'r' ? PROT_READ : 0) | (perms[1] == 'w' ? PROT_WRITE : 0);
+        if (lo <= at && at < hi && p == prot) at = hi;
+    }
+    fclose(f);
+    return at >= end;
+}
+
+/* Under valgrind (memory checking, one emulated CPU) the stress and fork
+ * tests run shorter; the native run does the full amount. */
+static int under_valgrind(void) { return getenv("RMAP_UNDER_VALGRIND") != NULL; }
+
+static int eight_threads_registry_matches_the_kernel(void)
+{
+    unsigned seconds = under_valgrind() ? 1 : 3;
+    static worker_t workers[THREADS];
+    pthread_t th[THREADS];
+    for (int i = 0; i < THREADS; i++) {
+        memset(&workers[i], 0, sizeof workers[i]);
+        workers[i].seed = (unsigned)i + 1;
+        pthread_create(&th[i], NULL, worker, &workers[i]);
+    }
+    sleep(seconds);
+    atomic_store(&stop_flag, 1);
+    long ops = 0;
+    int bad = 0;
+    static all_t all;
+    all.n = 0;
+    for (int i = 0; i < THREADS; i++) {
+        pthread_join(th[i], NULL);
+        ops += workers[i].ops;
+        bad += workers[i].bad;
+        for (int s = 0; s < SLOTS; s++)
+            if (workers[i].live[s].start) all.recs[all.n++] = workers[i].live[s];
+    }
+    int in_kernel = 0;
+    for (int i = 0; i < all.n; i++) in_kernel += kernel_has(all.recs[i].start, all.recs[i].len, all.recs[i].prot);
+    int live = all.n;
+    int extra = rmap_foreach(in_records, &all);
+    int missing = 0;
+    for (int i = 0; i < all.n; i++) missing += all.recs[i].len != 0;
+    printf("     %ld operations in %u s by %d threads; %d live mappings: registry extra %d, missing %d; "
+           "%d of %d found in /proc/self/maps with their protections; %d failed calls\n",
+           ops, seconds, THREADS, live, extra, missing, in_kernel, live, bad);
+    return check(bad == 0 && extra == 0 && missing == 0 && in_kernel == live, "registry = threads' records = kernel")
+               ? 0
+               : 1;
+}
+
+static void *busy(void *arg)
+{
+    (void)arg;
+    struct rmap_info info;
+    while (!atomic_load(&stop_flag)) {
+        char *p = rmap_map(NULL, PG, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        rmap_query(p, &info);
+        rmap_unmap(p, PG);
+    }
+    return NULL;
+}
+
+static int fork_1000_times_while_threads_map(void)
+{
+    pthread_t th[3];
+    for (int i = 0; i < 3; i++) pthread_create(&th[i], NULL, busy, NULL);
+    int forks = under_valgrind() ? 50 : 1000, good = 0;
+    for (int i = 0; i < forks; i++) {
+        pid_t pid = fork();
+        if (pid == 0) {
+            alarm(10); /* a deadlocked child dies of SIGALRM */
+            struct rmap_info info;
+            char *p = rmap_map(NULL, PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+            int ok = p != RMAP_FAILED && rmap_query(p, &info) == 0 && info.start == p && rmap_unmap(p, PG) == 0;
+            _exit(ok ? 0 : 1);
+        }
+        int status;
+        waitpid(pid, &status, 0);
+        int fine = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+        if (!fine && good == i)
+            printf("     child %d: %s %d\n", i, WIFSIGNALED(status) ? "signal" : "exit",
+                   WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+        good += fine;
+    }
+    atomic_store(&stop_flag, 1);
+    for (int i = 0; i < 3; i++) pthread_join(th[i], NULL);
+    printf("     %d of %d children mapped, queried and unmapped without deadlock\n", good, forks);
+    return check(good == forks, "every child") ? 0 : 1;
+}
+
+/* ---- harness ---- */
+
+typedef struct {
+    const char *name;
+    int (*fn)(void);
+    int want_errno;
+} test_t;
+
+#define E(fn, e) {#fn, fn, e}
+#define K(fn) {#fn, fn, 0}
+
+static const test_t TESTS[] = {
+    E(query_enoent_not_mapped, ENOENT),
+    E(query_einval_null_info, EINVAL),
+    E(stats_einval_null, EINVAL),
+    E(foreach_einval_null_fn, EINVAL),
+    E(set_check_einval_mode, EINVAL),
+    E(unmap_einval_unowned_checked, EINVAL),
+    E(sync_einval_unowned_checked, EINVAL),
+    K(query_reports_the_mapping),
+    K(partial_unmap_splits_and_trims),
+    K(fixed_replaces_and_foreach_walks_in_order),
+    K(foreach_stops_on_nonzero),
+    K(stats_count_live_and_calls),
+    K(checked_reports_each_kind),
+    K(abort_mode_reports_then_aborts),
+    K(default_mode_reports_nothing_and_changes_nothing),
+    K(set_check_from_the_program),
+    K(eight_threads_registry_matches_the_kernel),
+    K(fork_1000_times_while_threads_map),
+};
+
+int main(int argc, char **argv)
+{
+    PG = (size_t)sysconf(_SC_PAGESIZE);
+    if (argc == 3 && strcmp(argv[1], "--scenario") == 0) return scenario(argv[2]);
+    ssize_t n = readlink("/proc/self/exe", self_path, sizeof self_path - 1);
+    if (n <= 0) die("readlink /proc/self/exe");
+    self_path[n] = 0;
+    setbuf(stdout, NULL);
+    int passed = 0, failed = 0;
+    for (size_t i = 0; i < sizeof TESTS / sizeof *TESTS; i++) {
+        const test_t *t = &TESTS[i];
+        pid_t pid = fork();
+        if (pid < 0) die("fork");
+        if (pid == 0) {
+            int r = t->fn();
+            _exit(t->want_errno ? (r == t->want_errno ? 0 : 1) : r);
+        }
+        int status;
+        waitpid(pid, &status, 0);
+        int good = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+        const char *want = t->want_errno ? strerrorname_np(t->want_errno) : "ok";
+        printf("%s %s: expected %s%s\n", good ? "ok  " : "FAIL", t->name, want, good ? ", so it is" : "");
+        good ? passed++ : failed++;
+    }
+    printf("registry: %d passed, %d failed\n", passed, failed);
+    return failed ? 1 : 0;
+}
