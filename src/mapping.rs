@@ -2,8 +2,7 @@
 //! kernel. Pure Rust types in, `Result<T, Errno>` out.
 
 use std::cell::{Cell, RefCell};
-use std::sync::atomic::AtomicBool;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use errno::Errno;
@@ -18,12 +17,12 @@ use crate::validate::{self, MapArgs};
 static REGISTRY: Mutex<Registry> = Mutex::new(Registry::new());
 
 /// Totals since the process started (maps and unmaps live in the registry).
-pub struct Counters {
-    pub syncs: AtomicU64,
-    pub failures: AtomicU64,
+struct Counters {
+    syncs: AtomicU64,
+    failures: AtomicU64,
 }
 
-pub static COUNTERS: Counters = Counters {
+static COUNTERS: Counters = Counters {
     syncs: AtomicU64::new(0),
     failures: AtomicU64::new(0),
 };
@@ -44,7 +43,7 @@ thread_local! {
 }
 
 extern "C" fn before_fork() {
-    let guard = lock_registry_raw();
+    let guard = registry();
     HELD_ACROSS_FORK.with(|held| *held.borrow_mut() = Some(guard));
 }
 
@@ -52,17 +51,12 @@ extern "C" fn after_fork() {
     HELD_ACROSS_FORK.with(|held| drop(held.borrow_mut().take()));
 }
 
-fn lock_registry_raw() -> MutexGuard<'static, Registry> {
-    // A panic while holding the lock leaves the data consistent (every update
-    // is one call on Registry), so poisoning is ignored.
+/// The registry, locked. A panic while holding the lock leaves the data
+/// consistent (every update is one call on Registry), so poisoning is ignored.
+pub fn registry() -> MutexGuard<'static, Registry> {
     REGISTRY
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-/// The registry, locked.
-pub fn registry() -> MutexGuard<'static, Registry> {
-    lock_registry_raw()
 }
 
 /// Runs when librmap is loaded, before any thread can be inside it: one-time
