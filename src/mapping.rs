@@ -67,9 +67,7 @@ extern "C" fn at_load() {
     sys::at_exit(report_leaks);
 }
 
-#[used]
-#[unsafe(link_section = ".init_array")]
-static AT_LOAD: extern "C" fn() = at_load;
+sys::run_at_load!(at_load);
 
 fn checked_mode() -> Mode {
     checked::mode()

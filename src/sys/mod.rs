@@ -277,3 +277,14 @@ pub fn at_exit(handler: extern "C" fn()) -> bool {
     // SAFETY: the handler is a plain function valid for the process lifetime.
     unsafe { libc::atexit(handler) == 0 }
 }
+
+/// Runs `$f` (an `extern "C" fn()`) when librmap is loaded, before `main` and
+/// before any thread can call into it: an ELF `.init_array` entry.
+macro_rules! run_at_load {
+    ($f:path) => {
+        #[used]
+        #[unsafe(link_section = ".init_array")]
+        static RUN_AT_LOAD: extern "C" fn() = $f;
+    };
+}
+pub(crate) use run_at_load;
