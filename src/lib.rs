@@ -14,7 +14,9 @@
 
 mod checked;
 mod ffi;
+mod lock;
 mod mapping;
+mod page_map;
 mod registry;
 mod sys;
 mod validate;

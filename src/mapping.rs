@@ -3,18 +3,18 @@
 
 use std::cell::{Cell, RefCell};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Mutex, MutexGuard};
 
 use errno::Errno;
 
 use crate::checked::{self, Mode};
+use crate::lock::{Lock, LockGuard};
 use crate::registry::{Entry, Registry};
 use crate::sys::{self, EFAULT, EINVAL, EIO, Fault, MAP_ANONYMOUS, PROT_WRITE};
 use crate::validate::{self, MapArgs};
 
 /// Every mapping librmap made. Held across map and unmap system calls, so an
 /// address the kernel reuses is never recorded out of order.
-static REGISTRY: Mutex<Registry> = Mutex::new(Registry::new());
+static REGISTRY: Lock<Registry> = Lock::new(Registry::new());
 
 /// Totals since the process started (maps and unmaps live in the registry).
 struct Counters {
@@ -39,7 +39,7 @@ pub struct Totals {
 
 thread_local! {
     /// The registry lock taken by the fork-preparing thread, released after fork.
-    static HELD_ACROSS_FORK: RefCell<Option<MutexGuard<'static, Registry>>> = const { RefCell::new(None) };
+    static HELD_ACROSS_FORK: RefCell<Option<LockGuard<'static, Registry>>> = const { RefCell::new(None) };
 }
 
 extern "C" fn before_fork() {
@@ -51,12 +51,10 @@ extern "C" fn after_fork() {
     HELD_ACROSS_FORK.with(|held| drop(held.borrow_mut().take()));
 }
 
-/// The registry, locked. A panic while holding the lock leaves the data
-/// consistent (every update is one call on Registry), so poisoning is ignored.
-pub fn registry() -> MutexGuard<'static, Registry> {
-    REGISTRY
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
+/// The registry, locked. (A panic while holding the lock leaves the data
+/// consistent: every update is one call on Registry.)
+pub fn registry() -> LockGuard<'static, Registry> {
+    REGISTRY.lock()
 }
 
 /// Runs when librmap is loaded, before any thread can be inside it: one-time

@@ -97,7 +97,7 @@ fn late_error(args: &MapArgs, page: usize, anonymous: bool) -> Option<LateError>
             Some(end) if end <= SURE_USER_SPAN => {}
             _ => return None,
         }
-        if args.addr % page != 0 {
+        if args.addr & (page - 1) != 0 {
             return Some(LateError::Invalid);
         }
         // Next: EEXIST for MAP_FIXED_NOREPLACE, which needs the address space.
@@ -140,7 +140,7 @@ pub fn check_sync(addr: usize, len: usize, flags: i32, page: usize) -> Result<()
     if flags & !(MS_ASYNC | MS_INVALIDATE | MS_SYNC) != 0 {
         return Err(Errno(EINVAL));
     }
-    if addr % page != 0 {
+    if addr & (page - 1) != 0 {
         return Err(Errno(EINVAL));
     }
     if flags & MS_ASYNC != 0 && flags & MS_SYNC != 0 {
@@ -156,7 +156,7 @@ pub fn check_sync(addr: usize, len: usize, flags: i32, page: usize) -> Result<()
 
 /// Decides `munmap` argument errors that need no address-space bound.
 pub fn check_unmap(addr: usize, len: usize, page: usize) -> Result<(), Errno> {
-    if addr % page != 0 || len == 0 {
+    if addr & (page - 1) != 0 || len == 0 {
         return Err(Errno(EINVAL));
     }
     Ok(())

@@ -7,6 +7,7 @@
 compile_error!("librmap supports 64-bit Linux only: its argument rules mirror that kernel");
 
 use std::ffi::{c_int, c_void};
+use std::sync::atomic::{AtomicU8, AtomicU32, Ordering};
 
 use errno::{Errno, errno};
 
@@ -276,6 +277,56 @@ pub fn at_fork(prepare: extern "C" fn(), parent: extern "C" fn(), child: extern 
 pub fn at_exit(handler: extern "C" fn()) -> bool {
     // SAFETY: the handler is a plain function valid for the process lifetime.
     unsafe { libc::atexit(handler) == 0 }
+}
+
+/// Whether the process has only ever had one thread (glibc's
+/// `__libc_single_threaded`, which libstdc++ consults the same way to skip
+/// atomic operations). It turns false before a second thread can run, and
+/// true again only in a child after fork.
+#[cfg(target_env = "gnu")]
+pub fn single_threaded() -> bool {
+    unsafe extern "C" {
+        static __libc_single_threaded: std::ffi::c_char;
+    }
+    // SAFETY: a byte glibc owns for the process lifetime; it is only written
+    // by a thread that is creating another (or by fork), so an atomic read
+    // of it is sound.
+    let flag = unsafe { AtomicU8::from_ptr((&raw const __libc_single_threaded).cast_mut().cast()) };
+    flag.load(Ordering::Relaxed) != 0
+}
+
+/// Other C libraries do not say: assume threads.
+#[cfg(not(target_env = "gnu"))]
+pub fn single_threaded() -> bool {
+    false
+}
+
+/// Sleeps while `*word == expected` (FUTEX_WAIT); returns on wake-up, on a
+/// signal, or at once if the word already differs.
+pub fn futex_wait(word: &AtomicU32, expected: u32) {
+    // SAFETY: the futex word is a live, aligned u32; no timeout pointer.
+    unsafe {
+        libc::syscall(
+            libc::SYS_futex,
+            word.as_ptr(),
+            libc::FUTEX_WAIT | libc::FUTEX_PRIVATE_FLAG,
+            expected,
+            std::ptr::null::<libc::timespec>(),
+        );
+    }
+}
+
+/// Wakes one thread sleeping in [`futex_wait`] on `word`.
+pub fn futex_wake_one(word: &AtomicU32) {
+    // SAFETY: the futex word is a live, aligned u32.
+    unsafe {
+        libc::syscall(
+            libc::SYS_futex,
+            word.as_ptr(),
+            libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG,
+            1,
+        );
+    }
 }
 
 /// Runs `$f` (an `extern "C" fn()`) when librmap is loaded, before `main` and
