@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use errno::Errno;
 
 use crate::checked::{self, Mode};
-use crate::lock::{Lock, LockGuard};
+use crate::lock::{self, Lock, LockGuard};
 use crate::registry::{Entry, Registry};
 use crate::sys::{self, EFAULT, EINVAL, EIO, Fault, MAP_ANONYMOUS, PROT_WRITE};
 use crate::validate::{self, MapArgs};
@@ -115,7 +115,7 @@ fn count_failure<T>(result: Result<T, Errno>) -> Result<T, Errno> {
 
 #[cold]
 fn failed(error: Errno) -> Errno {
-    COUNTERS.failures.fetch_add(1, Ordering::Relaxed);
+    lock::count(&COUNTERS.failures);
     error
 }
 
@@ -192,6 +192,8 @@ pub unsafe fn map(
 }
 
 /// Checked-mode reports about a mapping just made.
+#[cold]
+#[inline(never)]
 fn check_new_mapping(
     start: usize,
     len: usize,
@@ -251,7 +253,7 @@ pub unsafe fn sync(addr: *mut u8, len: usize, flags: i32) -> Result<(), Errno> {
     check_owned("sync", addr, len, page).map_err(failed)?;
     // SAFETY: forwarded to the caller's contract.
     unsafe { sys::msync(addr, len, flags) }.map_err(failed)?;
-    COUNTERS.syncs.fetch_add(1, Ordering::Relaxed);
+    lock::count(&COUNTERS.syncs);
     Ok(())
 }
 
@@ -330,50 +332,48 @@ pub fn last_copied() -> usize {
 /// whose pages can fault: SIGBUS becomes EIO, SIGSEGV becomes EFAULT.
 ///
 /// On error, [`last_copied`] tells how many leading bytes were copied: all
-/// pages before the first faulting one (a successful copy copied all `n`). Finding it costs a second, page by
-/// page pass, paid only after a fault; the copy itself is one `memcpy`.
+/// pages before the first faulting one (a successful copy copied all `n`).
+/// Finding it costs a second, page by page pass, paid only after a fault.
 ///
 /// # Safety
 /// `dst` and `src` must not overlap, and writing `dst` must not break the
 /// caller (as for `memcpy`); inaccessible pages are allowed.
 pub unsafe fn copy(dst: *mut u8, src: *const u8, n: usize) -> Result<(), Errno> {
     ensure_fault_handler()?;
-    if n == 0 {
-        return Ok(());
-    }
     // SAFETY: the handler is installed; the rest is the caller's contract.
-    if unsafe { sys::guarded_copy(dst, src, n) }.is_ok() {
-        return Ok(());
+    match unsafe { sys::guarded_copy(dst, src, n) } {
+        Ok(()) => Ok(()),
+        // SAFETY: as above.
+        Err(_) => unsafe { copy_failed(dst, src, n) },
     }
-    // SAFETY: as above, over sub-ranges of the same buffers.
-    let (copied, result) = unsafe { copy_by_page(dst, src, n) };
-    // Only failures record the count, so a successful copy touches no thread-local.
-    LAST_COPIED.set(copied);
-    result.map_err(|fault| match fault {
-        Fault::Bus => Errno(EIO),
-        Fault::Segv => Errno(EFAULT),
-    })
 }
 
-/// Copies in segments that never cross a page boundary of either side, in
-/// order, and stops at the first that faults: every byte before it is copied.
+/// Redoes a failed copy in segments that never cross a page boundary of
+/// either side, in order, and stops at the first that faults: every byte
+/// before it is copied. Records that count (only failures do, so a
+/// successful copy touches no thread-local).
 ///
 /// # Safety
 /// As for [`copy`].
-unsafe fn copy_by_page(dst: *mut u8, src: *const u8, n: usize) -> (usize, Result<(), Fault>) {
+#[cold]
+unsafe fn copy_failed(dst: *mut u8, src: *const u8, n: usize) -> Result<(), Errno> {
     let page = page_size();
+    let to_page_end = |addr: usize| page - (addr & (page - 1));
     let mut done = 0;
     while done < n {
-        let to_page_end = |addr: usize| page - addr % page;
         let step = to_page_end(src as usize + done)
             .min(to_page_end(dst as usize + done))
             .min(n - done);
         // SAFETY: a sub-range of the caller's buffers, which the caller vouches for.
-        if let Err((fault, _)) = unsafe { sys::guarded_copy(dst.add(done), src.add(done), step) } {
-            return (done, Err(fault));
+        if let Err(fault) = unsafe { sys::guarded_copy(dst.add(done), src.add(done), step) } {
+            LAST_COPIED.set(done);
+            return Err(match fault {
+                Fault::Bus => Errno(EIO),
+                Fault::Segv => Errno(EFAULT),
+            });
         }
         done += step;
     }
     // The fault went away between the passes (the file grew back): all copied.
-    (n, Ok(()))
+    Ok(())
 }

@@ -180,6 +180,7 @@ impl Registry {
     }
 
     /// Records a new mapping at `start`, replacing whatever it overlaps.
+    #[inline]
     pub fn insert(&mut self, start: usize, entry: Entry) {
         let first = page_of(start);
         let end = first.saturating_add(entry.pages());
@@ -200,6 +201,7 @@ impl Registry {
 
     /// Forgets [start, start + len): splits or trims overlapping entries.
     /// Returns the number of bytes that were recorded there.
+    #[inline]
     pub fn remove(&mut self, start: usize, len: usize) -> usize {
         let first = page_of(start);
         // Usually the range is exactly one entry. (Entries never overlap, so
@@ -262,7 +264,7 @@ impl Registry {
     }
 
     /// Records `entry` at page `first`; nothing may overlap it.
-    #[inline]
+    #[inline(always)]
     fn add(&mut self, first: u64, entry: Entry) {
         self.bytes += entry.len;
         if let Some(replaced) = self.entries.insert(first, entry) {
@@ -336,6 +338,7 @@ impl Registry {
     }
 
     /// The index in `slab` of block `id`, without remembering it.
+    #[inline(always)]
     fn find_block(&self, id: u64) -> Option<u32> {
         if self.hot.0 == id {
             return Some(self.hot.1);
@@ -360,7 +363,7 @@ impl Registry {
 
     /// Clears the start bit of page `first`, whose entry was just marked
     /// dead, and purges dead entries when they outnumber live ones.
-    #[inline]
+    #[inline(always)]
     fn forget_start(&mut self, first: u64) {
         self.dead_entries += 1;
         if self.dead_entries > self.len() + DEAD_SLACK {

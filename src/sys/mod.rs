@@ -101,6 +101,8 @@ pub unsafe fn munmap(addr: *mut u8, len: usize) -> Result<(), Errno> {
 
 /// Classifies `fd` the way `mmap` would see it. Called only on the error path,
 /// so a successful mapping costs no extra system call.
+#[cold]
+#[inline(never)]
 pub fn fd_kind(fd: i32) -> FdKind {
     // SAFETY: F_GETFL takes no pointer; an invalid fd just fails.
     let status = unsafe { libc::fcntl(fd, libc::F_GETFL) };
@@ -122,12 +124,8 @@ pub fn fd_kind(fd: i32) -> FdKind {
 unsafe extern "C" {
     // src/sys/fault.c
     fn rmap_sys_install_fault_handler() -> c_int;
-    fn rmap_sys_guarded_copy(
-        dst: *mut c_void,
-        src: *const c_void,
-        n: usize,
-        fault_addr: *mut usize,
-    ) -> c_int;
+    fn rmap_sys_guarded_copy(dst: *mut c_void, src: *const c_void, n: usize) -> c_int;
+    fn rmap_sys_last_fault() -> c_int;
 }
 
 /// The signal that stopped a guarded copy.
@@ -150,20 +148,22 @@ pub fn install_fault_handler() -> Result<(), Errno> {
 }
 
 /// Copies `n` bytes, turning a SIGBUS or SIGSEGV raised by the copy into an
-/// error with the faulting address. Bytes may be copied in any order.
+/// error. Bytes before the fault may or may not have been copied.
 ///
 /// # Safety
 /// `install_fault_handler` must have succeeded. `dst` and `src` must not
 /// overlap; memory may be inaccessible (that is what the guard is for), but
 /// `dst` must not hold anything whose overwriting breaks the caller.
-pub unsafe fn guarded_copy(dst: *mut u8, src: *const u8, n: usize) -> Result<(), (Fault, usize)> {
-    let mut fault_addr = 0usize;
-    // SAFETY: forwarded to the caller's contract; fault_addr is a valid out-pointer.
-    let sig = unsafe { rmap_sys_guarded_copy(dst.cast(), src.cast(), n, &mut fault_addr) };
-    match sig {
-        0 => Ok(()),
-        libc::SIGBUS => Err((Fault::Bus, fault_addr)),
-        _ => Err((Fault::Segv, fault_addr)),
+#[inline]
+pub unsafe fn guarded_copy(dst: *mut u8, src: *const u8, n: usize) -> Result<(), Fault> {
+    // SAFETY: forwarded to the caller's contract.
+    if unsafe { rmap_sys_guarded_copy(dst.cast(), src.cast(), n) } == 0 {
+        return Ok(());
+    }
+    // SAFETY: reads this thread's record of the fault that just happened.
+    match unsafe { rmap_sys_last_fault() } {
+        libc::SIGBUS => Err(Fault::Bus),
+        _ => Err(Fault::Segv),
     }
 }
 
@@ -176,7 +176,9 @@ pub struct FileIdentity {
     pub size: Option<u64>,
 }
 
-/// `fstat(fd)`, reduced to what the registry records.
+/// `fstat(fd)`, reduced to what the registry records. (Not inlined: its
+/// `struct stat` would bloat the anonymous-mapping path's stack frame.)
+#[inline(never)]
 pub fn file_identity(fd: i32) -> Option<FileIdentity> {
     // SAFETY: stat is plain data, so all-zero is a valid value to overwrite.
     let mut st: libc::stat = unsafe { std::mem::zeroed() };
@@ -210,6 +212,8 @@ pub fn abort() -> ! {
 /// The first return address on the stack outside librmap's own object file:
 /// the code that called into it (0 when librmap is linked into the program
 /// itself, where the two cannot be told apart).
+#[cold]
+#[inline(never)]
 pub fn caller_address() -> usize {
     let mut frames = [std::ptr::null_mut::<c_void>(); 32];
     // SAFETY: the buffer holds 32 pointers, as passed.
