@@ -325,10 +325,11 @@ pub unsafe extern "C" fn rmap_unmap(addr: *mut c_void, length: usize) -> c_int {
 ///   first `rmap_read` or `rmap_write` must pass the faults it does not
 ///   handle to the previous handler, the one `sigaction(2)` returned as the
 ///   old action. Otherwise faults inside guarded copies reach its handler.
-/// - `src` and `dst` must not overlap, as for `memcpy`. A successful copy
-///   costs one `memcpy`; after a fault, a second, page-by-page pass finds the
-///   exact count. If installing the handler fails, the call returns -1 with
-///   the errno of `sigaction(2)`.
+/// - `src` and `dst` must not overlap, as for `memcpy`. The copy is one
+///   `rep movsb` (x86-64), about as fast as `memcpy` from a few KiB up;
+///   after a fault, a second, page-by-page pass finds the exact count. If
+///   installing the handler fails, the call returns -1 with the errno of
+///   `sigaction(2)`.
 /// - Thread safety: safe from any number of threads at once. Not
 ///   async-signal-safe. A panic inside librmap returns -1 with errno
 ///   `ENOTRECOVERABLE`.

@@ -154,8 +154,15 @@ def main():
     text = header.read_text()
     version = re.search(r'#define RMAP_VERSION_STRING "([^"]+)"', text)[1]
     out_dir.mkdir(parents=True, exist_ok=True)
+    written = set()
     for name, ret, args, doc in functions(text):
         (out_dir / f"{name}.3").write_text(page(name, ret, args, doc, version))
+        written.add(name)
+    # A prototype cbindgen wrapped over several lines (it does after an
+    # over-long doc line) would otherwise silently lose its page.
+    declared = set(re.findall(r"^[^/#\s][^(]*\b(rmap_\w+)\(", text, re.M))
+    if declared - written:
+        sys.exit(f"gen_man: no page for {sorted(declared - written)}: is a prototype wrapped?")
 
 
 if __name__ == "__main__":
