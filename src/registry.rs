@@ -401,7 +401,7 @@ impl Registry {
     }
 
     /// The highest page at or below `page` where an entry starts.
-    #[inline]
+    #[inline(always)]
     fn last_start_at_or_below(&self, page: u64) -> Option<u64> {
         let (id, bit) = split(page);
         let here = self.find_block(id).map(|index| &self.slab[index as usize]);

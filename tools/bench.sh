@@ -26,6 +26,16 @@ bench=${1:-target/bench}
     "$bench" | sed '$d' | sed '$d'   # the table, without its closing verdict
     ${PYTHON_BENCH:+$PYTHON_BENCH}
     echo
+    echo "Notes on the rows without a target:"
+    echo
+    echo "- File map+unmap costs one extra system call: librmap records the file's"
+    echo "  device and inode in the registry, which takes an fstat per file mapping."
+    echo "- Two threads: librmap's registry lock, held across each map and unmap,"
+    echo "  makes the threads take turns in user space, which here beats both"
+    echo "  threads contending for the kernel's mmap lock (ratio below 1)."
+    echo "- MS_SYNC and the 64 MiB read are dominated by the disk and the page"
+    echo "  cache; they show what the calls cost, not librmap's overhead."
+    echo
     echo "The Python row's ratio includes close(): on Python 3.11 a pure-Python class"
     echo "cannot count buffer exports, so close() scans for live memoryviews with"
     echo "gc.get_referrers (about 1 ms with 11,000 objects alive). Hashing runs at the"
