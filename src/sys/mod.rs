@@ -7,7 +7,7 @@
 compile_error!("librmap supports 64-bit Linux only: its argument rules mirror that kernel");
 
 use std::ffi::{c_int, c_void};
-use std::sync::atomic::{AtomicU8, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicPtr, AtomicU8, AtomicU32, Ordering};
 
 use errno::{Errno, errno};
 
@@ -283,26 +283,27 @@ pub fn at_exit(handler: extern "C" fn()) -> bool {
     unsafe { libc::atexit(handler) == 0 }
 }
 
-/// Whether the process has only ever had one thread (glibc's
+/// glibc's `__libc_single_threaded` (since 2.32), found when the library
+/// loads; null before that, with an older C library, or in a static program.
+static SINGLE_THREADED_FLAG: AtomicPtr<u8> = AtomicPtr::new(std::ptr::null_mut());
+
+extern "C" fn find_single_threaded_flag() {
+    // SAFETY: dlsym with a NUL-terminated name; null when absent.
+    let flag = unsafe { libc::dlsym(libc::RTLD_DEFAULT, c"__libc_single_threaded".as_ptr()) };
+    SINGLE_THREADED_FLAG.store(flag.cast(), Ordering::Relaxed);
+}
+
+/// Whether the process has only ever had one thread: glibc's
 /// `__libc_single_threaded`, which libstdc++ consults the same way to skip
-/// atomic operations). It turns false before a second thread can run, and
-/// true again only in a child after fork.
-#[cfg(target_env = "gnu")]
+/// atomic operations. It turns false before a second thread can run, and true
+/// again only in a child after fork. Without it, assume threads.
+#[inline]
 pub fn single_threaded() -> bool {
-    unsafe extern "C" {
-        static __libc_single_threaded: std::ffi::c_char;
-    }
+    let flag = SINGLE_THREADED_FLAG.load(Ordering::Relaxed);
     // SAFETY: a byte glibc owns for the process lifetime; it is only written
     // by a thread that is creating another (or by fork), so an atomic read
     // of it is sound.
-    let flag = unsafe { AtomicU8::from_ptr((&raw const __libc_single_threaded).cast_mut().cast()) };
-    flag.load(Ordering::Relaxed) != 0
-}
-
-/// Other C libraries do not say: assume threads.
-#[cfg(not(target_env = "gnu"))]
-pub fn single_threaded() -> bool {
-    false
+    !flag.is_null() && unsafe { AtomicU8::from_ptr(flag) }.load(Ordering::Relaxed) != 0
 }
 
 /// Sleeps while `*word == expected` (FUTEX_WAIT); returns on wake-up, on a
@@ -343,3 +344,5 @@ macro_rules! run_at_load {
     };
 }
 pub(crate) use run_at_load;
+
+run_at_load!(find_single_threaded_flag);
