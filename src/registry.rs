@@ -14,8 +14,12 @@
 //! - `order`: the ids of the blocks in a B-tree, consulted only to step to an
 //!   earlier block or when a block is created or dropped (O(log n)).
 //!
-//! An emptied block is kept as `spare` until another one empties, so mapping
-//! and unmapping the same range again and again never touches `order`.
+//! Mapping and unmapping the same range again and again (the kernel hands
+//! the same addresses out again all the time) stays on the fast path: an
+//! unmapped entry is marked dead and keeps its key, so the next mapping there
+//! overwrites it in place (dead entries are purged once they outnumber the
+//! live ones), and an emptied block is kept as `spare` until another one
+//! empties, so `order` is not touched.
 
 use std::collections::BTreeSet;
 
