@@ -76,17 +76,28 @@ pub fn set_checked(mode: Mode) {
     checked::set(mode);
 }
 
-/// Installs the SIGBUS/SIGSEGV handler on first use. Under the registry lock,
-/// which the fork handlers hold across fork(), so a child never sees it half done.
+/// Whether librmap's SIGBUS/SIGSEGV handler is installed.
+static FAULT_HANDLER_INSTALLED: AtomicBool = AtomicBool::new(false);
+
+/// Installs the SIGBUS/SIGSEGV handler on first use. (Inlined: after the
+/// first copy, this is one load on every guarded copy's path.)
+#[inline]
 fn ensure_fault_handler() -> Result<(), Errno> {
-    static INSTALLED: AtomicBool = AtomicBool::new(false);
-    if INSTALLED.load(Ordering::Acquire) {
+    if FAULT_HANDLER_INSTALLED.load(Ordering::Acquire) {
         return Ok(());
     }
+    install_fault_handler_once()
+}
+
+/// Under the registry lock, which the fork handlers hold across fork(), so a
+/// child never sees the installation half done.
+#[cold]
+#[inline(never)]
+fn install_fault_handler_once() -> Result<(), Errno> {
     let _lock = registry();
-    if !INSTALLED.load(Ordering::Acquire) {
+    if !FAULT_HANDLER_INSTALLED.load(Ordering::Acquire) {
         sys::install_fault_handler()?;
-        INSTALLED.store(true, Ordering::Release);
+        FAULT_HANDLER_INSTALLED.store(true, Ordering::Release);
     }
     Ok(())
 }
@@ -338,6 +349,7 @@ pub fn last_copied() -> usize {
 /// # Safety
 /// `dst` and `src` must not overlap, and writing `dst` must not break the
 /// caller (as for `memcpy`); inaccessible pages are allowed.
+#[inline]
 pub unsafe fn copy(dst: *mut u8, src: *const u8, n: usize) -> Result<(), Errno> {
     ensure_fault_handler()?;
     // SAFETY: the handler is installed; the rest is the caller's contract.

@@ -10,7 +10,8 @@ bench=${1:-target/bench}
     echo
     echo "Each row times batches of side A and side B interleaved (A B, B A, ... after"
     echo "a warm-up) in one process; ns/op are medians over rounds, the ratio is the"
-    echo "median of the per-round ratios B/A, and min / max show its spread."
+    echo "median of the per-round ratios B/A; p25 / p75 bound the middle half of the"
+    echo "rounds, and min / max show the extremes (a round a disturbance hit)."
     echo "The live-mapping rows keep 1,000 or 60,000 other librmap mappings alive."
     echo
     echo "## Machine"
