@@ -1,10 +1,11 @@
-# librmap: the library, its header, the seed programs and the conformance suite.
+# librmap: the library, its header, the seed programs and the test suites.
 #   make               library (target/release/librmap.{so,a}) and generated header
-#   make demo          build and run the seed programs, showing their output
+#   make demo          the seed programs, then what librmap adds, each explained
 #   make check         everything CI runs: lints, Rust tests, header check, C programs
 #   make header        copy the freshly generated header over include/rmap.h
 #   make man           regenerate man/*.3 from the header
 #   make fuzz          the random differential with 1,000,000 tuples (SEED=n to choose)
+#   make c-check       only the C programs (the seed programs and tests/c suites)
 #   make check-asan    the C programs built with -fsanitize=address,undefined
 #   make check-valgrind  the C programs run under valgrind
 #   make install       PREFIX, LIBDIR, INCLUDEDIR, MANDIR, DESTDIR as usual
@@ -20,10 +21,15 @@ CBIN    := target/c
 CFLAGS  := -std=c11 -Wall -Wextra -Wpedantic -Werror -D_GNU_SOURCE -g -Iinclude
 LDLIBS  := -L$(RELEASE) -Wl,-rpath,$(abspath $(RELEASE)) -lrmap -pthread
 
+# The one list of C programs: the seed programs and demos of c_examples/
+# (checked by c_examples/run.sh), and the self-checking suites of tests/c/,
+# which share tests/c/harness.c.
 EXAMPLES := pagesize shared_modify private_modify shm_reader shm_writer \
-            anon_parent_child past_eof fork_counter sem_counter conformance \
-            fault_safe truncate_demo registry
+            anon_parent_child past_eof fork_counter sem_counter truncate_demo tour
+SUITES   := conformance nosyscall sweep differential registry fault_safe
 EXAMPLE_BINS := $(addprefix $(CBIN)/,$(EXAMPLES))
+SUITE_BINS   := $(addprefix $(CBIN)/,$(SUITES))
+HARNESS  := tests/c/harness.c tests/c/harness.h
 
 PYTHON  ?= python3
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
@@ -35,12 +41,12 @@ MANDIR  ?= $(PREFIX)/share/man
 MAN_PAGES := $(wildcard man/*.3)
 SEED    ?= $(shell date +%s)
 ASAN_BIN := target/c-asan
-ASAN_BINS := $(addprefix $(ASAN_BIN)/,$(EXAMPLES))
+ASAN_BINS := $(addprefix $(ASAN_BIN)/,$(EXAMPLES) $(SUITES))
 
 VENV    := target/venv
 LIBCLANG_PATH = $(shell $(VENV)/bin/python -c 'import clang, os; print(os.path.join(os.path.dirname(clang.__file__), "native"))')
 
-.PHONY: bindings-check python-check rmap-sys-check cpp-check bench install uninstall install-check abi-check all lib header header-check man man-check docs-check demo check lint test c-check \
+.PHONY: bindings-check python-check rmap-sys-check cpp-check bench install uninstall install-check abi-check all lib header header-check man man-check docs-check layers-check readme-check demo check lint test c-check \
         fuzz check-asan check-valgrind clean
 
 all: lib
@@ -147,12 +153,24 @@ man-check:
 	@echo "ok   man: $$(ls man/*.3 | wc -l) pages match the header and render without groff warnings"
 
 docs-check:
-	@$(PYTHON) tools/check_errors.py include/rmap.h man c_examples/conformance.c c_examples/fault_safe.c \
-		c_examples/registry.c
+	@$(PYTHON) tools/check_errors.py include/rmap.h man $(addprefix tests/c/,$(addsuffix .c,$(SUITES)))
+
+# The layer table of docs/architecture.md holds for the sources (and the check can fail).
+layers-check:
+	@$(PYTHON) tools/check_layers.py --self-test
+	@$(PYTHON) tools/check_layers.py
+
+# The README's first C example builds and runs with the command printed under it.
+readme-check: lib
+	@bash tools/check_readme.sh
 
 $(CBIN)/%: c_examples/%.c include/rmap.h lib
 	@mkdir -p $(CBIN)
 	$(CC) $(CFLAGS) -o $@ $< $(LDLIBS)
+
+$(CBIN)/%: tests/c/%.c $(HARNESS) include/rmap.h lib
+	@mkdir -p $(CBIN)
+	$(CC) $(CFLAGS) -Itests/c -o $@ $< tests/c/harness.c $(LDLIBS)
 
 demo: $(EXAMPLE_BINS)
 	@bash c_examples/run.sh demo $(CBIN)
@@ -164,15 +182,20 @@ lint:
 test:
 	$(CARGO) test
 
-c-check: header-check man-check docs-check abi-check install-check $(EXAMPLE_BINS)
-	@bash c_examples/run.sh check $(CBIN)
+c-check: $(EXAMPLE_BINS) $(SUITE_BINS)
+	@bash c_examples/run.sh check $(CBIN) $(EXAMPLES)
+	@bash tests/c/run.sh $(CBIN) $(SUITES)
 
-fuzz: $(CBIN)/conformance
-	$(CBIN)/conformance --random $(SEED) 1000000
+fuzz: $(CBIN)/differential
+	$(CBIN)/differential $(SEED) 1000000
 
 $(ASAN_BIN)/%: c_examples/%.c include/rmap.h lib
 	@mkdir -p $(ASAN_BIN)
 	$(CC) $(CFLAGS) -fsanitize=address,undefined -fno-sanitize-recover=all -o $@ $< $(LDLIBS)
+
+$(ASAN_BIN)/%: tests/c/%.c $(HARNESS) include/rmap.h lib
+	@mkdir -p $(ASAN_BIN)
+	$(CC) $(CFLAGS) -Itests/c -fsanitize=address,undefined -fno-sanitize-recover=all -o $@ $< tests/c/harness.c $(LDLIBS)
 
 # ASan must leave SIGSEGV/SIGBUS alone: the cases that die of them check the
 # signal. Forks of instrumented processes are slow, so fewer random tuples.
@@ -181,16 +204,18 @@ check-asan: $(ASAN_BINS)
 		ldd $$prog | grep -q libasan && ldd $$prog | grep -q libubsan && nm $$prog | grep -q __asan_init || \
 		{ echo "FAIL asan: $$prog is not instrumented"; exit 1; }; \
 	done; echo "ok   asan: all $(words $(ASAN_BINS)) programs link the ASan and UBSan runtimes"
-	@ASAN_OPTIONS=handle_segv=0:handle_sigbus=0:detect_leaks=1 RMAP_TUPLES=2000 \
-		bash c_examples/run.sh check $(ASAN_BIN)
+	@export ASAN_OPTIONS=handle_segv=0:handle_sigbus=0:detect_leaks=1 RMAP_TUPLES=2000; \
+		bash c_examples/run.sh check $(ASAN_BIN) $(EXAMPLES) && bash tests/c/run.sh $(ASAN_BIN) $(SUITES)
 
-# valgrind.supp silences only the calls conformance makes on unmapped memory on purpose.
-check-valgrind: $(EXAMPLE_BINS)
-	@RUNNER="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
-		--suppressions=c_examples/valgrind.supp" RMAP_UNDER_VALGRIND=1 \
-		bash c_examples/run.sh check $(CBIN)
+# valgrind.supp silences only the calls the suites make on unmapped memory on purpose.
+# --fair-sched: valgrind runs one thread at a time, and its default lock lets
+# threads that loop on system calls starve the others (the fork test hung).
+check-valgrind: $(EXAMPLE_BINS) $(SUITE_BINS)
+	@export RUNNER="valgrind -q --fair-sched=yes --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
+		--suppressions=tests/c/valgrind.supp" RMAP_UNDER_VALGRIND=1; \
+		bash c_examples/run.sh check $(CBIN) $(EXAMPLES) && bash tests/c/run.sh $(CBIN) $(SUITES)
 
-check: lint test c-check bindings-check
+check: lint layers-check test header-check man-check docs-check abi-check readme-check install-check c-check bindings-check
 
 clean:
 	$(CARGO) clean

@@ -14,7 +14,8 @@ fn main() {
     let patch = env::var("CARGO_PKG_VERSION_PATCH").unwrap();
 
     println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,librmap.so.{major}");
-    // The guarded copy needs sigsetjmp, which Rust cannot call soundly: see the file.
+    // The guarded copy is one assembly instruction with a fix-up label, and its
+    // signal handler rewrites the interrupted context: C, see the file.
     cc::Build::new()
         .file("src/sys/fault.c")
         .flag("-std=c11")

@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
-# Runs the C programs built from c_examples/ against librmap.
-#   run.sh check BIN_DIR   check each program's result; one line per check,
-#                          then "N passed, N failed"; exit 1 on any failure
-#   run.sh demo BIN_DIR    run the seed programs and show what they print
+# The seed programs and demos of c_examples/, built against librmap.
+#   run.sh check BIN_DIR PROGRAM...  check each program's result; one line per
+#                                    check, then "N passed, N failed"; exit 1 on
+#                                    any failure (the Makefile gives the list)
+#   run.sh demo BIN_DIR              the story: seed programs, then librmap's own
+#                                    additions, each line saying what it shows
 # RUNNER, if set, prefixes every program (e.g. "valgrind --error-exitcode=99").
 set -u
 read -r -a runner <<<"${RUNNER:-}"
-mode=${1:?usage: run.sh check|demo BIN_DIR}
-bin=${2:?usage: run.sh check|demo BIN_DIR}
+mode=${1:?usage: run.sh check|demo BIN_DIR [PROGRAM...]}
+bin=${2:?usage: run.sh check|demo BIN_DIR [PROGRAM...]}
+shift 2
 ulimit -c 0
 work=$(mktemp -d /tmp/rmap-examples.XXXXXX)
 trap 'rm -rf "$work"' EXIT
@@ -27,26 +30,10 @@ run() {
 make_file() { yes abcdefghijklmnopqrstuvwxyz | tr -d '\n' | head -c "$2" >"$1"; }
 byte_at() { dd if="$1" bs=1 skip="$2" count=1 status=none; }
 
-# suite PROGRAM: a test program of its own; shows its lines, then passes when it
-# exits 0 with "N passed, 0 failed" last. Under valgrind, conformance compares
-# nothing (valgrind emulates mmap): there exit 0 means no memory errors.
-suite() {
-    "${runner[@]}" "$bin/$1" >"$work/out" 2>&1
-    status=$?
-    sed 's/^/     | /' "$work/out"
-    summary=$(tail -n 1 "$work/out")
-    if [ "$1" = conformance ] && [ -n "${RMAP_UNDER_VALGRIND:-}" ] && [ $status -eq 0 ]; then
-        pass "$1" "no memory errors: ${summary#"$1": }"
-    elif [ $status -eq 0 ] && grep -q ', 0 failed' <<<"$summary"; then
-        pass "$1" "${summary#"$1": }"
-    else : >"$work/out"; fail "$1" "$summary (exit $status)"; fi
-}
-
-calls_librmap() { nm -u "$bin/$1" | grep -q ' rmap_\(map\|sync\|unmap\|pagesize\|read\|write\|query\)$'; }
-
 check_all() {
-    for prog in pagesize shared_modify private_modify shm_reader shm_writer anon_parent_child past_eof fork_counter sem_counter conformance fault_safe truncate_demo registry; do
-        if calls_librmap "$prog"; then pass "$prog" "links rmap_* from librmap (nm)"; else : >"$work/out"; fail "$prog" "does not call librmap"; fi
+    for prog in "$@"; do
+        if nm -u "$bin/$prog" | grep -q ' rmap_'; then pass "$prog" "links rmap_* from librmap (nm)"
+        else : >"$work/out"; fail "$prog" "does not call librmap"; fi
     done
 
     run pagesize
@@ -121,9 +108,6 @@ shared: 4" ]; then
         pass sem_counter "values 0..5 each printed once (3 parent, 3 child), final count 6"
     else fail sem_counter "values '$values' (exit $status)"; fi
 
-    suite fault_safe
-    suite registry
-
     make_file "$work/f" 8192
     run truncate_demo "$work/f" plain
     if [ $status -eq $((128 + 7)) ]; then pass truncate_demo "pointer read of a truncated mapping: SIGBUS"
@@ -134,39 +118,74 @@ shared: 4" ]; then
         pass truncate_demo "rmap_read of the same page: EIO at byte 0, program goes on"
     else fail truncate_demo "guarded: exit $status"; fi
 
-    suite conformance
+    run tour
+    if [ $status -eq 0 ] && grep -q '^rmap: unmap-unowned: ' "$work/out" && grep -q 'again -> -1, errno EINVAL' "$work/out" &&
+        [ "$(grep -c 'libc \(E[A-Z]*\) *librmap \1$' "$work/out")" = 5 ]; then
+        pass tour "5 wrong calls: same errno from libc and librmap; a double unmap reported and refused"
+    else fail tour "unexpected output (exit $status)"; fi
 
     echo "c_examples: $passed passed, $failed failed"
     [ $failed -eq 0 ]
 }
 
+# show PROGRAM ARGS...: the command, its output, and how it ended, with the
+# signal named (it runs in the background, so bash prints no job message).
+show() {
+    echo "\$ $*" | sed "s|$work/||g"
+    "$bin/$1" "${@:2}" 2>&1 &
+    wait $! 2>/dev/null
+    local status=$?
+    if [ $status -gt 128 ]; then echo "[killed by SIG$(kill -l $((status - 128)))]"
+    elif [ $status -ne 0 ]; then echo "[exit status $status]"; fi
+}
+
 demo() {
-    show() { echo; echo "\$ $*"; "$bin/$1" "${@:2}" 2>&1; echo "[exit status $?]"; }
+    echo "=== The seed programs (the articles in ../shared/seeds), calling rmap_* instead of mmap/msync/munmap"
+    echo
     make_file "$work/data" 64
-    echo "== Seed 002: the page size"; show pagesize
-    echo; echo "== Seed 004: shared vs private file mappings (file: $(cat "$work/data"))"
-    show shared_modify "$work/data"; echo "file now: $(cat "$work/data")"
+    echo "--- The page size three ways: rmap_pagesize, getpagesize, sysconf (seed 002)"
+    show pagesize
+    echo
+    echo "--- A MAP_SHARED write reaches the file; a MAP_PRIVATE one never does (seed 004)"
+    echo "data: $(cat "$work/data")"
+    show shared_modify "$work/data"; echo "data: $(cat "$work/data")   <- byte 20 is now '9'"
     make_file "$work/data" 64
-    show private_modify "$work/data"; echo "file now: $(cat "$work/data")"
-    echo; echo "== Seed 004: a reader process and two writers"
-    "$bin/shm_reader" "$work/data" S &
+    show private_modify "$work/data"; echo "data: $(cat "$work/data")   <- unchanged"
+    echo
+    echo "--- Another process sees a MAP_SHARED write at once, never a MAP_PRIVATE one (seed 004)"
+    echo "(the reader prints its own MAP_SHARED view of the file each time it changes)"
+    "$bin/shm_reader" "$work/data" S 2>&1 | sed -u 's/^/    reader: /' &
     sleep 0.3; show shm_writer "$work/data" private P
     sleep 0.3; show shm_writer "$work/data" shared S
     wait
-    echo; echo "== Seed 004: parent and child through MAP_SHARED|MAP_ANONYMOUS"; show anon_parent_child
+    echo
+    echo "--- Parent and child talk through MAP_SHARED|MAP_ANONYMOUS memory (seed 004)"
+    show anon_parent_child
+    echo
+    echo "--- A 2-page mapping of a 100-byte file: inside the last page, past the file, past the mapping (seed 004)"
     make_file "$work/short" 100
-    echo; echo "== Seed 004: access past the end of a 100-byte file in a 2-page mapping"
-    show past_eof "$work/short" inside; show past_eof "$work/short" eof-page; show past_eof "$work/short" past-mapping
-    echo "(exit status 135 = SIGBUS, 139 = SIGSEGV)"
-    echo; echo "== Seed 003: fork without and with shared memory"; show fork_counter
-    echo; echo "== Seed 003: a process-shared semaphore in a file mapping"; show sem_counter "$work/sem"
-    echo; echo "== librmap: a truncated file, read through a pointer and with rmap_read"
+    show past_eof "$work/short" inside
+    show past_eof "$work/short" eof-page
+    show past_eof "$work/short" past-mapping
+    echo
+    echo "--- After fork, a malloc'd counter is the child's own copy; a MAP_SHARED one is shared (seed 003)"
+    echo "(the child increments both three times; then the parent prints them: a is still 1, shared is 4)"
+    show fork_counter
+    echo
+    echo "--- A process-shared semaphore in a file mapping: parent and child count 0..5 in turns (seed 003)"
+    show sem_counter "$work/sem"
+    echo
+    echo "=== What librmap adds"
+    echo
+    show tour
+    echo
+    echo "4. rmap_read: a file truncated under its mapping, read through a pointer, then with rmap_read"
     make_file "$work/t" 8192; show truncate_demo "$work/t" plain
     make_file "$work/t" 8192; show truncate_demo "$work/t" guarded
 }
 
 case $mode in
-check) check_all ;;
+check) check_all "$@" ;;
 demo) demo ;;
 *) echo "usage: run.sh check|demo BIN_DIR" >&2; exit 2 ;;
 esac

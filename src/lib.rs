@@ -6,22 +6,26 @@
 //! proven by `make check`. Rust programs use [`Mapping`], or the raw
 //! [`map`], [`sync`] and [`unmap`] that the C functions call too.
 //!
-//! Layers, each calling only the next: `ffi` (C types, panic guard, errno)
-//! → `mapping` (operations) → `validate` (Linux's argument rules, pure) and
-//! `sys` (system calls, the only module that knows the OS).
+//! Layers, each calling only the ones below it (docs/architecture.md has
+//! the table, and `make check` enforces it): `ffi` (C types, panic guard,
+//! errno) and this file's safe API → the operations `mapping` and `guarded`
+//! → `validate` (Linux's argument rules), `registry`, `checked`, `process`
+//! (process-wide state and lifecycle) → `sys` (system calls, the only module
+//! that knows the OS).
 
 #![deny(unsafe_op_in_unsafe_fn)]
 
 mod checked;
 mod ffi;
+mod guarded;
 mod lock;
 mod mapping;
 mod page_map;
+mod process;
 mod registry;
 mod sys;
 mod validate;
 
-use std::ffi::CStr;
 use std::os::fd::{AsRawFd, BorrowedFd};
 use std::ptr::NonNull;
 
@@ -30,12 +34,6 @@ pub use mapping::{map, page_size, sync, unmap};
 
 /// The crate version, as "MAJOR.MINOR.PATCH".
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
-
-const VERSION_CSTR: &CStr =
-    match CStr::from_bytes_with_nul(concat!(env!("CARGO_PKG_VERSION"), "\0").as_bytes()) {
-        Ok(version) => version,
-        Err(_) => panic!("the package version contains a NUL byte"),
-    };
 
 /// How a file mapping may be used.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -73,7 +71,7 @@ unsafe impl Sync for Mapping {}
 impl Mapping {
     /// A private, zero-filled, read-write anonymous mapping of `len` bytes.
     pub fn anonymous(len: usize) -> Result<Mapping, Errno> {
-        let flags = sys::MAP_PRIVATE | sys::MAP_ANONYMOUS;
+        let flags = mapping::PRIVATE | mapping::ANONYMOUS;
         // SAFETY: no MAP_FIXED, so no existing memory is touched.
         let ptr = unsafe { map(std::ptr::null_mut(), len, RW, flags, -1, 0) }?;
         Ok(Mapping::owning(ptr, len, true))
@@ -94,9 +92,9 @@ impl Mapping {
         access: Access,
     ) -> Result<Mapping, Errno> {
         let (prot, flags) = match access {
-            Access::Read => (sys::PROT_READ, sys::MAP_SHARED),
-            Access::Write => (RW, sys::MAP_SHARED),
-            Access::Copy => (RW, sys::MAP_PRIVATE),
+            Access::Read => (mapping::READ, mapping::SHARED),
+            Access::Write => (RW, mapping::SHARED),
+            Access::Copy => (RW, mapping::PRIVATE),
         };
         let raw = fd.as_raw_fd();
         // SAFETY: no MAP_FIXED, so no existing memory is touched.
@@ -140,8 +138,8 @@ impl Mapping {
     /// Writes the mapping back to its file.
     pub fn sync(&self, mode: SyncMode) -> Result<(), Errno> {
         let flags = match mode {
-            SyncMode::Wait => sys::MS_SYNC,
-            SyncMode::Schedule => sys::MS_ASYNC,
+            SyncMode::Wait => mapping::MS_SYNC,
+            SyncMode::Schedule => mapping::MS_ASYNC,
         };
         // SAFETY: the range is ours and mapped; msync does not invalidate it.
         unsafe { sync(self.ptr.as_ptr(), self.len, flags) }
@@ -156,4 +154,4 @@ impl Drop for Mapping {
     }
 }
 
-const RW: i32 = sys::PROT_READ | sys::PROT_WRITE;
+const RW: i32 = mapping::READ | mapping::WRITE;

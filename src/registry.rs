@@ -137,10 +137,6 @@ pub struct Registry {
     /// usually touch the same 16 MiB, and then need no lookup in `blocks`.
     hot: (u64, u32),
     bytes: usize,
-    /// Successful maps and unmaps, counted here because their callers hold
-    /// the registry anyway (cheaper than a shared atomic).
-    pub maps: u64,
-    pub unmaps: u64,
 }
 
 impl Default for Registry {
@@ -178,8 +174,6 @@ impl Registry {
             spare: NO_BLOCK,
             hot: (NO_BLOCK, 0),
             bytes: 0,
-            maps: 0,
-            unmaps: 0,
         }
     }
 
@@ -203,8 +197,9 @@ impl Registry {
             .is_some_and(|s| s + self.live(s).map_or(0, Entry::pages) > first)
     }
 
-    /// Forgets [start, start + len): splits or trims overlapping entries.
-    /// Returns the number of bytes that were recorded there.
+    /// Forgets [start, start + len), `len` a whole number of pages (an end
+    /// past the address space counts as its end): splits or trims
+    /// overlapping entries. Returns the number of bytes that were recorded there.
     #[inline]
     pub fn remove(&mut self, start: usize, len: usize) -> usize {
         let first = page_of(start);
@@ -224,12 +219,7 @@ impl Registry {
     #[cold]
     fn remove_range(&mut self, start: usize, len: usize) -> usize {
         let first = page_of(start);
-        let end = page_of(
-            start
-                .saturating_add(len)
-                .saturating_add((1 << PAGE_SHIFT) - 1),
-        )
-        .max(first + 1);
+        let end = page_of(start.saturating_add(len)).max(first + 1);
         // Walk down from the end: each step cuts the last entry that starts
         // below `end`, until one ends at or before `first`.
         let mut removed = 0;

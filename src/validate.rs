@@ -91,7 +91,7 @@ fn late_error(args: &MapArgs, page: usize, anonymous: bool) -> Option<LateError>
     if args.len > SURE_USER_SPAN {
         return None;
     }
-    let len = round_up(args.len, page);
+    let len = round_up_to_page(args.len, page)?;
     if args.flags & (MAP_FIXED | MAP_FIXED_NOREPLACE) != 0 {
         match args.addr.checked_add(len) {
             Some(end) if end <= SURE_USER_SPAN => {}
@@ -146,8 +146,9 @@ pub fn check_sync(addr: usize, len: usize, flags: i32, page: usize) -> Result<()
     if flags & MS_ASYNC != 0 && flags & MS_SYNC != 0 {
         return Err(Errno(EINVAL));
     }
-    // The kernel rounds the length up modulo 2^64, then rejects a wrapping end.
-    let len = len.wrapping_add(page - 1) & !(page - 1);
+    // The kernel rounds the length up modulo 2^64 (to 0 when that wraps),
+    // then rejects a wrapping end.
+    let len = round_up_to_page(len, page).unwrap_or(0);
     if addr.checked_add(len).is_none() {
         return Err(Errno(ENOMEM));
     }
@@ -162,8 +163,12 @@ pub fn check_unmap(addr: usize, len: usize, page: usize) -> Result<(), Errno> {
     Ok(())
 }
 
-fn round_up(len: usize, page: usize) -> usize {
-    (len + page - 1) & !(page - 1)
+/// `len` rounded up to a multiple of `page` (a power of two); None when that
+/// does not fit in `usize`. Each caller says what the kernel does then.
+#[inline]
+pub fn round_up_to_page(len: usize, page: usize) -> Option<usize> {
+    // A mask, not `checked_next_multiple_of`, which divides.
+    len.checked_add(page - 1).map(|end| end & !(page - 1))
 }
 
 #[cfg(test)]
@@ -352,6 +357,18 @@ mod tests {
         );
         // A length that rounds up past 2^64 wraps to 0: Linux reports success.
         assert_eq!(check_sync(0x1000, usize::MAX, MS_SYNC, PAGE), Ok(()));
+    }
+
+    #[test]
+    fn round_up_to_page_reports_overflow() {
+        assert_eq!(round_up_to_page(0, PAGE), Some(0));
+        assert_eq!(round_up_to_page(1, PAGE), Some(PAGE));
+        assert_eq!(round_up_to_page(PAGE, PAGE), Some(PAGE));
+        assert_eq!(
+            round_up_to_page(usize::MAX - PAGE + 1, PAGE),
+            Some(usize::MAX - PAGE + 1)
+        );
+        assert_eq!(round_up_to_page(usize::MAX - PAGE + 2, PAGE), None);
     }
 
     #[test]

@@ -95,7 +95,8 @@ def render_blocks(heading, lines):
             text = " ".join(body)
             entry = ERROR_ENTRY.match(text) if heading == "ERRORS" else None
             if entry:
-                out += [".TP", f"\\fB{entry['errno']}\\fR [{entry['tag']}]", inline(entry["text"])]
+                # The tag names the test case: for the header and the checker, not for users.
+                out += [".TP", f"\\fB{entry['errno']}\\fR", inline(entry["text"])]
             else:
                 out += [".IP \\(bu 2", inline(text[2:])]
         else:

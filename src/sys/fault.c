@@ -101,8 +101,14 @@ int rmap_sys_install_fault_handler(void)
     sa.sa_sigaction = on_fault;
     sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
     sigemptyset(&sa.sa_mask);
-    if (sigaction(SIGBUS, &sa, &previous_bus) != 0 || sigaction(SIGSEGV, &sa, &previous_segv) != 0)
+    if (sigaction(SIGBUS, &sa, &previous_bus) != 0)
         return errno;
+    if (sigaction(SIGSEGV, &sa, &previous_segv) != 0) {
+        /* Never half installed: put SIGBUS back as it was. */
+        int error = errno;
+        sigaction(SIGBUS, &previous_bus, NULL);
+        return error;
+    }
     return 0;
 }
 

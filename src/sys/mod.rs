@@ -3,40 +3,34 @@
 //! Each wrapper captures `errno` immediately after its system call and returns
 //! it as a value, so nothing between the call and the caller can clobber it.
 
-#[cfg(not(all(target_os = "linux", target_pointer_width = "64")))]
-compile_error!("librmap supports 64-bit Linux only: its argument rules mirror that kernel");
+#[cfg(not(all(target_os = "linux", target_arch = "x86_64")))]
+compile_error!(
+    "librmap supports Linux on x86-64 only: its argument rules mirror that kernel, \
+     and its guarded copy (fault.c) is x86-64 assembly"
+);
 
 use std::ffi::{c_int, c_void};
-use std::sync::atomic::{AtomicPtr, AtomicU8, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicPtr, AtomicU8, AtomicU32, AtomicUsize, Ordering};
 
 use errno::{Errno, errno};
 
 pub use libc::{
-    EBADF, EFAULT, EINVAL, EIO, ENOENT, ENOMEM, ENOTRECOVERABLE, EOVERFLOW, MAP_ANONYMOUS,
-    MAP_FIXED, MAP_FIXED_NOREPLACE, MAP_HUGETLB, MAP_LOCKED, MAP_PRIVATE, MAP_SHARED,
-    MAP_SHARED_VALIDATE, MS_ASYNC, MS_INVALIDATE, MS_SYNC, PROT_EXEC, PROT_READ, PROT_WRITE,
+    EBADF, EFAULT, EINVAL, EIO, ENOMEM, EOVERFLOW, MAP_32BIT, MAP_ANONYMOUS, MAP_FIXED,
+    MAP_FIXED_NOREPLACE, MAP_HUGETLB, MAP_LOCKED, MAP_PRIVATE, MAP_SHARED, MAP_SHARED_VALIDATE,
+    MS_ASYNC, MS_INVALIDATE, MS_SYNC, PROT_EXEC, PROT_READ, PROT_WRITE,
 };
-
-/// `MAP_32BIT`: x86-64 only; elsewhere no bit has this meaning.
-#[cfg(target_arch = "x86_64")]
-pub const MAP_32BIT: i32 = libc::MAP_32BIT;
-#[cfg(not(target_arch = "x86_64"))]
-pub const MAP_32BIT: i32 = 0;
 
 /// `MAP_TYPE`: the bits that select SHARED, PRIVATE, SHARED_VALIDATE (and newer types).
 pub const MAP_TYPE: i32 = 0x0f;
 /// `MAP_DROPPABLE` (Linux 6.11): an anonymous mapping type that older kernels reject.
 pub const MAP_DROPPABLE: i32 = 0x08;
 
-/// A span of user address space that every configuration of the supported
-/// architectures contains (x86-64 with 4-level paging has 2^47 bytes; arm64 at
-/// least 2^39). Argument rules that Linux applies only to ranges inside the
-/// address space are decided in Rust only for ranges ending below this bound;
-/// larger ranges go to the kernel, which knows its own `TASK_SIZE`.
-#[cfg(target_arch = "x86_64")]
+/// A span of user address space that every x86-64 configuration contains
+/// (with 4-level paging there are 2^47 bytes, with 5-level 2^56). Argument
+/// rules that Linux applies only to ranges inside the address space are
+/// decided in Rust only for ranges ending below this bound; larger ranges go
+/// to the kernel, which knows its own `TASK_SIZE`.
 pub const SURE_USER_SPAN: usize = 1 << 46;
-#[cfg(not(target_arch = "x86_64"))]
-pub const SURE_USER_SPAN: usize = 1 << 38;
 
 /// What `fget()` would find behind a descriptor, and how far the kernel lets a
 /// mapping of it reach (`file_mmap_size_max`).
@@ -50,12 +44,25 @@ pub enum FdKind {
     Other,
 }
 
-/// The page size, from `sysconf(_SC_PAGESIZE)`.
+static PAGE_SIZE: AtomicUsize = AtomicUsize::new(0);
+
+/// The page size, from `sysconf(_SC_PAGESIZE)`, read once.
+#[inline]
 pub fn page_size() -> usize {
+    match PAGE_SIZE.load(Ordering::Relaxed) {
+        0 => read_page_size(),
+        size => size,
+    }
+}
+
+#[cold]
+fn read_page_size() -> usize {
     // SAFETY: sysconf has no preconditions.
     let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
     // Linux always knows its page size; 4096 keeps the type total.
-    usize::try_from(size).unwrap_or(4096)
+    let size = usize::try_from(size).unwrap_or(4096);
+    PAGE_SIZE.store(size, Ordering::Relaxed);
+    size
 }
 
 /// `mmap(2)`.

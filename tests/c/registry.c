@@ -4,7 +4,8 @@
  * Each test runs in its own child. Tests named <fn>_<errno>_<what> are tags
  * of ERRORS entries in include/rmap.h. Checked-mode scenarios re-execute this
  * program with RMAP_CHECK set and compare its stderr line by line.
- * Output: one line per test, then "registry: N passed, N failed".
+ *
+ * Usage: registry [TEST]     registry --scenario NAME (used by the tests)
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -21,41 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "rmap.h"
-
-static size_t PG;
-/* This program's path, for re-executing it (under valgrind, /proc/self/exe
- * itself names valgrind's tool; readlink of it names the program). */
-static char self_path[4096];
-
-static void die(const char *what)
-{
-    perror(what);
-    _exit(120);
-}
-
-static int check(int cond, const char *what)
-{
-    if (!cond) printf("     not so: %s\n", what);
-    return cond;
-}
-
-static char *hole(size_t pages)
-{
-    char *p = mmap(NULL, pages * PG, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (p == MAP_FAILED) die("hole");
-    munmap(p, pages * PG);
-    return p;
-}
-
-static int temp_file(size_t size)
-{
-    char path[] = "/tmp/rmap-registry-XXXXXX";
-    int fd = mkstemp(path);
-    if (fd < 0 || ftruncate(fd, (off_t)size) != 0) die("temp file");
-    unlink(path);
-    return fd;
-}
+#include "harness.h"
 
 static char *map_anon(size_t len, int prot)
 {
@@ -68,7 +35,6 @@ static char *map_anon(size_t len, int prot)
 
 static int scenario(const char *name)
 {
-    setbuf(stdout, NULL);
     if (strcmp(name, "leak") == 0) {
         printf("%p\n", (void *)map_anon(PG, PROT_READ));
     } else if (strcmp(name, "beyond-eof") == 0) {
@@ -99,45 +65,12 @@ static int scenario(const char *name)
     return 0;
 }
 
-typedef struct {
-    int status;
-    char out[4096], err[4096];
-} run_t;
-
-static void slurp(int fd, char *buf, size_t size)
-{
-    size_t got = 0;
-    ssize_t n;
-    while (got < size - 1 && (n = read(fd, buf + got, size - 1 - got)) > 0) got += (size_t)n;
-    buf[got] = 0;
-}
-
 /* Runs this program's scenario NAME in a new process, RMAP_CHECK=check (or unset). */
 static run_t run_scenario(const char *name, const char *check_env)
 {
-    int out[2], err[2];
-    if (pipe(out) || pipe(err)) die("pipe");
-    pid_t pid = fork();
-    if (pid == 0) {
-        dup2(out[1], 1);
-        dup2(err[1], 2);
-        if (check_env) setenv("RMAP_CHECK", check_env, 1);
-        else unsetenv("RMAP_CHECK");
-        execl(self_path, "registry", "--scenario", name, (char *)NULL);
-        die("exec");
-    }
-    close(out[1]);
-    close(err[1]);
-    run_t r;
-    slurp(out[0], r.out, sizeof r.out);
-    slurp(err[0], r.err, sizeof r.err);
-    close(out[0]);
-    close(err[0]);
-    waitpid(pid, &r.status, 0);
-    return r;
+    const char *args[] = {"--scenario", name, NULL};
+    return run_self(args, "RMAP_CHECK", check_env);
 }
-
-static int exited_ok(const run_t *r) { return WIFEXITED(r->status) && WEXITSTATUS(r->status) == 0; }
 
 /* ---- the ERRORS entries ---- */
 
@@ -437,8 +370,6 @@ static int kernel_has(char *start, size_t len, int prot)
 
 /* Under valgrind (memory checking, one emulated CPU) the stress and fork
  * tests run shorter; the native run does the full amount. */
-static int under_valgrind(void) { return getenv("RMAP_UNDER_VALGRIND") != NULL; }
-
 static int eight_threads_registry_matches_the_kernel(void)
 {
     unsigned seconds = under_valgrind() ? 1 : 3;
@@ -516,17 +447,6 @@ static int fork_1000_times_while_threads_map(void)
     return check(good == forks, "every child") ? 0 : 1;
 }
 
-/* ---- harness ---- */
-
-typedef struct {
-    const char *name;
-    int (*fn)(void);
-    int want_errno;
-} test_t;
-
-#define E(fn, e) {#fn, fn, e}
-#define K(fn) {#fn, fn, 0}
-
 static const test_t TESTS[] = {
     E(query_enoent_not_mapped, ENOENT),
     E(query_einval_null_info, EINVAL),
@@ -550,28 +470,7 @@ static const test_t TESTS[] = {
 
 int main(int argc, char **argv)
 {
-    PG = (size_t)sysconf(_SC_PAGESIZE);
+    harness_init();
     if (argc == 3 && strcmp(argv[1], "--scenario") == 0) return scenario(argv[2]);
-    ssize_t n = readlink("/proc/self/exe", self_path, sizeof self_path - 1);
-    if (n <= 0) die("readlink /proc/self/exe");
-    self_path[n] = 0;
-    setbuf(stdout, NULL);
-    int passed = 0, failed = 0;
-    for (size_t i = 0; i < sizeof TESTS / sizeof *TESTS; i++) {
-        const test_t *t = &TESTS[i];
-        pid_t pid = fork();
-        if (pid < 0) die("fork");
-        if (pid == 0) {
-            int r = t->fn();
-            _exit(t->want_errno ? (r == t->want_errno ? 0 : 1) : r);
-        }
-        int status;
-        waitpid(pid, &status, 0);
-        int good = WIFEXITED(status) && WEXITSTATUS(status) == 0;
-        const char *want = t->want_errno ? strerrorname_np(t->want_errno) : "ok";
-        printf("%s %s: expected %s%s\n", good ? "ok  " : "FAIL", t->name, want, good ? ", so it is" : "");
-        good ? passed++ : failed++;
-    }
-    printf("registry: %d passed, %d failed\n", passed, failed);
-    return failed ? 1 : 0;
+    return run_tests("registry", TESTS, sizeof TESTS / sizeof *TESTS, argc > 1 ? argv[1] : NULL);
 }

@@ -3,7 +3,8 @@
  *
  * Each test runs in its own child. Tests named <fn>_<errno>_<what> are the
  * tags of the ERRORS entries in include/rmap.h and must fail with that errno.
- * Output: one line per test, then "fault_safe: N passed, N failed, N skipped".
+ *
+ * Usage: fault_safe [TEST]
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -19,30 +20,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "rmap.h"
-
-static size_t PG;
-
-static void die(const char *what)
-{
-    perror(what);
-    _exit(120);
-}
-
-/* A file of `size` bytes 'a'..'z', already unlinked. */
-static int make_file(size_t size)
-{
-    char path[] = "/tmp/rmap-fault-XXXXXX";
-    int fd = mkstemp(path);
-    if (fd < 0) die("mkstemp");
-    unlink(path);
-    char *buf = malloc(size + 1);
-    if (!buf) die("malloc");
-    for (size_t i = 0; i < size; i++) buf[i] = (char)('a' + i % 26);
-    if (write(fd, buf, size) != (ssize_t)size) die("write");
-    free(buf);
-    return fd;
-}
+#include "harness.h"
 
 static char *map_file(int fd, size_t len, int prot)
 {
@@ -51,43 +29,11 @@ static char *map_file(int fd, size_t len, int prot)
     return p;
 }
 
-/* Another process shrinks the file. */
-static void truncate_elsewhere(int fd, off_t size)
-{
-    pid_t pid = fork();
-    if (pid == 0) _exit(ftruncate(fd, size) == 0 ? 0 : 1);
-    int status;
-    if (waitpid(pid, &status, 0) != pid || status != 0) die("truncate");
-}
-
-static char *hole(size_t pages)
-{
-    char *p = mmap(NULL, pages * PG, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (p == MAP_FAILED) die("hole");
-    munmap(p, pages * PG);
-    return p;
-}
-
-/* A page that stays reserved and always faults (a hole could be reused by
- * another thread's next mapping). */
-static char *no_access_page(void)
-{
-    char *p = mmap(NULL, PG, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (p == MAP_FAILED) die("PROT_NONE page");
-    return p;
-}
-
-static int check(int cond, const char *what)
-{
-    if (!cond) printf("     not so: %s\n", what);
-    return cond;
-}
-
 /* ---- the ERRORS entries: each returns the errno it got, having checked the rest ---- */
 
 static int read_eio_truncated(void)
 {
-    int fd = make_file(3 * PG);
+    int fd = temp_file(3 * PG);
     char *p = map_file(fd, 3 * PG, PROT_READ);
     char buf[3 * 4096 + 1];
     if (rmap_read(buf, p, 3 * PG) != 0) die("read before truncation");
@@ -111,7 +57,7 @@ static int read_efault_unmapped(void)
 
 static int read_efault_bad_destination(void)
 {
-    int fd = make_file(PG);
+    int fd = temp_file(PG);
     char *p = map_file(fd, PG, PROT_READ);
     int rc = rmap_read(hole(2), p, 64);
     int err = errno;
@@ -120,7 +66,7 @@ static int read_efault_bad_destination(void)
 
 static int write_eio_past_eof(void)
 {
-    int fd = make_file(100);
+    int fd = temp_file(100);
     char *p = map_file(fd, 2 * PG, PROT_READ | PROT_WRITE);
     char src[20];
     memset(src, 'Z', sizeof src);
@@ -151,7 +97,7 @@ static int write_efault_unmapped(void)
 
 static int write_efault_readonly(void)
 {
-    int fd = make_file(PG);
+    int fd = temp_file(PG);
     char *p = map_file(fd, PG, PROT_READ);
     int rc = rmap_write(p, "zzzz", 4);
     int err = errno;
@@ -162,7 +108,7 @@ static int write_efault_readonly(void)
 
 static int plain_access_still_sigbus(void)
 {
-    int fd = make_file(2 * PG);
+    int fd = temp_file(2 * PG);
     char *p = map_file(fd, 2 * PG, PROT_READ);
     char buf[8];
     truncate_elsewhere(fd, 0);
@@ -186,11 +132,12 @@ static void own_handler(int sig)
     siglongjmp(own_jump, 1);
 }
 
-static void install_own_handler(void)
+/* The program's own SIGSEGV handler, installed as programs usually do. */
+static void set_segv_handler(void (*handler)(int))
 {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
-    sa.sa_handler = own_handler;
+    sa.sa_handler = handler;
     sigemptyset(&sa.sa_mask);
     if (sigaction(SIGSEGV, &sa, NULL) != 0) die("sigaction");
 }
@@ -203,7 +150,7 @@ static void own_fault(void)
 
 static int own_handler_installed_before(void)
 {
-    install_own_handler();
+    set_segv_handler(own_handler);
     own_fault();
     char buf[8];
     int rc = rmap_read(buf, hole(1), sizeof buf); /* librmap's, not the program's */
@@ -217,7 +164,7 @@ static int own_handler_installed_after(void)
 {
     char buf[8];
     if (rmap_read(buf, hole(1), sizeof buf) != -1) return 1;
-    install_own_handler();
+    set_segv_handler(own_handler);
     own_fault();
     own_fault();
     printf("     own handler saw %d faults\n", (int)own_faults);
@@ -257,12 +204,8 @@ static void *plain_faulter(void *arg)
 
 static int two_threads_do_not_confuse_faults(void)
 {
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = thread_handler;
-    sigemptyset(&sa.sa_mask);
-    if (sigaction(SIGSEGV, &sa, NULL) != 0) die("sigaction");
-    int fd = make_file(PG);
+    set_segv_handler(thread_handler);
+    int fd = temp_file(PG);
     truncated_page = map_file(fd, PG, PROT_READ);
     truncate_elsewhere(fd, 0);
     long eio = 0;
@@ -279,7 +222,7 @@ static int two_threads_do_not_confuse_faults(void)
 static int copies_match_memcpy(void)
 {
     size_t len = 16 * PG;
-    int fd = make_file(len);
+    int fd = temp_file(len);
     char *p = map_file(fd, len, PROT_READ | PROT_WRITE);
     char *want = malloc(len), *got = malloc(len);
     if (!want || !got) die("malloc");
@@ -303,19 +246,6 @@ static int copies_match_memcpy(void)
     return 0;
 }
 
-/* ---- harness ---- */
-
-typedef struct {
-    const char *name;
-    int (*fn)(void);
-    int want_errno; /* 0: want exit 0 */
-    int want_signal;
-} test_t;
-
-#define E(fn, e) {#fn, fn, e, 0}
-#define K(fn) {#fn, fn, 0, 0}
-#define S(fn, s) {#fn, fn, 0, s}
-
 static const test_t TESTS[] = {
     E(read_eio_truncated, EIO),
     E(read_efault_unmapped, EFAULT),
@@ -331,41 +261,8 @@ static const test_t TESTS[] = {
     K(copies_match_memcpy),
 };
 
-int main(void)
+int main(int argc, char **argv)
 {
-    PG = (size_t)sysconf(_SC_PAGESIZE);
-    setbuf(stdout, NULL);
-    int passed = 0, failed = 0, skipped = 0;
-    for (size_t i = 0; i < sizeof TESTS / sizeof *TESTS; i++) {
-        const test_t *t = &TESTS[i];
-        if (t->want_signal == SIGBUS && getenv("RMAP_UNDER_VALGRIND")) {
-            /* Reproduced without librmap: under valgrind, a handler that resets
-             * SIGBUS to SIG_DFL and lets the access fault again dies of SIGSEGV. */
-            printf("skip %s: valgrind turns a re-raised SIGBUS into SIGSEGV\n", t->name);
-            skipped++;
-            continue;
-        }
-        pid_t pid = fork();
-        if (pid < 0) die("fork");
-        if (pid == 0) {
-            int r = t->fn();
-            _exit(t->want_errno ? (r == t->want_errno ? 0 : 1) : r);
-        }
-        int status;
-        waitpid(pid, &status, 0);
-        int good;
-        char got[64];
-        if (WIFSIGNALED(status)) {
-            snprintf(got, sizeof got, "died of %s", sigabbrev_np(WTERMSIG(status)));
-            good = t->want_signal == WTERMSIG(status);
-        } else {
-            snprintf(got, sizeof got, "exit %d", WEXITSTATUS(status));
-            good = !t->want_signal && WEXITSTATUS(status) == 0;
-        }
-        const char *want = t->want_errno ? strerrorname_np(t->want_errno) : t->want_signal ? sigabbrev_np(t->want_signal) : "ok";
-        printf("%s %s: expected %s, %s\n", good ? "ok  " : "FAIL", t->name, want, good ? "so it is" : got);
-        good ? passed++ : failed++;
-    }
-    printf("fault_safe: %d passed, %d failed, %d skipped\n", passed, failed, skipped);
-    return failed ? 1 : 0;
+    harness_init();
+    return run_tests("fault_safe", TESTS, sizeof TESTS / sizeof *TESTS, argc > 1 ? argv[1] : NULL);
 }

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# The README works as written: its first C example, saved as hello.c, builds
+# with the command in the sh block right under it (run from the repository
+# root, as the README says), and the program runs and exits 0.
+set -u
+cd "$(dirname "$0")/.."
+work=$(mktemp -d /tmp/rmap-readme.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+
+# The first ```c block, and the first line of the ```sh block that follows it.
+awk '/^```c$/ && !seen { inside = 1; seen = 1; next } inside && /^```$/ { inside = 0; exit } inside' README.md >"$work/hello.c"
+command=$(awk '/^```c$/ { c = 1 } c && /^```sh$/ { getline; print; exit }' README.md)
+if [ ! -s "$work/hello.c" ] || [ -z "$command" ]; then
+    echo "FAIL readme: no C example with a build command under it"; exit 1
+fi
+# A scratch copy of the repository root: the command's relative paths and
+# $PWD resolve as in the real one, and hello.c lands in no tracked tree.
+ln -s "$PWD/include" "$PWD/target" "$work/"
+if ! (cd "$work" && eval "$command") >"$work/log" 2>&1; then
+    cat "$work/log"; echo "FAIL readme: the first C example does not build with: $command"; exit 1
+fi
+program=$(grep -o -- '-o [^ ]*' <<<"$command" | cut -d' ' -f2)
+output=$(cd "$work" && "./${program:-a.out}" 2>&1)
+status=$?
+if [ $status -ne 0 ]; then
+    echo "$output"; echo "FAIL readme: the first C example exits $status"; exit 1
+fi
+echo "ok   readme: the first C example builds with '$command' and prints: $output"
