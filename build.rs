@@ -50,8 +50,12 @@ fn main() {
         .generate()
         .expect("cbindgen generates the header from src/ffi.rs");
 
+    let mut header = Vec::new();
+    bindings.write(&mut header);
+    let header = declare_remap_variadic(String::from_utf8(header).expect("cbindgen writes UTF-8"));
+
     let out_dir = PathBuf::from(env::var("OUT_DIR").unwrap());
-    bindings.write_to_file(out_dir.join("rmap.h"));
+    fs::write(out_dir.join("rmap.h"), &header).unwrap();
     // OUT_DIR is target/<profile>/build/rmap-<hash>/out.
     let profile_dir = out_dir
         .ancestors()
@@ -59,8 +63,23 @@ fn main() {
         .expect("OUT_DIR is inside the target dir");
     let include_dir = profile_dir.join("include");
     fs::create_dir_all(&include_dir).unwrap();
-    bindings.write_to_file(include_dir.join("rmap.h"));
+    fs::write(include_dir.join("rmap.h"), &header).unwrap();
     link_soname(profile_dir, &major);
+}
+
+/// `rmap_remap` is declared variadic, as glibc declares `mremap`, so that
+/// calls written for `mremap` with four arguments compile. Rust cannot
+/// define a C-variadic function on stable; ffi.rs takes the fifth argument
+/// as a fixed parameter (the same register on x86-64), and only this one
+/// prototype is rewritten.
+fn declare_remap_variadic(header: String) -> String {
+    let generated = "int flags, void *new_address);";
+    let count = header.matches(generated).count();
+    assert_eq!(
+        count, 1,
+        "rmap_remap's prototype appears once in the header"
+    );
+    header.replace(generated, "int flags, ...);")
 }
 
 /// A program linked with -lrmap asks for the SONAME; the link lets it run

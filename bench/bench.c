@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/mman.h>
 #include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
@@ -26,10 +27,14 @@ typedef struct {
     void *(*map)(void *, size_t, int, int, int, off_t);
     int (*sync)(void *, size_t, int);
     int (*unmap)(void *, size_t);
+    int (*protect)(void *, size_t, int);
+    int (*advise)(void *, size_t, int);
+    void *(*remap)(void *, size_t, size_t, int, ...);
+    int (*resident)(void *, size_t, unsigned char *);
 } api_t;
 
-static const api_t LIBC = {mmap, msync, munmap};
-static const api_t RMAP = {rmap_map, rmap_sync, rmap_unmap};
+static const api_t LIBC = {mmap, msync, munmap, mprotect, madvise, mremap, mincore};
+static const api_t RMAP = {rmap_map, rmap_sync, rmap_unmap, rmap_protect, rmap_advise, rmap_remap, rmap_resident};
 
 static size_t PG;
 static int file_fd = -1, big_fd = -1;
@@ -104,6 +109,57 @@ static void two_threads(const api_t *a, long n)
     for (int i = 0; i < 2; i++)
         if (pthread_create(&th[i], NULL, thread_main, &arg) != 0) die("pthread_create");
     for (int i = 0; i < 2; i++) pthread_join(th[i], NULL);
+}
+
+/* The new calls, each on memory mapped through the side's own map, so the
+ * registry holds what librmap changes. Set up per batch, outside the timing
+ * of the calls themselves only by being the same for both sides. */
+static void protect_page(const api_t *a, long n)
+{
+    char *p = a->map(NULL, PG, PROT_READ | PROT_WRITE, ANON, -1, 0);
+    for (long i = 0; i < n; i++)
+        if (a->protect(p, PG, i % 2 ? PROT_READ | PROT_WRITE : PROT_READ) != 0) die("protect");
+    a->unmap(p, PG);
+}
+
+static void advise_page(const api_t *a, long n)
+{
+    char *p = a->map(NULL, PG, PROT_READ | PROT_WRITE, ANON, -1, 0);
+    for (long i = 0; i < n; i++)
+        if (a->advise(p, PG, i % 2 ? MADV_NORMAL : MADV_RANDOM) != 0) die("advise");
+    a->unmap(p, PG);
+}
+
+/* 1 page grows to 2 where the next page is free, then shrinks back. */
+static void remap_in_place(const api_t *a, long n)
+{
+    char *p = a->map(NULL, 2 * PG, PROT_READ | PROT_WRITE, ANON, -1, 0);
+    a->unmap(p + PG, PG);
+    for (long i = 0; i < n; i++)
+        if (a->remap(p, i % 2 ? 2 * PG : PG, i % 2 ? PG : 2 * PG, 0) != p) die("remap in place");
+    a->unmap(p, PG);
+}
+
+/* 1 page grows to 2 by moving to a hole (MREMAP_FIXED), then moves back as 1 page. */
+static void remap_moving(const api_t *a, long n)
+{
+    char *p = a->map(NULL, 4 * PG, PROT_READ | PROT_WRITE, ANON, -1, 0), *t = p + 2 * PG;
+    a->unmap(p + PG, 3 * PG);
+    for (long i = 0; i < n; i++) {
+        char *from = i % 2 ? t : p, *to = i % 2 ? p : t;
+        if (a->remap(from, i % 2 ? 2 * PG : PG, i % 2 ? PG : 2 * PG, MREMAP_MAYMOVE | MREMAP_FIXED, to) != to)
+            die("remap moving");
+    }
+    a->unmap(p, PG);
+}
+
+static void resident_1m(const api_t *a, long n)
+{
+    static unsigned char vec[256];
+    char *p = a->map(NULL, 1 << 20, PROT_READ | PROT_WRITE, ANON | MAP_POPULATE, -1, 0);
+    for (long i = 0; i < n; i++)
+        if (a->resident(p, 1 << 20, vec) != 0) die("resident");
+    a->unmap(p, 1 << 20);
 }
 
 /* Reading 64 MiB: read() into a buffer (side A) against a mapping (side B). */
@@ -264,8 +320,13 @@ int main(void)
         {"anonymous map+unmap, 1 page", anon_page, 200, 1001, 0, "libc", "rmap", le, 1.05},
         {"anonymous map+unmap, 1 MiB", anon_1m, 200, 1001, 0, "libc", "rmap", NULL, 0},
         {"anonymous map+unmap, 16 pages, MAP_POPULATE", anon_populate, 100, 1001, 0, "libc", "rmap", NULL, 0},
-        {"file map+unmap, 1 MiB, MAP_SHARED read-only", file_ro_1m, 200, 1001, 0, "libc", "rmap", NULL, 0},
-        {"file map+unmap, 1 MiB, MAP_SHARED read-write", file_rw_1m, 200, 1001, 0, "libc", "rmap", NULL, 0},
+        {"file map+unmap, 1 MiB, MAP_SHARED read-only", file_ro_1m, 200, 1001, 0, "libc", "rmap", le, 1.05},
+        {"file map+unmap, 1 MiB, MAP_SHARED read-write", file_rw_1m, 200, 1001, 0, "libc", "rmap", le, 1.05},
+        {"protect 1 page (read-only and back)", protect_page, 400, 1001, 0, "libc", "rmap", le, 1.05},
+        {"advise 1 page (MADV_RANDOM and back)", advise_page, 1000, 1001, 0, "libc", "rmap", le, 1.05},
+        {"remap 1 -> 2 pages in place (and back)", remap_in_place, 400, 1001, 0, "libc", "rmap", le, 1.05},
+        {"remap 1 -> 2 pages moving (MREMAP_FIXED, and back)", remap_moving, 200, 1001, 0, "libc", "rmap", le, 1.05},
+        {"resident of 1 MiB (256 pages)", resident_1m, 200, 1001, 0, "libc", "rmap", le, 1.05},
         {"sync MS_ASYNC, 1 dirty page", sync_async, 500, 1001, 0, "libc", "rmap", async, 1.10},
         {"sync MS_SYNC, 1 dirty page (temp dir file)", sync_sync, 20, 21, 0, "libc", "rmap", NULL, 0},
         {"anonymous map+unmap, 1 page, 1,000 live mappings", anon_page, 200, 1001, 1000, "libc", "rmap", le, 1.05},

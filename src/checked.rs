@@ -63,20 +63,36 @@ pub fn unowned(call: &str, addr: usize, len: usize) -> String {
     )
 }
 
+/// An unowned range that librmap had recorded, but that the kernel no
+/// longer holds as recorded.
+pub fn stale(call: &str, addr: usize, len: usize) -> String {
+    format!(
+        "rmap: {call}-unowned: rmap_{call}({addr:#x}, {len}): the librmap mapping here was unmapped \
+         or replaced behind librmap's back (munmap, mmap or mremap called directly); refused with EINVAL"
+    )
+}
+
 pub fn leak(addr: usize, len: usize, creator: &str) -> String {
     format!("rmap: leak: {len} bytes at {addr:#x} still mapped at exit, created at {creator}")
 }
 
 /// `first_bad` is the file offset of the first page wholly past end of file.
-pub fn beyond_eof(addr: usize, len: usize, offset: i64, size: u64, first_bad: u64) -> String {
+pub fn beyond_eof(
+    call: &str,
+    addr: usize,
+    len: usize,
+    offset: i64,
+    size: u64,
+    first_bad: u64,
+) -> String {
     format!(
-        "rmap: beyond-eof: rmap_map({addr:#x}, {len}) maps offset {offset} of a {size}-byte file: \
+        "rmap: beyond-eof: rmap_{call}({addr:#x}, {len}) maps offset {offset} of a {size}-byte file: \
          touching file offsets from {first_bad} on raises SIGBUS"
     )
 }
 
-pub fn write_exec(addr: usize, len: usize) -> String {
-    format!("rmap: write-exec: rmap_map({addr:#x}, {len}) is both writable and executable")
+pub fn write_exec(call: &str, addr: usize, len: usize) -> String {
+    format!("rmap: write-exec: rmap_{call}({addr:#x}, {len}) is both writable and executable")
 }
 
 #[cfg(test)]
@@ -103,12 +119,16 @@ mod tests {
             "rmap: leak: 8192 bytes at 0x2000 still mapped at exit, created at main+0x10 (prog)"
         );
         assert!(
-            beyond_eof(0x3000, 8192, 0, 100, 4096)
+            beyond_eof("map", 0x3000, 8192, 0, 100, 4096)
                 .ends_with("of a 100-byte file: touching file offsets from 4096 on raises SIGBUS")
         );
         assert_eq!(
-            write_exec(0x4000, 4096),
-            "rmap: write-exec: rmap_map(0x4000, 4096) is both writable and executable"
+            write_exec("protect", 0x4000, 4096),
+            "rmap: write-exec: rmap_protect(0x4000, 4096) is both writable and executable"
+        );
+        assert!(
+            stale("unmap", 0x5000, 4096)
+                .starts_with("rmap: unmap-unowned: rmap_unmap(0x5000, 4096): ")
         );
     }
 }

@@ -8,7 +8,7 @@
 //! This layer sees C types (from `libc`, as C types) and calls only the
 //! operations: `mapping` and `guarded`.
 
-use std::ffi::{CStr, c_char, c_int, c_void};
+use std::ffi::{CStr, c_char, c_int, c_uchar, c_void};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use errno::{Errno, set_errno};
@@ -291,6 +291,436 @@ pub unsafe extern "C" fn rmap_unmap(addr: *mut c_void, length: usize) -> c_int {
     })
 }
 
+/// Set the protection of a range of mappings: the drop-in replacement for
+/// `mprotect(2)`.
+///
+/// Changes the access allowed to the pages of [`addr`, `addr` + `length`),
+/// `length` rounded up to whole pages, to `prot`: `PROT_NONE` or an OR of
+/// `PROT_READ`, `PROT_WRITE`, `PROT_EXEC`, optionally with `PROT_SEM` (ignored)
+/// or one of `PROT_GROWSDOWN` (the change extends down to the start of a
+/// `MAP_GROWSDOWN` mapping) and `PROT_GROWSUP`. The registry records the new
+/// protection, splitting and merging records as the kernel splits and merges
+/// its mappings.
+///
+/// # RETURN VALUE
+///
+/// 0 on success; -1 on error, with errno set.
+///
+/// # ERRORS
+///
+/// - `EACCES` [protect_eacces_shared_write_readonly_fd]: `PROT_WRITE` for a
+///   `MAP_SHARED` file mapping whose descriptor was not open for writing.
+/// - `EACCES` [protect_eacces_deny_write_exec]: the process refuses new
+///   executable memory (`prctl(PR_SET_MDWE)`) and `prot` would make a
+///   mapping executable.
+/// - `EINVAL` [protect_einval_addr_misaligned]: `addr` is not page aligned.
+/// - `EINVAL` [protect_einval_prot_unknown]: `prot` has a bit other than
+///   `PROT_READ`, `PROT_WRITE`, `PROT_EXEC`, `PROT_SEM`, `PROT_GROWSDOWN` and
+///   `PROT_GROWSUP`.
+/// - `EINVAL` [protect_einval_grows_both]: `prot` has both `PROT_GROWSDOWN`
+///   and `PROT_GROWSUP`.
+/// - `EINVAL` [protect_einval_growsdown_not_growsdown]: `PROT_GROWSDOWN` (or
+///   `PROT_GROWSUP`, which x86-64 lacks) for a mapping that cannot grow.
+/// - `ENOMEM` [protect_enomem_unmapped]: part of the range is not mapped.
+/// - `ENOMEM` [protect_enomem_range_wraps]: `addr` plus `length`, rounded up
+///   to a page, wraps past the end of the address space.
+/// - `ENOMEM` [protect_enomem_map_count]: splitting a mapping would exceed
+///   `vm.max_map_count`.
+/// - `EPERM` [protect_eperm_sealed]: the range is sealed with `mseal(2)`.
+/// - `EINVAL` [protect_einval_unowned_checked]: checked mode only: the range
+///   is not wholly a librmap mapping. Reported as `rmap: protect-unowned: ...`;
+///   no system call is made.
+///
+/// EINVAL for both GROWS bits, then for a misaligned `addr`, then ENOMEM for a
+/// wrapping range, then EINVAL for unknown `prot` bits are decided by librmap
+/// before any system call, in that order (Linux's); a `length` of 0 succeeds
+/// after the first two. The rest are the kernel's answers.
+///
+/// # NOTES
+///
+/// - When the call fails part way (a hole, a mapping that refuses the new
+///   protection), the mappings before it have already changed, as with
+///   `mprotect`; the registry asks the kernel and records what changed.
+/// - In checked mode, a protection both writable and executable is reported
+///   as `rmap: write-exec: ...` (the call is made).
+/// - Thread safety: safe from any number of threads at once. Not
+///   async-signal-safe.
+///
+/// # EXAMPLES
+///
+/// ```c
+/// rmap_protect(page, 4096, PROT_READ);   /* a guard against stray writes */
+/// ```
+///
+/// # SEE ALSO
+///
+/// `rmap_map(3)`, `rmap_query(3)`, `mprotect(2)`
+///
+/// # Safety
+///
+/// As for `mprotect(2)`: accesses the new protection forbids fault.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rmap_protect(addr: *mut c_void, length: usize, prot: c_int) -> c_int {
+    guard(-1, || {
+        // SAFETY: the caller upholds mprotect's contract, which protect() forwards.
+        unsafe { mapping::protect(addr.cast(), length, prot) }?;
+        Ok(0)
+    })
+}
+
+/// Give advice about the use of a range of memory: the drop-in replacement
+/// for `madvise(2)`.
+///
+/// Passes `advice` (`MADV_NORMAL`, `MADV_RANDOM`, `MADV_SEQUENTIAL`,
+/// `MADV_WILLNEED`, `MADV_DONTNEED`, `MADV_FREE`, `MADV_REMOVE`,
+/// `MADV_DONTFORK`, `MADV_DOFORK`, `MADV_POPULATE_READ`, ... as the kernel
+/// knows them) for the pages of [`addr`, `addr` + `length`), `length` rounded
+/// up to whole pages. The registry follows `MADV_DONTFORK` and `MADV_DOFORK`:
+/// a child made by `fork` does not have (or record) a don't-fork range.
+///
+/// # RETURN VALUE
+///
+/// 0 on success; -1 on error, with errno set.
+///
+/// # ERRORS
+///
+/// - `EACCES` [advise_eacces_remove_not_shared_writable]: `MADV_REMOVE` for a
+///   file mapping that is not shared and writable.
+/// - `EFAULT` [advise_efault_populate_past_eof]: `MADV_POPULATE_READ` or
+///   `MADV_POPULATE_WRITE`, and a page lies past the end of its file (an
+///   access would raise SIGBUS).
+/// - `EINVAL` [advise_einval_addr_misaligned]: `addr` is not page aligned.
+/// - `EINVAL` [advise_einval_unknown_advice]: `advice` is not one this kernel
+///   knows (`MADV_MERGEABLE` and `MADV_HUGEPAGE`, for example, exist only in
+///   kernels built with KSM and transparent huge pages).
+/// - `EINVAL` [advise_einval_range_wraps]: `length` rounded up to a page, or
+///   `addr` plus it, wraps past the end of the address space.
+/// - `EINVAL` [advise_einval_dontneed_locked]: `MADV_DONTNEED` or `MADV_FREE`
+///   for locked pages.
+/// - `EINVAL` [advise_einval_remove_anonymous]: `MADV_REMOVE` for private
+///   anonymous memory.
+/// - `EINVAL` [advise_einval_free_shared]: `MADV_FREE` or `MADV_WIPEONFORK` for
+///   a shared or file mapping.
+/// - `EINVAL` [advise_einval_populate_forbidden]: `MADV_POPULATE_WRITE` for a
+///   mapping without `PROT_WRITE` (or `MADV_POPULATE_READ` without
+///   `PROT_READ`).
+/// - `ENOMEM` [advise_enomem_unmapped]: part of the range is not mapped (the
+///   advice still applies to the mapped parts).
+/// - `EPERM` [advise_eperm_hwpoison]: `MADV_HWPOISON` or `MADV_SOFT_OFFLINE`
+///   without `CAP_SYS_ADMIN`.
+/// - `EPERM` [advise_eperm_sealed]: advice that discards data (`MADV_DONTNEED`,
+///   `MADV_FREE`, ...) for a sealed read-only private mapping.
+/// - `EINVAL` [advise_einval_unowned_checked]: checked mode only: the range is
+///   not wholly a librmap mapping. Reported as `rmap: advise-unowned: ...`; no
+///   system call is made.
+///
+/// EINVAL for a misaligned `addr` or a wrapping range is decided by librmap
+/// before any system call (every other cause of the same errno also comes
+/// before any other check in Linux, so the order cannot differ). Whether
+/// `advice` is known depends on the kernel's configuration, so the kernel
+/// decides it; so are all other errors.
+///
+/// # NOTES
+///
+/// - A `length` of 0 succeeds (for an aligned `addr` and known `advice`).
+/// - Other errors of `madvise(2)` (EAGAIN, EIO, EHWPOISON, EBUSY for
+///   `MADV_COLLAPSE`) are the kernel's, passed through unchanged.
+/// - Thread safety: safe from any number of threads at once. Not
+///   async-signal-safe.
+///
+/// # EXAMPLES
+///
+/// ```c
+/// rmap_advise(map, length, MADV_SEQUENTIAL);   /* read ahead aggressively */
+/// ```
+///
+/// # SEE ALSO
+///
+/// `rmap_map(3)`, `rmap_resident(3)`, `madvise(2)`
+///
+/// # Safety
+///
+/// As for `madvise(2)`: some advice (`MADV_DONTNEED`, `MADV_FREE`,
+/// `MADV_REMOVE`) discards the contents of the range.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rmap_advise(addr: *mut c_void, length: usize, advice: c_int) -> c_int {
+    guard(-1, || {
+        // SAFETY: the caller upholds madvise's contract, which advise() forwards.
+        unsafe { mapping::advise(addr.cast(), length, advice) }?;
+        Ok(0)
+    })
+}
+
+/// Lock pages in memory: the drop-in replacement for `mlock(2)`.
+///
+/// Locks the pages that contain any part of [`addr`, `addr` + `length`) into
+/// RAM and faults them in; `addr` need not be aligned. The registry records
+/// the range as locked: `rmap_query` and `rmap_foreach` report `MAP_LOCKED`
+/// in `flags` while it is.
+///
+/// # RETURN VALUE
+///
+/// 0 on success; -1 on error, with errno set.
+///
+/// # ERRORS
+///
+/// - `EINVAL` [lock_einval_range_wraps]: the range, widened to whole pages,
+///   wraps past the end of the address space (with `CAP_IPC_LOCK`; without
+///   it, such a range exceeds `RLIMIT_MEMLOCK`: ENOMEM).
+/// - `ENOMEM` [lock_enomem_unmapped]: part of the range is not mapped (the
+///   mappings before the hole are locked).
+/// - `ENOMEM` [lock_enomem_limit]: the locked memory would exceed
+///   `RLIMIT_MEMLOCK`, without `CAP_IPC_LOCK`.
+/// - `EPERM` [lock_eperm_no_limit]: `RLIMIT_MEMLOCK` is 0, without
+///   `CAP_IPC_LOCK`.
+/// - `EINVAL` [lock_einval_unowned_checked]: checked mode only: the range is
+///   not wholly a librmap mapping. Reported as `rmap: lock-unowned: ...`; no
+///   system call is made.
+///
+/// Nothing is decided before the system call: Linux checks the caller's
+/// limit and capability first, which only the kernel knows.
+///
+/// # NOTES
+///
+/// - EAGAIN (the pages could not be faulted in for lack of memory) is the
+///   kernel's answer; the range is then locked, as the registry records.
+/// - Thread safety: safe from any number of threads at once. Not
+///   async-signal-safe.
+///
+/// # EXAMPLES
+///
+/// ```c
+/// if (rmap_lock(key, sizeof key) == -1)   /* keep a secret out of swap */
+///     err(1, "rmap_lock");
+/// ```
+///
+/// # SEE ALSO
+///
+/// `rmap_unlock(3)`, `rmap_query(3)`, `mlock(2)`
+///
+/// # Safety
+///
+/// Any pointer value may be passed; no memory is read or written.
+#[unsafe(no_mangle)]
+pub extern "C" fn rmap_lock(addr: *const c_void, length: usize) -> c_int {
+    guard(-1, || {
+        mapping::lock(addr.cast(), length)?;
+        Ok(0)
+    })
+}
+
+/// Unlock pages: the drop-in replacement for `munlock(2)`.
+///
+/// Unlocks the pages that contain any part of [`addr`, `addr` + `length`);
+/// `addr` need not be aligned. The registry records them as unlocked.
+///
+/// # RETURN VALUE
+///
+/// 0 on success; -1 on error, with errno set.
+///
+/// # ERRORS
+///
+/// - `EINVAL` [unlock_einval_range_wraps]: the range, widened to whole pages,
+///   wraps past the end of the address space.
+/// - `ENOMEM` [unlock_enomem_unmapped]: part of the range is not mapped (the
+///   mappings before the hole are unlocked).
+/// - `EINVAL` [unlock_einval_unowned_checked]: checked mode only: the range is
+///   not wholly a librmap mapping. Reported as `rmap: unlock-unowned: ...`; no
+///   system call is made.
+///
+/// EINVAL for a wrapping range is decided by librmap before any system call.
+///
+/// # NOTES
+///
+/// Thread safety: safe from any number of threads at once. Not
+/// async-signal-safe.
+///
+/// # SEE ALSO
+///
+/// `rmap_lock(3)`, `munlock(2)`
+///
+/// # Safety
+///
+/// Any pointer value may be passed; no memory is read or written.
+#[unsafe(no_mangle)]
+pub extern "C" fn rmap_unlock(addr: *const c_void, length: usize) -> c_int {
+    guard(-1, || {
+        mapping::unlock(addr.cast(), length)?;
+        Ok(0)
+    })
+}
+
+/// Grow, shrink or move a mapping: the drop-in replacement for `mremap(2)`.
+///
+/// Resizes the mapping at [`old_address`, `old_address` + `old_size`) to
+/// `new_size` bytes, in place if it can. `flags` is 0 or an OR of
+/// `MREMAP_MAYMOVE` (it may move), `MREMAP_FIXED` (it moves to the fifth
+/// argument, `void *new_address`, replacing whatever is there) and
+/// `MREMAP_DONTUNMAP` (it moves, leaving the old range mapped). The fifth
+/// argument is read only with `MREMAP_FIXED` or `MREMAP_DONTUNMAP`, as glibc
+/// reads it. An `old_size` of 0 maps the same shared pages a second time.
+/// The registry follows: records grow, shrink or move with their attributes.
+///
+/// The C declaration is variadic, `void *rmap_remap(void *old_address,
+/// size_t old_size, size_t new_size, int flags, ...)`, exactly glibc's
+/// `mremap`, so a call written for `mremap` with four arguments or five
+/// compiles unchanged (`#define mremap rmap_remap`). librmap defines it in
+/// Rust, which cannot define C-variadic functions on stable, with the fifth
+/// argument as a fixed parameter: on x86-64 a variadic call passes it in the
+/// same register, and librmap reads it only when `flags` says it was passed.
+///
+/// # RETURN VALUE
+///
+/// The address of the mapping; on error `RMAP_FAILED` (`(void *) -1`), with
+/// errno set.
+///
+/// # ERRORS
+///
+/// - `EAGAIN` [remap_eagain_memlock]: growing a locked mapping beyond
+///   `RLIMIT_MEMLOCK`, without `CAP_IPC_LOCK`.
+/// - `EFAULT` [remap_efault_unmapped]: `old_address` is not mapped, or the old
+///   range reaches past the end of its mapping.
+/// - `EINVAL` [remap_einval_unknown_flag]: `flags` has a bit other than
+///   `MREMAP_MAYMOVE`, `MREMAP_FIXED` and `MREMAP_DONTUNMAP`.
+/// - `EINVAL` [remap_einval_addr_misaligned]: `old_address` is not page
+///   aligned.
+/// - `EINVAL` [remap_einval_new_size_zero]: `new_size` is 0 (or rounds up to 0
+///   pages).
+/// - `EINVAL` [remap_einval_move_without_maymove]: `MREMAP_FIXED` or
+///   `MREMAP_DONTUNMAP` without `MREMAP_MAYMOVE`.
+/// - `EINVAL` [remap_einval_dontunmap_resize]: `MREMAP_DONTUNMAP` with
+///   different old and new sizes.
+/// - `EINVAL` [remap_einval_new_address_misaligned]: `MREMAP_FIXED` and
+///   `new_address` is not page aligned.
+/// - `EINVAL` [remap_einval_overlap]: `MREMAP_FIXED` and the new range overlaps
+///   the old.
+/// - `EINVAL` [remap_einval_duplicate_private]: `old_size` 0 for a private
+///   mapping.
+/// - `ENOMEM` [remap_enomem_no_room]: the mapping cannot grow in place and
+///   `MREMAP_MAYMOVE` is not given (or there is no free range to move to).
+/// - `EPERM` [remap_eperm_sealed]: the mapping is sealed with `mseal(2)`.
+/// - `EINVAL` [remap_einval_unowned_checked]: checked mode only: the old range
+///   is not wholly a librmap mapping. Reported as `rmap: remap-unowned: ...`;
+///   no system call is made.
+///
+/// EINVAL for an unknown flag, a move without `MREMAP_MAYMOVE`, a resizing
+/// `MREMAP_DONTUNMAP`, a misaligned `old_address` and a new size of 0 pages
+/// is decided by librmap before any system call (all precede any other check
+/// in Linux, so the order cannot differ). Checks of `new_address` come
+/// before the old mapping is looked up in Linux 6.18 but after it in 6.1:
+/// the kernel decides them.
+///
+/// # NOTES
+///
+/// - A `MREMAP_FIXED` move that fails late may already have unmapped the new
+///   range, as with `mremap`; the registry asks the kernel and records that.
+/// - In checked mode, growing a file mapping past the file's last page is
+///   reported as `rmap: beyond-eof: ...`.
+/// - Thread safety: safe from any number of threads at once. Not
+///   async-signal-safe.
+///
+/// # EXAMPLES
+///
+/// ```c
+/// char *bigger = rmap_remap(buf, 4096, 8192, MREMAP_MAYMOVE);
+/// char *there = rmap_remap(buf, 4096, 4096, MREMAP_MAYMOVE | MREMAP_FIXED, target);
+/// ```
+///
+/// # SEE ALSO
+///
+/// `rmap_map(3)`, `rmap_query(3)`, `mremap(2)`
+///
+/// # Safety
+///
+/// As for `mremap(2)`: after a move nothing usable is left at the old address
+/// (but with `MREMAP_DONTUNMAP`), and `MREMAP_FIXED` replaces what the new
+/// range held.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rmap_remap(
+    old_address: *mut c_void,
+    old_size: usize,
+    new_size: usize,
+    flags: c_int,
+    new_address: *mut c_void,
+) -> *mut c_void {
+    guard(libc::MAP_FAILED, || {
+        // SAFETY: the caller upholds mremap's contract, which remap() forwards;
+        // new_address is read only when flags say it was passed.
+        let ptr = unsafe {
+            mapping::remap(
+                old_address.cast(),
+                old_size,
+                new_size,
+                flags,
+                new_address.cast(),
+            )
+        }?;
+        Ok(ptr.cast())
+    })
+}
+
+/// Which pages of a range are resident in memory: the drop-in replacement
+/// for `mincore(2)`.
+///
+/// Fills `vec`, one byte per page of [`addr`, `addr` + `length`), with 1 in
+/// the lowest bit for a page resident in memory (in the page cache, for a
+/// file), 0 otherwise.
+///
+/// # RETURN VALUE
+///
+/// 0 on success; -1 on error, with errno set.
+///
+/// # ERRORS
+///
+/// - `EFAULT` [resident_efault_vec]: `vec` is not writable for one byte per
+///   page.
+/// - `EINVAL` [resident_einval_addr_misaligned]: `addr` is not page aligned.
+/// - `ENOMEM` [resident_enomem_range_wraps]: `addr` plus `length` lies outside
+///   the user address space.
+/// - `ENOMEM` [resident_enomem_unmapped]: part of the range is not mapped.
+/// - `EINVAL` [resident_einval_unowned_checked]: checked mode only: the range
+///   is not wholly a librmap mapping. Reported as
+///   `rmap: resident-unowned: ...`; no system call is made.
+///
+/// EINVAL for a misaligned `addr`, then ENOMEM for a range that wraps or ends
+/// above 2^63, then EFAULT for a `vec` too near the top for the range (when
+/// the range surely lies in the address space) are decided by librmap before
+/// any system call, in that order (Linux's).
+///
+/// # NOTES
+///
+/// - A `length` of 0 succeeds and writes nothing.
+/// - EAGAIN (the kernel is out of memory) is passed through.
+/// - Thread safety: safe from any number of threads at once. Not
+///   async-signal-safe.
+///
+/// # EXAMPLES
+///
+/// ```c
+/// unsigned char vec[256];
+/// rmap_resident(map, 256 * 4096, vec);   /* vec[i] & 1: page i is in memory */
+/// ```
+///
+/// # SEE ALSO
+///
+/// `rmap_advise(3)`, `mincore(2)`
+///
+/// # Safety
+///
+/// `vec` must be writable for one byte per page of the range.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rmap_resident(
+    addr: *mut c_void,
+    length: usize,
+    vec: *mut c_uchar,
+) -> c_int {
+    guard(-1, || {
+        // SAFETY: the caller vouches for vec, which resident() forwards.
+        unsafe { mapping::resident(addr.cast(), length, vec) }?;
+        Ok(0)
+    })
+}
+
 /// Copy bytes out of a mapping without risking SIGBUS or SIGSEGV.
 ///
 /// Copies `n` bytes from `src` (typically inside a mapping) to `dst`, like
@@ -441,18 +871,33 @@ pub extern "C" fn rmap_copied() -> usize {
     guard(0, || Ok(guarded::last_copied()))
 }
 
-/// A mapping as librmap recorded it (`rmap_query`, `rmap_foreach`).
+/// A mapping as librmap recorded it (`rmap_query`, `rmap_foreach`): one
+/// record per range the kernel keeps as one mapping of one `rmap_map` call
+/// (a protection or lock change of part of it splits it, as the kernel
+/// splits its own mappings, and undoing the change merges it again).
+///
+/// The size of this struct is fixed for the life of the SONAME
+/// `librmap.so.0`: `rmap_query` writes exactly these fields, so a program
+/// built against any 0.x header stays safe. Later facts are reported in the
+/// bits of `flags` (as `MAP_LOCKED` is) or by new functions, never by
+/// growing it.
 #[repr(C)]
 pub struct rmap_info {
     /// First byte of the mapping (or of what is left of it).
     pub start: *mut c_void,
     /// Length in bytes, a multiple of the page size.
     pub length: usize,
-    /// `PROT_*` bits as passed to `rmap_map`.
+    /// `PROT_*` bits as last set by `rmap_map` or `rmap_protect` (without
+    /// `PROT_GROWSDOWN`/`PROT_GROWSUP`).
     pub prot: c_int,
-    /// `MAP_*` bits as passed to `rmap_map`.
+    /// `MAP_*` bits as passed to `rmap_map`, with `MAP_LOCKED` set while the
+    /// range is locked (`MAP_LOCKED`, `rmap_lock`) and clear after
+    /// `rmap_unlock`.
     pub flags: c_int,
-    /// Device and inode of the mapped file; 0 for anonymous memory.
+    /// Device (as `st_dev` encodes it) and inode of the mapped file, as the
+    /// kernel names the file it maps (equal to `fstat`'s `st_dev` and
+    /// `st_ino` but on overlayfs and btrfs subvolumes, where the kernel names
+    /// the underlying file); 0 for anonymous memory.
     pub dev: u64,
     pub ino: u64,
     /// File offset of `start` (for anonymous memory, what was passed, moved
@@ -470,7 +915,8 @@ pub struct rmap_stats {
     pub maps: u64,
     pub unmaps: u64,
     pub syncs: u64,
-    /// Calls of `rmap_map`, `rmap_unmap` and `rmap_sync` that failed.
+    /// Calls of the nine mapping functions (`rmap_map` to `rmap_resident`)
+    /// that failed.
     pub failures: u64,
 }
 
@@ -497,7 +943,9 @@ fn info_of(found: Info) -> rmap_info {
 ///
 /// librmap records every mapping it makes, as the kernel holds it: a partial
 /// `rmap_unmap` splits or trims the record, `MAP_FIXED` replaces the parts it
-/// covers. This looks `addr` up (O(log n)) and fills `*info`.
+/// covers, `rmap_protect`, `rmap_lock` and `rmap_unlock` split and merge
+/// records by protection and lock state, `rmap_remap` grows, shrinks or
+/// moves them. This looks `addr` up (O(log n)) and fills `*info`.
 ///
 /// # RETURN VALUE
 ///
@@ -511,10 +959,16 @@ fn info_of(found: Info) -> rmap_info {
 ///
 /// # NOTES
 ///
-/// Mappings changed behind librmap's back (`munmap`, `mmap` with `MAP_FIXED`,
-/// `mremap` called directly) are not seen. Thread safety: safe from any
-/// number of threads at once; the answer reflects every call that returned
-/// before this one started.
+/// - The file's device and inode are not looked up when the file is mapped
+///   (that would cost every file mapping a system call): the first query of
+///   a file mapping asks the kernel (`PROCMAP_QUERY` on Linux 6.11 and
+///   later, else `/proc/self/maps`) and remembers the answer. Checked mode
+///   records them at map time.
+/// - Mappings changed behind librmap's back (`munmap`, `mmap` with
+///   `MAP_FIXED`, `mremap` called directly) are not seen; checked mode
+///   notices when a call meets one (see `rmap_set_check`).
+/// - Thread safety: safe from any number of threads at once; the answer
+///   reflects every call that returned before this one started.
 ///
 /// # SEE ALSO
 ///
@@ -632,15 +1086,29 @@ pub unsafe extern "C" fn rmap_foreach(
 /// continues, `RMAP_CHECK=abort` reports and then aborts; this call overrides
 /// it. In checked mode librmap writes one line to stderr per finding:
 ///
-/// - `rmap: unmap-unowned: ...` and `rmap: sync-unowned: ...`: `rmap_unmap`
-///   or `rmap_sync` of a range librmap does not hold (never mapped by it, or
-///   already unmapped: a double unmap); the call fails with EINVAL and does
-///   not touch the memory.
+/// - `rmap: CALL-unowned: ...` (`unmap-unowned`, `sync-unowned`,
+///   `protect-unowned`, `advise-unowned`, `lock-unowned`, `unlock-unowned`,
+///   `remap-unowned`, `resident-unowned`): a call on a range librmap does
+///   not hold (never mapped by it, or already unmapped: a double unmap), or
+///   that it held but the kernel no longer holds as recorded (unmapped or
+///   replaced behind its back); the call fails with EINVAL and does not
+///   touch the memory.
 /// - `rmap: leak: N bytes at ADDR still mapped at exit, created at WHERE`:
-///   at exit, one line per live mapping, with the code that created it.
-/// - `rmap: beyond-eof: ...`: at map time, a file mapping reaching past the
-///   file's last page; touching those pages raises SIGBUS.
-/// - `rmap: write-exec: ...`: a mapping both writable and executable.
+///   at exit, one line per mapping still held (and still held by the
+///   kernel), with the code that created it.
+/// - `rmap: beyond-eof: ...`: a file mapping reaching past the file's last
+///   page, at `rmap_map` or when `rmap_remap` grows it; touching those pages
+///   raises SIGBUS.
+/// - `rmap: write-exec: ...`: a mapping made, or changed by `rmap_protect`
+///   to be, both writable and executable.
+///
+/// Before an ownership or leak report, checked mode asks the kernel whether
+/// the recorded mapping is still there with its protection, sharing and
+/// file: it never reports a mapping the kernel no longer has. What it cannot
+/// tell: an anonymous mapping unmapped behind librmap's back and replaced by
+/// another anonymous mapping with the same protection at the same address
+/// (or a file mapping by one of the same file and offset) still counts as
+/// librmap's.
 ///
 /// # RETURN VALUE
 ///

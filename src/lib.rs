@@ -30,7 +30,7 @@ use std::os::fd::{AsRawFd, BorrowedFd};
 use std::ptr::NonNull;
 
 pub use errno::Errno;
-pub use mapping::{map, page_size, sync, unmap};
+pub use mapping::{advise, lock, map, page_size, protect, remap, resident, sync, unlock, unmap};
 
 /// The crate version, as "MAJOR.MINOR.PATCH".
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -143,6 +143,81 @@ impl Mapping {
         };
         // SAFETY: the range is ours and mapped; msync does not invalidate it.
         unsafe { sync(self.ptr.as_ptr(), self.len, flags) }
+    }
+}
+
+/// Advice about how a mapping will be used ([`Mapping::advise`]); only the
+/// kinds that leave its contents alone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Advice {
+    /// No special treatment (`MADV_NORMAL`).
+    Normal,
+    /// Expect random access: read ahead little (`MADV_RANDOM`).
+    Random,
+    /// Expect sequential access: read ahead much (`MADV_SEQUENTIAL`).
+    Sequential,
+    /// Expect access soon: start reading (`MADV_WILLNEED`).
+    WillNeed,
+}
+
+impl Mapping {
+    /// Passes `advice` for the whole mapping to the kernel.
+    pub fn advise(&self, advice: Advice) -> Result<(), Errno> {
+        let advice = match advice {
+            Advice::Normal => mapping::MADV_NORMAL,
+            Advice::Random => mapping::MADV_RANDOM,
+            Advice::Sequential => mapping::MADV_SEQUENTIAL,
+            Advice::WillNeed => mapping::MADV_WILLNEED,
+        };
+        // SAFETY: these kinds of advice leave the contents alone.
+        unsafe { advise(self.ptr.as_ptr(), self.len, advice) }
+    }
+
+    /// Locks the mapping's pages in memory (`mlock`).
+    pub fn lock(&self) -> Result<(), Errno> {
+        lock(self.ptr.as_ptr(), self.len)
+    }
+
+    /// Unlocks the mapping's pages (`munlock`).
+    pub fn unlock(&self) -> Result<(), Errno> {
+        unlock(self.ptr.as_ptr(), self.len)
+    }
+
+    /// Makes the mapping read-only: writes through a pointer fault, and
+    /// [`Mapping::as_mut_slice`] answers None.
+    pub fn make_read_only(&mut self) -> Result<(), Errno> {
+        // SAFETY: the range is ours; &mut self means no slice is borrowed.
+        unsafe { protect(self.ptr.as_ptr(), self.len, mapping::READ) }?;
+        self.writable = false;
+        Ok(())
+    }
+
+    /// Grows or shrinks the mapping to `new_len` bytes, moving it if it
+    /// cannot stay (`mremap` with `MREMAP_MAYMOVE`).
+    pub fn resize(&mut self, new_len: usize) -> Result<(), Errno> {
+        let flags = mapping::MREMAP_MAYMOVE;
+        // SAFETY: the range is ours and &mut self means nothing borrows it;
+        // the fifth argument is not read without MREMAP_FIXED.
+        let ptr = unsafe {
+            remap(
+                self.ptr.as_ptr(),
+                self.len,
+                new_len,
+                flags,
+                std::ptr::null_mut(),
+            )
+        }?;
+        self.ptr = NonNull::new(ptr).expect("mremap does not return NULL");
+        self.len = new_len;
+        Ok(())
+    }
+
+    /// Whether each page of the mapping is resident in memory (`mincore`).
+    pub fn resident(&self) -> Result<Vec<bool>, Errno> {
+        let mut vec = vec![0u8; self.len.div_ceil(page_size())];
+        // SAFETY: vec has one byte per page of the range.
+        unsafe { resident(self.ptr.as_ptr(), self.len, vec.as_mut_ptr()) }?;
+        Ok(vec.into_iter().map(|byte| byte & 1 != 0).collect())
     }
 }
 

@@ -1,22 +1,36 @@
 //! The operations behind the mapping calls: validate in Rust, ask the kernel,
 //! keep the registry as the kernel keeps its mappings, and in checked mode
 //! report misuse. Pure Rust types in, `Result<T, Errno>` out.
+//!
+//! Every call that changes mappings holds the registry lock across its
+//! system call, so the registry sees the calls of all threads in the order
+//! the kernel did. When a call fails after the kernel changed part of the
+//! range (a hole stops `mprotect` or `mlock` half way; `MREMAP_FIXED`
+//! unmaps its target first), the registry re-reads that range from the
+//! kernel: a cold path, so the registry never lies about what it recorded.
+
+use std::ptr::null_mut;
 
 use errno::Errno;
 
 use crate::checked;
-use crate::process::{COUNTERS, Counters, registry};
-use crate::registry::Entry;
-use crate::sys::{self, EINVAL, MAP_ANONYMOUS, PROT_EXEC, PROT_WRITE};
+use crate::process::{self, drop_stale, hold};
+use crate::registry::{Entry, Registry};
+use crate::sys::{
+    self, EINVAL, MADV_DOFORK, MADV_DONTFORK, MAP_ANONYMOUS, MAP_LOCKED, MREMAP_DONTUNMAP,
+    MREMAP_FIXED, PROT_EXEC, PROT_GROWSDOWN, PROT_GROWSUP, PROT_READ, PROT_WRITE,
+};
 use crate::validate::{self, MapArgs, round_up_to_page};
 
 /// The checked mode, as callers name it.
 pub use crate::checked::Mode as CheckMode;
 /// The system page size, read once.
 pub use crate::sys::page_size;
-/// The platform's `PROT_*`, `MAP_*` and `MS_*` values, as the operations take them.
+/// The platform's `PROT_*`, `MAP_*`, `MS_*`, `MADV_*` and `MREMAP_*`
+/// values, as the operations take them.
 pub use crate::sys::{
-    MAP_ANONYMOUS as ANONYMOUS, MAP_PRIVATE as PRIVATE, MAP_SHARED as SHARED, MS_ASYNC, MS_SYNC,
+    MADV_NORMAL, MADV_RANDOM, MADV_SEQUENTIAL, MADV_WILLNEED, MAP_ANONYMOUS as ANONYMOUS,
+    MAP_PRIVATE as PRIVATE, MAP_SHARED as SHARED, MREMAP_MAYMOVE, MS_ASYNC, MS_SYNC,
     PROT_READ as READ, PROT_WRITE as WRITE,
 };
 
@@ -35,7 +49,7 @@ fn report(line: &str, mode: CheckMode) {
 /// Counts a failure; successes are counted where they happen.
 #[cold]
 fn failed(error: Errno) -> Errno {
-    Counters::add(&COUNTERS.failures);
+    process::count_failure();
     error
 }
 
@@ -46,10 +60,13 @@ fn pages_covering(len: usize, page: usize) -> usize {
 }
 
 /// `mmap` with Linux's argument rules decided in Rust first; the mapping is
-/// recorded in the registry.
+/// recorded in the registry. The file's device and inode are not looked up
+/// here (that would cost a system call): `query` asks the kernel for them
+/// when first asked (checked mode records them at once, with the file size).
 ///
 /// # Safety
 /// As for `mmap(2)`: with `MAP_FIXED` whatever was mapped in the range is replaced.
+#[inline(always)]
 pub unsafe fn map(
     addr: *mut u8,
     len: usize,
@@ -68,17 +85,12 @@ pub unsafe fn map(
     let page = page_size();
     validate::check_map(&args, page, sys::fd_kind).map_err(failed)?;
     let mode = checked::mode();
-    let creator = if mode == CheckMode::Off {
-        0
-    } else {
-        sys::caller_address()
+    let (creator, file) = match mode {
+        CheckMode::Off => (0, None),
+        _ if flags & MAP_ANONYMOUS != 0 => (sys::caller_address(), None),
+        _ => (sys::caller_address(), sys::file_identity(fd)),
     };
-    let file = if flags & MAP_ANONYMOUS == 0 {
-        sys::file_identity(fd)
-    } else {
-        None
-    };
-    let mut registry = registry();
+    let mut held = hold();
     // SAFETY: forwarded to the caller's contract.
     let result = unsafe { sys::mmap(addr, len, prot, flags, fd, offset) };
     if let Ok(ptr) = result {
@@ -90,66 +102,87 @@ pub unsafe fn map(
             ino: file.map_or(0, |f| f.ino),
             offset,
             creator,
+            dont_fork: false,
+            // Every successful map counts once, under the lock: a unique id.
+            origin: held.maps,
+            whole: true,
         };
-        registry.insert(ptr as usize, entry);
-        Counters::add_locked(&COUNTERS.maps, &registry);
+        held.registry.insert(ptr as usize, entry);
+        held.maps += 1;
     }
-    drop(registry);
+    drop(held);
     if let (Ok(ptr), CheckMode::Report | CheckMode::Abort) = (result, mode) {
-        check_new_mapping(ptr as usize, len, prot, offset, file, page, mode);
+        let size = file.and_then(|f| f.size);
+        check_beyond_eof("map", ptr as usize, len, offset, size, page, mode);
+        check_write_exec("map", ptr as usize, len, prot, mode);
     }
     result.map_err(failed)
 }
 
-/// Checked-mode reports about a mapping just made.
+/// Checked mode: a file mapping that reaches past the file's last page.
 #[cold]
-#[inline(never)]
-fn check_new_mapping(
+fn check_beyond_eof(
+    call: &str,
     start: usize,
     len: usize,
-    prot: i32,
     offset: i64,
-    file: Option<sys::FileIdentity>,
+    size: Option<u64>,
     page: usize,
     mode: CheckMode,
 ) {
-    if let Some(size) = file.and_then(|f| f.size) {
+    if let Some(size) = size {
         let first_bad = pages_covering(size as usize, page) as u64;
         if (offset as u64).saturating_add(len as u64) > first_bad {
             report(
-                &checked::beyond_eof(start, len, offset, size, first_bad),
+                &checked::beyond_eof(call, start, len, offset, size, first_bad),
                 mode,
             );
         }
     }
+}
+
+/// Checked mode: a range both writable and executable.
+fn check_write_exec(call: &str, start: usize, len: usize, prot: i32, mode: CheckMode) {
     if prot & PROT_WRITE != 0 && prot & PROT_EXEC != 0 {
-        report(&checked::write_exec(start, len), mode);
+        report(&checked::write_exec(call, start, len), mode);
     }
 }
 
 /// In checked mode, refuses a range librmap does not hold. The mode test is
 /// inlined; the rest stays off the default path.
 #[inline]
-fn check_owned(call: &str, addr: *mut u8, len: usize, page: usize) -> Result<(), Errno> {
+fn check_owned(call: &str, addr: usize, len: usize, page: usize) -> Result<(), Errno> {
     match checked::mode() {
         CheckMode::Off => Ok(()),
         mode => check_owned_slow(call, addr, len, page, mode),
     }
 }
 
+/// The range must be recorded, and the kernel must still hold what was
+/// recorded there: a mapping unmapped or replaced behind librmap's back
+/// (with `munmap`, `mmap`, `mremap` called directly) is not librmap's any
+/// more, and its stale records are dropped.
 #[cold]
 #[inline(never)]
 fn check_owned_slow(
     call: &str,
-    addr: *mut u8,
+    addr: usize,
     len: usize,
     page: usize,
     mode: CheckMode,
 ) -> Result<(), Errno> {
-    if registry().covers(addr as usize, pages_covering(len, page)) {
+    let len = pages_covering(len, page);
+    let mut held = hold();
+    if !held.registry.covers(addr, len) {
+        drop(held);
+        report(&checked::unowned(call, addr, len), mode);
+        return Err(Errno(EINVAL));
+    }
+    if drop_stale(&mut held.registry, addr, len) == 0 {
         return Ok(());
     }
-    report(&checked::unowned(call, addr as usize, len), mode);
+    drop(held);
+    report(&checked::stale(call, addr, len), mode);
     Err(Errno(EINVAL))
 }
 
@@ -157,13 +190,14 @@ fn check_owned_slow(
 ///
 /// # Safety
 /// As for `msync(2)`.
+#[inline(always)]
 pub unsafe fn sync(addr: *mut u8, len: usize, flags: i32) -> Result<(), Errno> {
     let page = page_size();
     validate::check_sync(addr as usize, len, flags, page).map_err(failed)?;
-    check_owned("sync", addr, len, page).map_err(failed)?;
+    check_owned("sync", addr as usize, len, page).map_err(failed)?;
     // SAFETY: forwarded to the caller's contract.
     unsafe { sys::msync(addr, len, flags) }.map_err(failed)?;
-    Counters::add(&COUNTERS.syncs);
+    process::count_sync();
     Ok(())
 }
 
@@ -172,16 +206,349 @@ pub unsafe fn sync(addr: *mut u8, len: usize, flags: i32) -> Result<(), Errno> {
 ///
 /// # Safety
 /// As for `munmap(2)`: nothing may use the range afterwards.
+#[inline(always)]
 pub unsafe fn unmap(addr: *mut u8, len: usize) -> Result<(), Errno> {
     let page = page_size();
     validate::check_unmap(addr as usize, len, page).map_err(failed)?;
-    check_owned("unmap", addr, len, page).map_err(failed)?;
-    let mut registry = registry();
+    check_owned("unmap", addr as usize, len, page).map_err(failed)?;
+    let mut held = hold();
     // SAFETY: forwarded to the caller's contract.
     unsafe { sys::munmap(addr, len) }.map_err(failed)?;
-    registry.remove(addr as usize, pages_covering(len, page));
-    Counters::add_locked(&COUNTERS.unmaps, &registry);
+    held.registry
+        .remove(addr as usize, pages_covering(len, page));
+    held.unmaps += 1;
     Ok(())
+}
+
+/// `mprotect` with Linux's argument rules decided in Rust first; the
+/// registry records the new protection (splitting and merging records as
+/// the kernel splits and merges its mappings).
+///
+/// # Safety
+/// As for `mprotect(2)`: accesses the new protection forbids will fault.
+#[inline(always)]
+pub unsafe fn protect(addr: *mut u8, len: usize, prot: i32) -> Result<(), Errno> {
+    let page = page_size();
+    validate::check_protect(addr as usize, len, prot, page).map_err(failed)?;
+    let mode = checked::mode();
+    if mode != CheckMode::Off {
+        check_owned_slow("protect", addr as usize, len, page, mode).map_err(failed)?;
+    }
+    let recorded = prot & !(PROT_GROWSDOWN | PROT_GROWSUP);
+    let (mut start, pages_len) = (addr as usize, pages_covering(len, page));
+    let mut held = hold();
+    let registry = &mut held.registry;
+    if prot & PROT_GROWSDOWN != 0 {
+        // The kernel extends the change down to the start of the mapping.
+        start = registry.find(start).map_or(start, |(s, _)| s);
+    }
+    let end = addr as usize + pages_len;
+    let exact = registry.find_exact(start, end - start);
+    // SAFETY: forwarded to the caller's contract.
+    let result = unsafe { sys::mprotect(addr, len, prot) };
+    match (result, exact) {
+        (Ok(()), Some(exact)) => registry.update_exact(exact, |e| e.prot = recorded),
+        (Ok(()), None) => registry.update(start, end - start, |e| e.prot = recorded),
+        (Err(_), _) => resync_protection(registry, start, end - start),
+    }
+    drop(held);
+    result.map_err(failed)?;
+    if mode != CheckMode::Off {
+        check_write_exec("protect", addr as usize, pages_len, prot, mode);
+    }
+    Ok(())
+}
+
+/// After a failed `mprotect`: each recorded piece takes the protection the
+/// kernel now has (it may have changed the mappings before the one that
+/// failed).
+#[cold]
+fn resync_protection(registry: &mut Registry, start: usize, len: usize) {
+    let mut pieces = registry.pieces(start, len);
+    while let Some((piece_start, piece)) = pieces.pop() {
+        let Some(vma) = sys::kernel_vma(piece_start, false) else {
+            continue;
+        };
+        let kept = vma.prot | (piece.prot & !(PROT_READ | PROT_WRITE | PROT_EXEC));
+        let len = piece.len.min(vma.end - piece_start);
+        registry.update(piece_start, len, |e| e.prot = kept);
+        if len < piece.len {
+            let rest = Entry {
+                len: piece.len - len,
+                ..piece
+            };
+            pieces.push((piece_start + len, rest));
+        }
+    }
+}
+
+/// `madvise` with Linux's argument rules decided in Rust first. Only
+/// `MADV_DONTFORK`/`MADV_DOFORK` change what the registry records (which
+/// ranges a forked child has).
+///
+/// # Safety
+/// As for `madvise(2)`: some advice discards the range's contents.
+#[inline(always)]
+pub unsafe fn advise(addr: *mut u8, len: usize, advice: i32) -> Result<(), Errno> {
+    let page = page_size();
+    validate::check_advise(addr as usize, len, page).map_err(failed)?;
+    check_owned("advise", addr as usize, len, page).map_err(failed)?;
+    if advice != MADV_DONTFORK && advice != MADV_DOFORK {
+        // SAFETY: forwarded to the caller's contract.
+        return unsafe { sys::madvise(addr, len, advice) }.map_err(failed);
+    }
+    let mut held = hold();
+    // SAFETY: forwarded to the caller's contract.
+    let result = unsafe { sys::madvise(addr, len, advice) };
+    // On failure (a hole), the kernel applied it to what precedes the hole.
+    let len = match result {
+        Ok(()) => pages_covering(len, page),
+        Err(_) => mapped_prefix(addr as usize, pages_covering(len, page)),
+    };
+    let dont_fork = advice == MADV_DONTFORK;
+    held.registry
+        .update(addr as usize, len, |e| e.dont_fork = dont_fork);
+    if dont_fork {
+        process::note_dont_fork();
+    }
+    result.map_err(failed)
+}
+
+/// How much of [start, start + len) the kernel maps without a hole from
+/// `start` on (after a call that stops at the first hole failed).
+#[cold]
+fn mapped_prefix(start: usize, len: usize) -> usize {
+    let mut at = start;
+    while at < start + len {
+        match sys::kernel_vma(at, false) {
+            Some(vma) => at = vma.end,
+            None => break,
+        }
+    }
+    at.min(start + len) - start
+}
+
+/// `mlock`: no argument error is decided before the kernel (it checks
+/// `RLIMIT_MEMLOCK` and `CAP_IPC_LOCK` first). The registry records the
+/// range as locked (`MAP_LOCKED` in its flags).
+#[inline(always)]
+pub fn lock(addr: *const u8, len: usize) -> Result<(), Errno> {
+    let page = page_size();
+    let (start, pages_len) = pages_of(addr as usize, len, page);
+    check_owned("lock", start, pages_len, page).map_err(failed)?;
+    let mut held = hold();
+    let result = sys::mlock(addr, len);
+    record_lock(&mut held.registry, start, pages_len, true, result.is_ok());
+    result.map_err(failed)
+}
+
+/// `munlock` with Linux's argument rules decided in Rust first; the
+/// registry records the range as unlocked.
+#[inline(always)]
+pub fn unlock(addr: *const u8, len: usize) -> Result<(), Errno> {
+    let page = page_size();
+    validate::check_unlock(addr as usize, len, page).map_err(failed)?;
+    let (start, pages_len) = pages_of(addr as usize, len, page);
+    check_owned("unlock", start, pages_len, page).map_err(failed)?;
+    let mut held = hold();
+    let result = sys::munlock(addr, len);
+    record_lock(&mut held.registry, start, pages_len, false, result.is_ok());
+    result.map_err(failed)
+}
+
+/// The whole pages `mlock` and `munlock` act on: [addr, addr + len)
+/// widened to page boundaries (saturating where the kernel fails anyway).
+fn pages_of(addr: usize, len: usize, page: usize) -> (usize, usize) {
+    let start = addr & !(page - 1);
+    let end = addr.saturating_add(len).saturating_add(page - 1) & !(page - 1);
+    (start, end - start)
+}
+
+fn record_lock(registry: &mut Registry, start: usize, len: usize, locked: bool, ok: bool) {
+    if ok {
+        registry.update(start, len, |e| set_locked(e, locked));
+    } else {
+        resync_locks(registry, start, len);
+    }
+}
+
+fn set_locked(entry: &mut Entry, locked: bool) {
+    if locked {
+        entry.flags |= MAP_LOCKED;
+    } else {
+        entry.flags &= !MAP_LOCKED;
+    }
+}
+
+/// After a failed lock call: the kernel may have changed the mappings
+/// before a hole, or locked everything and then failed to fault it in.
+#[cold]
+fn resync_locks(registry: &mut Registry, start: usize, len: usize) {
+    registry.update(start, len, |e| set_locked(e, false));
+    for (from, to) in sys::kernel_locked_ranges(start, start + len) {
+        registry.update(from, to - from, |e| set_locked(e, true));
+    }
+}
+
+/// `mremap` with Linux's argument rules decided in Rust first, taking its
+/// fifth argument only with `MREMAP_FIXED` or `MREMAP_DONTUNMAP`, as
+/// glibc does. The registry follows: the records grow, shrink or move
+/// (keeping their attributes), a fixed move replaces what it covers, and a
+/// don't-unmap move leaves the old ones in place.
+///
+/// # Safety
+/// As for `mremap(2)`: a move leaves nothing usable at the old address
+/// (except with `MREMAP_DONTUNMAP`), and `MREMAP_FIXED` replaces whatever
+/// the new range held.
+#[inline(always)]
+pub unsafe fn remap(
+    old: *mut u8,
+    old_len: usize,
+    new_len: usize,
+    flags: i32,
+    new_addr: *mut u8,
+) -> Result<*mut u8, Errno> {
+    let page = page_size();
+    validate::check_remap(old as usize, old_len, new_len, flags, page).map_err(failed)?;
+    let new_addr = if flags & (MREMAP_FIXED | MREMAP_DONTUNMAP) != 0 {
+        new_addr
+    } else {
+        null_mut()
+    };
+    // A zero old length duplicates the mapping at `old`: its first page must be ours.
+    let mode = checked::mode();
+    if mode != CheckMode::Off {
+        check_owned_slow("remap", old as usize, old_len.max(1), page, mode).map_err(failed)?;
+    }
+    let mut held = hold();
+    let registry = &mut held.registry;
+    // SAFETY: forwarded to the caller's contract.
+    let result = unsafe { sys::mremap(old, old_len, new_len, flags, new_addr) };
+    let (old_start, old_len) = (old as usize, pages_covering(old_len, page));
+    let new_len = pages_covering(new_len, page);
+    match result {
+        Ok(ptr) => record_remap(registry, old_start, old_len, new_len, flags, ptr as usize),
+        Err(_) => {
+            // A fixed move unmaps its target first, a shrink its tail.
+            drop_unmapped(registry, old_start, old_len);
+            if flags & MREMAP_FIXED != 0 {
+                drop_unmapped(registry, new_addr as usize, new_len);
+            }
+        }
+    }
+    drop(held);
+    let ptr = result.map_err(failed)?;
+    if mode != CheckMode::Off && new_len > old_len {
+        check_grown_file(ptr as usize, new_len, page, mode);
+    }
+    Ok(ptr)
+}
+
+/// Checked mode: a grown file mapping that now reaches past its file.
+#[cold]
+fn check_grown_file(at: usize, len: usize, page: usize, mode: CheckMode) {
+    let Some((start, entry)) = hold().registry.find(at) else {
+        return;
+    };
+    if entry.flags & MAP_ANONYMOUS == 0 {
+        let offset = entry.offset.wrapping_add((at - start) as i64);
+        let size = sys::mapped_file_size(at);
+        check_beyond_eof("remap", at, len, offset, size, page, mode);
+    }
+}
+
+/// The registry after a successful `mremap` of [old, old + old_len) to
+/// `new_len` bytes at `ptr` (lengths in whole pages).
+fn record_remap(
+    registry: &mut Registry,
+    old: usize,
+    old_len: usize,
+    new_len: usize,
+    flags: i32,
+    ptr: usize,
+) {
+    if old_len == 0 {
+        // A second mapping of the same shared pages, with the same attributes.
+        if let Some((start, entry)) = registry.find(old) {
+            let offset = entry.offset.wrapping_add((old - start) as i64);
+            registry.insert(
+                ptr,
+                Entry {
+                    len: new_len,
+                    offset,
+                    ..entry
+                },
+            );
+        }
+        return;
+    }
+    if ptr == old {
+        if new_len < old_len {
+            registry.remove(old + new_len, old_len - new_len);
+        } else if new_len > old_len {
+            registry.extend(old + old_len, new_len - old_len);
+        }
+        return;
+    }
+    // Usually the old range is all or part of one record: it moves whole,
+    // grown or shrunk (the record for the new range replaces what was there).
+    if let Some((start, entry)) = registry.find(old)
+        && old + old_len <= start + entry.len
+    {
+        let moved = Entry {
+            len: new_len,
+            offset: entry.offset.wrapping_add((old - start) as i64),
+            whole: entry.whole
+                && start == old
+                && entry.len == old_len
+                && flags & MREMAP_DONTUNMAP == 0,
+            ..entry
+        };
+        if flags & MREMAP_DONTUNMAP == 0 {
+            registry.remove(old, old_len);
+        }
+        registry.insert(ptr, moved);
+        return;
+    }
+    let pieces = registry.pieces(old, old_len.min(new_len));
+    if flags & MREMAP_DONTUNMAP == 0 {
+        registry.remove(old, old_len);
+    }
+    registry.remove(ptr, new_len);
+    for (start, entry) in pieces {
+        registry.insert(ptr + (start - old), entry);
+    }
+    if new_len > old_len {
+        registry.extend(ptr + old_len, new_len - old_len);
+    }
+}
+
+/// Drops the records of [start, start + len) the kernel no longer maps.
+#[cold]
+fn drop_unmapped(registry: &mut Registry, start: usize, len: usize) {
+    for (piece_start, piece) in registry.pieces(start, len) {
+        let mut at = piece_start;
+        while at < piece_start + piece.len {
+            let next = sys::kernel_vma(at, true).map_or(usize::MAX, |vma| vma.start);
+            if next > at {
+                registry.remove(at, next.min(piece_start + piece.len) - at);
+            }
+            at = sys::kernel_vma(next, false).map_or(usize::MAX, |vma| vma.end);
+        }
+    }
+}
+
+/// `mincore` with Linux's argument rules decided in Rust first.
+///
+/// # Safety
+/// `vec` must be writable for one byte per page of the range.
+#[inline(always)]
+pub unsafe fn resident(addr: *mut u8, len: usize, vec: *mut u8) -> Result<(), Errno> {
+    let page = page_size();
+    validate::check_resident(addr as usize, len, vec as usize, page).map_err(failed)?;
+    check_owned("resident", addr as usize, len, page).map_err(failed)?;
+    // SAFETY: forwarded to the caller's contract.
+    unsafe { sys::mincore(addr, len, vec) }.map_err(failed)
 }
 
 /// A mapping librmap holds, as the introspection calls report it.
@@ -191,11 +558,32 @@ pub struct Info {
     pub entry: Entry,
 }
 
-/// The mapping containing `addr`.
+/// The mapping containing `addr`, its file's identity asked of the kernel
+/// if not yet known.
 pub fn query(addr: usize) -> Option<Info> {
-    registry()
-        .find(addr)
-        .map(|(start, entry)| Info { start, entry })
+    let mut held = hold();
+    let (start, entry) = held.registry.find(addr)?;
+    Some(Info {
+        start,
+        entry: with_identity(&mut held.registry, start, entry),
+    })
+}
+
+/// `entry` at `start` with its file's device and inode, learnt from the
+/// kernel (and remembered) the first time they are asked for.
+fn with_identity(registry: &mut Registry, start: usize, entry: Entry) -> Entry {
+    if entry.flags & MAP_ANONYMOUS != 0 || entry.ino != 0 {
+        return entry;
+    }
+    let Some(vma) = sys::kernel_vma(start, false).filter(|vma| vma.ino != 0) else {
+        return entry;
+    };
+    registry.update(start, entry.len, |e| (e.dev, e.ino) = (vma.dev, vma.ino));
+    Entry {
+        dev: vma.dev,
+        ino: vma.ino,
+        ..entry
+    }
 }
 
 /// Live mappings and bytes, and the call totals.
@@ -209,22 +597,27 @@ pub struct Totals {
 }
 
 pub fn totals() -> Totals {
-    let registry = registry();
+    let held = hold();
+    let (syncs, failures) = process::unlocked_counts();
     Totals {
-        live_mappings: registry.len(),
-        live_bytes: registry.bytes(),
-        maps: Counters::get(&COUNTERS.maps),
-        unmaps: Counters::get(&COUNTERS.unmaps),
-        syncs: Counters::get(&COUNTERS.syncs),
-        failures: Counters::get(&COUNTERS.failures),
+        live_mappings: held.registry.len(),
+        live_bytes: held.registry.bytes(),
+        maps: held.maps,
+        unmaps: held.unmaps,
+        syncs,
+        failures,
     }
 }
 
 /// Every live mapping in address order, copied out so the caller may call
 /// back into librmap while walking them.
 pub fn snapshot() -> Vec<Info> {
-    registry()
-        .iter()
-        .map(|(start, entry)| Info { start, entry })
+    let mut held = hold();
+    let all: Vec<(usize, Entry)> = held.registry.iter().collect();
+    all.into_iter()
+        .map(|(start, entry)| Info {
+            start,
+            entry: with_identity(&mut held.registry, start, entry),
+        })
         .collect()
 }

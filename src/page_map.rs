@@ -76,6 +76,25 @@ impl<V: Copy> PageMap<V> {
         }
     }
 
+    /// Where `key` lives, for a later [`PageMap::at_mut`]: valid until the
+    /// next insertion or `retain`.
+    #[inline]
+    pub fn slot_of(&self, key: u64) -> Option<usize> {
+        if self.len == 0 {
+            return None;
+        }
+        match self.probe(key) {
+            (i, true) => Some(i),
+            _ => None,
+        }
+    }
+
+    /// The value in slot `i` (from [`PageMap::slot_of`]).
+    #[inline]
+    pub fn at_mut(&mut self, i: usize) -> &mut V {
+        &mut self.slots[i].value
+    }
+
     #[inline]
     pub fn get_mut(&mut self, key: u64) -> Option<&mut V> {
         if self.len == 0 {

@@ -16,87 +16,161 @@ use errno::Errno;
 
 use crate::checked::{self, Mode};
 use crate::lock::{self, Lock, LockGuard};
-use crate::registry::Registry;
-use crate::sys;
+use crate::registry::{Entry, Registry};
+use crate::sys::{self, MAP_ANONYMOUS, MAP_SHARED, PROT_EXEC, PROT_READ, PROT_WRITE};
 
-/// Every mapping librmap made. Held across map and unmap system calls, so an
-/// address the kernel reuses is never recorded out of order. (A panic while
-/// holding it leaves the data consistent: every update is one call on
-/// Registry.)
-static REGISTRY: Lock<Registry> = Lock::new(Registry::new());
-
-/// The registry, locked.
-pub fn registry() -> LockGuard<'static, Registry> {
-    REGISTRY.lock()
+/// What the registry lock guards: every mapping librmap made, and the
+/// counts of the calls that change it (counted under the lock, so without
+/// a locked instruction or a cache line of their own).
+pub struct Held {
+    pub registry: Registry,
+    pub maps: u64,
+    pub unmaps: u64,
 }
 
-/// Totals since the process started, all in one place. `maps` and `unmaps`
-/// change only under the registry lock, so they need no locked instruction
-/// ([`Counters::add_locked`]); the others are counted with [`lock::count`].
-pub struct Counters {
-    pub maps: AtomicU64,
-    pub unmaps: AtomicU64,
-    pub syncs: AtomicU64,
-    pub failures: AtomicU64,
+/// The process-wide state, in one place: the registry and all the counters.
+struct Process {
+    /// Held across map and unmap system calls, so an address the kernel
+    /// reuses is never recorded out of order. (A panic while holding it
+    /// leaves the data consistent: every update is one call on Registry.)
+    held: Lock<Held>,
+    /// Counted without the lock ([`lock::count`]).
+    syncs: AtomicU64,
+    failures: AtomicU64,
 }
 
-pub static COUNTERS: Counters = Counters {
-    maps: AtomicU64::new(0),
-    unmaps: AtomicU64::new(0),
+static PROCESS: Process = Process {
+    held: Lock::new(Held {
+        registry: Registry::new(),
+        maps: 0,
+        unmaps: 0,
+    }),
     syncs: AtomicU64::new(0),
     failures: AtomicU64::new(0),
 };
 
-impl Counters {
-    /// Adds one to a counter whose every writer holds the registry lock
-    /// (the guard is the proof), so a plain load and store cannot race.
-    #[inline]
-    pub fn add_locked(counter: &AtomicU64, _held: &LockGuard<'_, Registry>) {
-        counter.store(counter.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
-    }
+/// The registry and its counts, locked.
+pub fn hold() -> LockGuard<'static, Held> {
+    PROCESS.held.lock()
+}
 
-    /// Adds one to a counter that any thread may bump without the lock.
-    #[inline]
-    pub fn add(counter: &AtomicU64) {
-        lock::count(counter);
-    }
+pub fn count_sync() {
+    lock::count(&PROCESS.syncs);
+}
 
-    pub fn get(counter: &AtomicU64) -> u64 {
-        counter.load(Ordering::Relaxed)
-    }
+pub fn count_failure() {
+    lock::count(&PROCESS.failures);
+}
+
+/// (syncs, failures) so far; maps and unmaps are in [`Held`].
+pub fn unlocked_counts() -> (u64, u64) {
+    (
+        PROCESS.syncs.load(Ordering::Relaxed),
+        PROCESS.failures.load(Ordering::Relaxed),
+    )
 }
 
 thread_local! {
     /// The registry lock taken by the fork-preparing thread, released after fork.
-    static HELD_ACROSS_FORK: RefCell<Option<LockGuard<'static, Registry>>> = const { RefCell::new(None) };
+    static HELD_ACROSS_FORK: RefCell<Option<LockGuard<'static, Held>>> = const { RefCell::new(None) };
 }
 
 extern "C" fn before_fork() {
-    let guard = registry();
+    let guard = hold();
     HELD_ACROSS_FORK.with(|held| *held.borrow_mut() = Some(guard));
 }
 
-extern "C" fn after_fork() {
+extern "C" fn after_fork_in_parent() {
     HELD_ACROSS_FORK.with(|held| drop(held.borrow_mut().take()));
+}
+
+/// The child has no `MADV_DONTFORK` ranges: forget them before anyone can ask.
+extern "C" fn after_fork_in_child() {
+    HELD_ACROSS_FORK.with(|held| {
+        if let Some(guard) = held.borrow_mut().as_mut()
+            && SOME_DONT_FORK.load(Ordering::Relaxed)
+        {
+            guard.registry.forget_if(|entry| entry.dont_fork);
+        }
+        drop(held.borrow_mut().take());
+    });
+}
+
+/// Whether any range was ever marked `MADV_DONTFORK` (so that a fork
+/// without one costs no walk over the registry).
+static SOME_DONT_FORK: AtomicBool = AtomicBool::new(false);
+
+pub fn note_dont_fork() {
+    SOME_DONT_FORK.store(true, Ordering::Relaxed);
 }
 
 /// Runs when librmap is loaded, before any thread can be inside it.
 extern "C" fn at_load() {
-    sys::at_fork(before_fork, after_fork, after_fork);
+    sys::at_fork(before_fork, after_fork_in_parent, after_fork_in_child);
     sys::at_exit(report_leaks);
 }
 
 sys::run_at_load!(at_load);
 
-/// At exit, in checked mode: one line per mapping still held.
+/// At exit, in checked mode: one line per mapping still held, and still
+/// held by the kernel (one unmapped behind librmap's back is no leak of
+/// librmap's).
 extern "C" fn report_leaks() {
     if checked::mode() == Mode::Off {
         return;
     }
-    for (start, entry) in registry().iter() {
+    let mut held = hold();
+    let registry = &mut held.registry;
+    let all: Vec<(usize, Entry)> = registry.iter().collect();
+    for (start, entry) in all {
+        drop_stale(registry, start, entry.len);
+    }
+    for (start, entry) in registry.iter() {
         let creator = sys::describe_address(entry.creator);
         sys::report_line(&checked::leak(start, entry.len, &creator));
     }
+}
+
+/// Whether the kernel holds `entry` at `start` as recorded: mapped
+/// throughout, with its protection, sharing and (when known) file.
+/// Costs system calls: checked mode only.
+fn kernel_holds(start: usize, entry: &Entry) -> bool {
+    let end = start + entry.len;
+    let mut at = start;
+    while at < end {
+        let Some(vma) = sys::kernel_vma(at, false) else {
+            return false;
+        };
+        let offset = entry.offset.wrapping_add((at - start) as i64);
+        let shared = entry.flags & MAP_SHARED != 0;
+        let same_backing = if entry.flags & MAP_ANONYMOUS != 0 {
+            shared || vma.ino == 0
+        } else {
+            entry.ino == 0
+                || (vma.ino == entry.ino
+                    && vma.dev == entry.dev
+                    && vma.offset.wrapping_add((at - vma.start) as i64) == offset)
+        };
+        let prot = entry.prot & (PROT_READ | PROT_WRITE | PROT_EXEC);
+        if vma.prot != prot || vma.shared != shared || !same_backing {
+            return false;
+        }
+        at = vma.end;
+    }
+    true
+}
+
+/// Drops the records in [start, start + len) that the kernel no longer
+/// holds as recorded (unmapped or replaced behind librmap's back); returns
+/// how many bytes were dropped.
+pub fn drop_stale(registry: &mut Registry, start: usize, len: usize) -> usize {
+    let mut dropped = 0;
+    for (piece_start, piece) in registry.pieces(start, len) {
+        if !kernel_holds(piece_start, &piece) {
+            dropped += registry.remove(piece_start, piece.len);
+        }
+    }
+    dropped
 }
 
 /// Whether librmap's SIGBUS/SIGSEGV handler is installed.
@@ -117,7 +191,7 @@ pub fn ensure_fault_handler() -> Result<(), Errno> {
 #[cold]
 #[inline(never)]
 fn install_fault_handler_once() -> Result<(), Errno> {
-    let _lock = registry();
+    let _lock = hold();
     if !FAULT_HANDLER_INSTALLED.load(Ordering::Acquire) {
         sys::install_fault_handler()?;
         FAULT_HANDLER_INSTALLED.store(true, Ordering::Release);

@@ -2,7 +2,10 @@
 //!
 //! Removing a range splits or trims the entries it overlaps, exactly as
 //! `munmap` splits VMAs; inserting first removes what the new range overlaps,
-//! as `MAP_FIXED` replaces it. Pure data: no locking and no system calls here.
+//! as `MAP_FIXED` replaces it; changing the attributes of a range (`update`:
+//! protection, lock state) splits entries at its ends and merges neighbours
+//! that are alike again, as `mprotect` and `mlock` split and merge VMAs.
+//! Pure data: no locking and no system calls here.
 //!
 //! Layout, chosen so that a map and an unmap cost a few hash probes and bit
 //! operations whatever the number of live mappings (the kernel's own call is
@@ -47,11 +50,38 @@ pub struct Entry {
     pub offset: i64,
     /// Code address that created the mapping (checked mode), else 0.
     pub creator: usize,
+    /// `MADV_DONTFORK`: a child made by fork does not have this range.
+    pub dont_fork: bool,
+    /// Which mapping call made it: the pieces of one mapping share it, and
+    /// only they merge back into one entry.
+    pub origin: u64,
+    /// Never split: no other entry shares its origin, so a change of its
+    /// attributes cannot make it mergeable (the common case skips the search).
+    pub whole: bool,
 }
 
 impl Entry {
     fn pages(&self) -> u64 {
         (self.len >> PAGE_SHIFT) as u64
+    }
+
+    /// Whether `next`, starting where this entry ends, continues it: the
+    /// same mapping, attributes and file, at the next file offset. (A file's
+    /// identity, learnt lazily, may be known for one piece only.)
+    fn continued_by(&self, next: &Entry) -> bool {
+        let identity = if self.ino == 0 || next.ino == 0 {
+            (next.dev, next.ino)
+        } else {
+            (self.dev, self.ino)
+        };
+        Entry {
+            len: next.len,
+            offset: self.offset.wrapping_add(self.len as i64),
+            dev: identity.0,
+            ino: identity.1,
+            whole: next.whole,
+            ..*self
+        } == *next
     }
 }
 
@@ -113,6 +143,14 @@ impl Block {
             })
         })
     }
+}
+
+/// An entry found before a system call ([`Registry::find_exact`]).
+#[derive(Clone, Copy)]
+pub struct Exact {
+    slot: usize,
+    start: usize,
+    whole: bool,
 }
 
 pub struct Registry {
@@ -213,6 +251,17 @@ impl Registry {
             self.bytes -= len;
             return len;
         }
+        // Or the tail of one entry (a shrinking mremap, a trimming munmap).
+        let end = first.saturating_add((len >> PAGE_SHIFT) as u64);
+        if let Some(s) = self.last_start_at_or_below(first)
+            && s < first
+            && let Some(entry) = self.entries.get_mut(s)
+            && s + entry.pages() == end
+        {
+            entry.len -= len;
+            self.bytes -= len;
+            return len;
+        }
         self.remove_range(start, len)
     }
 
@@ -231,11 +280,14 @@ impl Registry {
             }
             self.take(s);
             self.bytes -= entry.len;
+            // Cut in two, the pieces share an origin; trimmed, it stays whole.
+            let whole = entry.whole && (s >= first || entry_end <= end);
             if s < first {
                 self.add(
                     s,
                     Entry {
                         len: addr_of(first - s),
+                        whole,
                         ..entry
                     },
                 );
@@ -245,6 +297,7 @@ impl Registry {
                 let tail = Entry {
                     len: addr_of(entry_end - end),
                     offset: entry.offset.wrapping_add(skipped),
+                    whole,
                     ..entry
                 };
                 self.add(end, tail);
@@ -255,6 +308,170 @@ impl Registry {
             }
         }
         removed
+    }
+
+    /// Changes the attributes of every recorded byte in [start, start + len)
+    /// (`len` a whole number of pages) with `change`, splitting entries at the
+    /// ends of the range and merging neighbours that become alike. Bytes not
+    /// recorded stay unrecorded.
+    pub fn update(&mut self, start: usize, len: usize, change: impl Fn(&mut Entry)) {
+        if len == 0 {
+            return;
+        }
+        let first = page_of(start);
+        let end = first + (len >> PAGE_SHIFT) as u64;
+        // Usually the range is exactly one entry: change it in place.
+        if let Some(entry) = self.entries.get_mut(first)
+            && entry.len == len
+        {
+            change(entry);
+            if !entry.whole {
+                self.merge_at(first);
+                self.merge_at(end);
+            }
+            return;
+        }
+        let pieces = self.pieces(start, len);
+        if pieces.is_empty() {
+            return;
+        }
+        self.remove(start, len);
+        for (piece_start, mut entry) in pieces {
+            change(&mut entry);
+            self.add(page_of(piece_start), entry);
+            self.merge_at(page_of(piece_start));
+        }
+        self.merge_at(end);
+    }
+
+    /// Finds, before a system call, the entry that is exactly [start, start +
+    /// len) when there is one, so that recording the call's effect afterwards
+    /// is one store (after a system call every cache miss costs most). The
+    /// registry must not change in between.
+    #[inline]
+    pub fn find_exact(&self, start: usize, len: usize) -> Option<Exact> {
+        let slot = self.entries.slot_of(page_of(start))?;
+        let entry = self.entries.get(page_of(start))?;
+        (entry.len == len && len != 0).then_some(Exact {
+            slot,
+            start,
+            whole: entry.whole,
+        })
+    }
+
+    /// [`Registry::update`] for an entry found by [`Registry::find_exact`].
+    #[inline]
+    pub fn update_exact(&mut self, exact: Exact, change: impl Fn(&mut Entry)) {
+        let entry = self.entries.at_mut(exact.slot);
+        change(entry);
+        if !exact.whole {
+            let first = page_of(exact.start);
+            let end = first + entry.pages();
+            self.merge_at(first);
+            self.merge_at(end);
+        }
+    }
+
+    /// The recorded parts of [start, start + len), each clipped to the range
+    /// (its file offset moved along), in address order.
+    pub fn pieces(&self, start: usize, len: usize) -> Vec<(usize, Entry)> {
+        let first = page_of(start);
+        let end = page_of(start.saturating_add(len));
+        let mut found = Vec::new();
+        let mut at = end;
+        while at > first {
+            let Some(s) = self.last_start_at_or_below(at - 1) else {
+                break;
+            };
+            let entry = self.entry(s);
+            let entry_end = s + entry.pages();
+            if entry_end > first {
+                let from = s.max(first);
+                let to = entry_end.min(end);
+                let cut = from > s || to < entry_end;
+                found.push((
+                    addr_of(from),
+                    Entry {
+                        len: addr_of(to - from),
+                        offset: entry.offset.wrapping_add(addr_of(from - s) as i64),
+                        whole: entry.whole && !cut,
+                        ..entry
+                    },
+                ));
+            }
+            if s <= first || entry_end <= first {
+                break;
+            }
+            at = s;
+        }
+        found.reverse();
+        found
+    }
+
+    /// Lengthens the entry that ends at `end` by `more` bytes (an in-place
+    /// `mremap` growth); the range beyond must be unrecorded. Returns
+    /// whether an entry ended there.
+    pub fn extend(&mut self, end: usize, more: usize) -> bool {
+        let end_page = page_of(end);
+        let Some(s) = end_page
+            .checked_sub(1)
+            .and_then(|last| self.last_start_at_or_below(last))
+        else {
+            return false;
+        };
+        let entry = self.entries.get_mut(s).expect("a start bit has its entry");
+        if s + entry.pages() != end_page {
+            return false;
+        }
+        entry.len += more;
+        self.bytes += more;
+        if !entry.whole {
+            self.merge_at(page_of(end + more));
+        }
+        true
+    }
+
+    /// Merges the entry that ends at page `boundary` with the one that
+    /// starts there, when the second continues the first.
+    fn merge_at(&mut self, boundary: u64) {
+        let Some(next) = self.live(boundary).copied() else {
+            return;
+        };
+        let Some(s) = boundary
+            .checked_sub(1)
+            .and_then(|last| self.last_start_at_or_below(last))
+        else {
+            return;
+        };
+        let entry = self.entry(s);
+        if s + entry.pages() != boundary || entry.origin != next.origin {
+            return;
+        }
+        // Pieces of one mapping side by side: neither is whole any more.
+        self.entries.get_mut(s).expect("checked above").whole = false;
+        self.entries.get_mut(boundary).expect("checked above").whole = false;
+        if !entry.continued_by(&next) {
+            return;
+        }
+        self.take(boundary);
+        let merged = self.entries.get_mut(s).expect("checked above");
+        merged.len += next.len;
+        merged.whole = false;
+        if merged.ino == 0 {
+            (merged.dev, merged.ino) = (next.dev, next.ino);
+        }
+    }
+
+    /// Forgets every entry `drop` accepts (after fork: the don't-fork ranges).
+    pub fn forget_if(&mut self, drop: impl Fn(&Entry) -> bool) {
+        let doomed: Vec<(usize, usize)> = self
+            .iter()
+            .filter(|(_, e)| drop(e))
+            .map(|(s, e)| (s, e.len))
+            .collect();
+        for (start, len) in doomed {
+            self.remove(start, len);
+        }
     }
 
     /// Records `entry` at page `first`; nothing may overlap it.
@@ -474,6 +691,9 @@ mod tests {
             ino: 42,
             offset,
             creator: 0,
+            dont_fork: false,
+            origin: 1,
+            whole: true,
         }
     }
 
@@ -552,6 +772,87 @@ mod tests {
         assert!(!r.covers(usize::MAX - P, 2 * P));
     }
 
+    fn with_prot(r: &Registry) -> Vec<(usize, usize, i32)> {
+        r.iter().map(|(s, e)| (s, e.len, e.prot)).collect()
+    }
+
+    #[test]
+    fn changing_the_middle_splits_in_three_and_changing_it_back_merges() {
+        let mut r = Registry::new();
+        r.insert(10 * P, entry(3 * P, 0));
+        r.update(11 * P, P, |e| e.prot = 1);
+        assert_eq!(
+            with_prot(&r),
+            vec![(10 * P, P, 3), (11 * P, P, 1), (12 * P, P, 3)]
+        );
+        assert_eq!(r.find(12 * P).map(|(_, e)| e.offset), Some(2 * P as i64));
+        r.update(11 * P, P, |e| e.prot = 3);
+        assert_eq!(with_prot(&r), vec![(10 * P, 3 * P, 3)]);
+        assert_eq!((r.len(), r.bytes()), (1, 3 * P));
+    }
+
+    #[test]
+    fn separate_mappings_alike_stay_separate() {
+        let mut r = Registry::new();
+        r.insert(10 * P, entry(P, 0));
+        r.insert(
+            11 * P,
+            Entry {
+                origin: 2,
+                ..entry(P, P as i64)
+            },
+        );
+        r.update(10 * P, 2 * P, |e| e.prot = 1);
+        assert_eq!(with_prot(&r), vec![(10 * P, P, 1), (11 * P, P, 1)]);
+    }
+
+    #[test]
+    fn update_across_entries_and_holes_keeps_the_holes() {
+        let mut r = Registry::new();
+        r.insert(10 * P, entry(2 * P, 0));
+        r.insert(
+            14 * P,
+            Entry {
+                origin: 2,
+                ..entry(2 * P, 0)
+            },
+        );
+        r.update(11 * P, 4 * P, |e| e.prot = 1);
+        assert_eq!(
+            with_prot(&r),
+            vec![
+                (10 * P, P, 3),
+                (11 * P, P, 1),
+                (14 * P, P, 1),
+                (15 * P, P, 3)
+            ]
+        );
+        assert_eq!(r.bytes(), 4 * P);
+        assert_eq!(
+            r.pieces(11 * P, 4 * P)
+                .iter()
+                .map(|(s, e)| (*s, e.len))
+                .collect::<Vec<_>>(),
+            vec![(11 * P, P), (14 * P, P)]
+        );
+    }
+
+    #[test]
+    fn extend_grows_the_entry_ending_there_and_merges() {
+        let mut r = Registry::new();
+        r.insert(10 * P, entry(P, 0));
+        assert!(r.extend(11 * P, 2 * P));
+        assert_eq!(with_prot(&r), vec![(10 * P, 3 * P, 3)]);
+        assert!(!r.extend(12 * P, P), "no entry ends at page 12");
+        assert_eq!(r.bytes(), 3 * P);
+    }
+
+    #[test]
+    fn an_entry_and_its_slot_stay_small() {
+        // The README states the memory per mapping from these sizes.
+        assert_eq!(std::mem::size_of::<Entry>(), 64);
+    }
+
     #[test]
     fn huge_ranges_do_not_overflow() {
         let mut r = Registry::new();
@@ -572,8 +873,8 @@ mod tests {
             seed ^= seed << 17;
             seed % bound
         };
-        // page -> (tag of the mapping, file offset of the page)
-        let mut model: BTreeMap<u64, (usize, i64)> = BTreeMap::new();
+        // page -> (tag of the mapping, file offset of the page, protection)
+        let mut model: BTreeMap<u64, (usize, i64, i32)> = BTreeMap::new();
         let mut r = Registry::new();
         let window = 3 * (1 << BLOCK_SHIFT) + 100;
         for tag in 1..3_000usize {
@@ -589,22 +890,32 @@ mod tests {
                 let before = model.len();
                 model.retain(|&p, _| p < first || p >= first + pages);
                 assert_eq!(removed, addr_of((before - model.len()) as u64));
+            } else if next(3) == 0 {
+                // A protection change: the model keeps the pages, new prot.
+                let prot = next(4) as i32;
+                r.update(start, len, |e| e.prot = prot);
+                for p in first..first + pages {
+                    if let Some(page) = model.get_mut(&p) {
+                        page.2 = prot;
+                    }
+                }
             } else {
                 let offset = addr_of(next(1000)) as i64;
                 r.insert(
                     start,
                     Entry {
                         creator: tag,
+                        origin: tag as u64,
                         ..entry(len, offset)
                     },
                 );
                 for p in first..first + pages {
-                    model.insert(p, (tag, offset + addr_of(p - first) as i64));
+                    model.insert(p, (tag, offset + addr_of(p - first) as i64, 3));
                 }
             }
             let probe = next(window);
             let found = r.find(addr_of(probe)).map(|(_, e)| e.creator);
-            assert_eq!(found, model.get(&probe).map(|&(tag, _)| tag));
+            assert_eq!(found, model.get(&probe).map(|&(tag, _, _)| tag));
             assert_eq!(r.bytes(), addr_of(model.len() as u64));
             // The whole comparison is O(n): every few steps keeps the test fast.
             if tag % 8 != 0 {
@@ -617,16 +928,25 @@ mod tests {
                 last_end = s + e.len;
                 for p in page_of(s)..page_of(s + e.len) {
                     let offset = e.offset + (addr_of(p) - s) as i64;
-                    assert_eq!(model.get(&p), Some(&(e.creator, offset)), "page {p}");
+                    assert_eq!(
+                        model.get(&p),
+                        Some(&(e.creator, offset, e.prot)),
+                        "page {p}"
+                    );
                     pages_seen += 1;
                 }
             }
             assert_eq!(pages_seen, model.len());
             assert_eq!(r.bytes(), addr_of(model.len() as u64));
+            // One entry per run of pages of one mapping with one protection:
+            // splits and merges both as the kernel's VMAs.
             let runs = model
                 .iter()
-                .filter(|&(&p, &(tag, _))| {
-                    p == 0 || model.get(&(p - 1)).is_none_or(|&(t, _)| t != tag)
+                .filter(|&(&p, &(tag, _, prot))| {
+                    p == 0
+                        || model
+                            .get(&(p - 1))
+                            .is_none_or(|&(t, _, pr)| t != tag || pr != prot)
                 })
                 .count();
             assert_eq!(r.len(), runs);

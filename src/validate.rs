@@ -1,8 +1,10 @@
 //! Argument rules decided before any system call, in Linux's own order.
 //!
-//! Each function walks the checks of the kernel's `mmap`, `msync` or `munmap`
-//! path in the order the kernel makes them (Linux 6.x, `mm/mmap.c`,
-//! `mm/msync.c`, `mm/vma.c`). It returns an error only when it can tell the
+//! Each function walks the checks of the kernel's path for its call in the
+//! order the kernel makes them (Linux 6.x: `mm/mmap.c`, `mm/msync.c`,
+//! `mm/vma.c`, `mm/mprotect.c`, `mm/madvise.c`, `mm/mlock.c`, `mm/mremap.c`,
+//! `mm/mincore.c`), deciding only what every kernel from 6.1 on answers the
+//! same way before it looks at the address space. It returns an error only when it can tell the
 //! kernel would return that same error: as soon as a check depends on state it
 //! cannot see (address-space contents, locks, file system), it stops and the
 //! call goes to the kernel, whose answer is passed through. So a call with
@@ -14,9 +16,11 @@
 use errno::Errno;
 
 use crate::sys::{
-    EBADF, EINVAL, ENOMEM, EOVERFLOW, FdKind, MAP_32BIT, MAP_ANONYMOUS, MAP_DROPPABLE, MAP_FIXED,
-    MAP_FIXED_NOREPLACE, MAP_HUGETLB, MAP_LOCKED, MAP_PRIVATE, MAP_SHARED, MAP_SHARED_VALIDATE,
-    MAP_TYPE, MS_ASYNC, MS_INVALIDATE, MS_SYNC, SURE_USER_SPAN,
+    EBADF, EFAULT, EINVAL, ENOMEM, EOVERFLOW, FdKind, MAP_32BIT, MAP_ANONYMOUS, MAP_DROPPABLE,
+    MAP_FIXED, MAP_FIXED_NOREPLACE, MAP_HUGETLB, MAP_LOCKED, MAP_PRIVATE, MAP_SHARED,
+    MAP_SHARED_VALIDATE, MAP_TYPE, MREMAP_DONTUNMAP, MREMAP_FIXED, MREMAP_MAYMOVE, MS_ASYNC,
+    MS_INVALIDATE, MS_SYNC, PROT_EXEC, PROT_GROWSDOWN, PROT_GROWSUP, PROT_READ, PROT_SEM,
+    PROT_WRITE, SURE_USER_SPAN,
 };
 
 /// The arguments of one `mmap` call, as plain numbers.
@@ -159,6 +163,126 @@ pub fn check_sync(addr: usize, len: usize, flags: i32, page: usize) -> Result<()
 pub fn check_unmap(addr: usize, len: usize, page: usize) -> Result<(), Errno> {
     if addr & (page - 1) != 0 || len == 0 {
         return Err(Errno(EINVAL));
+    }
+    Ok(())
+}
+
+/// `PAGE_ALIGN(len)` as the kernel computes it: modulo 2^64, so a length
+/// within a page of the top wraps to 0.
+fn page_align_wrapping(len: usize, page: usize) -> usize {
+    round_up_to_page(len, page).unwrap_or(0)
+}
+
+/// Decides `mprotect` argument errors (`do_mprotect_pkey`); all arithmetic.
+/// A `len` of 0 is a success the kernel gives without looking further.
+pub fn check_protect(addr: usize, len: usize, prot: i32, page: usize) -> Result<(), Errno> {
+    let grows = prot & (PROT_GROWSDOWN | PROT_GROWSUP);
+    if grows == PROT_GROWSDOWN | PROT_GROWSUP {
+        return Err(Errno(EINVAL));
+    }
+    if addr & (page - 1) != 0 {
+        return Err(Errno(EINVAL));
+    }
+    if len == 0 {
+        return Ok(());
+    }
+    let end = addr.wrapping_add(page_align_wrapping(len, page));
+    if end <= addr {
+        return Err(Errno(ENOMEM));
+    }
+    // arch_validate_prot(), on the bits left after the GROWS ones.
+    if prot & !grows & !(PROT_READ | PROT_WRITE | PROT_EXEC | PROT_SEM) != 0 {
+        return Err(Errno(EINVAL));
+    }
+    Ok(())
+}
+
+/// Decides the `madvise` argument errors that do not depend on which advice
+/// this kernel knows (`is_valid_madvise`): every one of them is EINVAL, so
+/// their order does not matter. Whether `advice` is valid depends on the
+/// kernel's configuration (KSM, THP, memory failure): the kernel decides.
+pub fn check_advise(addr: usize, len: usize, page: usize) -> Result<(), Errno> {
+    if addr & (page - 1) != 0 {
+        return Err(Errno(EINVAL));
+    }
+    let aligned = page_align_wrapping(len, page);
+    // A length within a page of the top rounds to 0, or the range wraps.
+    if (len != 0 && aligned == 0) || addr.checked_add(aligned).is_none() {
+        return Err(Errno(EINVAL));
+    }
+    Ok(())
+}
+
+/// Decides `munlock` argument errors (`apply_vma_lock_flags`): the range,
+/// widened to whole pages, must not wrap. (`mlock` checks `RLIMIT_MEMLOCK`
+/// and `CAP_IPC_LOCK` first, which only the kernel knows: nothing is decided
+/// for it.)
+pub fn check_unlock(addr: usize, len: usize, page: usize) -> Result<(), Errno> {
+    let start = addr & !(page - 1);
+    let len = page_align_wrapping(len.wrapping_add(addr & (page - 1)), page);
+    if start.wrapping_add(len) < start {
+        return Err(Errno(EINVAL));
+    }
+    Ok(())
+}
+
+/// The `mremap` flags glibc and the kernel know; glibc refuses any other
+/// bit with EINVAL before the system call.
+pub const REMAP_FLAGS: i32 = MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP;
+
+/// Decides `mremap` argument errors that every kernel from 6.1 on decides
+/// before looking up the old mapping, all EINVAL: unknown flags, a fixed or
+/// don't-unmap move without `MREMAP_MAYMOVE`, a don't-unmap move that would
+/// resize, a misaligned `addr`, a new size of 0 pages. (Checks of
+/// `new_addr` come after the lookup in 6.1 and before it in 6.18: the
+/// kernel decides those.)
+pub fn check_remap(
+    addr: usize,
+    old_len: usize,
+    new_len: usize,
+    flags: i32,
+    page: usize,
+) -> Result<(), Errno> {
+    if flags & !REMAP_FLAGS != 0 {
+        return Err(Errno(EINVAL));
+    }
+    if flags & (MREMAP_FIXED | MREMAP_DONTUNMAP) != 0 && flags & MREMAP_MAYMOVE == 0 {
+        return Err(Errno(EINVAL));
+    }
+    // 6.1 compares the lengths as given, 6.18 rounded: decided only when
+    // both differ.
+    if flags & MREMAP_DONTUNMAP != 0
+        && old_len != new_len
+        && page_align_wrapping(old_len, page) != page_align_wrapping(new_len, page)
+    {
+        return Err(Errno(EINVAL));
+    }
+    if addr & (page - 1) != 0 || page_align_wrapping(new_len, page) == 0 {
+        return Err(Errno(EINVAL));
+    }
+    Ok(())
+}
+
+/// Decides `mincore` argument errors: a misaligned `addr` (EINVAL), a range
+/// that leaves the address space (ENOMEM), then, for a range surely inside
+/// it, a `vec` too close to the top for one byte per page (EFAULT).
+/// (`access_ok` allows up to 2^63 on some 6.x kernels and up to `TASK_SIZE`
+/// on others: ranges between are the kernel's to decide.)
+pub fn check_resident(addr: usize, len: usize, vec: usize, page: usize) -> Result<(), Errno> {
+    if addr & (page - 1) != 0 {
+        return Err(Errno(EINVAL));
+    }
+    let beyond = |start: usize, len: usize| {
+        start
+            .checked_add(len)
+            .is_none_or(|end| end > i64::MAX as usize)
+    };
+    if beyond(addr, len) {
+        return Err(Errno(ENOMEM));
+    }
+    let pages = len / page + usize::from(len % page != 0);
+    if addr + len <= SURE_USER_SPAN && beyond(vec, pages) {
+        return Err(Errno(EFAULT));
     }
     Ok(())
 }
@@ -357,6 +481,84 @@ mod tests {
         );
         // A length that rounds up past 2^64 wraps to 0: Linux reports success.
         assert_eq!(check_sync(0x1000, usize::MAX, MS_SYNC, PAGE), Ok(()));
+    }
+
+    #[test]
+    fn protect_rules_follow_the_kernel_order() {
+        let p = |addr, len, prot| check_protect(addr, len, prot, PAGE).map_err(|e| e.0);
+        assert_eq!(p(0x1000, PAGE, PROT_READ), Ok(()));
+        assert_eq!(
+            p(0x1000, PAGE, PROT_READ | PROT_SEM | PROT_GROWSDOWN),
+            Ok(())
+        );
+        // Both GROWS bits come first, even before misalignment.
+        assert_eq!(p(0x1001, 0, PROT_GROWSDOWN | PROT_GROWSUP), Err(EINVAL));
+        assert_eq!(p(0x1001, PAGE, PROT_READ), Err(EINVAL));
+        // Length 0 succeeds before the protection bits are looked at.
+        assert_eq!(p(0x1000, 0, 0x4000), Ok(()));
+        // A wrapping range is ENOMEM before a bad protection is EINVAL.
+        assert_eq!(p(usize::MAX - PAGE + 1, PAGE, 0x4000), Err(ENOMEM));
+        assert_eq!(p(0x1000, usize::MAX, PROT_READ), Err(ENOMEM));
+        assert_eq!(p(0x1000, PAGE, 0x4000), Err(EINVAL));
+    }
+
+    #[test]
+    fn advise_rules() {
+        let a = |addr, len| check_advise(addr, len, PAGE).map_err(|e| e.0);
+        assert_eq!(a(0x1000, 0), Ok(()));
+        assert_eq!(a(0x1000, PAGE + 1), Ok(()));
+        assert_eq!(a(0x1001, PAGE), Err(EINVAL));
+        assert_eq!(a(0x1000, usize::MAX), Err(EINVAL));
+        assert_eq!(a(usize::MAX - PAGE + 1, 2 * PAGE), Err(EINVAL));
+        assert_eq!(a(usize::MAX - PAGE + 1, PAGE), Err(EINVAL));
+        assert_eq!(a(usize::MAX - 2 * PAGE + 1, PAGE), Ok(()));
+    }
+
+    #[test]
+    fn unlock_rules_widen_to_pages_then_check_the_wrap() {
+        let u = |addr, len| check_unlock(addr, len, PAGE).map_err(|e| e.0);
+        assert_eq!(u(0x1001, 0), Ok(()));
+        assert_eq!(u(0x1000, usize::MAX - 2 * PAGE), Ok(()));
+        assert_eq!(u(0x10000, usize::MAX - 2 * PAGE), Err(EINVAL));
+        // The widened length itself wraps to 0: an empty range, success.
+        assert_eq!(u(0x1000, usize::MAX), Ok(()));
+        assert_eq!(u(usize::MAX - PAGE + 2, PAGE), Err(EINVAL));
+    }
+
+    #[test]
+    fn remap_rules() {
+        let r = |addr, old, new, flags| check_remap(addr, old, new, flags, PAGE).map_err(|e| e.0);
+        assert_eq!(r(0x1000, PAGE, 2 * PAGE, MREMAP_MAYMOVE), Ok(()));
+        assert_eq!(r(0x1000, PAGE, 2 * PAGE, 0), Ok(()));
+        assert_eq!(r(0x1000, 0, PAGE, MREMAP_MAYMOVE), Ok(()));
+        assert_eq!(r(0x1000, PAGE, PAGE, 8), Err(EINVAL));
+        assert_eq!(r(0x1000, PAGE, PAGE, -1), Err(EINVAL));
+        assert_eq!(r(0x1000, PAGE, PAGE, MREMAP_FIXED), Err(EINVAL));
+        assert_eq!(r(0x1000, PAGE, PAGE, MREMAP_DONTUNMAP), Err(EINVAL));
+        assert_eq!(
+            r(0x1000, PAGE, 2 * PAGE, MREMAP_MAYMOVE | MREMAP_DONTUNMAP),
+            Err(EINVAL)
+        );
+        // Equal once rounded but not as given: 6.1 and 6.18 disagree, the kernel decides.
+        assert_eq!(
+            r(0x1000, PAGE, PAGE - 1, MREMAP_MAYMOVE | MREMAP_DONTUNMAP),
+            Ok(())
+        );
+        assert_eq!(r(0x1001, PAGE, PAGE, MREMAP_MAYMOVE), Err(EINVAL));
+        assert_eq!(r(0x1000, PAGE, 0, MREMAP_MAYMOVE), Err(EINVAL));
+        assert_eq!(r(0x1000, PAGE, usize::MAX, MREMAP_MAYMOVE), Err(EINVAL));
+    }
+
+    #[test]
+    fn resident_rules() {
+        let m = |addr, len, vec| check_resident(addr, len, vec, PAGE).map_err(|e| e.0);
+        assert_eq!(m(0x1000, PAGE, 0x5000), Ok(()));
+        assert_eq!(m(0x1000, 0, 0), Ok(()));
+        assert_eq!(m(0x1001, PAGE, 0x5000), Err(EINVAL));
+        assert_eq!(m(0x1000, usize::MAX, 0x5000), Err(ENOMEM));
+        assert_eq!(m(0x1000, PAGE, usize::MAX), Err(EFAULT));
+        // Between SURE_USER_SPAN and 2^63 the kernel's own bound decides.
+        assert_eq!(m(0x1000, 1 << 50, usize::MAX), Ok(()));
     }
 
     #[test]

@@ -13,6 +13,8 @@ bench=${1:-target/bench}
     echo "median of the per-round ratios B/A; p25 / p75 bound the middle half of the"
     echo "rounds, and min / max show the extremes (a round a disturbance hit)."
     echo "The live-mapping rows keep 1,000 or 60,000 other librmap mappings alive."
+    echo "The protect, advise and remap rows alternate a change and its undo on"
+    echo "memory the side mapped itself, so the registry records every change."
     echo
     echo "## Machine"
     echo
@@ -29,8 +31,12 @@ bench=${1:-target/bench}
     echo
     echo "Notes:"
     echo
-    echo "- File map+unmap costs one extra system call: librmap records the file's"
-    echo "  device and inode in the registry, which takes an fstat per file mapping."
+    echo "- Every call's operation is inlined into its exported function, so that"
+    echo "  after the system call only one return follows, as after libc's wrapper:"
+    echo "  on this machine each return right after a system call costs several ns"
+    echo "  (the kernel's return-stack mitigations), and one extra took MS_ASYNC"
+    echo "  from 1.04 to 1.11. File mappings cost no extra system call: the file's"
+    echo "  identity is asked of the kernel at the first rmap_query."
     echo "- Two threads: librmap's registry lock, held across each map and unmap,"
     echo "  makes the threads take turns in user space, which here usually beats"
     echo "  both threads contending for the kernel's mmap lock (ratio below 1). It"

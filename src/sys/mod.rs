@@ -15,10 +15,15 @@ use std::sync::atomic::{AtomicPtr, AtomicU8, AtomicU32, AtomicUsize, Ordering};
 use errno::{Errno, errno};
 
 pub use libc::{
-    EBADF, EFAULT, EINVAL, EIO, ENOMEM, EOVERFLOW, MAP_32BIT, MAP_ANONYMOUS, MAP_FIXED,
+    EBADF, EFAULT, EINVAL, EIO, ENOMEM, EOVERFLOW, MADV_DOFORK, MADV_DONTFORK, MADV_NORMAL,
+    MADV_RANDOM, MADV_SEQUENTIAL, MADV_WILLNEED, MAP_32BIT, MAP_ANONYMOUS, MAP_FIXED,
     MAP_FIXED_NOREPLACE, MAP_HUGETLB, MAP_LOCKED, MAP_PRIVATE, MAP_SHARED, MAP_SHARED_VALIDATE,
-    MS_ASYNC, MS_INVALIDATE, MS_SYNC, PROT_EXEC, PROT_READ, PROT_WRITE,
+    MREMAP_DONTUNMAP, MREMAP_FIXED, MREMAP_MAYMOVE, MS_ASYNC, MS_INVALIDATE, MS_SYNC, PROT_EXEC,
+    PROT_GROWSDOWN, PROT_GROWSUP, PROT_READ, PROT_WRITE,
 };
+
+/// `PROT_SEM`: accepted by `mprotect` on x86-64 (and ignored).
+pub const PROT_SEM: i32 = 0x8;
 
 /// `MAP_TYPE`: the bits that select SHARED, PRIVATE, SHARED_VALIDATE (and newer types).
 pub const MAP_TYPE: i32 = 0x0f;
@@ -69,6 +74,7 @@ fn read_page_size() -> usize {
 ///
 /// # Safety
 /// As for `mmap`: with `MAP_FIXED` the range is replaced, whatever it held.
+#[inline]
 pub unsafe fn mmap(
     addr: *mut u8,
     len: usize,
@@ -90,20 +96,95 @@ pub unsafe fn mmap(
 ///
 /// # Safety
 /// As for `msync`; `MS_INVALIDATE` may discard data of other mappings' views.
+#[inline]
 pub unsafe fn msync(addr: *mut u8, len: usize, flags: i32) -> Result<(), Errno> {
     // SAFETY: forwarded to the caller's contract.
-    let rc = unsafe { libc::msync(addr.cast(), len, flags) };
-    if rc == 0 { Ok(()) } else { Err(errno()) }
+    zero_or_errno(unsafe { libc::msync(addr.cast(), len, flags) })
 }
 
 /// `munmap(2)`.
 ///
 /// # Safety
 /// As for `munmap`: no reference into the range may be used afterwards.
+#[inline]
 pub unsafe fn munmap(addr: *mut u8, len: usize) -> Result<(), Errno> {
     // SAFETY: forwarded to the caller's contract.
-    let rc = unsafe { libc::munmap(addr.cast(), len) };
+    zero_or_errno(unsafe { libc::munmap(addr.cast(), len) })
+}
+
+/// Turns a `0 / -1 + errno` return into a Result, errno read at once.
+#[inline]
+fn zero_or_errno(rc: c_int) -> Result<(), Errno> {
     if rc == 0 { Ok(()) } else { Err(errno()) }
+}
+
+/// `mprotect(2)`.
+///
+/// # Safety
+/// As for `mprotect`: removing access makes later accesses fault.
+#[inline]
+pub unsafe fn mprotect(addr: *mut u8, len: usize, prot: i32) -> Result<(), Errno> {
+    // SAFETY: forwarded to the caller's contract.
+    zero_or_errno(unsafe { libc::mprotect(addr.cast(), len, prot) })
+}
+
+/// `madvise(2)`.
+///
+/// # Safety
+/// As for `madvise`: some advice (MADV_DONTNEED, MADV_FREE, MADV_REMOVE)
+/// discards the contents of the range.
+#[inline]
+pub unsafe fn madvise(addr: *mut u8, len: usize, advice: i32) -> Result<(), Errno> {
+    // SAFETY: forwarded to the caller's contract.
+    zero_or_errno(unsafe { libc::madvise(addr.cast(), len, advice) })
+}
+
+/// `mlock(2)`. Changes no memory, so it is safe.
+#[inline]
+pub fn mlock(addr: *const u8, len: usize) -> Result<(), Errno> {
+    // SAFETY: mlock only changes the residency of the range's pages.
+    zero_or_errno(unsafe { libc::mlock(addr.cast(), len) })
+}
+
+/// `munlock(2)`. Changes no memory, so it is safe.
+#[inline]
+pub fn munlock(addr: *const u8, len: usize) -> Result<(), Errno> {
+    // SAFETY: munlock only changes the residency of the range's pages.
+    zero_or_errno(unsafe { libc::munlock(addr.cast(), len) })
+}
+
+/// `mremap(2)` with its fifth argument always passed (the kernel reads it
+/// only for `MREMAP_FIXED` and `MREMAP_DONTUNMAP`).
+///
+/// # Safety
+/// As for `mremap`: the old range may move or go away, and `MREMAP_FIXED`
+/// replaces whatever the new range held.
+#[inline]
+pub unsafe fn mremap(
+    addr: *mut u8,
+    old_len: usize,
+    new_len: usize,
+    flags: i32,
+    new_addr: *mut u8,
+) -> Result<*mut u8, Errno> {
+    // SAFETY: forwarded to the caller's contract.
+    let ptr = unsafe { libc::mremap(addr.cast(), old_len, new_len, flags, new_addr) };
+    if ptr == libc::MAP_FAILED {
+        Err(errno())
+    } else {
+        Ok(ptr.cast())
+    }
+}
+
+/// `mincore(2)`.
+///
+/// # Safety
+/// `vec` must be writable for one byte per page of the range (the kernel
+/// answers EFAULT if it is not mapped, but may write part of it first).
+#[inline]
+pub unsafe fn mincore(addr: *mut u8, len: usize, vec: *mut u8) -> Result<(), Errno> {
+    // SAFETY: forwarded to the caller's contract.
+    zero_or_errno(unsafe { libc::mincore(addr.cast(), len, vec) })
 }
 
 /// Classifies `fd` the way `mmap` would see it. Called only on the error path,
@@ -198,6 +279,211 @@ pub fn file_identity(fd: i32) -> Option<FileIdentity> {
         dev: st.st_dev,
         ino: st.st_ino,
         size: regular.then_some(st.st_size as u64),
+    })
+}
+
+/// One mapping as the kernel holds it (a VMA).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KernelVma {
+    pub start: usize,
+    pub end: usize,
+    /// `PROT_READ`, `PROT_WRITE`, `PROT_EXEC` bits.
+    pub prot: i32,
+    pub shared: bool,
+    /// File offset of `start` (0 for anonymous memory).
+    pub offset: i64,
+    /// Device (as `st_dev` encodes it) and inode of the file; 0 for none.
+    pub dev: u64,
+    pub ino: u64,
+}
+
+/// The kernel's mapping that contains `addr`, or with `or_next` the first
+/// one above it. Costs a few system calls: for checked mode and queries
+/// only, never a mapping call's hot path. Uses the `PROCMAP_QUERY` ioctl
+/// (Linux 6.11), else reads `/proc/self/maps`.
+#[cold]
+pub fn kernel_vma(addr: usize, or_next: bool) -> Option<KernelVma> {
+    // SAFETY: a NUL-terminated path; the descriptor is closed below.
+    let fd = unsafe {
+        libc::open(
+            c"/proc/self/maps".as_ptr(),
+            libc::O_RDONLY | libc::O_CLOEXEC,
+        )
+    };
+    if fd < 0 {
+        return None;
+    }
+    let found = procmap_query(fd, addr, or_next);
+    // SAFETY: our own descriptor, closed once.
+    unsafe { libc::close(fd) };
+    found.unwrap_or_else(|()| parse_maps(addr, or_next))
+}
+
+/// `struct procmap_query` of <linux/fs.h> (Linux 6.11).
+#[repr(C)]
+#[derive(Default)]
+struct ProcmapQuery {
+    size: u64,
+    query_flags: u64,
+    query_addr: u64,
+    vma_start: u64,
+    vma_end: u64,
+    vma_flags: u64,
+    vma_page_size: u64,
+    vma_offset: u64,
+    inode: u64,
+    dev_major: u32,
+    dev_minor: u32,
+    vma_name_size: u32,
+    build_id_size: u32,
+    vma_name_addr: u64,
+    build_id_addr: u64,
+}
+
+/// `_IOWR('f', 17, struct procmap_query)`.
+const PROCMAP_QUERY: libc::c_ulong = 0xc068_6611;
+const PROCMAP_QUERY_COVERING_OR_NEXT_VMA: u64 = 0x10;
+
+/// Ok(None): no such mapping; Err: the kernel has no PROCMAP_QUERY.
+fn procmap_query(fd: c_int, addr: usize, or_next: bool) -> Result<Option<KernelVma>, ()> {
+    let mut query = ProcmapQuery {
+        size: std::mem::size_of::<ProcmapQuery>() as u64,
+        query_flags: if or_next {
+            PROCMAP_QUERY_COVERING_OR_NEXT_VMA
+        } else {
+            0
+        },
+        query_addr: addr as u64,
+        ..ProcmapQuery::default()
+    };
+    // SAFETY: the argument is a valid, writable procmap_query of the size it states.
+    if unsafe { libc::ioctl(fd, PROCMAP_QUERY, &mut query) } != 0 {
+        return match errno().0 {
+            libc::ENOENT => Ok(None),
+            _ => Err(()),
+        };
+    }
+    Ok(Some(KernelVma {
+        start: query.vma_start as usize,
+        end: query.vma_end as usize,
+        // PROCMAP_QUERY_VMA_READABLE/WRITABLE/EXECUTABLE are PROT_READ/WRITE/EXEC.
+        prot: (query.vma_flags & 0x7) as i32,
+        shared: query.vma_flags & 0x8 != 0,
+        offset: query.vma_offset as i64,
+        dev: libc::makedev(query.dev_major, query.dev_minor),
+        ino: query.inode,
+    }))
+}
+
+/// The same answer from the text of `/proc/self/maps`.
+fn parse_maps(addr: usize, or_next: bool) -> Option<KernelVma> {
+    read_proc(c"/proc/self/maps")?
+        .lines()
+        .filter_map(parse_maps_line)
+        .find(|vma| vma.end > addr && (or_next || vma.start <= addr))
+}
+
+/// Reads a whole /proc file (its size is not known in advance).
+fn read_proc(path: &std::ffi::CStr) -> Option<String> {
+    // SAFETY: a NUL-terminated path; the descriptor is closed below.
+    let fd = unsafe { libc::open(path.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
+    if fd < 0 {
+        return None;
+    }
+    let mut text = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        // SAFETY: the buffer is valid and writable for its length.
+        let n = unsafe { libc::read(fd, chunk.as_mut_ptr().cast(), chunk.len()) };
+        if n <= 0 {
+            break;
+        }
+        text.extend_from_slice(&chunk[..n as usize]);
+    }
+    // SAFETY: our own descriptor, closed once.
+    unsafe { libc::close(fd) };
+    Some(String::from_utf8_lossy(&text).into_owned())
+}
+
+/// The parts of [start, end) the kernel holds locked (`VM_LOCKED`, "lo" in
+/// the VmFlags of /proc/self/smaps), in address order. Expensive (smaps
+/// walks page tables): only after a lock call failed, to learn how far it
+/// got.
+#[cold]
+pub fn kernel_locked_ranges(start: usize, end: usize) -> Vec<(usize, usize)> {
+    let Some(text) = read_proc(c"/proc/self/smaps") else {
+        return Vec::new();
+    };
+    let mut ranges = Vec::new();
+    let mut current: Option<(usize, usize)> = None;
+    for line in text.lines() {
+        if let Some(vma) = parse_maps_line(line) {
+            current = Some((vma.start, vma.end));
+        } else if let (Some(flags), Some((s, e))) = (line.strip_prefix("VmFlags:"), current)
+            && flags.split_ascii_whitespace().any(|f| f == "lo")
+            && s < end
+            && e > start
+        {
+            ranges.push((s.max(start), e.min(end)));
+        }
+    }
+    ranges
+}
+
+/// The size of the regular file mapped at `addr`, when the kernel names
+/// it: through /proc/self/map_files (needs privilege), else the path in
+/// /proc/self/maps if it still names the same inode. For checked mode.
+#[cold]
+pub fn mapped_file_size(addr: usize) -> Option<u64> {
+    let vma = kernel_vma(addr, false)?;
+    let regular_size = |st: &libc::stat| {
+        (st.st_mode & libc::S_IFMT == libc::S_IFREG && st.st_ino == vma.ino)
+            .then_some(st.st_size as u64)
+    };
+    let link = std::ffi::CString::new(format!(
+        "/proc/self/map_files/{:x}-{:x}",
+        vma.start, vma.end
+    ))
+    .ok()?;
+    if let Some(st) = stat_path(&link) {
+        return regular_size(&st);
+    }
+    let text = read_proc(c"/proc/self/maps")?;
+    let line = text
+        .lines()
+        .find(|line| parse_maps_line(line).is_some_and(|v| v.start == vma.start))?;
+    let path = line
+        .split_ascii_whitespace()
+        .nth(5)
+        .filter(|p| p.starts_with('/'))?;
+    regular_size(&stat_path(&std::ffi::CString::new(path).ok()?)?)
+}
+
+fn stat_path(path: &std::ffi::CStr) -> Option<libc::stat> {
+    // SAFETY: stat is plain data, so all-zero is a valid value to overwrite.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: a NUL-terminated path and a writable stat buffer.
+    (unsafe { libc::stat(path.as_ptr(), &mut st) } == 0).then_some(st)
+}
+
+/// "7f00-7f01 rw-s 00001000 fe:00 1234  /path" as a KernelVma.
+fn parse_maps_line(line: &str) -> Option<KernelVma> {
+    let mut fields = line.split_ascii_whitespace();
+    let (start, end) = fields.next()?.split_once('-')?;
+    let perms = fields.next()?.as_bytes();
+    let offset = fields.next()?;
+    let (major, minor) = fields.next()?.split_once(':')?;
+    let ino = fields.next()?;
+    let hex = |text: &str| u64::from_str_radix(text, 16).ok();
+    let flag = |i: usize, c: u8, bit: i32| if perms.get(i) == Some(&c) { bit } else { 0 };
+    Some(KernelVma {
+        start: hex(start)? as usize,
+        end: hex(end)? as usize,
+        prot: flag(0, b'r', PROT_READ) | flag(1, b'w', PROT_WRITE) | flag(2, b'x', PROT_EXEC),
+        shared: perms.get(3) == Some(&b's'),
+        offset: hex(offset)? as i64,
+        dev: libc::makedev(hex(major)? as u32, hex(minor)? as u32),
+        ino: ino.parse().ok()?,
     })
 }
 
@@ -353,3 +639,57 @@ macro_rules! run_at_load {
 pub(crate) use run_at_load;
 
 run_at_load!(find_single_threaded_flag);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn maps_lines_parse() {
+        let vma = parse_maps_line("7f00a000-7f00c000 rw-s 00003000 fe:01 1234   /tmp/x (deleted)");
+        assert_eq!(
+            vma,
+            Some(KernelVma {
+                start: 0x7f00a000,
+                end: 0x7f00c000,
+                prot: PROT_READ | PROT_WRITE,
+                shared: true,
+                offset: 0x3000,
+                dev: libc::makedev(0xfe, 1),
+                ino: 1234,
+            })
+        );
+        let anon = parse_maps_line("10000-11000 ---p 00000000 00:00 0").unwrap();
+        assert_eq!((anon.prot, anon.shared, anon.ino), (0, false, 0));
+        assert_eq!(parse_maps_line("garbage"), None);
+    }
+
+    #[test]
+    fn the_kernel_knows_a_fresh_mapping_either_way() {
+        let len = 3 * page_size();
+        // SAFETY: a fresh anonymous mapping, unmapped below.
+        let p = unsafe {
+            mmap(
+                std::ptr::null_mut(),
+                len,
+                PROT_READ,
+                MAP_PRIVATE | MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        }
+        .unwrap();
+        let start = p as usize;
+        let found = kernel_vma(start + page_size(), false).expect("the kernel has it");
+        assert!(found.start <= start && found.end >= start + len && found.prot == PROT_READ);
+        let parsed = parse_maps(start + page_size(), false).expect("the text has it");
+        assert_eq!(
+            (parsed.start, parsed.end, parsed.prot),
+            (found.start, found.end, found.prot)
+        );
+        // SAFETY: our own mapping.
+        unsafe { munmap(p, len) }.unwrap();
+        assert!(kernel_vma(start, false).is_none_or(|vma| vma.start > start || vma.end <= start));
+        assert!(kernel_vma(start, true).is_none_or(|vma| vma.end > start));
+    }
+}

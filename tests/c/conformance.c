@@ -26,6 +26,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -39,6 +40,13 @@
 #endif
 #ifndef SYS_mseal
 #define SYS_mseal 462
+#endif
+#ifndef PR_SET_MDWE
+#define PR_SET_MDWE 65
+#endif
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ 22
+#define MADV_POPULATE_WRITE 23
 #endif
 
 /* Drop root and cap RLIMIT_MEMLOCK, so the mlock limits apply. */
@@ -567,6 +575,311 @@ CASE(pagesize_matches_sysconf)
     return rmap_pagesize() == (size_t)sysconf(_SC_PAGESIZE) ? ok() : err(ENOTRECOVERABLE);
 }
 
+
+/* ---- rmap_protect, rmap_advise, rmap_lock, rmap_unlock, rmap_remap, rmap_resident ---- */
+
+/* n pages of anonymous memory (through the side's own map), the last `holes` of them unmapped again. */
+static char *anon_with_hole(const api_t *a, size_t n, size_t holes)
+{
+    char *p = a->map(NULL, n * PG, PROT_READ | PROT_WRITE, ANON, -1, 0);
+    if (p == MAP_FAILED) die("map");
+    if (holes && a->unmap(p + (n - holes) * PG, holes * PG) != 0) die("unmap");
+    return p;
+}
+
+static char *anon_page(const api_t *a, int prot) { char *p = a->map(NULL, PG, prot, ANON, -1, 0); if (p == MAP_FAILED) die("map"); return p; }
+
+/* Seal a range with mseal(2) (Linux 6.10), or say why not. */
+static int sealed(char *p, size_t len) { return syscall(SYS_mseal, p, len, 0) == 0; }
+
+CASE(protect_eacces_shared_write_readonly_fd)
+{
+    char *p = a->map(NULL, PG, PROT_READ, MAP_SHARED, fx->ro, 0);
+    return of_rc(a->protect(p, PG, PROT_READ | PROT_WRITE));
+}
+CASE(protect_eacces_deny_write_exec)
+{
+    UNUSED;
+    char *p = anon_page(a, PROT_READ | PROT_WRITE);
+    if (prctl(PR_SET_MDWE, 1 /* PR_MDWE_REFUSE_EXEC_GAIN */, 0, 0, 0) != 0)
+        return skip("cannot provoke: prctl(PR_SET_MDWE) needs Linux 6.3");
+    return of_rc(a->protect(p, PG, PROT_READ | PROT_EXEC));
+}
+CASE(protect_einval_addr_misaligned) { UNUSED; return of_rc(a->protect(anon_page(a, PROT_READ) + 1, PG, PROT_READ)); }
+CASE(protect_einval_prot_unknown) { UNUSED; return of_rc(a->protect(anon_page(a, PROT_READ), PG, PROT_READ | 0x40)); }
+CASE(protect_einval_grows_both) { UNUSED; return of_rc(a->protect(anon_page(a, PROT_READ), PG, PROT_GROWSDOWN | PROT_GROWSUP)); }
+CASE(protect_einval_growsdown_not_growsdown) { UNUSED; return of_rc(a->protect(anon_page(a, PROT_READ), PG, PROT_READ | PROT_GROWSDOWN)); }
+CASE(protect_einval_growsdown_not_growsdown__growsup) { UNUSED; return of_rc(a->protect(anon_page(a, PROT_READ), PG, PROT_READ | PROT_GROWSUP)); }
+CASE(protect_enomem_unmapped) { UNUSED; return of_rc(a->protect(anon_with_hole(a, 2, 1), 2 * PG, PROT_READ)); }
+CASE(protect_enomem_unmapped__hole) { UNUSED; return of_rc(a->protect(hole(2), PG, PROT_READ)); }
+CASE(protect_enomem_range_wraps) { UNUSED; return of_rc(a->protect(anon_page(a, PROT_READ), SIZE_MAX, PROT_READ)); }
+CASE(protect_enomem_range_wraps__before_bad_prot) { UNUSED; return of_rc(a->protect(anon_page(a, PROT_READ), SIZE_MAX - PG, 0x40)); }
+CASE(protect_enomem_map_count)
+{
+    UNUSED;
+    char *p = anon_with_hole(a, 3, 0);
+    if (exhaust_map_count() != 0) return skip("could not reach vm.max_map_count");
+    return of_rc(a->protect(p + PG, PG, PROT_READ));
+}
+CASE(protect_eperm_sealed)
+{
+    UNUSED;
+    char *p = anon_page(a, PROT_READ);
+    if (!sealed(p, PG)) return skip("cannot provoke: mseal(2) needs Linux 6.10");
+    return of_rc(a->protect(p, PG, PROT_READ | PROT_WRITE));
+}
+
+CASE(advise_eacces_remove_not_shared_writable)
+{
+    char *p = a->map(NULL, PG, PROT_READ, MAP_SHARED, fx->ro, 0);
+    return of_rc(a->advise(p, PG, MADV_REMOVE));
+}
+CASE(advise_efault_populate_past_eof)
+{
+    char *p = a->map(NULL, 2 * PG, PROT_READ, MAP_SHARED, fx->small, 0);
+    return of_rc(a->advise(p, 2 * PG, MADV_POPULATE_READ));
+}
+CASE(advise_einval_addr_misaligned) { UNUSED; return of_rc(a->advise(anon_page(a, PROT_READ) + 1, PG, MADV_NORMAL)); }
+CASE(advise_einval_unknown_advice) { UNUSED; return of_rc(a->advise(anon_page(a, PROT_READ), PG, 9999)); }
+CASE(advise_einval_range_wraps) { UNUSED; return of_rc(a->advise(anon_page(a, PROT_READ), SIZE_MAX, MADV_NORMAL)); }
+CASE(advise_einval_range_wraps__top) { UNUSED; return of_rc(a->advise((void *)(uintptr_t)(0 - PG), 2 * PG, MADV_NORMAL)); }
+CASE(advise_einval_dontneed_locked)
+{
+    UNUSED;
+    char *p = a->map(NULL, PG, PROT_READ | PROT_WRITE, ANON | MAP_LOCKED, -1, 0);
+    if (p == MAP_FAILED) return skip("cannot lock a page");
+    return of_rc(a->advise(p, PG, MADV_DONTNEED));
+}
+CASE(advise_einval_remove_anonymous) { UNUSED; return of_rc(a->advise(anon_page(a, PROT_READ | PROT_WRITE), PG, MADV_REMOVE)); }
+CASE(advise_einval_free_shared)
+{
+    char *p = a->map(NULL, PG, PROT_READ | PROT_WRITE, MAP_SHARED, fx->rw, 0);
+    return of_rc(a->advise(p, PG, MADV_FREE));
+}
+CASE(advise_einval_populate_forbidden) { UNUSED; return of_rc(a->advise(anon_page(a, PROT_READ), PG, MADV_POPULATE_WRITE)); }
+CASE(advise_enomem_unmapped) { UNUSED; return of_rc(a->advise(anon_with_hole(a, 2, 1), 2 * PG, MADV_NORMAL)); }
+CASE(advise_eperm_hwpoison)
+{
+    UNUSED;
+    char *p = anon_page(a, PROT_READ | PROT_WRITE);
+    p[0] = 1;
+    if (geteuid() == 0 && setuid(65534) != 0) return skip("cannot drop privileges");
+    outcome_t o = of_rc(a->advise(p, PG, MADV_SOFT_OFFLINE));
+    if (o.kind == ERR && o.value == EINVAL) return skip("cannot provoke: the kernel lacks CONFIG_MEMORY_FAILURE");
+    return o;
+}
+CASE(advise_eperm_sealed)
+{
+    UNUSED;
+    char *p = anon_page(a, PROT_READ);
+    if (!sealed(p, PG)) return skip("cannot provoke: mseal(2) needs Linux 6.10");
+    return of_rc(a->advise(p, PG, MADV_DONTNEED));
+}
+
+CASE(lock_einval_range_wraps)
+{
+    UNUSED;
+    if (geteuid() != 0) return skip("cannot provoke: needs CAP_IPC_LOCK (without it the limit answers ENOMEM)");
+    return of_rc(a->lock(anon_page(a, PROT_READ), SIZE_MAX - PG));
+}
+CASE(lock_enomem_unmapped) { UNUSED; return of_rc(a->lock(anon_with_hole(a, 2, 1), 2 * PG)); }
+CASE(lock_enomem_limit)
+{
+    UNUSED;
+    char *p = anon_with_hole(a, 8, 0);
+    if (unprivileged_memlock(PG) != 0) return skip("cannot drop privileges to apply RLIMIT_MEMLOCK");
+    return of_rc(a->lock(p, 8 * PG));
+}
+CASE(lock_eperm_no_limit)
+{
+    UNUSED;
+    char *p = anon_page(a, PROT_READ);
+    if (unprivileged_memlock(0) != 0) return skip("cannot drop privileges to apply RLIMIT_MEMLOCK");
+    return of_rc(a->lock(p, PG));
+}
+CASE(unlock_einval_range_wraps) { UNUSED; return of_rc(a->unlock(anon_page(a, PROT_READ), SIZE_MAX - PG)); }
+CASE(unlock_enomem_unmapped) { UNUSED; return of_rc(a->unlock(anon_with_hole(a, 2, 1), 2 * PG)); }
+
+static outcome_t of_remap(void *p) { return of_map(p); }
+CASE(remap_eagain_memlock)
+{
+    UNUSED;
+    if (unprivileged_memlock(2 * PG) != 0) return skip("cannot drop privileges to apply RLIMIT_MEMLOCK");
+    char *p = a->map(NULL, PG, PROT_READ | PROT_WRITE, ANON | MAP_LOCKED, -1, 0);
+    if (p == MAP_FAILED) return skip("cannot lock a page");
+    return of_remap(a->remap(p, PG, 8 * PG, MREMAP_MAYMOVE));
+}
+CASE(remap_efault_unmapped) { UNUSED; return of_remap(a->remap(hole(2), PG, 2 * PG, MREMAP_MAYMOVE)); }
+CASE(remap_efault_unmapped__past_the_end) { UNUSED; return of_remap(a->remap(anon_with_hole(a, 2, 1), 2 * PG, 3 * PG, MREMAP_MAYMOVE)); }
+CASE(remap_einval_unknown_flag) { UNUSED; return of_remap(a->remap(anon_page(a, PROT_READ), PG, PG, 8)); }
+CASE(remap_einval_addr_misaligned) { UNUSED; return of_remap(a->remap(anon_page(a, PROT_READ) + 1, PG, 2 * PG, MREMAP_MAYMOVE)); }
+CASE(remap_einval_new_size_zero) { UNUSED; return of_remap(a->remap(anon_page(a, PROT_READ), PG, 0, MREMAP_MAYMOVE)); }
+CASE(remap_einval_move_without_maymove) { UNUSED; return of_remap(a->remap(anon_page(a, PROT_READ), PG, PG, MREMAP_FIXED, hole(2))); }
+CASE(remap_einval_move_without_maymove__dontunmap) { UNUSED; return of_remap(a->remap(anon_page(a, PROT_READ), PG, PG, MREMAP_DONTUNMAP, NULL)); }
+CASE(remap_einval_dontunmap_resize)
+{
+    UNUSED;
+    return of_remap(a->remap(anon_page(a, PROT_READ), PG, 2 * PG, MREMAP_MAYMOVE | MREMAP_DONTUNMAP, NULL));
+}
+CASE(remap_einval_new_address_misaligned)
+{
+    UNUSED;
+    return of_remap(a->remap(anon_page(a, PROT_READ), PG, PG, MREMAP_MAYMOVE | MREMAP_FIXED, hole(2) + 1));
+}
+CASE(remap_einval_overlap)
+{
+    UNUSED;
+    char *p = anon_with_hole(a, 2, 0);
+    return of_remap(a->remap(p, 2 * PG, 2 * PG, MREMAP_MAYMOVE | MREMAP_FIXED, p + PG));
+}
+CASE(remap_einval_duplicate_private) { UNUSED; return of_remap(a->remap(anon_page(a, PROT_READ), 0, PG, MREMAP_MAYMOVE)); }
+CASE(remap_enomem_no_room) { UNUSED; return of_remap(a->remap(anon_with_hole(a, 2, 0), PG, 2 * PG, 0)); }
+CASE(remap_eperm_sealed)
+{
+    UNUSED;
+    char *p = anon_page(a, PROT_READ);
+    if (!sealed(p, PG)) return skip("cannot provoke: mseal(2) needs Linux 6.10");
+    return of_remap(a->remap(p, PG, 2 * PG, MREMAP_MAYMOVE));
+}
+
+CASE(resident_efault_vec) { UNUSED; return of_rc(a->resident(anon_page(a, PROT_READ), PG, (unsigned char *)hole(1))); }
+CASE(resident_einval_addr_misaligned)
+{
+    UNUSED;
+    unsigned char vec[2];
+    return of_rc(a->resident(anon_page(a, PROT_READ) + 1, PG, vec));
+}
+CASE(resident_enomem_range_wraps)
+{
+    UNUSED;
+    unsigned char vec[2];
+    return of_rc(a->resident(anon_page(a, PROT_READ), SIZE_MAX - PG, vec));
+}
+CASE(resident_enomem_unmapped)
+{
+    UNUSED;
+    unsigned char vec[2];
+    return of_rc(a->resident(anon_with_hole(a, 2, 1), 2 * PG, vec));
+}
+
+/* ---- behaviour of the six ---- */
+
+CASE(protect_read_only_then_write_faults)
+{
+    UNUSED;
+    char *p = anon_page(a, PROT_READ | PROT_WRITE);
+    p[0] = 1;
+    if (a->protect(p, PG, PROT_READ) != 0) return err(errno);
+    return touch_write(p);
+}
+CASE(protect_length_zero_ignores_prot) { UNUSED; return of_rc(a->protect(anon_page(a, PROT_READ), 0, 0x4000)); }
+CASE(protect_middle_page_then_back)
+{
+    UNUSED;
+    char *p = anon_with_hole(a, 3, 0);
+    if (a->protect(p + PG, PG, PROT_NONE) != 0 || a->protect(p + PG, PG, PROT_READ | PROT_WRITE) != 0) return err(errno);
+    p[PG] = 1;
+    return of_rc(a->unmap(p, 3 * PG));
+}
+CASE(protect_growsdown_mapping)
+{
+    UNUSED;
+    char *p = a->map(NULL, 2 * PG, PROT_READ | PROT_WRITE, ANON | MAP_GROWSDOWN, -1, 0);
+    if (p == MAP_FAILED) return err(errno);
+    if (a->protect(p + PG, PG, PROT_READ | PROT_GROWSDOWN) != 0) return err(errno);
+    return touch_write(p); /* the change reached down to the mapping's start: SIGSEGV */
+}
+CASE(advise_dontneed_zeroes_private_memory)
+{
+    UNUSED;
+    char *p = anon_page(a, PROT_READ | PROT_WRITE);
+    p[5] = 7;
+    if (a->advise(p, PG, MADV_DONTNEED) != 0) return err(errno);
+    return p[5] == 0 ? ok() : err(ENOTRECOVERABLE);
+}
+CASE(advise_length_zero) { UNUSED; return of_rc(a->advise(anon_page(a, PROT_READ), 0, MADV_WILLNEED)); }
+CASE(advise_dontfork_child_lacks_the_range)
+{
+    UNUSED;
+    char *p = anon_page(a, PROT_READ | PROT_WRITE);
+    if (a->advise(p, PG, MADV_DONTFORK) != 0) return err(errno);
+    pid_t pid = fork();
+    if (pid == 0) _exit(*(volatile char *)p);
+    int status;
+    waitpid(pid, &status, 0);
+    return WIFSIGNALED(status) && WTERMSIG(status) == SIGSEGV ? ok() : err(ENOTRECOVERABLE);
+}
+CASE(lock_unaligned_range_then_unlock)
+{
+    UNUSED;
+    char *p = anon_with_hole(a, 2, 0);
+    if (a->lock(p + 100, PG) != 0) return err(errno);
+    return of_rc(a->unlock(p + 100, PG));
+}
+CASE(lock_length_zero) { UNUSED; return of_rc(a->lock(anon_page(a, PROT_READ) + 10, 0)); }
+CASE(remap_grow_in_place_or_move)
+{
+    UNUSED;
+    char *p = anon_page(a, PROT_READ | PROT_WRITE);
+    p[0] = 'x';
+    char *q = a->remap(p, PG, 4 * PG, MREMAP_MAYMOVE);
+    if (q == MAP_FAILED) return err(errno);
+    q[3 * PG] = 'y';
+    return q[0] == 'x' ? of_rc(a->unmap(q, 4 * PG)) : err(ENOTRECOVERABLE);
+}
+CASE(remap_shrink_then_tail_faults)
+{
+    UNUSED;
+    char *p = anon_with_hole(a, 3, 0);
+    if (a->remap(p, 3 * PG, PG, 0) != p) return err(errno);
+    return touch_read(p + PG);
+}
+CASE(remap_fixed_move_replaces_target)
+{
+    UNUSED;
+    char *p = anon_page(a, PROT_READ | PROT_WRITE), *t = anon_with_hole(a, 2, 0);
+    p[0] = 'm';
+    t[0] = 't';
+    char *q = a->remap(p, PG, PG, MREMAP_MAYMOVE | MREMAP_FIXED, t);
+    if (q != t) return err(errno);
+    return t[0] == 'm' ? touch_read(p) : err(ENOTRECOVERABLE);
+}
+CASE(remap_dontunmap_leaves_old_mapped)
+{
+    UNUSED;
+    char *p = anon_page(a, PROT_READ | PROT_WRITE);
+    p[0] = 'd';
+    char *q = a->remap(p, PG, PG, MREMAP_MAYMOVE | MREMAP_DONTUNMAP, NULL);
+    if (q == MAP_FAILED) return err(errno);
+    return q[0] == 'd' && p[0] == 0 ? ok() : err(ENOTRECOVERABLE);
+}
+CASE(remap_duplicate_shared_view)
+{
+    UNUSED;
+    char *p = a->map(NULL, PG, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) return err(errno);
+    char *q = a->remap(p, 0, PG, MREMAP_MAYMOVE);
+    if (q == MAP_FAILED) return err(errno);
+    q[0] = 's';
+    return p[0] == 's' ? ok() : err(ENOTRECOVERABLE);
+}
+CASE(remap_fifth_argument_ignored_without_fixed)
+{
+    UNUSED;
+    char *p = anon_page(a, PROT_READ);
+    return of_remap(a->remap(p, PG, 2 * PG, MREMAP_MAYMOVE, (void *)(uintptr_t)1));
+}
+CASE(resident_touched_page_is_resident)
+{
+    UNUSED;
+    char *p = anon_with_hole(a, 2, 0);
+    p[0] = 1;
+    unsigned char vec[2] = {0, 0};
+    if (a->resident(p, 2 * PG, vec) != 0) return err(errno);
+    return (vec[0] & 1) ? ok() : err(ENOTRECOVERABLE);
+}
+CASE(resident_length_zero_null_vec) { UNUSED; return of_rc(a->resident(anon_page(a, PROT_READ), 0, NULL)); }
+
 typedef struct {
     const char *name;
     outcome_t (*fn)(const api_t *, fixture_t *);
@@ -695,6 +1008,73 @@ static const case_t CASES[] = {
     K(sync_async_invalidate),
     K(sync_anonymous_private),
     K(pagesize_matches_sysconf),
+    E(protect_eacces_shared_write_readonly_fd, EACCES),
+    E(protect_eacces_deny_write_exec, EACCES),
+    E(protect_einval_addr_misaligned, EINVAL),
+    E(protect_einval_prot_unknown, EINVAL),
+    E(protect_einval_grows_both, EINVAL),
+    E(protect_einval_growsdown_not_growsdown, EINVAL),
+    E(protect_einval_growsdown_not_growsdown__growsup, EINVAL),
+    E(protect_enomem_unmapped, ENOMEM),
+    E(protect_enomem_unmapped__hole, ENOMEM),
+    E(protect_enomem_range_wraps, ENOMEM),
+    E(protect_enomem_range_wraps__before_bad_prot, ENOMEM),
+    E(protect_enomem_map_count, ENOMEM),
+    E(protect_eperm_sealed, EPERM),
+    E(advise_eacces_remove_not_shared_writable, EACCES),
+    E(advise_efault_populate_past_eof, EFAULT),
+    E(advise_einval_addr_misaligned, EINVAL),
+    E(advise_einval_unknown_advice, EINVAL),
+    E(advise_einval_range_wraps, EINVAL),
+    E(advise_einval_range_wraps__top, EINVAL),
+    E(advise_einval_dontneed_locked, EINVAL),
+    E(advise_einval_remove_anonymous, EINVAL),
+    E(advise_einval_free_shared, EINVAL),
+    E(advise_einval_populate_forbidden, EINVAL),
+    E(advise_enomem_unmapped, ENOMEM),
+    E(advise_eperm_hwpoison, EPERM),
+    E(advise_eperm_sealed, EPERM),
+    E(lock_einval_range_wraps, EINVAL),
+    E(lock_enomem_unmapped, ENOMEM),
+    E(lock_enomem_limit, ENOMEM),
+    E(lock_eperm_no_limit, EPERM),
+    E(unlock_einval_range_wraps, EINVAL),
+    E(unlock_enomem_unmapped, ENOMEM),
+    E(remap_eagain_memlock, EAGAIN),
+    E(remap_efault_unmapped, EFAULT),
+    E(remap_efault_unmapped__past_the_end, EFAULT),
+    E(remap_einval_unknown_flag, EINVAL),
+    E(remap_einval_addr_misaligned, EINVAL),
+    E(remap_einval_new_size_zero, EINVAL),
+    E(remap_einval_move_without_maymove, EINVAL),
+    E(remap_einval_move_without_maymove__dontunmap, EINVAL),
+    E(remap_einval_dontunmap_resize, EINVAL),
+    E(remap_einval_new_address_misaligned, EINVAL),
+    E(remap_einval_overlap, EINVAL),
+    E(remap_einval_duplicate_private, EINVAL),
+    E(remap_enomem_no_room, ENOMEM),
+    E(remap_eperm_sealed, EPERM),
+    E(resident_efault_vec, EFAULT),
+    E(resident_einval_addr_misaligned, EINVAL),
+    E(resident_enomem_range_wraps, ENOMEM),
+    E(resident_enomem_unmapped, ENOMEM),
+    S(protect_read_only_then_write_faults, SIGSEGV),
+    K(protect_length_zero_ignores_prot),
+    K(protect_middle_page_then_back),
+    S(protect_growsdown_mapping, SIGSEGV),
+    K(advise_dontneed_zeroes_private_memory),
+    K(advise_length_zero),
+    K(advise_dontfork_child_lacks_the_range),
+    K(lock_unaligned_range_then_unlock),
+    K(lock_length_zero),
+    K(remap_grow_in_place_or_move),
+    S(remap_shrink_then_tail_faults, SIGSEGV),
+    S(remap_fixed_move_replaces_target, SIGSEGV),
+    K(remap_dontunmap_leaves_old_mapped),
+    K(remap_duplicate_shared_view),
+    K(remap_fifth_argument_ignored_without_fixed),
+    K(resident_touched_page_is_resident),
+    K(resident_length_zero_null_vec),
 };
 
 /* One side of a case, in the child that in_child() made. */

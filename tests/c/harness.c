@@ -185,8 +185,9 @@ outcome_t in_child(outcome_t (*fn)(void *arg), void *arg)
 
 /* ---- libc and librmap ---- */
 
-const api_t LIBC = {"libc", mmap, msync, munmap};
-const api_t RMAP = {"rmap", rmap_map, rmap_sync, rmap_unmap};
+const api_t LIBC = {"libc", mmap, msync, munmap, mprotect, madvise, mlock, munlock, mremap, mincore};
+const api_t RMAP = {"rmap",      rmap_map,  rmap_sync,   rmap_unmap, rmap_protect,
+                    rmap_advise, rmap_lock, rmap_unlock, rmap_remap, rmap_resident};
 
 /* A file `name` in `dir` of `size` bytes 'a'..'z', reopened with `flags`. */
 static int fixture_file(const char *dir, const char *name, size_t size, int flags)

@@ -87,6 +87,12 @@ typedef struct {
     void *(*map)(void *, size_t, int, int, int, off_t);
     int (*sync)(void *, size_t, int);
     int (*unmap)(void *, size_t);
+    int (*protect)(void *, size_t, int);
+    int (*advise)(void *, size_t, int);
+    int (*lock)(const void *, size_t);
+    int (*unlock)(const void *, size_t);
+    void *(*remap)(void *, size_t, size_t, int, ...);
+    int (*resident)(void *, size_t, unsigned char *);
 } api_t;
 
 extern const api_t LIBC, RMAP;

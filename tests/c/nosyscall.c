@@ -1,8 +1,8 @@
 /* nosyscall: the argument errors include/rmap.h says librmap decides before
  * any system call really need none.
  *
- * Each case runs in a child under a seccomp filter that makes mmap, msync
- * and munmap fail with ENOSYS without reaching the kernel's memory code; the
+ * Each case runs in a child under a seccomp filter that makes mmap, msync,
+ * munmap, mprotect, madvise, mlock, munlock, mremap and mincore fail with ENOSYS without reaching the kernel's memory code; the
  * documented errno must still come back. A control case (a valid call)
  * proves the filter works: it must get ENOSYS.
  *
@@ -17,21 +17,28 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <linux/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include "harness.h"
 
-/* From here on mmap, msync and munmap fail with ENOSYS without reaching the
+/* From here on the nine memory calls fail with ENOSYS without reaching the
  * kernel's memory code. fcntl and fstat, which librmap may use to learn
  * about the fd, stay allowed. */
 static void forbid_mapping_syscalls(void)
 {
     struct sock_filter code[] = {
         BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_mmap, 3, 0),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_munmap, 2, 0),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_msync, 1, 0),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_mmap, 9, 0),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_munmap, 8, 0),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_msync, 7, 0),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_mprotect, 6, 0),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_madvise, 5, 0),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_mlock, 4, 0),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_munlock, 3, 0),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_mremap, 2, 0),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_mincore, 1, 0),
         BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
         BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS),
     };
@@ -60,6 +67,32 @@ NOSYSCALL(sync_einval_async_and_sync) { (void)fx; return of_rc(rmap_sync((void *
 NOSYSCALL(sync_enomem_range_wraps) { (void)fx; return of_rc(rmap_sync((void *)(uintptr_t)0x10000000, SIZE_MAX - PG, MS_SYNC)); }
 NOSYSCALL(unmap_einval_addr_misaligned) { (void)fx; return of_rc(rmap_unmap((void *)(uintptr_t)0x10000001, PG)); }
 NOSYSCALL(unmap_einval_length_zero) { (void)fx; return of_rc(rmap_unmap((void *)(uintptr_t)0x10000000, 0)); }
+#define AT ((void *)(uintptr_t)0x10000000)
+#define OFF_PAGE ((void *)(uintptr_t)0x10000001)
+NOSYSCALL(protect_einval_grows_both) { (void)fx; return of_rc(rmap_protect(OFF_PAGE, 0, PROT_GROWSDOWN | PROT_GROWSUP)); }
+NOSYSCALL(protect_einval_addr_misaligned) { (void)fx; return of_rc(rmap_protect(OFF_PAGE, PG, PROT_READ)); }
+NOSYSCALL(protect_enomem_range_wraps) { (void)fx; return of_rc(rmap_protect(AT, SIZE_MAX, 0x40)); }
+NOSYSCALL(protect_einval_prot_unknown) { (void)fx; return of_rc(rmap_protect(AT, PG, 0x40)); }
+NOSYSCALL(advise_einval_addr_misaligned) { (void)fx; return of_rc(rmap_advise(OFF_PAGE, PG, MADV_NORMAL)); }
+NOSYSCALL(advise_einval_range_wraps) { (void)fx; return of_rc(rmap_advise(AT, SIZE_MAX, MADV_NORMAL)); }
+NOSYSCALL(unlock_einval_range_wraps) { (void)fx; return of_rc(rmap_unlock(AT, SIZE_MAX - 8 * PG)); }
+static outcome_t of_remap(void *p) { return of_map(p); }
+NOSYSCALL(remap_einval_unknown_flag) { (void)fx; return of_remap(rmap_remap(AT, PG, PG, 8)); }
+NOSYSCALL(remap_einval_addr_misaligned) { (void)fx; return of_remap(rmap_remap(OFF_PAGE, PG, PG, MREMAP_MAYMOVE)); }
+NOSYSCALL(remap_einval_new_size_zero) { (void)fx; return of_remap(rmap_remap(AT, PG, 0, MREMAP_MAYMOVE)); }
+NOSYSCALL(remap_einval_move_without_maymove) { (void)fx; return of_remap(rmap_remap(AT, PG, PG, MREMAP_FIXED, AT)); }
+NOSYSCALL(remap_einval_dontunmap_resize)
+{
+    (void)fx;
+    return of_remap(rmap_remap(AT, PG, 2 * PG, MREMAP_MAYMOVE | MREMAP_DONTUNMAP, NULL));
+}
+NOSYSCALL(resident_einval_addr_misaligned) { (void)fx; unsigned char v[1]; return of_rc(rmap_resident(OFF_PAGE, PG, v)); }
+NOSYSCALL(resident_enomem_range_wraps) { (void)fx; unsigned char v[1]; return of_rc(rmap_resident(AT, SIZE_MAX, v)); }
+NOSYSCALL(resident_efault_vec) { (void)fx; return of_rc(rmap_resident(AT, PG, (unsigned char *)UINTPTR_MAX)); }
+/* The controls: valid calls do reach the (forbidden) system calls. */
+NOSYSCALL(control_valid_protect_reaches_the_kernel) { (void)fx; return of_rc(rmap_protect(AT, PG, PROT_READ)); }
+NOSYSCALL(control_valid_remap_reaches_the_kernel) { (void)fx; return of_remap(rmap_remap(AT, PG, 2 * PG, MREMAP_MAYMOVE)); }
+NOSYSCALL(control_lock_is_never_decided_before) { (void)fx; return of_rc(rmap_lock(AT, SIZE_MAX)); }
 /* The control: a valid call does reach the (forbidden) system call. */
 NOSYSCALL(control_valid_map_reaches_the_kernel) { (void)fx; return of_map(rmap_map(NULL, PG, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)); }
 
@@ -80,6 +113,15 @@ static const nosyscall_t NOSYSCALL_CASES[] = {
     NS(sync_einval_async_and_sync, EINVAL),     NS(sync_enomem_range_wraps, ENOMEM),
     NS(unmap_einval_addr_misaligned, EINVAL),   NS(unmap_einval_length_zero, EINVAL),
     NS(control_valid_map_reaches_the_kernel, ENOSYS),
+    NS(protect_einval_grows_both, EINVAL),          NS(protect_einval_addr_misaligned, EINVAL),
+    NS(protect_enomem_range_wraps, ENOMEM),         NS(protect_einval_prot_unknown, EINVAL),
+    NS(advise_einval_addr_misaligned, EINVAL),      NS(advise_einval_range_wraps, EINVAL),
+    NS(unlock_einval_range_wraps, EINVAL),          NS(remap_einval_unknown_flag, EINVAL),
+    NS(remap_einval_addr_misaligned, EINVAL),       NS(remap_einval_new_size_zero, EINVAL),
+    NS(remap_einval_move_without_maymove, EINVAL),  NS(remap_einval_dontunmap_resize, EINVAL),
+    NS(resident_einval_addr_misaligned, EINVAL),    NS(resident_enomem_range_wraps, ENOMEM),
+    NS(resident_efault_vec, EFAULT),                NS(control_valid_protect_reaches_the_kernel, ENOSYS),
+    NS(control_valid_remap_reaches_the_kernel, ENOSYS), NS(control_lock_is_never_decided_before, ENOSYS),
 };
 
 
@@ -103,7 +145,7 @@ int main(int argc, char **argv)
         char buf[200];
         outcome_t want = {ERR, c->want, ""};
         if (same(o, want)) {
-            printf("ok   %s: %s with mmap/msync/munmap forbidden\n", c->name, describe(o, buf, sizeof buf));
+            printf("ok   %s: %s with the memory system calls forbidden\n", c->name, describe(o, buf, sizeof buf));
             passed++;
         } else {
             printf("FAIL %s: %s, expected %s\n", c->name, describe(o, buf, sizeof buf), strerrorname_np(c->want));

@@ -31,6 +31,21 @@ static char *map_anon(size_t len, int prot)
     return p;
 }
 
+/* The call CALL-unowned names, made on one page at `at`; returns its result. */
+static int call_on(const char *scenario_name, char *at)
+{
+    unsigned char vec[1];
+    if (strncmp(scenario_name, "unmap-", 6) == 0) return rmap_unmap(at, PG);
+    if (strncmp(scenario_name, "sync-", 5) == 0) return rmap_sync(at, PG, MS_SYNC);
+    if (strncmp(scenario_name, "protect-", 8) == 0) return rmap_protect(at, PG, PROT_READ);
+    if (strncmp(scenario_name, "advise-", 7) == 0) return rmap_advise(at, PG, MADV_NORMAL);
+    if (strncmp(scenario_name, "lock-", 5) == 0) return rmap_lock(at, PG);
+    if (strncmp(scenario_name, "unlock-", 7) == 0) return rmap_unlock(at, PG);
+    if (strncmp(scenario_name, "remap-", 6) == 0) return rmap_remap(at, PG, PG, 0) == RMAP_FAILED ? -1 : 0;
+    if (strncmp(scenario_name, "resident-", 9) == 0) return rmap_resident(at, PG, vec);
+    return 2;
+}
+
 /* ---- scenarios, run in a fresh process (see run_scenario) ---- */
 
 static int scenario(const char *name)
@@ -46,18 +61,38 @@ static int scenario(const char *name)
         char *p = map_anon(PG, PROT_READ | PROT_WRITE | PROT_EXEC);
         printf("%p\n", (void *)p);
         rmap_unmap(p, PG);
-    } else if (strcmp(name, "unmap-unowned") == 0) {
-        char *h = hole(1);
-        int rc = rmap_unmap(h, PG);
-        printf("%p %d %s\n", (void *)h, rc, rc ? strerrorname_np(errno) : "-");
+    } else if (strcmp(name, "protect-write-exec") == 0) {
+        char *p = map_anon(PG, PROT_READ | PROT_WRITE);
+        int rc = rmap_protect(p, PG, PROT_READ | PROT_WRITE | PROT_EXEC);
+        printf("%p %d\n", (void *)p, rc);
+        rmap_unmap(p, PG);
+    } else if (strcmp(name, "remap-beyond-eof") == 0) {
+        int fd = temp_file(PG);
+        char *p = rmap_map(NULL, PG, PROT_READ, MAP_SHARED, fd, 0);
+        char *q = rmap_remap(p, PG, 3 * PG, MREMAP_MAYMOVE);
+        printf("%p\n", (void *)q);
+        rmap_unmap(q, 3 * PG);
     } else if (strcmp(name, "double-unmap") == 0) {
         char *p = map_anon(PG, PROT_READ);
         rmap_unmap(p, PG);
         int rc = rmap_unmap(p, PG);
         printf("%p %d %s\n", (void *)p, rc, rc ? strerrorname_np(errno) : "-");
-    } else if (strcmp(name, "sync-unowned") == 0) {
+    } else if (strcmp(name, "stale-unmap") == 0) {
+        /* Unmapped behind librmap's back, then another mapping takes the address. */
+        char *p = map_anon(PG, PROT_READ);
+        munmap(p, PG);
+        char *q = mmap(p, PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+        int rc = rmap_unmap(p, PG);
+        int e = errno;
+        q[0] = 1; /* still mapped: the refusal left the foreign mapping alone */
+        printf("%p %d %s\n", (void *)p, rc, rc ? strerrorname_np(e) : "-");
+    } else if (strcmp(name, "stale-leak") == 0) {
+        char *p = map_anon(PG, PROT_READ);
+        munmap(p, PG);
+        printf("%p\n", (void *)p);
+    } else if (strlen(name) > 8 && strcmp(name + strlen(name) - 8, "-unowned") == 0) {
         char *h = hole(1);
-        int rc = rmap_sync(h, PG, MS_SYNC);
+        int rc = call_on(name, h);
         printf("%p %d %s\n", (void *)h, rc, rc ? strerrorname_np(errno) : "-");
     } else {
         return 2;
@@ -110,6 +145,12 @@ static int unowned_case(const char *scenario_name, const char *call)
 
 static int unmap_einval_unowned_checked(void) { return unowned_case("unmap-unowned", "unmap"); }
 static int sync_einval_unowned_checked(void) { return unowned_case("sync-unowned", "sync"); }
+static int protect_einval_unowned_checked(void) { return unowned_case("protect-unowned", "protect"); }
+static int advise_einval_unowned_checked(void) { return unowned_case("advise-unowned", "advise"); }
+static int lock_einval_unowned_checked(void) { return unowned_case("lock-unowned", "lock"); }
+static int unlock_einval_unowned_checked(void) { return unowned_case("unlock-unowned", "unlock"); }
+static int remap_einval_unowned_checked(void) { return unowned_case("remap-unowned", "remap"); }
+static int resident_einval_unowned_checked(void) { return unowned_case("resident-unowned", "resident"); }
 
 /* ---- registry contents ---- */
 
@@ -145,6 +186,24 @@ static int partial_unmap_splits_and_trims(void)
     return ok ? 0 : 1;
 }
 
+/* Is [start, start+len) covered by /proc/self/maps lines with these permissions? */
+static int kernel_has(char *start, size_t len, int prot)
+{
+    FILE *f = fopen("/proc/self/maps", "r");
+    if (!f) return 0;
+    uintptr_t at = (uintptr_t)start, end = at + len;
+    char line[512];
+    while (at < end && fgets(line, sizeof line, f)) {
+        unsigned long lo, hi;
+        char perms[5];
+        if (sscanf(line, "%lx-%lx %4s", &lo, &hi, perms) != 3) continue;
+        int p = (perms[0] == 'r' ? PROT_READ : 0) | (perms[1] == 'w' ? PROT_WRITE : 0);
+        if (lo <= at && at < hi && p == prot) at = hi;
+    }
+    fclose(f);
+    return at >= end;
+}
+
 static int collect(const struct rmap_info *info, void *ctx)
 {
     struct rmap_info *list = ctx;
@@ -165,6 +224,117 @@ static int fixed_replaces_and_foreach_walks_in_order(void)
     ok = ok && check(list[1].start == p + PG && list[1].prot == (PROT_READ | PROT_WRITE), "second: the MAP_FIXED page");
     ok = ok && check(list[2].start == p + 2 * PG && list[2].length == PG, "third: old tail");
     ok = ok && check(list[3].length == 0, "nothing else");
+    return ok ? 0 : 1;
+}
+
+static int protect_middle_page_splits_in_three_and_merges_back(void)
+{
+    char *p = map_anon(3 * PG, PROT_READ | PROT_WRITE);
+    if (rmap_protect(p + PG, PG, PROT_READ) != 0) return 1;
+    struct rmap_info list[8];
+    memset(list, 0, sizeof list);
+    rmap_foreach(collect, list);
+    int ok = check(list[0].start == p && list[0].length == PG && list[0].prot == (PROT_READ | PROT_WRITE) &&
+                       list[1].start == p + PG && list[1].length == PG && list[1].prot == PROT_READ &&
+                       list[2].start == p + 2 * PG && list[2].length == PG && list[2].offset == (off_t)(2 * PG) &&
+                       list[3].length == 0,
+                   "three records: rw-, r--, rw-");
+    ok &= check(kernel_has(p, PG, PROT_READ | PROT_WRITE) && kernel_has(p + PG, PG, PROT_READ) &&
+                    kernel_has(p + 2 * PG, PG, PROT_READ | PROT_WRITE),
+                "the kernel's protections are the same");
+    printf("     after protecting the middle page: %zu+%zu+%zu bytes, prot %d/%d/%d\n", list[0].length, list[1].length,
+           list[2].length, list[0].prot, list[1].prot, list[2].prot);
+    rmap_protect(p + PG, PG, PROT_READ | PROT_WRITE);
+    memset(list, 0, sizeof list);
+    rmap_foreach(collect, list);
+    ok &= check(list[0].start == p && list[0].length == 3 * PG && list[1].length == 0, "one record again after undoing it");
+    return ok ? 0 : 1;
+}
+
+static int remap_move_records_the_new_range_only(void)
+{
+    char *p = map_anon(PG, PROT_READ | PROT_WRITE);
+    /* Occupy the page above (unless something already does), so growing must move. */
+    char *blocker = rmap_map(p + PG, PG, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+    if (blocker == RMAP_FAILED && errno != EEXIST) return 1;
+    char *q = rmap_remap(p, PG, 3 * PG, MREMAP_MAYMOVE);
+    struct rmap_info info, gone;
+    int ok = check(q != RMAP_FAILED && q != p, "the mapping had to move");
+    ok = ok && check(rmap_query(q + 2 * PG, &info) == 0 && info.start == q && info.length == 3 * PG &&
+                         info.prot == (PROT_READ | PROT_WRITE),
+                     "rmap_query knows the new range, grown to 3 pages");
+    ok = ok && check(rmap_query(p, &gone) == -1 && errno == ENOENT, "and not the old");
+    char *r = rmap_remap(q, 3 * PG, PG, 0);
+    ok = ok && check(r == q && rmap_query(q + PG, &gone) == -1 && rmap_query(q, &info) == 0 && info.length == PG,
+                     "shrunk in place to one page");
+    char *t = hole(2);
+    char *s2 = rmap_remap(q, PG, PG, MREMAP_MAYMOVE | MREMAP_DONTUNMAP, t);
+    ok = ok && check(s2 != RMAP_FAILED && rmap_query(s2, &info) == 0 && rmap_query(q, &gone) == 0,
+                     "MREMAP_DONTUNMAP: both the new and the old range are recorded");
+    printf("     moved %p -> %p (3 pages), shrunk to 1, copied to %p keeping the old\n", (void *)p, (void *)q, (void *)s2);
+    return ok ? 0 : 1;
+}
+
+static int remap_fixed_replaces_what_it_covers(void)
+{
+    char *p = map_anon(PG, PROT_READ);
+    char *t = map_anon(3 * PG, PROT_READ | PROT_WRITE);
+    char *q = rmap_remap(p, PG, PG, MREMAP_MAYMOVE | MREMAP_FIXED, t + PG);
+    struct rmap_info list[8];
+    memset(list, 0, sizeof list);
+    rmap_foreach(collect, list);
+    int ok = check(q == t + PG, "moved onto the middle page");
+    ok &= check(list[0].start == t && list[0].length == PG && list[1].start == t + PG && list[1].prot == PROT_READ &&
+                    list[2].start == t + 2 * PG && list[3].length == 0,
+                "records: the target's head, the moved page, the target's tail");
+    return ok ? 0 : 1;
+}
+
+static int lock_state_shows_in_flags(void)
+{
+    char *p = map_anon(2 * PG, PROT_READ | PROT_WRITE);
+    struct rmap_info a, b;
+    if (rmap_lock(p + PG + 10, 1) != 0) return 1;
+    int ok = check(rmap_query(p, &a) == 0 && !(a.flags & MAP_LOCKED) && a.length == PG, "first page unlocked");
+    ok &= check(rmap_query(p + PG, &b) == 0 && (b.flags & MAP_LOCKED) && b.length == PG, "second page locked");
+    rmap_unlock(p, 2 * PG);
+    ok &= check(rmap_query(p, &a) == 0 && !(a.flags & MAP_LOCKED) && a.length == 2 * PG, "one unlocked record again");
+    char *l = rmap_map(NULL, PG, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_LOCKED, -1, 0);
+    ok &= check(rmap_query(l, &a) == 0 && (a.flags & MAP_LOCKED), "MAP_LOCKED mappings start locked");
+    return ok ? 0 : 1;
+}
+
+static int dontfork_ranges_are_not_in_the_child(void)
+{
+    char *p = map_anon(PG, PROT_READ | PROT_WRITE), *q = map_anon(PG, PROT_READ);
+    if (rmap_advise(p, PG, MADV_DONTFORK) != 0) return 1;
+    pid_t pid = fork();
+    if (pid == 0) {
+        struct rmap_info info;
+        _exit(rmap_query(p, &info) == -1 && errno == ENOENT && rmap_query(q, &info) == 0 ? 0 : 1);
+    }
+    int status;
+    waitpid(pid, &status, 0);
+    struct rmap_info info;
+    return check(WIFEXITED(status) && WEXITSTATUS(status) == 0 && rmap_query(p, &info) == 0,
+                 "the child has no record of the don't-fork range; the parent still has it")
+               ? 0
+               : 1;
+}
+
+static int file_identity_is_learnt_from_the_kernel(void)
+{
+    int fd = temp_file(2 * PG);
+    struct stat st;
+    fstat(fd, &st);
+    char *p = rmap_map(NULL, 2 * PG, PROT_READ, MAP_PRIVATE, fd, 0);
+    rmap_protect(p + PG, PG, PROT_NONE);
+    struct rmap_info a, b;
+    int ok = check(rmap_query(p + PG, &b) == 0 && b.dev == (uint64_t)st.st_dev && b.ino == (uint64_t)st.st_ino,
+                   "the second piece knows its file");
+    rmap_protect(p + PG, PG, PROT_READ);
+    ok &= check(rmap_query(p, &a) == 0 && a.length == 2 * PG && a.ino == (uint64_t)st.st_ino,
+                "merged with the first, the file still known");
     return ok ? 0 : 1;
 }
 
@@ -247,6 +417,42 @@ static int checked_reports_each_kind(void)
     return ok ? 0 : 1;
 }
 
+static int checked_reports_the_new_calls(void)
+{
+    int ok = 1;
+    void *addr = NULL;
+    int rc = 0;
+    char want[512], name[32] = "";
+    run_t r = run_scenario("protect-write-exec", "1");
+    ok &= sscanf(r.out, "%p %d", &addr, &rc) == 2;
+    snprintf(want, sizeof want, "rmap: write-exec: rmap_protect(%p, %zu) is both writable and executable\n", addr, PG);
+    printf("     %s", r.err);
+    ok &= check(exited_ok(&r) && rc == 0 && strcmp(r.err, want) == 0, "write-exec line for rmap_protect, call made");
+
+    r = run_scenario("remap-beyond-eof", "1");
+    ok &= sscanf(r.out, "%p", &addr) == 1;
+    snprintf(want, sizeof want,
+             "rmap: beyond-eof: rmap_remap(%p, %zu) maps offset 0 of a %zu-byte file: touching file offsets from %zu on "
+             "raises SIGBUS\n",
+             addr, 3 * PG, PG, PG);
+    printf("     %s", r.err);
+    ok &= check(exited_ok(&r) && strcmp(r.err, want) == 0, "beyond-eof line for a growing rmap_remap");
+
+    r = run_scenario("stale-unmap", "1");
+    ok &= sscanf(r.out, "%p %d %31s", &addr, &rc, name) == 3;
+    snprintf(want, sizeof want,
+             "rmap: unmap-unowned: rmap_unmap(%p, %zu): the librmap mapping here was unmapped or replaced behind "
+             "librmap's back (munmap, mmap or mremap called directly); refused with EINVAL\n",
+             addr, PG);
+    printf("     %s", r.err);
+    ok &= check(exited_ok(&r) && rc == -1 && strcmp(name, "EINVAL") == 0 && strcmp(r.err, want) == 0,
+                "a stale record does not let rmap_unmap touch the foreign mapping now there");
+
+    r = run_scenario("stale-leak", "1");
+    ok &= check(exited_ok(&r) && r.err[0] == 0, "no leak reported for a mapping the kernel no longer has");
+    return ok ? 0 : 1;
+}
+
 static int abort_mode_reports_then_aborts(void)
 {
     run_t r = run_scenario("unmap-unowned", "abort");
@@ -289,6 +495,7 @@ typedef struct {
     char *start;
     size_t len;
     int prot;
+    int locked;
 } rec_t;
 typedef struct {
     unsigned seed;
@@ -304,11 +511,14 @@ static void *worker(void *arg)
     while (!atomic_load(&stop_flag)) {
         rec_t *r = &w->live[rand_r(&w->seed) % SLOTS];
         struct rmap_info info;
-        switch (rand_r(&w->seed) % 4) {
+        unsigned char vec[8];
+        char *moved;
+        switch (rand_r(&w->seed) % 8) {
         case 0: /* map into an empty slot, or unmap a full one */
             if (!r->start) {
                 r->len = PG * (1 + rand_r(&w->seed) % 4);
                 r->prot = rand_r(&w->seed) % 2 ? PROT_READ : PROT_READ | PROT_WRITE;
+                r->locked = 0;
                 r->start = rmap_map(NULL, r->len, r->prot, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
                 if (r->start == RMAP_FAILED) r->start = NULL, w->bad++;
             } else {
@@ -325,9 +535,37 @@ static void *worker(void *arg)
         case 2:
             if (r->start) w->bad += rmap_sync(r->start, r->len, MS_ASYNC) != 0;
             break;
+        case 3: /* flip the protection */
+            if (r->start) {
+                int prot = r->prot == PROT_READ ? PROT_READ | PROT_WRITE : PROT_READ;
+                w->bad += rmap_protect(r->start, r->len, prot) != 0;
+                r->prot = prot;
+            }
+            break;
+        case 4: /* flip the lock state */
+            if (r->start) {
+                w->bad += (r->locked ? rmap_unlock(r->start, r->len) : rmap_lock(r->start, r->len)) != 0;
+                r->locked = !r->locked;
+            }
+            break;
+        case 5: /* grow by a page (moving if needed) or shrink by one */
+            if (r->start && r->len < 4 * PG) {
+                moved = rmap_remap(r->start, r->len, r->len + PG, MREMAP_MAYMOVE);
+                if (moved == RMAP_FAILED) w->bad++;
+                else r->start = moved, r->len += PG;
+            } else if (r->start) {
+                w->bad += rmap_remap(r->start, r->len, r->len - PG, 0) != r->start;
+                r->len -= PG;
+            }
+            break;
+        case 6:
+            if (r->start)
+                w->bad += rmap_advise(r->start, r->len, MADV_WILLNEED) != 0 || rmap_resident(r->start, r->len, vec) != 0;
+            break;
         default:
             if (r->start)
-                w->bad += rmap_query(r->start + r->len - 1, &info) != 0 || info.start != r->start || info.length != r->len;
+                w->bad += rmap_query(r->start + r->len - 1, &info) != 0 || info.start != r->start ||
+                          info.length != r->len || info.prot != r->prot || !(info.flags & MAP_LOCKED) != !r->locked;
         }
         w->ops++;
     }
@@ -343,30 +581,14 @@ static int in_records(const struct rmap_info *info, void *ctx)
 {
     all_t *all = ctx;
     for (int i = 0; i < all->n; i++)
-        if (all->recs[i].start == info->start && all->recs[i].len == info->length && all->recs[i].prot == info->prot) {
+        if (all->recs[i].start == info->start && all->recs[i].len == info->length && all->recs[i].prot == info->prot &&
+            !all->recs[i].locked == !(info->flags & MAP_LOCKED)) {
             all->recs[i].len = 0; /* matched */
             return 0;
         }
     return 1; /* the registry has a mapping no thread holds */
 }
 
-/* Is [start, start+len) covered by /proc/self/maps lines with these permissions? */
-static int kernel_has(char *start, size_t len, int prot)
-{
-    FILE *f = fopen("/proc/self/maps", "r");
-    if (!f) return 0;
-    uintptr_t at = (uintptr_t)start, end = at + len;
-    char line[512];
-    while (at < end && fgets(line, sizeof line, f)) {
-        unsigned long lo, hi;
-        char perms[5];
-        if (sscanf(line, "%lx-%lx %4s", &lo, &hi, perms) != 3) continue;
-        int p = (perms[0] == 'r' ? PROT_READ : 0) | (perms[1] == 'w' ? PROT_WRITE : 0);
-        if (lo <= at && at < hi && p == prot) at = hi;
-    }
-    fclose(f);
-    return at >= end;
-}
 
 /* Under valgrind (memory checking, one emulated CPU) the stress and fork
  * tests run shorter; the native run does the full amount. */
@@ -399,7 +621,8 @@ static int eight_threads_registry_matches_the_kernel(void)
     int extra = rmap_foreach(in_records, &all);
     int missing = 0;
     for (int i = 0; i < all.n; i++) missing += all.recs[i].len != 0;
-    printf("     %ld operations in %u s by %d threads; %d live mappings: registry extra %d, missing %d; "
+    printf("     %ld operations (map, unmap, sync, protect, lock, unlock, remap, advise, resident, query) in %u s by %d "
+           "threads; %d live mappings: registry extra %d, missing %d; "
            "%d of %d found in /proc/self/maps with their protections; %d failed calls\n",
            ops, seconds, THREADS, live, extra, missing, in_kernel, live, bad);
     return check(bad == 0 && extra == 0 && missing == 0 && in_kernel == live, "registry = threads' records = kernel")
@@ -455,7 +678,20 @@ static const test_t TESTS[] = {
     E(set_check_einval_mode, EINVAL),
     E(unmap_einval_unowned_checked, EINVAL),
     E(sync_einval_unowned_checked, EINVAL),
+    E(protect_einval_unowned_checked, EINVAL),
+    E(advise_einval_unowned_checked, EINVAL),
+    E(lock_einval_unowned_checked, EINVAL),
+    E(unlock_einval_unowned_checked, EINVAL),
+    E(remap_einval_unowned_checked, EINVAL),
+    E(resident_einval_unowned_checked, EINVAL),
     K(query_reports_the_mapping),
+    K(protect_middle_page_splits_in_three_and_merges_back),
+    K(remap_move_records_the_new_range_only),
+    K(remap_fixed_replaces_what_it_covers),
+    K(lock_state_shows_in_flags),
+    K(dontfork_ranges_are_not_in_the_child),
+    K(file_identity_is_learnt_from_the_kernel),
+    K(checked_reports_the_new_calls),
     K(partial_unmap_splits_and_trims),
     K(fixed_replaces_and_foreach_walks_in_order),
     K(foreach_stops_on_nonzero),

@@ -40,6 +40,79 @@ static outcome_t sweep_map(const api_t *a, void *addr, size_t len, int prot, int
     return o;
 }
 
+/* Lays out the region: pages 1-2 a shared file mapping, 3 a hole, 4-5 anonymous. */
+static void layout(const fixture_t *fx, char *region, size_t region_pages)
+{
+    munmap(region, region_pages * PG);
+    if (mmap(region + PG, 2 * PG, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fx->rw, 0) == MAP_FAILED ||
+        mmap(region + 4 * PG, 2 * PG, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) == MAP_FAILED)
+        die("layout");
+}
+
+/* protect, advise, unlock and resident over the same starts and lengths:
+ * each call through libc, then the layout again, then through librmap. */
+static void sweep_new_calls(const fixture_t *fx, char *region, size_t region_pages, char *const *starts, size_t nstarts,
+                            const size_t *lens, size_t nlens)
+{
+    const int prots[] = {PROT_NONE, PROT_READ, PROT_READ | PROT_WRITE, PROT_READ | PROT_GROWSDOWN,
+                         PROT_READ | PROT_GROWSUP, PROT_GROWSDOWN | PROT_GROWSUP, 0x40, PROT_READ | 0x8, -1};
+    const int advice[] = {MADV_NORMAL, MADV_WILLNEED, MADV_DONTNEED, MADV_DONTFORK, MADV_DOFORK, 9999, -1};
+    static unsigned char vec[1 << 20];
+    char args[200];
+    for (size_t si = 0; si < nstarts; si++)
+    for (size_t li = 0; li < nlens; li++) {
+        char *at = starts[si];
+        size_t len = lens[li];
+        /* protect and advise change what they reach (up to the first hole, or
+         * everywhere mapped): run only ranges inside the region, below it where
+         * nothing is mapped, or wrapping (which the kernel refuses first). */
+        int inside = (at && (uintptr_t)at < ((uintptr_t)1 << 47) && len <= (size_t)(region + region_pages * PG - at)) ||
+                     (!at && len <= region_pages * PG) || (uintptr_t)at + len + PG - 1 < (uintptr_t)at;
+        for (size_t pi = 0; pi < sizeof prots / sizeof *prots; pi++) {
+            if (!inside) continue;
+            snprintf(args, sizeof args, "%p, %zu, %#x", (void *)at, len, prots[pi]);
+            layout(fx, region, region_pages);
+            errno = 0;
+            outcome_t l = of_rc(LIBC.protect(at, len, prots[pi]));
+            layout(fx, region, region_pages);
+            errno = 0;
+            outcome_t r = of_rc(RMAP.protect(at, len, prots[pi]));
+            sweep_report("protect", l, r, args);
+        }
+        for (size_t ai = 0; ai < sizeof advice / sizeof *advice; ai++) {
+            if (!inside) continue;
+            snprintf(args, sizeof args, "%p, %zu, %d", (void *)at, len, advice[ai]);
+            layout(fx, region, region_pages);
+            errno = 0;
+            outcome_t l = of_rc(LIBC.advise(at, len, advice[ai]));
+            layout(fx, region, region_pages);
+            errno = 0;
+            outcome_t r = of_rc(RMAP.advise(at, len, advice[ai]));
+            sweep_report("advise", l, r, args);
+        }
+        for (size_t off = 0; off < 2; off++) {
+            snprintf(args, sizeof args, "%p, %zu", (void *)(at + off), len);
+            layout(fx, region, region_pages);
+            errno = 0;
+            outcome_t l = of_rc(LIBC.unlock(at + off, len));
+            errno = 0;
+            outcome_t r = of_rc(RMAP.unlock(at + off, len));
+            sweep_report("unlock", l, r, args);
+        }
+        unsigned char *vecs[] = {vec, (unsigned char *)hole(1), (unsigned char *)(UINTPTR_MAX - 10)};
+        for (size_t vi = 0; vi < sizeof vecs / sizeof *vecs; vi++) {
+            if (len / PG > sizeof vec && vi == 0) continue;
+            snprintf(args, sizeof args, "%p, %zu, vec#%zu", (void *)at, len, vi);
+            layout(fx, region, region_pages);
+            errno = 0;
+            outcome_t l = of_rc(LIBC.resident(at, len, vecs[vi]));
+            errno = 0;
+            outcome_t r = of_rc(RMAP.resident(at, len, vecs[vi]));
+            sweep_report("resident", l, r, args);
+        }
+    }
+}
+
 static void sweep(void)
 {
     fixture_t fx = fixture();
@@ -122,6 +195,7 @@ static void sweep(void)
         sweep_report("unmap", l, r, args);
     }
     if (mmap(region, region_pages * PG, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) != region) die("region");
+    sweep_new_calls(&fx, region, region_pages, starts, sizeof starts / sizeof *starts, slens, sizeof slens / sizeof *slens);
 }
 
 
