@@ -172,6 +172,18 @@ $(CBIN)/%: tests/c/%.c $(HARNESS) include/rmap.h lib
 	@mkdir -p $(CBIN)
 	$(CC) $(CFLAGS) -Itests/c -o $@ $< tests/c/harness.c $(LDLIBS)
 
+# fault_safe runs it: a program that loads librmap only with dlopen.
+$(CBIN)/unload_helper: tests/c/unload_helper.c
+	@mkdir -p $(CBIN)
+	$(CC) $(CFLAGS) -o $@ $< -ldl
+
+$(ASAN_BIN)/unload_helper: tests/c/unload_helper.c
+	@mkdir -p $(ASAN_BIN)
+	$(CC) $(CFLAGS) -fsanitize=address,undefined -o $@ $< -ldl
+
+$(CBIN)/fault_safe: $(CBIN)/unload_helper
+$(ASAN_BIN)/fault_safe: $(ASAN_BIN)/unload_helper
+
 demo: $(EXAMPLE_BINS)
 	@bash c_examples/run.sh demo $(CBIN)
 

@@ -14,6 +14,9 @@ fn main() {
     let patch = env::var("CARGO_PKG_VERSION_PATCH").unwrap();
 
     println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,librmap.so.{major}");
+    // Never unloaded (DF_1_NODELETE): dlclose must not leave the SIGBUS and
+    // SIGSEGV handlers pointing into unmapped code.
+    println!("cargo:rustc-cdylib-link-arg=-Wl,-z,nodelete");
     // The guarded copy is one assembly instruction with a fix-up label, and its
     // signal handler rewrites the interrupted context: C, see the file.
     cc::Build::new()

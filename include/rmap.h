@@ -717,17 +717,38 @@ int rmap_resident(void *addr, size_t length, unsigned char *vec);
 //
 // - The first call installs a process-wide handler for SIGBUS and SIGSEGV.
 //   It recovers only faults raised inside a guarded copy of the calling
-//   thread; every other fault goes to the handler installed before it, or,
-//   if there was none, gets the default action, so the process dies of the
-//   same signal as without librmap. A plain pointer access to a truncated
-//   page still raises SIGBUS.
-// - A program that installs its own SIGBUS or SIGSEGV handler after the
-//   first `rmap_read` or `rmap_write` must pass the faults it does not
-//   handle to the previous handler, the one `sigaction(2)` returned as the
-//   old action. Otherwise faults inside guarded copies reach its handler.
-// - `src` and `dst` must not overlap, as for `memcpy`. The copy is one
-//   `rep movsb` (x86-64), about as fast as `memcpy` from a few KiB up;
-//   after a fault, a second, page-by-page pass finds the exact count. If
+//   thread; every other fault gets the program's action exactly (its
+//   handler with its own `sa_mask` and flags, including `SA_RESETHAND`;
+//   `SIG_IGN` for signals sent with `kill()`; otherwise the default), so the
+//   process dies of the same signal as without librmap. A plain pointer
+//   access to a truncated page still raises SIGBUS.
+// - librmap also exports `sigaction`, `signal`, `sysv_signal`,
+//   `__sysv_signal`, `sigprocmask` and `pthread_sigmask`, which call the C
+//   library's. Through them, a SIGBUS or SIGSEGV action set after the first
+//   copy goes behind librmap's handler instead of replacing it (and is what
+//   the program reads back), and a thread that changes its mask has it read
+//   again at its next copy. So `SIG_DFL`, `SIG_IGN`, a handler that does not
+//   chain, or a blocked SIGBUS/SIGSEGV cannot make a copy kill the process.
+// - Blocked signals: in a thread whose mask blocks SIGBUS or SIGSEGV, each
+//   copy runs with both unblocked and restores the mask (two more system
+//   calls per copy).
+// - What librmap cannot see: an action or mask changed bypassing those
+//   functions (the system call itself, `sigset`, `sigignore`, `sighold`,
+//   `sigblock`, `siglongjmp` or `swapcontext` restoring a mask, a library
+//   loaded with `RTLD_LOCAL` calling the C library's `sigaction`) is found
+//   at each thread's first copy only, where librmap installs its handler
+//   again over `SIG_DFL` or `SIG_IGN` and reads the mask; a thread that
+//   already copied can still be killed. A handler installed that way must
+//   pass the faults it does not handle to the old action.
+// - librmap is never unloaded (`dlclose` leaves it in place), so its
+//   handler never points into unmapped code.
+// - On failure, bytes of `dst` past `rmap_copied()` are unspecified: part
+//   of the page that faulted may have been written.
+// - `src` and `dst` must not overlap, as for `memcpy`. Below 64 KiB the
+//   copy is one `rep movsb` (x86-64), about as fast as `memcpy` from a few
+//   KiB up; from 64 KiB up it is the C library's `memcpy` under the same
+//   guard. After a fault, a second, page-by-page pass finds the exact
+//   count. If
 //   installing the handler fails, the call returns -1 with the errno of
 //   `sigaction(2)`.
 // - Thread safety: safe from any number of threads at once. Not
@@ -800,8 +821,10 @@ int rmap_write(void *dst, const void *src, size_t n);
 //
 // # RETURN VALUE
 //
-// The number of leading bytes the last failed copy of this thread copied
-// before the first page that faulted; 0 in a thread with no failed copy.
+// The number of leading bytes the last failed copy of this thread copied:
+// every byte before the first page that faulted (of the source or of the
+// destination), whose first byte was not copied; 0 in a thread with no
+// failed copy. Bytes of the destination past the count are unspecified.
 // This function cannot fail.
 //
 // # NOTES
@@ -909,9 +932,14 @@ int rmap_foreach(int (*fn)(const struct rmap_info *info, void *ctx), void *ctx);
 //
 // Checked mode is off by default, and then every call behaves exactly as
 // documented for the system call it replaces. The environment variable
-// `RMAP_CHECK` sets it at the first librmap call: `RMAP_CHECK=1` reports and
-// continues, `RMAP_CHECK=abort` reports and then aborts; this call overrides
-// it. In checked mode librmap writes one line to stderr per finding:
+// `RMAP_CHECK` sets it at the first librmap call: `1` or `report` reports
+// and continues, `2` or `abort` reports and then aborts (the numbers are
+// those of `RMAP_CHECK_REPORT` and `RMAP_CHECK_ABORT`), and `0`, `off` or
+// an empty value leave it off; case and surrounding spaces do not matter.
+// Any other value leaves it off and writes one warning line,
+// `rmap: RMAP_CHECK="VALUE" is not one of 0, off, 1, report, 2, abort;
+// checked mode stays off`. This call overrides the variable. In checked
+// mode librmap writes one line to stderr per finding:
 //
 // - `rmap: CALL-unowned: ...` (`unmap-unowned`, `sync-unowned`,
 //   `protect-unowned`, `advise-unowned`, `lock-unowned`, `unlock-unowned`,
@@ -928,6 +956,9 @@ int rmap_foreach(int (*fn)(const struct rmap_info *info, void *ctx), void *ctx);
 //   raises SIGBUS.
 // - `rmap: write-exec: ...`: a mapping made, or changed by `rmap_protect`
 //   to be, both writable and executable.
+// - `rmap: fault-handler: ...`: SIGBUS or SIGSEGV was set to `SIG_DFL` or
+//   `SIG_IGN` bypassing librmap's `sigaction` (see `rmap_read`); a
+//   thread's first copy installed the handler again.
 //
 // Before an ownership or leak report, checked mode asks the kernel whether
 // the recorded mapping is still there with its protection, sharing and

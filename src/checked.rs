@@ -1,7 +1,9 @@
-//! Checked mode: off by default (POSIX-exact); `RMAP_CHECK=1` reports misuse
-//! and continues, `RMAP_CHECK=abort` reports and aborts; `rmap_set_check`
-//! sets it from the program. Each report is one line, `rmap: <kind>: ...`.
-//! This module decides the mode and words the reports; it does no I/O.
+//! Checked mode: off by default (POSIX-exact); `RMAP_CHECK=1` (or `report`)
+//! reports misuse and continues, `RMAP_CHECK=2` (or `abort`) reports and
+//! aborts; `rmap_set_check` sets it from the program. Each report is one
+//! line, `rmap: <kind>: ...`. This module decides the mode and words the
+//! reports; its only I/O is the warning about a value of `RMAP_CHECK` it
+//! does not know.
 
 use std::sync::atomic::{AtomicU8, Ordering};
 
@@ -15,12 +17,21 @@ pub enum Mode {
 const UNSET: u8 = u8::MAX;
 static MODE: AtomicU8 = AtomicU8::new(UNSET);
 
-/// The value of `RMAP_CHECK`, as a mode.
-pub fn parse(value: Option<&str>) -> Mode {
-    match value {
-        Some("abort") => Mode::Abort,
-        Some("1") | Some("report") => Mode::Report,
-        _ => Mode::Off,
+/// The value of `RMAP_CHECK`, as a mode: `0`/`off`, `1`/`report`,
+/// `2`/`abort` (the numbers are `RMAP_CHECK_OFF`, `_REPORT`, `_ABORT`), in
+/// any case, spaces around ignored; unset or empty is off. Anything else is
+/// off too, with a warning line (Err).
+pub fn parse(value: Option<&str>) -> Result<Mode, String> {
+    let Some(value) = value else {
+        return Ok(Mode::Off);
+    };
+    match value.trim().to_ascii_lowercase().as_str() {
+        "" | "0" | "off" => Ok(Mode::Off),
+        "1" | "report" => Ok(Mode::Report),
+        "2" | "abort" => Ok(Mode::Abort),
+        _ => Err(format!(
+            "rmap: RMAP_CHECK={value:?} is not one of 0, off, 1, report, 2, abort; checked mode stays off"
+        )),
     }
 }
 
@@ -44,12 +55,26 @@ pub fn mode() -> Mode {
 #[cold]
 #[inline(never)]
 fn mode_from_environment() -> Mode {
-    let from_env = parse(std::env::var("RMAP_CHECK").ok().as_deref()) as u8;
+    let value = std::env::var_os("RMAP_CHECK");
+    let from_env = match parse(value.as_ref().map(|v| v.to_string_lossy()).as_deref()) {
+        Ok(mode) => mode as u8,
+        Err(warning) => {
+            warn(&warning);
+            Mode::Off as u8
+        }
+    };
     // An explicit set() that raced ahead wins over the environment.
     match MODE.compare_exchange(UNSET, from_env, Ordering::Relaxed, Ordering::Relaxed) {
         Ok(_) => decode(from_env),
         Err(current) => decode(current),
     }
+}
+
+/// Writes one line to stderr with a single write(2). (This module does no
+/// other I/O: the environment's verdict is reported where it is read.)
+fn warn(line: &str) {
+    use std::io::Write;
+    let _ = std::io::stderr().write_all(format!("{line}\n").as_bytes());
 }
 
 pub fn set(mode: Mode) {
@@ -91,6 +116,15 @@ pub fn beyond_eof(
     )
 }
 
+/// SIGBUS or SIGSEGV was set back to the default (or ignored) after librmap
+/// installed its handler, in a way that bypassed librmap's `sigaction`; a
+/// thread's first guarded copy noticed.
+pub fn handler_reinstalled() -> &'static str {
+    "rmap: fault-handler: SIGBUS or SIGSEGV was set to SIG_DFL or SIG_IGN after librmap installed its \
+     handler, bypassing librmap's sigaction and signal; installed again (chaining to that action) so that \
+     rmap_read and rmap_write stay safe"
+}
+
 pub fn write_exec(call: &str, addr: usize, len: usize) -> String {
     format!("rmap: write-exec: rmap_{call}({addr:#x}, {len}) is both writable and executable")
 }
@@ -101,11 +135,20 @@ mod tests {
 
     #[test]
     fn environment_values() {
-        assert_eq!(parse(None), Mode::Off);
-        assert_eq!(parse(Some("0")), Mode::Off);
-        assert_eq!(parse(Some("1")), Mode::Report);
-        assert_eq!(parse(Some("abort")), Mode::Abort);
-        assert_eq!(parse(Some("yes please")), Mode::Off);
+        assert_eq!(parse(None), Ok(Mode::Off));
+        assert_eq!(parse(Some("")), Ok(Mode::Off));
+        assert_eq!(parse(Some("0")), Ok(Mode::Off));
+        assert_eq!(parse(Some("off")), Ok(Mode::Off));
+        assert_eq!(parse(Some("1")), Ok(Mode::Report));
+        assert_eq!(parse(Some(" 1")), Ok(Mode::Report));
+        assert_eq!(parse(Some("Report")), Ok(Mode::Report));
+        assert_eq!(parse(Some("2")), Ok(Mode::Abort));
+        assert_eq!(parse(Some("ABORT")), Ok(Mode::Abort));
+        for wrong in ["yes", "3", "on", "1x"] {
+            let warning = parse(Some(wrong)).unwrap_err();
+            assert!(warning.starts_with("rmap: RMAP_CHECK="), "{warning}");
+            assert!(warning.contains("0, off, 1, report, 2, abort"), "{warning}");
+        }
     }
 
     #[test]

@@ -19,7 +19,10 @@ use crate::mapping::{self, CheckMode, Info};
 
 /// The panic boundary shared by every exported function: runs `body`, and on
 /// an error or a panic returns `failure` with errno set (ENOTRECOVERABLE for
-/// a panic). errno is untouched on success, as libc leaves it.
+/// a panic). errno is untouched on success, as libc leaves it. (Always
+/// inlined: it is a few instructions around the body, and a call costs the
+/// fast copies of `rmap_read` several percent.)
+#[inline(always)]
 fn guard<T>(failure: T, body: impl FnOnce() -> Result<T, Errno>) -> T {
     let error = match catch_unwind(AssertUnwindSafe(body)) {
         Ok(Ok(value)) => return value,
@@ -749,17 +752,38 @@ pub unsafe extern "C" fn rmap_resident(
 ///
 /// - The first call installs a process-wide handler for SIGBUS and SIGSEGV.
 ///   It recovers only faults raised inside a guarded copy of the calling
-///   thread; every other fault goes to the handler installed before it, or,
-///   if there was none, gets the default action, so the process dies of the
-///   same signal as without librmap. A plain pointer access to a truncated
-///   page still raises SIGBUS.
-/// - A program that installs its own SIGBUS or SIGSEGV handler after the
-///   first `rmap_read` or `rmap_write` must pass the faults it does not
-///   handle to the previous handler, the one `sigaction(2)` returned as the
-///   old action. Otherwise faults inside guarded copies reach its handler.
-/// - `src` and `dst` must not overlap, as for `memcpy`. The copy is one
-///   `rep movsb` (x86-64), about as fast as `memcpy` from a few KiB up;
-///   after a fault, a second, page-by-page pass finds the exact count. If
+///   thread; every other fault gets the program's action exactly (its
+///   handler with its own `sa_mask` and flags, including `SA_RESETHAND`;
+///   `SIG_IGN` for signals sent with `kill()`; otherwise the default), so the
+///   process dies of the same signal as without librmap. A plain pointer
+///   access to a truncated page still raises SIGBUS.
+/// - librmap also exports `sigaction`, `signal`, `sysv_signal`,
+///   `__sysv_signal`, `sigprocmask` and `pthread_sigmask`, which call the C
+///   library's. Through them, a SIGBUS or SIGSEGV action set after the first
+///   copy goes behind librmap's handler instead of replacing it (and is what
+///   the program reads back), and a thread that changes its mask has it read
+///   again at its next copy. So `SIG_DFL`, `SIG_IGN`, a handler that does not
+///   chain, or a blocked SIGBUS/SIGSEGV cannot make a copy kill the process.
+/// - Blocked signals: in a thread whose mask blocks SIGBUS or SIGSEGV, each
+///   copy runs with both unblocked and restores the mask (two more system
+///   calls per copy).
+/// - What librmap cannot see: an action or mask changed bypassing those
+///   functions (the system call itself, `sigset`, `sigignore`, `sighold`,
+///   `sigblock`, `siglongjmp` or `swapcontext` restoring a mask, a library
+///   loaded with `RTLD_LOCAL` calling the C library's `sigaction`) is found
+///   at each thread's first copy only, where librmap installs its handler
+///   again over `SIG_DFL` or `SIG_IGN` and reads the mask; a thread that
+///   already copied can still be killed. A handler installed that way must
+///   pass the faults it does not handle to the old action.
+/// - librmap is never unloaded (`dlclose` leaves it in place), so its
+///   handler never points into unmapped code.
+/// - On failure, bytes of `dst` past `rmap_copied()` are unspecified: part
+///   of the page that faulted may have been written.
+/// - `src` and `dst` must not overlap, as for `memcpy`. Below 64 KiB the
+///   copy is one `rep movsb` (x86-64), about as fast as `memcpy` from a few
+///   KiB up; from 64 KiB up it is the C library's `memcpy` under the same
+///   guard. After a fault, a second, page-by-page pass finds the exact
+///   count. If
 ///   installing the handler fails, the call returns -1 with the errno of
 ///   `sigaction(2)`.
 /// - Thread safety: safe from any number of threads at once. Not
@@ -855,8 +879,10 @@ pub unsafe extern "C" fn rmap_write(dst: *mut c_void, src: *const c_void, n: usi
 ///
 /// # RETURN VALUE
 ///
-/// The number of leading bytes the last failed copy of this thread copied
-/// before the first page that faulted; 0 in a thread with no failed copy.
+/// The number of leading bytes the last failed copy of this thread copied:
+/// every byte before the first page that faulted (of the source or of the
+/// destination), whose first byte was not copied; 0 in a thread with no
+/// failed copy. Bytes of the destination past the count are unspecified.
 /// This function cannot fail.
 ///
 /// # NOTES
@@ -869,6 +895,196 @@ pub unsafe extern "C" fn rmap_write(dst: *mut c_void, src: *const c_void, n: usi
 #[unsafe(no_mangle)]
 pub extern "C" fn rmap_copied() -> usize {
     guard(0, || Ok(guarded::last_copied()))
+}
+
+// The C library's signal functions, as librmap keeps them.
+//
+// librmap exports these six names, so a program (or library) that links
+// librmap calls them instead of the C library's, and each calls the C
+// library's in turn. They are not in rmap.h: their prototypes are the ones
+// of <signal.h>. Two differences, both for SIGBUS and SIGSEGV only:
+//
+// - Once librmap's handler is installed (the first `rmap_read` or
+//   `rmap_write`), setting a SIGBUS or SIGSEGV action puts it behind
+//   librmap's handler instead of replacing it, and asking for the action
+//   returns the program's own. Guarded copies keep working whatever the
+//   program sets (SIG_DFL, SIG_IGN, a handler that never passes faults on);
+//   every other fault gets exactly the program's action.
+// - Changing a thread's signal mask sends that thread's next guarded copy
+//   through the checkpoint again (see guarded.rs), which notices a mask
+//   that now blocks SIGBUS or SIGSEGV.
+
+/// Examine and change a signal action: the C library's `sigaction(2)`, with
+/// librmap's SIGBUS/SIGSEGV handler kept in front of the program's action.
+///
+/// # RETURN VALUE
+///
+/// 0 on success; -1 with errno set.
+///
+/// # ERRORS
+///
+/// As for the C library's `sigaction(2)` (`EINVAL` for an invalid signal,
+/// `SIGKILL` or `SIGSTOP`).
+///
+/// # NOTES
+///
+/// For SIGBUS and SIGSEGV after librmap installed its handler: the action
+/// given is recorded as the program's, librmap's handler is installed again
+/// with the new action's `sa_mask` and its `SA_ONSTACK`, `SA_NODEFER` and
+/// `SA_RESTART` flags (so the kernel sets up the delivery as it would for
+/// the program's handler), and the old action returned is the program's
+/// previous one. Async-signal-safe, as `sigaction(2)` is.
+///
+/// # Safety
+///
+/// As for `sigaction(2)`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn sigaction(
+    signum: c_int,
+    act: *const guarded::SigAction,
+    oldact: *mut guarded::SigAction,
+) -> c_int {
+    guard(-1, || {
+        // SAFETY: forwarded to the caller's contract.
+        unsafe { guarded::set_signal_action(signum, act, oldact) }?;
+        Ok(0)
+    })
+}
+
+/// ANSI C signal handling: the C library's `signal(3)` (BSD semantics),
+/// going through librmap's `sigaction` for SIGBUS and SIGSEGV.
+///
+/// # RETURN VALUE
+///
+/// The previous handler; `SIG_ERR` with errno set on error.
+///
+/// # ERRORS
+///
+/// - `EINVAL`: `signum` is invalid, or `handler` is `SIG_ERR`.
+///
+/// # NOTES
+///
+/// For SIGBUS and SIGSEGV the action is built as glibc builds it (the signal
+/// blocked during its handler, `SA_RESTART`), except that a `siginterrupt(3)`
+/// call, which librmap cannot see, does not remove `SA_RESTART`.
+///
+/// # Safety
+///
+/// As for `signal(3)`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn signal(
+    signum: c_int,
+    handler: guarded::SigHandler,
+) -> guarded::SigHandler {
+    guard(libc::SIG_ERR, || {
+        guarded::set_signal_handler(signum, handler, false)
+    })
+}
+
+/// System V signal handling: the C library's `sysv_signal(3)` (one-shot,
+/// not blocked during its handler), going through librmap's `sigaction` for
+/// SIGBUS and SIGSEGV.
+///
+/// # RETURN VALUE
+///
+/// As for `signal`.
+///
+/// # ERRORS
+///
+/// As for `signal`.
+///
+/// # Safety
+///
+/// As for `sysv_signal(3)`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn sysv_signal(
+    signum: c_int,
+    handler: guarded::SigHandler,
+) -> guarded::SigHandler {
+    guard(libc::SIG_ERR, || {
+        guarded::set_signal_handler(signum, handler, true)
+    })
+}
+
+/// `sysv_signal` under the name glibc's <signal.h> gives `signal` when a
+/// program is compiled without `_DEFAULT_SOURCE` (for example with
+/// `-std=c11` alone).
+///
+/// # RETURN VALUE
+///
+/// As for `signal`.
+///
+/// # ERRORS
+///
+/// As for `signal`.
+///
+/// # Safety
+///
+/// As for `sysv_signal(3)`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn __sysv_signal(
+    signum: c_int,
+    handler: guarded::SigHandler,
+) -> guarded::SigHandler {
+    guard(libc::SIG_ERR, || {
+        guarded::set_signal_handler(signum, handler, true)
+    })
+}
+
+/// Examine and change blocked signals: the C library's `sigprocmask(2)`;
+/// the calling thread's next `rmap_read` or `rmap_write` checks the new mask.
+///
+/// # RETURN VALUE
+///
+/// 0 on success; -1 with errno set.
+///
+/// # ERRORS
+///
+/// As for the C library's `sigprocmask(2)` (`EINVAL` for an invalid `how`).
+///
+/// # Safety
+///
+/// As for `sigprocmask(2)`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn sigprocmask(
+    how: c_int,
+    set: *const guarded::SigSet,
+    oldset: *mut guarded::SigSet,
+) -> c_int {
+    guard(-1, || {
+        // SAFETY: forwarded to the caller's contract.
+        unsafe { guarded::set_signal_mask(how, set, oldset, true) }?;
+        Ok(0)
+    })
+}
+
+/// Examine and change a thread's blocked signals: the C library's
+/// `pthread_sigmask(3)`; the thread's next `rmap_read` or `rmap_write`
+/// checks the new mask.
+///
+/// # RETURN VALUE
+///
+/// 0 on success; an error number on error (errno is not set).
+///
+/// # ERRORS
+///
+/// As for the C library's `pthread_sigmask(3)` (`EINVAL` for an invalid
+/// `how`).
+///
+/// # Safety
+///
+/// As for `pthread_sigmask(3)`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pthread_sigmask(
+    how: c_int,
+    set: *const guarded::SigSet,
+    oldset: *mut guarded::SigSet,
+) -> c_int {
+    guard(ENOTRECOVERABLE, || {
+        // SAFETY: forwarded to the caller's contract.
+        Ok(unsafe { guarded::set_signal_mask(how, set, oldset, false) }
+            .map_or_else(|error| error.0, |()| 0))
+    })
 }
 
 /// A mapping as librmap recorded it (`rmap_query`, `rmap_foreach`): one
@@ -1082,9 +1298,14 @@ pub unsafe extern "C" fn rmap_foreach(
 ///
 /// Checked mode is off by default, and then every call behaves exactly as
 /// documented for the system call it replaces. The environment variable
-/// `RMAP_CHECK` sets it at the first librmap call: `RMAP_CHECK=1` reports and
-/// continues, `RMAP_CHECK=abort` reports and then aborts; this call overrides
-/// it. In checked mode librmap writes one line to stderr per finding:
+/// `RMAP_CHECK` sets it at the first librmap call: `1` or `report` reports
+/// and continues, `2` or `abort` reports and then aborts (the numbers are
+/// those of `RMAP_CHECK_REPORT` and `RMAP_CHECK_ABORT`), and `0`, `off` or
+/// an empty value leave it off; case and surrounding spaces do not matter.
+/// Any other value leaves it off and writes one warning line,
+/// `rmap: RMAP_CHECK="VALUE" is not one of 0, off, 1, report, 2, abort;
+/// checked mode stays off`. This call overrides the variable. In checked
+/// mode librmap writes one line to stderr per finding:
 ///
 /// - `rmap: CALL-unowned: ...` (`unmap-unowned`, `sync-unowned`,
 ///   `protect-unowned`, `advise-unowned`, `lock-unowned`, `unlock-unowned`,
@@ -1101,6 +1322,9 @@ pub unsafe extern "C" fn rmap_foreach(
 ///   raises SIGBUS.
 /// - `rmap: write-exec: ...`: a mapping made, or changed by `rmap_protect`
 ///   to be, both writable and executable.
+/// - `rmap: fault-handler: ...`: SIGBUS or SIGSEGV was set to `SIG_DFL` or
+///   `SIG_IGN` bypassing librmap's `sigaction` (see `rmap_read`); a
+///   thread's first copy installed the handler again.
 ///
 /// Before an ownership or leak report, checked mode asks the kernel whether
 /// the recorded mapping is still there with its protection, sharing and

@@ -259,26 +259,22 @@ pub unsafe fn protect(addr: *mut u8, len: usize, prot: i32) -> Result<(), Errno>
     Ok(())
 }
 
-/// After a failed `mprotect`: each recorded piece takes the protection the
+/// After a failed `mprotect`: each recorded page takes the protection the
 /// kernel now has (it may have changed the mappings before the one that
-/// failed).
+/// failed). Walks the kernel's mappings, allocating nothing: the call may
+/// have failed for want of memory.
 #[cold]
 fn resync_protection(registry: &mut Registry, start: usize, len: usize) {
-    let mut pieces = registry.pieces(start, len);
-    while let Some((piece_start, piece)) = pieces.pop() {
-        let Some(vma) = sys::kernel_vma(piece_start, false) else {
-            continue;
+    let end = start + len;
+    let mut at = start;
+    while at < end {
+        let Some(vma) = sys::kernel_vma(at, true).filter(|vma| vma.start < end) else {
+            break;
         };
-        let kept = vma.prot | (piece.prot & !(PROT_READ | PROT_WRITE | PROT_EXEC));
-        let len = piece.len.min(vma.end - piece_start);
-        registry.update(piece_start, len, |e| e.prot = kept);
-        if len < piece.len {
-            let rest = Entry {
-                len: piece.len - len,
-                ..piece
-            };
-            pieces.push((piece_start + len, rest));
-        }
+        let (from, to) = (vma.start.max(start), vma.end.min(end));
+        let rwx = PROT_READ | PROT_WRITE | PROT_EXEC;
+        registry.update(from, to - from, |e| e.prot = (e.prot & !rwx) | vma.prot);
+        at = to;
     }
 }
 

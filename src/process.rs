@@ -78,14 +78,17 @@ thread_local! {
 extern "C" fn before_fork() {
     let guard = hold();
     HELD_ACROSS_FORK.with(|held| *held.borrow_mut() = Some(guard));
+    sys::hold_signal_actions();
 }
 
 extern "C" fn after_fork_in_parent() {
+    sys::release_signal_actions();
     HELD_ACROSS_FORK.with(|held| drop(held.borrow_mut().take()));
 }
 
 /// The child has no `MADV_DONTFORK` ranges: forget them before anyone can ask.
 extern "C" fn after_fork_in_child() {
+    sys::release_signal_actions();
     HELD_ACROSS_FORK.with(|held| {
         if let Some(guard) = held.borrow_mut().as_mut()
             && SOME_DONT_FORK.load(Ordering::Relaxed)
@@ -184,6 +187,18 @@ pub fn ensure_fault_handler() -> Result<(), Errno> {
         return Ok(());
     }
     install_fault_handler_once()
+}
+
+/// A thread's checkpoint (see guarded.rs): installs librmap's handler again
+/// where the program set SIGBUS or SIGSEGV back to SIG_DFL or SIG_IGN since,
+/// saying so in checked mode. Under the registry lock, as installing is.
+#[cold]
+pub fn recheck_fault_handler() -> Result<(), Errno> {
+    let _lock = hold();
+    if sys::reinstall_fault_handler_over_default()? > 0 && checked::mode() != Mode::Off {
+        sys::report_line(checked::handler_reinstalled());
+    }
+    Ok(())
 }
 
 /// Under the registry lock, which the fork handlers hold across fork(), so a

@@ -187,6 +187,17 @@ fn page_of(addr: usize) -> u64 {
     (addr >> PAGE_SHIFT) as u64
 }
 
+/// `entry`, which starts at page `s`, clipped to pages [from, to): its file
+/// offset moved along, and no longer whole unless nothing was cut off.
+fn clipped(s: u64, entry: Entry, from: u64, to: u64) -> Entry {
+    Entry {
+        len: addr_of(to - from),
+        offset: entry.offset.wrapping_add(addr_of(from - s) as i64),
+        whole: entry.whole && from == s && to == s + entry.pages(),
+        ..entry
+    }
+}
+
 fn addr_of(page: u64) -> usize {
     (page as usize) << PAGE_SHIFT
 }
@@ -331,17 +342,28 @@ impl Registry {
             }
             return;
         }
-        let pieces = self.pieces(start, len);
-        if pieces.is_empty() {
-            return;
+        // Walk down from the end, as remove_range does, cutting each entry
+        // that overlaps into its unchanged head and tail and its changed
+        // middle (no allocation: this also runs when memory is short).
+        let mut at = end;
+        while let Some((s, entry)) = self.overlap_below(at, first) {
+            let entry_end = s + entry.pages();
+            let (from, to) = (s.max(first), entry_end.min(end));
+            self.take(s);
+            self.bytes -= entry.len;
+            if s < from {
+                self.add(s, clipped(s, entry, s, from));
+            }
+            let mut middle = clipped(s, entry, from, to);
+            change(&mut middle);
+            self.add(from, middle);
+            if to < entry_end {
+                self.add(to, clipped(s, entry, to, entry_end));
+            }
+            self.merge_at(to);
+            self.merge_at(from);
+            at = s;
         }
-        self.remove(start, len);
-        for (piece_start, mut entry) in pieces {
-            change(&mut entry);
-            self.add(page_of(piece_start), entry);
-            self.merge_at(page_of(piece_start));
-        }
-        self.merge_at(end);
     }
 
     /// Finds, before a system call, the entry that is exactly [start, start +
@@ -379,29 +401,9 @@ impl Registry {
         let end = page_of(start.saturating_add(len));
         let mut found = Vec::new();
         let mut at = end;
-        while at > first {
-            let Some(s) = self.last_start_at_or_below(at - 1) else {
-                break;
-            };
-            let entry = self.entry(s);
-            let entry_end = s + entry.pages();
-            if entry_end > first {
-                let from = s.max(first);
-                let to = entry_end.min(end);
-                let cut = from > s || to < entry_end;
-                found.push((
-                    addr_of(from),
-                    Entry {
-                        len: addr_of(to - from),
-                        offset: entry.offset.wrapping_add(addr_of(from - s) as i64),
-                        whole: entry.whole && !cut,
-                        ..entry
-                    },
-                ));
-            }
-            if s <= first || entry_end <= first {
-                break;
-            }
+        while let Some((s, entry)) = self.overlap_below(at, first) {
+            let (from, to) = (s.max(first), (s + entry.pages()).min(end));
+            found.push((addr_of(from), clipped(s, entry, from, to)));
             at = s;
         }
         found.reverse();
@@ -613,6 +615,17 @@ impl Registry {
 
     /// The highest page at or below `page` where an entry starts.
     #[inline(always)]
+    /// The last entry that starts below page `at` and ends after page
+    /// `first` (walking down a range from its end), with its start.
+    fn overlap_below(&self, at: u64, first: u64) -> Option<(u64, Entry)> {
+        if at <= first {
+            return None;
+        }
+        let s = self.last_start_at_or_below(at - 1)?;
+        let entry = self.entry(s);
+        (s + entry.pages() > first).then_some((s, entry))
+    }
+
     fn last_start_at_or_below(&self, page: u64) -> Option<u64> {
         let (id, bit) = split(page);
         let here = self.find_block(id).map(|index| &self.slab[index as usize]);

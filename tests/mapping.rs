@@ -4,7 +4,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::os::fd::AsFd;
 
-use rmap::{Access, Errno, Mapping, SyncMode, page_size};
+use rmap::{Access, Advice, Errno, Mapping, SyncMode, page_size};
 
 fn temp_file(len: usize) -> (tempdir::Dir, File) {
     let dir = tempdir::Dir::new();
@@ -167,4 +167,67 @@ fn raw_calls_match_the_kernel() {
 #[test]
 fn version_matches_the_package() {
     assert_eq!(rmap::VERSION, env!("CARGO_PKG_VERSION"));
+}
+
+#[test]
+fn resize_keeps_the_contents_and_moves_if_it_must() {
+    let page = page_size();
+    let mut map = Mapping::anonymous(page).unwrap();
+    map.as_mut_slice().unwrap()[..5].copy_from_slice(b"grows");
+    map.resize(5 * page).unwrap();
+    assert_eq!(map.len(), 5 * page);
+    assert_eq!(&map.as_slice()[..5], b"grows");
+    map.as_mut_slice().unwrap()[5 * page - 1] = 1;
+    map.resize(page).unwrap();
+    assert_eq!((map.len(), &map.as_slice()[..5]), (page, &b"grows"[..]));
+}
+
+#[test]
+fn make_read_only_takes_the_mutable_view_away() {
+    let mut map = Mapping::anonymous(page_size()).unwrap();
+    map.as_mut_slice().unwrap()[0] = 9;
+    map.make_read_only().unwrap();
+    assert!(map.as_mut_slice().is_none());
+    assert_eq!(map.as_slice()[0], 9);
+}
+
+#[test]
+fn advice_lock_and_residency() {
+    let page = page_size();
+    let mut map = Mapping::anonymous(3 * page).unwrap();
+    map.as_mut_slice().unwrap()[0] = 1;
+    map.advise(Advice::WillNeed).unwrap();
+    map.advise(Advice::Sequential).unwrap();
+    map.lock().unwrap();
+    let resident = map.resident().unwrap();
+    assert_eq!(resident.len(), 3);
+    assert!(resident.iter().all(|&r| r), "locking faults every page in");
+    map.unlock().unwrap();
+}
+
+#[test]
+fn raw_new_calls_keep_their_errno_contract() {
+    let page = page_size();
+    // SAFETY: fresh anonymous memory, unmapped exactly once below.
+    unsafe {
+        let flags = libc::MAP_PRIVATE | libc::MAP_ANONYMOUS;
+        let ptr = rmap::map(std::ptr::null_mut(), page, libc::PROT_READ, flags, -1, 0).unwrap();
+        assert_eq!(
+            rmap::protect(ptr.add(1), page, libc::PROT_READ),
+            Err(Errno(libc::EINVAL))
+        );
+        assert_eq!(
+            rmap::protect(ptr, usize::MAX, libc::PROT_READ),
+            Err(Errno(libc::ENOMEM))
+        );
+        assert_eq!(
+            rmap::advise(ptr.add(1), page, libc::MADV_NORMAL),
+            Err(Errno(libc::EINVAL))
+        );
+        let moved = rmap::remap(ptr, page, page, 8, std::ptr::null_mut());
+        assert_eq!(moved, Err(Errno(libc::EINVAL)));
+        let mut vec = [0u8; 1];
+        assert_eq!(rmap::resident(ptr, page, vec.as_mut_ptr()), Ok(()));
+        assert_eq!(rmap::unmap(ptr, page), Ok(()));
+    }
 }

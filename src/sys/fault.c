@@ -2,40 +2,86 @@
  *
  * The copy is one `rep movsb` in a tiny assembly function, so its cost is
  * the copy's own (on CPUs with fast string moves, as fast as glibc's memcpy
- * from 4 KiB up). When that instruction faults, the handler sees that the
- * faulting instruction pointer is the `rep movsb`, moves it to a fix-up label
- * that returns 1, and returns: no setjmp per call and no signal-mask system
- * call. The kernel does the same for copy_from_user with its exception
- * tables. (The registers `rep movsb` leaves behind would say how far it got,
- * but valgrind does not keep them exact at a fault; the caller finds the
- * count with a second, page-by-page pass instead.)
+ * from 4 KiB up); from 64 KiB up it calls the C library's memcpy. When the
+ * copy faults, the handler sees that the faulting instruction pointer is
+ * the `rep movsb` (or that the thread is inside its large copy and the
+ * address is in its range), records the signal and the faulting address,
+ * moves the instruction pointer to a fix-up label that returns 1, and
+ * returns: no setjmp per call and no signal-mask system call. The kernel
+ * does the same for copy_from_user with its exception tables.
  *
- * A fault anywhere else goes to the handler that was installed before
- * librmap's, or, if there was none, gets the default action: the signal is
- * reset to SIG_DFL and the faulting access re-executes, so the process dies
- * of the same signal it would have died of without librmap.
+ * A copy first checks, with one %fs-relative load, that its thread passed
+ * the checkpoint of guarded.rs (signal mask read, handler in place); until
+ * then it returns 2 and copies nothing.
+ *
+ * Every other fault, and every SIGBUS/SIGSEGV sent with kill(), goes to the
+ * program's action (the one before librmap's, or set since through the
+ * sigaction and signal that librmap exports), reproduced exactly: SIG_IGN
+ * ignores a sent signal (a real fault cannot be ignored: the kernel kills,
+ * and so does this), SIG_DFL gets the default action, and a handler runs
+ * with its own flags and mask (librmap's handler is installed with the
+ * previous one's sa_mask, SA_NODEFER, SA_ONSTACK and SA_RESTART, so the
+ * kernel sets them up; SA_RESETHAND is honoured by forgetting the handler
+ * after its first signal; SA_SIGINFO decides how it is called).
  */
 #define _GNU_SOURCE
+#include <dlfcn.h>
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <ucontext.h>
+#include <unistd.h>
 
 #if !defined(__x86_64__)
 #error "librmap's guarded copy is written for x86-64"
 #endif
 
+/* This thread's signal mask was read and blocks neither SIGBUS nor
+ * SIGSEGV, and librmap's handler was in place then (see guarded.rs).
+ * initial-exec: the copy reads it with one %fs-relative load. */
+__thread char rmap_sys_thread_checked __attribute__((tls_model("initial-exec"), visibility("hidden")));
+
+/* A guarded copy of LARGE_COPY bytes or more calls the C library's memcpy
+ * (on some CPUs faster than `rep movsb` for large sizes: glibc picks vector
+ * loops and non-temporal stores by cache size), with the range and the
+ * stack pointer to come back to in this thread-local record. A fault
+ * inside that memcpy, at an address of the range, resumes at a fix-up label
+ * with that stack pointer; the callee-saved registers are on that stack.
+ * (Below LARGE_COPY the extra stores and call would cost a few percent.) */
+#define LARGE_COPY 65536
+struct large_copy {
+    void *resume_sp;
+    uintptr_t dst, src, n; /* n: 0 when no copy is running */
+};
+__thread struct large_copy rmap_sys_large_copy __attribute__((tls_model("initial-exec"), visibility("hidden")));
+
+#define STRINGIFY(x) #x
+#define STR(x) STRINGIFY(x)
+
 /* int rmap_sys_guarded_copy(void *dst, const void *src, size_t n):
- * returns 0, or 1 when a fault stopped the copy. */
+ * returns 0, 1 when a fault stopped the copy, or 2 (nothing copied) when
+ * this thread has not been checked yet.
+ * int rmap_sys_guarded_copy_unchecked(...): the same copy without the test,
+ * always with `rep movsb`. */
 __asm__(".text\n"
-        ".globl rmap_sys_guarded_copy\n"
-        ".hidden rmap_sys_guarded_copy\n"
+        ".globl rmap_sys_guarded_copy, rmap_sys_guarded_copy_unchecked\n"
+        ".hidden rmap_sys_guarded_copy, rmap_sys_guarded_copy_unchecked\n"
         ".type rmap_sys_guarded_copy, @function\n"
+        ".type rmap_sys_guarded_copy_unchecked, @function\n"
         ".p2align 4\n"
-        ".globl rmap_copy_instruction, rmap_copy_fixup\n"
-        ".hidden rmap_copy_instruction, rmap_copy_fixup\n"
+        ".globl rmap_copy_instruction, rmap_copy_fixup, rmap_large_copy_fixup\n"
+        ".hidden rmap_copy_instruction, rmap_copy_fixup, rmap_large_copy_fixup\n"
         "rmap_sys_guarded_copy:\n"
+        "    mov rmap_sys_thread_checked@gottpoff(%rip), %rax\n"
+        "    cmpb $0, %fs:(%rax)\n"
+        "    je 1f\n"
+        "    cmp $" STR(LARGE_COPY) ", %rdx\n"
+        "    jae 3f\n"
+        "rmap_sys_guarded_copy_unchecked:\n"
         "    mov %rdx, %rcx\n"
         "rmap_copy_instruction:\n"
         "    rep movsb\n"
@@ -44,32 +90,213 @@ __asm__(".text\n"
         "rmap_copy_fixup:\n"
         "    mov $1, %eax\n"
         "    ret\n"
+        "1:  mov $2, %eax\n"
+        "    ret\n"
+        /* The large copy: save the callee-saved registers, align the stack
+         * for the call, record where to come back to. */
+        "3:  push %rbx\n"
+        "    push %rbp\n"
+        "    push %r12\n"
+        "    push %r13\n"
+        "    push %r14\n"
+        "    push %r15\n"
+        "    sub $8, %rsp\n"
+        "    mov rmap_sys_large_copy@gottpoff(%rip), %rax\n"
+        "    mov %rsp, %fs:(%rax)\n"
+        "    mov %rdi, %fs:8(%rax)\n"
+        "    mov %rsi, %fs:16(%rax)\n"
+        "    mov %rdx, %fs:24(%rax)\n"
+        "    call memcpy@PLT\n"
+        "    xor %ecx, %ecx\n"
+        "4:  mov rmap_sys_large_copy@gottpoff(%rip), %rax\n"
+        "    movq $0, %fs:24(%rax)\n"
+        "    mov %ecx, %eax\n"
+        "    add $8, %rsp\n"
+        "    pop %r15\n"
+        "    pop %r14\n"
+        "    pop %r13\n"
+        "    pop %r12\n"
+        "    pop %rbp\n"
+        "    pop %rbx\n"
+        "    ret\n"
+        "rmap_large_copy_fixup:\n"
+        "    mov $1, %ecx\n"
+        "    jmp 4b\n"
         ".size rmap_sys_guarded_copy, . - rmap_sys_guarded_copy\n");
 
-extern const char rmap_copy_instruction[], rmap_copy_fixup[];
+extern const char rmap_copy_instruction[], rmap_copy_fixup[], rmap_large_copy_fixup[];
+int rmap_sys_guarded_copy_unchecked(void *dst, const void *src, size_t n);
 
-/* The signal that stopped this thread's last failed copy. initial-exec:
- * writing it in the handler never allocates. */
+/* Whether a fault at `addr` belongs to this thread's running large copy. */
+static int in_large_copy(uintptr_t addr)
+{
+    const struct large_copy *c = &rmap_sys_large_copy;
+    return c->n != 0 && ((addr - c->src) < c->n || (addr - c->dst) < c->n);
+}
+
+/* The signal and faulting address of this thread's last failed copy.
+ * initial-exec: writing them in the handler never allocates. */
 static __thread volatile int last_fault __attribute__((tls_model("initial-exec")));
-static struct sigaction previous_bus, previous_segv;
+static __thread void *volatile last_fault_addr __attribute__((tls_model("initial-exec")));
+
+/* ---- The C library's own functions ----
+ * librmap exports sigaction, signal, sysv_signal, __sysv_signal, sigprocmask
+ * and pthread_sigmask (src/ffi.rs), so its own calls go to the definitions
+ * that follow it: __sigaction (which glibc exports, also in libc.a) and the
+ * next definitions found with dlsym(RTLD_NEXT). A fully static program has
+ * no next definition; there the masks are set with the system call, leaving
+ * out the C library's two internal signals as glibc does, and signal() builds
+ * its action as glibc does. */
+int __sigaction(int sig, const struct sigaction *act, struct sigaction *old);
+
+typedef int mask_fn(int how, const sigset_t *set, sigset_t *old);
+typedef void (*handler_fn)(int);
+typedef handler_fn signal_fn(int sig, handler_fn handler);
+
+static _Atomic(mask_fn *) next_pthread_sigmask, next_sigprocmask;
+static _Atomic(signal_fn *) next_signal, next_sysv_signal;
+static atomic_int found_next_definitions;
+
+static int mask_by_system_call(int how, const sigset_t *set, sigset_t *old)
+{
+    sigset_t allowed;
+    if (set != NULL && how != SIG_UNBLOCK) {
+        allowed = *set;
+        for (int sig = 32; sig < SIGRTMIN; sig++) sigdelset(&allowed, sig);
+        set = &allowed;
+    }
+    return syscall(SYS_rt_sigprocmask, how, set, old, _NSIG / 8) == 0 ? 0 : errno;
+}
+
+static int process_mask_by_system_call(int how, const sigset_t *set, sigset_t *old)
+{
+    int error = mask_by_system_call(how, set, old);
+    if (error == 0) return 0;
+    errno = error;
+    return -1;
+}
+
+static void *next_definition(const char *name)
+{
+    return dlsym(RTLD_NEXT, name);
+}
+
+/* Runs as a constructor and again before any use, so that a handler never
+ * calls dlsym (a program may set signals before librmap's constructor). */
+__attribute__((constructor)) static void find_next_definitions(void)
+{
+    if (atomic_load_explicit(&found_next_definitions, memory_order_acquire)) return;
+    mask_fn *mask = mask_by_system_call, *process_mask = process_mask_by_system_call;
+    signal_fn *bsd = NULL, *sysv = NULL;
+    void *found = next_definition("pthread_sigmask");
+    if (found) memcpy(&mask, &found, sizeof mask);
+    found = next_definition("sigprocmask");
+    if (found) memcpy(&process_mask, &found, sizeof process_mask);
+    found = next_definition("signal");
+    if (found) memcpy(&bsd, &found, sizeof bsd);
+    found = next_definition("__sysv_signal");
+    if (found) memcpy(&sysv, &found, sizeof sysv);
+    atomic_store_explicit(&next_pthread_sigmask, mask, memory_order_relaxed);
+    atomic_store_explicit(&next_sigprocmask, process_mask, memory_order_relaxed);
+    atomic_store_explicit(&next_signal, bsd, memory_order_relaxed);
+    atomic_store_explicit(&next_sysv_signal, sysv, memory_order_relaxed);
+    atomic_store_explicit(&found_next_definitions, 1, memory_order_release);
+}
+
+/* pthread_sigmask of the C library: returns 0 or an errno. */
+static int real_mask(int how, const sigset_t *set, sigset_t *old)
+{
+    find_next_definitions();
+    return atomic_load_explicit(&next_pthread_sigmask, memory_order_relaxed)(how, set, old);
+}
+
+/* ---- The actions the program set ----
+ * Until librmap installs its handler, the kernel holds them. After, the
+ * kernel holds librmap's, and `previous` holds the program's: what it last
+ * set through sigaction or signal (librmap passes it on, and shows it to
+ * the program). Written with every signal blocked in the writing thread and
+ * one writer at a time; read under a sequence count, so a handler never
+ * waits on its own thread. */
+static struct sigaction previous[2];
+static atomic_uint previous_version;
+static atomic_flag previous_writer = ATOMIC_FLAG_INIT;
+static atomic_int installed;
+
+static int which_signal(int sig) { return sig == SIGBUS ? 0 : 1; }
+
+static void begin_write(sigset_t *saved)
+{
+    sigset_t all;
+    sigfillset(&all);
+    real_mask(SIG_SETMASK, &all, saved);
+    while (atomic_flag_test_and_set_explicit(&previous_writer, memory_order_acquire)) {}
+    atomic_fetch_add_explicit(&previous_version, 1, memory_order_relaxed);
+    atomic_thread_fence(memory_order_release);
+}
+
+static void end_write(const sigset_t *saved)
+{
+    atomic_fetch_add_explicit(&previous_version, 1, memory_order_release);
+    atomic_flag_clear_explicit(&previous_writer, memory_order_release);
+    real_mask(SIG_SETMASK, saved, NULL);
+}
+
+/* Held by the forking thread across fork() (from process.rs's fork
+ * handlers): a child must not inherit a writer that does not exist in it. */
+static __thread sigset_t held_across_fork __attribute__((tls_model("initial-exec")));
+void rmap_sys_hold_actions(void) { begin_write(&held_across_fork); }
+void rmap_sys_release_actions(void) { end_write(&held_across_fork); }
+
+static struct sigaction read_previous(int sig)
+{
+    struct sigaction copy;
+    unsigned version;
+    do {
+        while ((version = atomic_load_explicit(&previous_version, memory_order_acquire)) & 1) {}
+        memcpy(&copy, &previous[which_signal(sig)], sizeof copy);
+        atomic_thread_fence(memory_order_acquire);
+    } while (atomic_load_explicit(&previous_version, memory_order_relaxed) != version);
+    return copy;
+}
+
+static void default_action(int sig, siginfo_t *info)
+{
+    /* A fault re-executes and is delivered again, now to SIG_DFL; a signal
+     * sent by kill() is raised again (it stays pending until this handler
+     * returns, then gets the default action). */
+    struct sigaction dfl;
+    memset(&dfl, 0, sizeof dfl);
+    dfl.sa_handler = SIG_DFL;
+    __sigaction(sig, &dfl, NULL);
+    if (info->si_code <= 0) raise(sig);
+}
 
 static void chain(int sig, siginfo_t *info, void *context)
 {
-    const struct sigaction *prev = sig == SIGBUS ? &previous_bus : &previous_segv;
-    if (prev->sa_flags & SA_SIGINFO) {
-        prev->sa_sigaction(sig, info, context);
-    } else if (prev->sa_handler != SIG_DFL && prev->sa_handler != SIG_IGN) {
-        prev->sa_handler(sig);
-    } else {
-        /* Default action. A fault re-executes and is delivered again, now to
-         * SIG_DFL; a signal sent by kill() is raised again. */
-        struct sigaction dfl;
-        memset(&dfl, 0, sizeof dfl);
-        dfl.sa_handler = SIG_DFL;
-        sigaction(sig, &dfl, NULL);
-        if (info->si_code <= 0)
-            raise(sig);
+    struct sigaction handler = read_previous(sig);
+    if (handler.sa_handler == SIG_IGN) {
+        /* Sent signals stay ignored; a real fault cannot be ignored (the
+         * kernel forces the default action), so it still kills. */
+        if (info->si_code > 0) default_action(sig, info);
+        return;
     }
+    if (handler.sa_handler == SIG_DFL) {
+        default_action(sig, info);
+        return;
+    }
+    if (handler.sa_flags & SA_RESETHAND) {
+        /* One-shot: the next signal gets the default action, as the kernel
+         * would have reset it on this delivery. */
+        sigset_t saved;
+        begin_write(&saved);
+        memset(&previous[which_signal(sig)], 0, sizeof previous[0]);
+        previous[which_signal(sig)].sa_handler = SIG_DFL;
+        end_write(&saved);
+    }
+    if (handler.sa_flags & SA_SIGINFO)
+        handler.sa_sigaction(sig, info, context);
+    else
+        handler.sa_handler(sig);
 }
 
 static void on_fault(int sig, siginfo_t *info, void *context)
@@ -79,7 +306,15 @@ static void on_fault(int sig, siginfo_t *info, void *context)
     /* si_code > 0: a real fault, not a signal sent with kill(). */
     if (*ip == (greg_t)rmap_copy_instruction && info->si_code > 0) {
         last_fault = sig;
+        last_fault_addr = info->si_addr;
         *ip = (greg_t)rmap_copy_fixup;
+        return;
+    }
+    if (info->si_code > 0 && in_large_copy((uintptr_t)info->si_addr)) {
+        last_fault = sig;
+        last_fault_addr = info->si_addr;
+        uc->uc_mcontext.gregs[REG_RSP] = (greg_t)rmap_sys_large_copy.resume_sp;
+        *ip = (greg_t)rmap_large_copy_fixup;
         return;
     }
     int saved_errno = errno;
@@ -87,34 +322,189 @@ static void on_fault(int sig, siginfo_t *info, void *context)
     errno = saved_errno;
 }
 
-/* Installs the handler for SIGBUS and SIGSEGV; returns 0 or an errno. The
- * caller serializes calls; installing twice would make the handler its own
- * "previous" one, so a second call does nothing. */
-int rmap_sys_install_fault_handler(void)
+/* librmap's action in front of the program's action `program`: the kernel
+ * blocks what the program's handler would have it block. */
+static struct sigaction ours(const struct sigaction *program)
 {
-    struct sigaction current;
-    if (sigaction(SIGSEGV, NULL, &current) == 0 && (current.sa_flags & SA_SIGINFO) &&
-        current.sa_sigaction == on_fault)
-        return 0;
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_sigaction = on_fault;
-    sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
-    sigemptyset(&sa.sa_mask);
-    if (sigaction(SIGBUS, &sa, &previous_bus) != 0)
-        return errno;
-    if (sigaction(SIGSEGV, &sa, &previous_segv) != 0) {
-        /* Never half installed: put SIGBUS back as it was. */
-        int error = errno;
-        sigaction(SIGBUS, &previous_bus, NULL);
-        return error;
-    }
+    sa.sa_flags = SA_SIGINFO | (program->sa_flags & (SA_ONSTACK | SA_NODEFER | SA_RESTART));
+    sa.sa_mask = program->sa_mask;
+    return sa;
+}
+
+static int is_ours(const struct sigaction *sa)
+{
+    return (sa->sa_flags & SA_SIGINFO) && sa->sa_sigaction == on_fault;
+}
+
+/* Installs (or installs again) the handler for `sig`, the action it
+ * replaces becoming the program's. Inside begin_write. Returns 0 or an
+ * errno. */
+static int install(int sig)
+{
+    struct sigaction current;
+    if (__sigaction(sig, NULL, &current) != 0) return errno;
+    if (is_ours(&current)) return 0;
+    struct sigaction sa = ours(&current);
+    if (__sigaction(sig, &sa, NULL) != 0) return errno;
+    previous[which_signal(sig)] = current;
     return 0;
 }
 
-/* The signal (SIGBUS or SIGSEGV) that stopped this thread's last failed
- * guarded copy. */
-int rmap_sys_last_fault(void)
+/* Installs the handler for SIGBUS and SIGSEGV; returns 0 or an errno.
+ * Never half installed. */
+int rmap_sys_install_fault_handler(void)
 {
+    sigset_t saved;
+    begin_write(&saved);
+    struct sigaction bus_before;
+    int error = __sigaction(SIGBUS, NULL, &bus_before) != 0 ? errno : install(SIGBUS);
+    if (!error) {
+        error = install(SIGSEGV);
+        if (error) __sigaction(SIGBUS, &bus_before, NULL);
+    }
+    if (!error) atomic_store_explicit(&installed, 1, memory_order_relaxed);
+    end_write(&saved);
+    return error;
+}
+
+/* sigaction() for the program: for SIGBUS and SIGSEGV once librmap's
+ * handler is installed, sets and reports the program's action and keeps
+ * librmap's in front of it. Returns 0 or an errno. */
+int rmap_sys_sigaction(int sig, const struct sigaction *act, struct sigaction *old)
+{
+    if (sig != SIGBUS && sig != SIGSEGV) return __sigaction(sig, act, old) == 0 ? 0 : errno;
+    /* Both copied outside the write: a bad pointer faults as it does in the
+     * C library, and that fault's handler must not find the writer busy. */
+    struct sigaction wanted, was;
+    if (act != NULL) wanted = *act;
+    int error = 0;
+    sigset_t saved;
+    begin_write(&saved);
+    if (!atomic_load_explicit(&installed, memory_order_relaxed)) {
+        if (__sigaction(sig, act ? &wanted : NULL, &was) != 0) error = errno;
+    } else {
+        was = previous[which_signal(sig)];
+        if (act != NULL) {
+            struct sigaction sa = ours(&wanted);
+            if (__sigaction(sig, &sa, NULL) != 0)
+                error = errno;
+            else
+                previous[which_signal(sig)] = wanted;
+        }
+    }
+    end_write(&saved);
+    if (!error && old != NULL) *old = was;
+    return error;
+}
+
+/* signal() (BSD semantics) or sysv_signal() for the program. Returns 0
+ * and the previous handler, or an errno. */
+int rmap_sys_signal(int sig, handler_fn handler, int sysv, handler_fn *old)
+{
+    find_next_definitions();
+    signal_fn *next = atomic_load_explicit(sysv ? &next_sysv_signal : &next_signal, memory_order_relaxed);
+    if (next != NULL && sig != SIGBUS && sig != SIGSEGV) {
+        errno = 0;
+        *old = next(sig, handler);
+        return *old == SIG_ERR ? errno : 0;
+    }
+    /* As the C library builds it (it also drops SA_RESTART after
+     * siginterrupt(), which librmap cannot see). */
+    if (handler == SIG_ERR || sig < 1 || sig >= _NSIG) return EINVAL;
+    struct sigaction act, was;
+    memset(&act, 0, sizeof act);
+    act.sa_handler = handler;
+    sigemptyset(&act.sa_mask);
+    if (sysv) {
+        act.sa_flags = SA_RESETHAND | SA_NODEFER;
+    } else {
+        sigaddset(&act.sa_mask, sig);
+        act.sa_flags = SA_RESTART;
+    }
+    int error = rmap_sys_sigaction(sig, &act, &was);
+    if (!error) *old = was.sa_handler;
+    return error;
+}
+
+/* pthread_sigmask() (or sigprocmask(), with `process`) for the program: the
+ * calling thread goes back to the checkpoint of guarded.rs, since the new
+ * mask may block SIGBUS or SIGSEGV. Returns 0 or an errno. */
+int rmap_sys_sigmask(int how, const sigset_t *set, sigset_t *old, int process)
+{
+    find_next_definitions();
+    rmap_sys_thread_checked = 0;
+    int error;
+    if (process)
+        error = atomic_load_explicit(&next_sigprocmask, memory_order_relaxed)(how, set, old) == 0 ? 0 : errno;
+    else
+        error = atomic_load_explicit(&next_pthread_sigmask, memory_order_relaxed)(how, set, old);
+    /* Again, in case a handler's copy passed the checkpoint in between. */
+    rmap_sys_thread_checked = 0;
+    return error;
+}
+
+/* Marks this thread as checked (Rust cannot name a C thread-local). */
+void rmap_sys_set_thread_checked(void) { rmap_sys_thread_checked = 1; }
+
+/* Whether SIGBUS or SIGSEGV is blocked in this thread: 1, 0, or -errno. */
+int rmap_sys_fault_signals_blocked(void)
+{
+    sigset_t mask;
+    int error = real_mask(SIG_BLOCK, NULL, &mask);
+    if (error) return -error;
+    return sigismember(&mask, SIGBUS) || sigismember(&mask, SIGSEGV);
+}
+
+/* The guarded copy with SIGBUS and SIGSEGV unblocked in this thread for its
+ * duration (a blocked synchronous fault would kill: the kernel unblocks it
+ * and forces the default action). Returns as the copy does, or -errno. */
+int rmap_sys_guarded_copy_unblocked(void *dst, const void *src, size_t n)
+{
+    sigset_t faults, old;
+    sigemptyset(&faults);
+    sigaddset(&faults, SIGBUS);
+    sigaddset(&faults, SIGSEGV);
+    int error = real_mask(SIG_UNBLOCK, &faults, &old);
+    if (error) return -error;
+    int copied = rmap_sys_guarded_copy_unchecked(dst, src, n);
+    real_mask(SIG_SETMASK, &old, NULL);
+    return copied;
+}
+
+/* The kernel's action for SIGBUS or SIGSEGV can still change behind
+ * librmap's back (a system call made directly, sigset(), sigignore(), a
+ * library loaded with RTLD_LOCAL that calls the C library's sigaction).
+ * Where it became SIG_DFL or SIG_IGN, librmap installs its handler again in
+ * front of it. (A handler installed that way stays: the contract is that it
+ * passes on the faults it does not handle, and installing over it could
+ * loop with one that restores its saved action, librmap's.) Returns how
+ * many were installed again, or -errno. */
+int rmap_sys_reinstall_over_default(void)
+{
+    int again = 0, error = 0;
+    const int sigs[] = {SIGBUS, SIGSEGV};
+    sigset_t saved;
+    begin_write(&saved);
+    for (int i = 0; i < 2 && !error; i++) {
+        struct sigaction current;
+        if (__sigaction(sigs[i], NULL, &current) != 0) {
+            error = errno;
+        } else if (!is_ours(&current) && (current.sa_handler == SIG_DFL || current.sa_handler == SIG_IGN)) {
+            error = install(sigs[i]);
+            again += !error;
+        }
+    }
+    end_write(&saved);
+    return error ? -error : again;
+}
+
+/* The signal (SIGBUS or SIGSEGV) that stopped this thread's last failed
+ * guarded copy, and the address that faulted. */
+int rmap_sys_last_fault(void **addr)
+{
+    *addr = last_fault_addr;
     return last_fault;
 }

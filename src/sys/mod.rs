@@ -212,17 +212,105 @@ pub fn fd_kind(fd: i32) -> FdKind {
 unsafe extern "C" {
     // src/sys/fault.c
     fn rmap_sys_install_fault_handler() -> c_int;
+    fn rmap_sys_reinstall_over_default() -> c_int;
+    fn rmap_sys_fault_signals_blocked() -> c_int;
     fn rmap_sys_guarded_copy(dst: *mut c_void, src: *const c_void, n: usize) -> c_int;
-    fn rmap_sys_last_fault() -> c_int;
+    fn rmap_sys_guarded_copy_unchecked(dst: *mut c_void, src: *const c_void, n: usize) -> c_int;
+    fn rmap_sys_guarded_copy_unblocked(dst: *mut c_void, src: *const c_void, n: usize) -> c_int;
+    fn rmap_sys_last_fault(addr: *mut *mut c_void) -> c_int;
+    fn rmap_sys_set_thread_checked();
+    fn rmap_sys_sigaction(sig: c_int, act: *const SigAction, old: *mut SigAction) -> c_int;
+    fn rmap_sys_signal(sig: c_int, handler: SigHandler, sysv: c_int, old: *mut SigHandler)
+    -> c_int;
+    fn rmap_sys_sigmask(how: c_int, set: *const SigSet, old: *mut SigSet, process: c_int) -> c_int;
+    fn rmap_sys_hold_actions();
+    fn rmap_sys_release_actions();
 }
 
-/// The signal that stopped a guarded copy.
+/// Takes the lock on the program's SIGBUS/SIGSEGV actions (with every
+/// signal blocked in this thread) until [`release_signal_actions`]: fork
+/// holds it, so that a child never inherits it held by another thread.
+pub fn hold_signal_actions() {
+    // SAFETY: takes a spin lock and sets this thread's mask.
+    unsafe { rmap_sys_hold_actions() };
+}
+
+/// Releases [`hold_signal_actions`] and restores this thread's mask.
+pub fn release_signal_actions() {
+    // SAFETY: releases the lock this thread took.
+    unsafe { rmap_sys_release_actions() };
+}
+
+/// The C library's `struct sigaction`, `sighandler_t` and `sigset_t`.
+pub use libc::{sigaction as SigAction, sighandler_t as SigHandler, sigset_t as SigSet};
+
+fn zero_or(error: c_int) -> Result<(), Errno> {
+    match error {
+        0 => Ok(()),
+        error => Err(Errno(error)),
+    }
+}
+
+/// `sigaction(2)` as the program sees it: for SIGBUS and SIGSEGV, once
+/// librmap's handler is installed, sets and returns the program's action,
+/// and librmap's handler stays in front of it.
+///
+/// # Safety
+/// As for `sigaction`: `act` and `old` are NULL or valid.
+pub unsafe fn set_signal_action(
+    sig: c_int,
+    act: *const SigAction,
+    old: *mut SigAction,
+) -> Result<(), Errno> {
+    // SAFETY: forwarded to the caller's contract.
+    zero_or(unsafe { rmap_sys_sigaction(sig, act, old) })
+}
+
+/// `signal(3)` (or, with `sysv`, `sysv_signal(3)`) as the program sees it;
+/// returns the previous handler.
+pub fn set_signal_handler(
+    sig: c_int,
+    handler: SigHandler,
+    sysv: bool,
+) -> Result<SigHandler, Errno> {
+    let mut old = libc::SIG_ERR;
+    // SAFETY: `old` is a valid out-parameter; the handler is only stored.
+    zero_or(unsafe { rmap_sys_signal(sig, handler, sysv.into(), &mut old) })?;
+    Ok(old)
+}
+
+/// `pthread_sigmask(3)` (or, with `process`, `sigprocmask(2)`); the calling
+/// thread's next guarded copy goes through the checkpoint again.
+///
+/// # Safety
+/// As for `pthread_sigmask`: `set` and `old` are NULL or valid.
+pub unsafe fn set_signal_mask(
+    how: c_int,
+    set: *const SigSet,
+    old: *mut SigSet,
+    process: bool,
+) -> Result<(), Errno> {
+    // SAFETY: forwarded to the caller's contract.
+    zero_or(unsafe { rmap_sys_sigmask(how, set, old, process.into()) })
+}
+
+/// The signal that stopped a guarded copy, and the address that faulted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Fault {
-    /// SIGBUS: the backing store no longer covers a page.
-    Bus,
-    /// SIGSEGV: an address is not mapped, or not accessible.
-    Segv,
+pub struct Fault {
+    /// SIGBUS (the backing store no longer covers a page) rather than
+    /// SIGSEGV (an address not mapped, or not accessible).
+    pub bus: bool,
+    pub addr: usize,
+}
+
+/// What a guarded copy did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Copied {
+    All,
+    /// A fault stopped it; bytes before the fault may or may not be copied.
+    Faulted(Fault),
+    /// Nothing: this thread has not passed its checkpoint.
+    Unchecked,
 }
 
 /// Installs librmap's SIGBUS/SIGSEGV handler; a no-op if it is installed.
@@ -235,24 +323,90 @@ pub fn install_fault_handler() -> Result<(), Errno> {
     }
 }
 
-/// Copies `n` bytes, turning a SIGBUS or SIGSEGV raised by the copy into an
-/// error. Bytes before the fault may or may not have been copied.
+/// Installs librmap's handler again where the program set SIGBUS or
+/// SIGSEGV back to SIG_DFL or SIG_IGN; returns how many it installed again.
+/// The caller serializes calls.
+pub fn reinstall_fault_handler_over_default() -> Result<u32, Errno> {
+    // SAFETY: the C function only calls sigaction.
+    match unsafe { rmap_sys_reinstall_over_default() } {
+        again if again >= 0 => Ok(again as u32),
+        error => Err(Errno(-error)),
+    }
+}
+
+/// Whether the calling thread blocks SIGBUS or SIGSEGV (one system call).
+pub fn fault_signals_blocked() -> Result<bool, Errno> {
+    // SAFETY: the C function only calls pthread_sigmask.
+    match unsafe { rmap_sys_fault_signals_blocked() } {
+        0 => Ok(false),
+        1 => Ok(true),
+        error => Err(Errno(-error)),
+    }
+}
+
+/// Marks the calling thread as checked: its copies skip the checkpoint.
+pub fn set_thread_checked() {
+    // SAFETY: the C function writes a thread-local byte of this thread.
+    unsafe { rmap_sys_set_thread_checked() };
+}
+
+/// Reads this thread's record of the fault that just stopped a copy.
+fn last_fault() -> Fault {
+    let mut addr = std::ptr::null_mut();
+    // SAFETY: reads this thread's record into a valid out-parameter.
+    let signal = unsafe { rmap_sys_last_fault(&mut addr) };
+    Fault {
+        bus: signal == libc::SIGBUS,
+        addr: addr as usize,
+    }
+}
+
+fn copied(result: c_int) -> Result<Copied, Errno> {
+    match result {
+        0 => Ok(Copied::All),
+        1 => Ok(Copied::Faulted(last_fault())),
+        2 => Ok(Copied::Unchecked),
+        error => Err(Errno(-error)),
+    }
+}
+
+/// Copies `n` bytes, turning a SIGBUS or SIGSEGV raised by the copy into
+/// [`Copied::Faulted`], if this thread passed its checkpoint
+/// ([`set_thread_checked`]); otherwise copies nothing.
 ///
 /// # Safety
 /// `install_fault_handler` must have succeeded. `dst` and `src` must not
 /// overlap; memory may be inaccessible (that is what the guard is for), but
 /// `dst` must not hold anything whose overwriting breaks the caller.
 #[inline]
-pub unsafe fn guarded_copy(dst: *mut u8, src: *const u8, n: usize) -> Result<(), Fault> {
+pub unsafe fn guarded_copy(dst: *mut u8, src: *const u8, n: usize) -> Copied {
     // SAFETY: forwarded to the caller's contract.
-    if unsafe { rmap_sys_guarded_copy(dst.cast(), src.cast(), n) } == 0 {
-        return Ok(());
+    match unsafe { rmap_sys_guarded_copy(dst.cast(), src.cast(), n) } {
+        0 => Copied::All,
+        1 => Copied::Faulted(last_fault()),
+        _ => Copied::Unchecked,
     }
-    // SAFETY: reads this thread's record of the fault that just happened.
-    match unsafe { rmap_sys_last_fault() } {
-        libc::SIGBUS => Err(Fault::Bus),
-        _ => Err(Fault::Segv),
-    }
+}
+
+/// [`guarded_copy`] without the checkpoint test; with `unblock`, SIGBUS and
+/// SIGSEGV are unblocked in this thread for the copy (two more system calls).
+///
+/// # Safety
+/// As for [`guarded_copy`].
+pub unsafe fn guarded_copy_checked(
+    dst: *mut u8,
+    src: *const u8,
+    n: usize,
+    unblock: bool,
+) -> Result<Copied, Errno> {
+    // SAFETY: forwarded to the caller's contract.
+    copied(unsafe {
+        if unblock {
+            rmap_sys_guarded_copy_unblocked(dst.cast(), src.cast(), n)
+        } else {
+            rmap_sys_guarded_copy_unchecked(dst.cast(), src.cast(), n)
+        }
+    })
 }
 
 /// What the registry records about the file behind a mapping.

@@ -31,6 +31,15 @@ void harness_init(void)
 
 int under_valgrind(void) { return getenv("RMAP_UNDER_VALGRIND") != NULL; }
 
+int under_asan(void)
+{
+#ifdef __SANITIZE_ADDRESS__
+    return 1;
+#else
+    return 0;
+#endif
+}
+
 _Noreturn void die(const char *what)
 {
     perror(what);
@@ -59,6 +68,10 @@ char *no_access_page(void)
     if (p == MAP_FAILED) die("PROT_NONE page");
     return p;
 }
+
+static volatile char touched;
+
+void touch(const void *p) { touched = *(const volatile char *)p; }
 
 /* Writes `size` bytes 'a'..'z' repeating. */
 static void fill(int fd, size_t size)

@@ -24,6 +24,10 @@ void harness_init(void);
 /* Under `make check-valgrind`, which sets RMAP_UNDER_VALGRIND. */
 int under_valgrind(void);
 
+/* Built with -fsanitize=address, whose runtime replaces mlock and munlock
+ * (for libc's callers and librmap's alike) with stubs that return 0. */
+int under_asan(void);
+
 /* perror(what), then _exit(120): the set-up of a case failed. */
 _Noreturn void die(const char *what);
 
@@ -36,6 +40,10 @@ int check(int cond, const char *what);
 char *hole(size_t pages);
 /* A page that stays reserved with PROT_NONE, so it always faults. */
 char *no_access_page(void);
+/* Reads the byte at p, keeping the value (valgrind's JIT drops a load whose
+ * value is unused, volatile or not, and with it the fault a test wants). */
+void touch(const void *p);
+
 /* An unlinked temporary file of `size` bytes 'a'..'z' repeating. */
 int temp_file(size_t size);
 /* Another process shrinks the file to `size` bytes. */

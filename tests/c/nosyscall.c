@@ -137,10 +137,22 @@ int main(int argc, char **argv)
 {
     harness_init();
     const char *only = argc > 1 ? argv[1] : NULL;
-    int passed = 0, failed = 0;
+    int passed = 0, failed = 0, skipped = 0;
     for (size_t i = 0; i < sizeof NOSYSCALL_CASES / sizeof *NOSYSCALL_CASES; i++) {
         const nosyscall_t *c = &NOSYSCALL_CASES[i];
         if (only && strcmp(only, c->name) != 0) continue;
+        const char *cannot = under_asan() && strstr(c->name, "lock") ? "ASan's runtime replaces mlock and munlock"
+                             : !under_valgrind()                            ? NULL
+                             : strcmp(c->name, "control_valid_remap_reaches_the_kernel") == 0
+                                 ? "valgrind 3.19 handles mremap itself and crashes on an unmapped range"
+                             : strcmp(c->name, "control_lock_is_never_decided_before") == 0
+                                 ? "valgrind handles mlock itself and runs out of memory for SIZE_MAX"
+                                 : NULL;
+        if (cannot) {
+            printf("skip %s: %s\n", c->name, cannot);
+            skipped++;
+            continue;
+        }
         outcome_t o = in_child(run_case, (void *)c);
         char buf[200];
         outcome_t want = {ERR, c->want, ""};
@@ -152,5 +164,5 @@ int main(int argc, char **argv)
             failed++;
         }
     }
-    return finish("nosyscall", passed, failed, 0);
+    return finish("nosyscall", passed, failed, skipped);
 }

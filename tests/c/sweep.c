@@ -90,7 +90,7 @@ static void sweep_new_calls(const fixture_t *fx, char *region, size_t region_pag
             outcome_t r = of_rc(RMAP.advise(at, len, advice[ai]));
             sweep_report("advise", l, r, args);
         }
-        for (size_t off = 0; off < 2; off++) {
+        for (size_t off = 0; off < 2 && !under_asan(); off++) { /* ASan stubs munlock */
             snprintf(args, sizeof args, "%p, %zu", (void *)(at + off), len);
             layout(fx, region, region_pages);
             errno = 0;
@@ -195,7 +195,13 @@ static void sweep(void)
         sweep_report("unmap", l, r, args);
     }
     if (mmap(region, region_pages * PG, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) != region) die("region");
-    sweep_new_calls(&fx, region, region_pages, starts, sizeof starts / sizeof *starts, slens, sizeof slens / sizeof *slens);
+    /* valgrind 3.19 itself crashes (an internal SIGSEGV) on some of these
+     * ranges with holes; the conformance cases run the calls under it. */
+    if (under_valgrind())
+        printf("skip the sweep of protect, advise, lock, unlock, remap, resident: valgrind crashes on ranges with holes\n");
+    else
+        sweep_new_calls(&fx, region, region_pages, starts, sizeof starts / sizeof *starts, slens,
+                        sizeof slens / sizeof *slens);
 }
 
 
