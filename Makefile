@@ -71,12 +71,14 @@ pkgconfig = printf '%s\n' 'libdir=$(1)' 'includedir=$(2)' '' 'Name: rmap' \
 # PyPI, so no system package or root is needed).
 $(VENV)/.ready:
 	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install -q --disable-pip-version-check pytest libclang
+	$(VENV)/bin/pip install -q --disable-pip-version-check pytest libclang numpy
 	touch $@
 
+# The pytest suite includes CPython's own test.test_mmap run against rmap.
 python-check: lib $(VENV)/.ready
 	$(VENV)/bin/pip install -q --disable-pip-version-check bindings/python
 	cd target && venv/bin/python -m pytest -q ../bindings/python/tests
+	@bash tools/wheel_check.sh
 
 rmap-sys-check: lib $(VENV)/.ready
 	$(CARGO) fmt --manifest-path bindings/rust/rmap-sys/Cargo.toml --check
