@@ -1,8 +1,8 @@
 # librmap: the library, its header, the seed programs and the test suites.
-#   make               library (target/release/librmap.{so,a}) and generated header
+#   make               library (target/release/librmap.{so,a})
 #   make demo          the seed programs, then what librmap adds, each explained
 #   make check         everything CI runs: lints, Rust tests, header check, C programs
-#   make header        copy the freshly generated header over include/rmap.h
+#   make header        regenerate include/rmap.h from src/ffi.rs (tools/header, cbindgen)
 #   make man           regenerate man/*.3 from the header
 #   make fuzz          the random differential with 1,000,000 tuples (SEED=n to choose)
 #   make c-check       only the C programs (the seed programs and tests/c suites)
@@ -51,7 +51,7 @@ LIBCLANG_PATH = $(shell $(VENV)/bin/python -c 'import clang, os; print(os.path.j
 
 all: lib
 
-# Cargo decides what to rebuild; build.rs writes the header and the SONAME link.
+# Cargo decides what to rebuild; build.rs writes the SONAME link.
 # The static library's system dependencies (rustc's native-static-libs, which
 # cargo replays when nothing changed) become Libs.private of the .pc files.
 lib:
@@ -80,20 +80,47 @@ python-check: lib $(VENV)/.ready
 	cd target && venv/bin/python -m pytest -q ../bindings/python/tests
 	@bash tools/wheel_check.sh
 
+# rmap-sys finds this tree's librmap through pkg-config (rmap-uninstalled.pc).
 rmap-sys-check: lib $(VENV)/.ready
 	$(CARGO) fmt --manifest-path bindings/rust/rmap-sys/Cargo.toml --check
-	LIBCLANG_PATH=$(LIBCLANG_PATH) $(CARGO) clippy -q --manifest-path bindings/rust/rmap-sys/Cargo.toml \
-		--target-dir target/rmap-sys --all-targets -- -D warnings
-	LIBCLANG_PATH=$(LIBCLANG_PATH) $(CARGO) test --manifest-path bindings/rust/rmap-sys/Cargo.toml \
-		--target-dir target/rmap-sys
+	PKG_CONFIG_PATH=$(abspath $(RELEASE)) LIBCLANG_PATH=$(LIBCLANG_PATH) $(CARGO) clippy -q \
+		--manifest-path bindings/rust/rmap-sys/Cargo.toml --target-dir target/rmap-sys --all-targets -- -D warnings
+	PKG_CONFIG_PATH=$(abspath $(RELEASE)) LIBCLANG_PATH=$(LIBCLANG_PATH) $(CARGO) test \
+		--manifest-path bindings/rust/rmap-sys/Cargo.toml --target-dir target/rmap-sys
+	@LIBCLANG_PATH=$(LIBCLANG_PATH) bash tools/rust_users_check.sh
 
-CXX ?= c++
-$(CBIN)/raii: c_examples/raii.cpp include/rmap.h lib
+# include/rmap.hpp and its test, c_examples/raii.cpp: C++17 with g++ and
+# clang++ (installed from the distribution when missing), C++20 (std::span).
+CXXWARN := -Wall -Wextra -Wpedantic -Wold-style-cast -Werror
+CLANGXX ?= clang++
+target/.clang-ready:
+	@mkdir -p target
+	@command -v $(CLANGXX) >/dev/null || { echo "installing clang from the distribution (apt-get)"; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		{ apt-get install -y -q clang || { apt-get update -q && apt-get install -y -q clang; }; } >target/apt-clang.log 2>&1 || \
+		{ tail -5 target/apt-clang.log; echo "FAIL: $(CLANGXX) is missing and apt-get could not install clang"; exit 1; }; }
+	@touch $@
+
+CPP_BINS := $(CBIN)/raii $(CBIN)/raii-clang $(CBIN)/raii-cxx20
+$(CBIN)/raii: c_examples/raii.cpp include/rmap.h include/rmap.hpp lib
 	@mkdir -p $(CBIN)
-	$(CXX) -std=c++17 -Wall -Wextra -Wpedantic -Werror -Iinclude -o $@ $< $(LDLIBS)
+	$(CXX) -std=c++17 $(CXXWARN) -Iinclude -o $@ $< $(LDLIBS)
 
-cpp-check: $(CBIN)/raii
-	$(CBIN)/raii
+$(CBIN)/raii-clang: c_examples/raii.cpp include/rmap.h include/rmap.hpp lib target/.clang-ready
+	@mkdir -p $(CBIN)
+	$(CLANGXX) -std=c++17 $(CXXWARN) -Iinclude -o $@ $< $(LDLIBS)
+
+$(CBIN)/raii-cxx20: c_examples/raii.cpp include/rmap.h include/rmap.hpp lib
+	@mkdir -p $(CBIN)
+	$(CXX) -std=c++20 $(CXXWARN) -Iinclude -o $@ $< $(LDLIBS)
+
+$(ASAN_BIN)/raii: c_examples/raii.cpp include/rmap.h include/rmap.hpp lib
+	@mkdir -p $(ASAN_BIN)
+	$(CXX) -std=c++17 $(CXXWARN) -fsanitize=address,undefined -fno-sanitize-recover=all -Iinclude -o $@ $< $(LDLIBS)
+
+cpp-check: $(CPP_BINS)
+	@for prog in $(CPP_BINS); do $$prog >target/cpp.log 2>&1 && echo "ok   $$prog: $$(tail -n 1 target/cpp.log)" || \
+		{ cat target/cpp.log; echo "FAIL $$prog"; exit 1; }; done
 
 bindings-check: python-check rmap-sys-check cpp-check
 
@@ -108,14 +135,14 @@ install: lib
 	ln -sf librmap.so.$(VERSION) $(DESTDIR)$(LIBDIR)/librmap.so.$(MAJOR)
 	ln -sf librmap.so.$(MAJOR) $(DESTDIR)$(LIBDIR)/librmap.so
 	install -m 644 $(RELEASE)/librmap.a $(DESTDIR)$(LIBDIR)/librmap.a
-	install -m 644 include/rmap.h $(DESTDIR)$(INCLUDEDIR)/rmap.h
+	install -m 644 include/rmap.h include/rmap.hpp $(DESTDIR)$(INCLUDEDIR)/
 	install -m 644 $(MAN_PAGES) $(DESTDIR)$(MANDIR)/man3/
 	$(call pkgconfig,$(LIBDIR),$(INCLUDEDIR)) >$(DESTDIR)$(LIBDIR)/pkgconfig/rmap.pc
 
 uninstall:
 	rm -f $(DESTDIR)$(LIBDIR)/librmap.so.$(VERSION) $(DESTDIR)$(LIBDIR)/librmap.so.$(MAJOR) \
 		$(DESTDIR)$(LIBDIR)/librmap.so $(DESTDIR)$(LIBDIR)/librmap.a \
-		$(DESTDIR)$(LIBDIR)/pkgconfig/rmap.pc $(DESTDIR)$(INCLUDEDIR)/rmap.h \
+		$(DESTDIR)$(LIBDIR)/pkgconfig/rmap.pc $(DESTDIR)$(INCLUDEDIR)/rmap.h $(DESTDIR)$(INCLUDEDIR)/rmap.hpp \
 		$(addprefix $(DESTDIR)$(MANDIR)/man3/,$(notdir $(MAN_PAGES)))
 
 # The exported symbols are exactly abi/symbols.txt: an API change is a deliberate edit there.
@@ -128,14 +155,19 @@ abi-check: lib
 install-check: lib
 	@bash tools/install_test.sh
 
-header: lib
-	cp $(RELEASE)/include/rmap.h include/rmap.h
+# tools/header runs cbindgen over src/ffi.rs: a separate program, so that
+# librmap's own build (and Rust programs depending on it) never compile it.
+HEADER_TOOL := $(CARGO) run -q --manifest-path tools/header/Cargo.toml --target-dir target/header-tool --
 
-header-check: lib
-	@if cmp -s $(RELEASE)/include/rmap.h include/rmap.h; then \
-		echo "ok   header: include/rmap.h matches the generated header"; \
+header:
+	$(HEADER_TOOL) include/rmap.h
+
+header-check:
+	@$(HEADER_TOOL) target/rmap.h.generated
+	@if cmp -s target/rmap.h.generated include/rmap.h; then \
+		echo "ok   header: include/rmap.h matches the header generated from src/ffi.rs"; \
 	else \
-		diff -u include/rmap.h $(RELEASE)/include/rmap.h | head -40; \
+		diff -u include/rmap.h target/rmap.h.generated | head -40; \
 		echo "FAIL header: include/rmap.h is stale; run 'make header' and commit it"; exit 1; \
 	fi
 
@@ -191,7 +223,9 @@ demo: $(EXAMPLE_BINS)
 
 lint:
 	$(CARGO) fmt --check
+	$(CARGO) fmt --check --manifest-path tools/header/Cargo.toml
 	$(CARGO) clippy --all-targets -- -D warnings
+	$(CARGO) clippy -q --manifest-path tools/header/Cargo.toml --target-dir target/header-tool -- -D warnings
 
 test:
 	$(CARGO) test
@@ -213,13 +247,16 @@ $(ASAN_BIN)/%: tests/c/%.c $(HARNESS) include/rmap.h lib
 
 # ASan must leave SIGSEGV/SIGBUS alone: the cases that die of them check the
 # signal. Forks of instrumented processes are slow, so fewer random tuples.
-check-asan: $(ASAN_BINS)
+check-asan: $(ASAN_BINS) $(ASAN_BIN)/raii
 	@for prog in $(ASAN_BINS); do \
 		ldd $$prog | grep -q libasan && ldd $$prog | grep -q libubsan && nm $$prog | grep -q __asan_init || \
 		{ echo "FAIL asan: $$prog is not instrumented"; exit 1; }; \
 	done; echo "ok   asan: all $(words $(ASAN_BINS)) programs link the ASan and UBSan runtimes"
 	@export ASAN_OPTIONS=handle_segv=0:handle_sigbus=0:detect_leaks=1 RMAP_TUPLES=2000; \
 		bash c_examples/run.sh check $(ASAN_BIN) $(EXAMPLES) && bash tests/c/run.sh $(ASAN_BIN) $(SUITES)
+	@ASAN_OPTIONS=handle_segv=0:handle_sigbus=0:detect_leaks=1 $(ASAN_BIN)/raii >target/cpp-asan.log 2>&1 && \
+		echo "ok   rmap.hpp's test under ASan: $$(tail -n 1 target/cpp-asan.log)" || \
+		{ cat target/cpp-asan.log; echo "FAIL rmap.hpp's test under ASan"; exit 1; }
 
 # valgrind.supp silences only the calls the suites make on unmapped memory on purpose.
 # --fair-sched: valgrind runs one thread at a time, and its default lock lets

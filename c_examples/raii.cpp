@@ -1,5 +1,8 @@
-// C++17 through rmap.h: an RAII wrapper of its own, built with -Wall -Wextra -Werror.
-#include <rmap.h>
+// The test of include/rmap.hpp: every member of rmap::mapping, rmap::read,
+// rmap::write and rmap::copy_error, against what the C calls do. Built with
+// g++ and clang++ (-std=c++17 -Wall -Wextra -Wpedantic -Wold-style-cast
+// -Werror), with g++ -std=c++20 (std::span), and under ASan.
+#include <rmap.hpp>
 
 #include <cerrno>
 #include <cstdio>
@@ -7,40 +10,25 @@
 #include <cstring>
 #include <fcntl.h>
 #include <string>
+#include <sys/wait.h>
 #include <system_error>
+#include <type_traits>
 #include <unistd.h>
 #include <utility>
 
 namespace {
 
-class Mapping {
-public:
-    Mapping(int fd, std::size_t length, int prot, int flags) : length_(length)
-    {
-        void *p = rmap_map(nullptr, length, prot, flags, fd, 0);
-        if (p == RMAP_FAILED) throw std::system_error(errno, std::generic_category(), "rmap_map");
-        data_ = static_cast<char *>(p);
-    }
-    Mapping(Mapping &&other) noexcept : data_(std::exchange(other.data_, nullptr)), length_(other.length_) {}
-    Mapping(const Mapping &) = delete;
-    Mapping &operator=(const Mapping &) = delete;
-    Mapping &operator=(Mapping &&) = delete;
-    ~Mapping()
-    {
-        if (data_) rmap_unmap(data_, length_);
-    }
-
-    char *data() const { return data_; }
-    std::size_t size() const { return length_; }
-    void sync() const
-    {
-        if (rmap_sync(data_, length_, MS_SYNC) != 0) throw std::system_error(errno, std::generic_category(), "rmap_sync");
-    }
-
-private:
-    char *data_;
-    std::size_t length_;
-};
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool under_asan = true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+constexpr bool under_asan = true;
+#else
+constexpr bool under_asan = false;
+#endif
+#else
+constexpr bool under_asan = false;
+#endif
 
 int passed = 0, failed = 0;
 
@@ -50,37 +38,161 @@ void check(bool ok, const std::string &what)
     ok ? ++passed : ++failed;
 }
 
-}  // namespace
+// The errno of a std::system_error thrown by `body`, or 0 if none is.
+template <typename F> int errno_thrown(F body, std::string *what = nullptr)
+{
+    try {
+        body();
+    } catch (const std::system_error &error) {
+        if (what) *what = error.what();
+        return error.code().category() == std::generic_category() ? error.code().value() : -1;
+    }
+    return 0;
+}
+
+// A temporary file of `length` bytes 'a'..'z' repeated, unlinked at once.
+int temp_file(std::size_t length)
+{
+    char path[] = "/tmp/rmap-hpp-XXXXXX";
+    int fd = mkstemp(path);
+    if (fd < 0) std::abort();
+    unlink(path);
+    std::string bytes(length, ' ');
+    for (std::size_t i = 0; i < length; i++) bytes[i] = static_cast<char>('a' + i % 26);
+    if (write(fd, bytes.data(), length) != static_cast<ssize_t>(length)) std::abort();
+    return fd;
+}
+
+// The file behind `fd` truncated to `length` by another process.
+void truncate_elsewhere(int fd, off_t length)
+{
+    pid_t pid = fork();
+    if (pid == 0) _exit(ftruncate(fd, length) == 0 ? 0 : 1);
+    int status = 0;
+    waitpid(pid, &status, 0);
+}
+
+} // namespace
 
 int main()
 {
-    char path[] = "/tmp/rmap-raii-XXXXXX";
-    int fd = mkstemp(path);
-    if (fd < 0 || ftruncate(fd, 4096) != 0) return 2;
-    unlink(path);
+    const std::size_t page = rmap_pagesize();
+    static_assert(!std::is_copy_constructible_v<rmap::mapping>, "move-only");
+    static_assert(std::is_nothrow_move_constructible_v<rmap::mapping>, "moves never throw");
 
     {
-        Mapping m(fd, 4096, PROT_READ | PROT_WRITE, MAP_SHARED);
-        std::memcpy(m.data(), "from C++", 8);
+        rmap::mapping empty;
+        check(empty.empty() && !empty && empty.data() == nullptr && empty.size() == 0, "a default mapping holds nothing");
+    }
+    {
+        rmap::mapping m = rmap::mapping::anonymous(3 * page);
+        check(m && !m.empty() && m.size() == 3 * page, "anonymous: 3 pages");
+        rmap::span<unsigned char> bytes = m.bytes();
+        bool zero = true;
+        for (unsigned char b : bytes) zero &= b == 0;
+        bytes[5] = 'x';
+        check(zero && bytes.size() == 3 * page && static_cast<unsigned char *>(m.data())[5] == 'x',
+              "bytes(): a span over the zero-filled mapping, writable");
+        m.write(10, "hello", 5);
+        char back[6] = {};
+        m.read(10, back, 5);
+        check(std::strcmp(back, "hello") == 0, "read/write members copy at an offset");
+
+        m.protect(page, page, PROT_READ);
+        rmap_info info = m.query();
+        check(info.start == m.data() && info.length == page && info.prot == (PROT_READ | PROT_WRITE),
+              "protect(offset, length): query() sees the first page split off");
+        m.protect(PROT_READ | PROT_WRITE);
+        check(m.query().length == 3 * page, "protect(): whole again, one record");
+        m.advise(MADV_WILLNEED);
+        m.advise(page, page, MADV_NORMAL);
+        m.lock();
+        check((m.query().flags & MAP_LOCKED) != 0, "lock(): MAP_LOCKED in query()");
+        m.unlock();
+        m.lock(0, page);
+        m.unlock(0, page);
+        check((m.query().flags & MAP_LOCKED) == 0, "unlock(): cleared");
         m.sync();
-        Mapping moved(std::move(m));
-        check(moved.size() == 4096 && m.data() == nullptr, "a moved-from Mapping owns nothing");
+        m.sync(page, page, MS_ASYNC);
+        std::vector<bool> resident = m.resident();
+        check(resident.size() == 3 && resident[0], "resident(): one flag per page, the written page in memory");
+
+        m.remap(16 * page);
+        check(m.size() == 16 * page && m.bytes()[5] == 'x', "remap(): grown to 16 pages, contents kept");
+        rmap::mapping moved = std::move(m);
+        check(!m && moved.size() == 16 * page, "move construction takes the range");
+        rmap::mapping other = rmap::mapping::anonymous(page);
+        other = std::move(moved);
+        check(!moved && other.size() == 16 * page, "move assignment unmaps the old range, takes the new");
+        void *raw = other.release();
+        check(!other && raw != nullptr, "release(): the caller owns the range");
+        check(rmap_unmap(raw, 16 * page) == 0, "which rmap_unmap then unmaps");
     }
-    char back[9] = {};
-    check(pread(fd, back, 8, 0) == 8 && std::string(back) == "from C++", "a shared write reached the file after sync");
-
-    try {
-        Mapping bad(fd, 0, PROT_READ, MAP_SHARED);
-        check(false, "length 0 throws");
-    } catch (const std::system_error &e) {
-        check(e.code().value() == EINVAL, std::string("length 0 throws EINVAL: ") + e.what());
+    {
+        struct rmap_stats before{};
+        rmap_stats(&before);
+        {
+            rmap::mapping scoped = rmap::mapping::anonymous(page);
+            scoped.reset();
+            check(!scoped, "reset(): unmapped now");
+        }
+        struct rmap_stats after{};
+        rmap_stats(&after);
+        check(after.live_mappings == before.live_mappings && after.unmaps == before.unmaps + 1,
+              "the destructor of a reset mapping unmaps nothing more");
     }
+    {
+        int fd = temp_file(3 * page);
+        rmap::mapping m = rmap::mapping::file(fd, 3 * page, PROT_READ | PROT_WRITE);
+        check(m.bytes()[0] == 'a' && m.query().offset == 0, "file(): the file's bytes");
+        rmap::mapping later = rmap::mapping::file(fd, page, PROT_READ, MAP_PRIVATE, static_cast<off_t>(page));
+        check(later.bytes()[0] == 'a' + page % 26, "file(offset): a later page, private");
+        m.bytes()[1] = 'Z';
+        m.sync(0, page);
+        char byte = 0;
+        check(pread(fd, &byte, 1, 1) == 1 && byte == 'Z', "sync(offset, length): the write reached the file");
 
-    char buf[8];
-    Mapping anon(-1, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS);
-    check(rmap_read(buf, anon.data(), sizeof buf) == 0 && buf[0] == 0, "rmap_read of anonymous memory reads zeros");
-    check(std::string(rmap_version()) == RMAP_VERSION_STRING, std::string("library and header agree: ") + rmap_version());
-
+        truncate_elsewhere(fd, static_cast<off_t>(page + 10));
+        std::string buffer(3 * page, ' ');
+        try {
+            rmap::read(&buffer[0], m.data(), 3 * page);
+            check(false, "rmap::read of a truncated file throws");
+        } catch (const rmap::copy_error &error) {
+            check(error.code().value() == EIO && error.code().category() == std::generic_category() &&
+                      error.copied() == 2 * page && std::string(error.what()).rfind("rmap_read", 0) == 0,
+                  "rmap::read: copy_error EIO after exactly 2 pages, what() names rmap_read");
+        }
+        try {
+            rmap::write(static_cast<char *>(m.data()) + 2 * page - 2, "abcd", 4);
+            check(false, "rmap::write past the end throws");
+        } catch (const rmap::copy_error &error) {
+            check(error.code().value() == EIO && error.copied() == 2, "rmap::write: copy_error EIO after 2 bytes");
+        }
+        close(fd);
+    }
+    {
+        std::string what;
+        check(errno_thrown([] { rmap::mapping::anonymous(0); }, &what) == EINVAL &&
+                  what.rfind("rmap_map", 0) == 0,
+              "length 0 throws std::system_error(EINVAL, generic_category), what() " + what);
+        check(errno_thrown([] { rmap::mapping::file(-1, 4096, PROT_READ); }) == EBADF, "a bad fd throws EBADF");
+        rmap::mapping m = rmap::mapping::anonymous(page);
+        check(errno_thrown([&] { m.protect(1, page, PROT_READ); }) == EINVAL, "protect at an unaligned offset: EINVAL");
+        check(errno_thrown([&] { m.sync(0, page, MS_SYNC | MS_ASYNC); }) == EINVAL, "sync with both flags: EINVAL");
+        check(errno_thrown([&] { m.advise(1, page, MADV_NORMAL); }) == EINVAL, "advise unaligned: EINVAL");
+        check(errno_thrown([&] { m.remap(0); }) == EINVAL && m.size() == page, "remap to 0: EINVAL, unchanged");
+        rmap::mapping empty;
+        check(errno_thrown([&] { empty.query(); }) == ENOENT, "query of nothing: ENOENT");
+        rmap::mapping holed = rmap::mapping::anonymous(2 * page);
+        rmap_unmap(static_cast<char *>(holed.data()) + page, page);
+        if (under_asan) {
+            std::printf("skip lock/unlock of an unmapped page: ASan's runtime replaces mlock and munlock\n");
+        } else {
+            check(errno_thrown([&] { holed.lock(page, page); }) == ENOMEM, "lock of an unmapped page: ENOMEM");
+            check(errno_thrown([&] { holed.unlock(page, page); }) == ENOMEM, "unlock of it: ENOMEM");
+        }
+    }
+    check(std::string(rmap_version()) == RMAP_VERSION_STRING, "library and header agree: " RMAP_VERSION_STRING);
     std::printf("raii: %d passed, %d failed\n", passed, failed);
-    return failed ? 1 : 0;
+    return failed == 0 ? 0 : 1;
 }

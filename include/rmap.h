@@ -22,8 +22,13 @@
 #define RMAP_VERSION_NUMBER 100
 #define RMAP_VERSION_STRING "0.1.0"
 
-/* The failure value of rmap_map, equal to MAP_FAILED. */
+/* The failure value of rmap_map and rmap_remap, equal to MAP_FAILED (a
+ * C++ cast in C++, so that -Wold-style-cast stays quiet). */
+#ifdef __cplusplus
+#define RMAP_FAILED (reinterpret_cast<void *>(static_cast<intptr_t>(-1)))
+#else
 #define RMAP_FAILED ((void *) -1)
+#endif
 
 // Checked mode off: POSIX-exact behaviour (the default).
 #define RMAP_CHECK_OFF 0

@@ -17,8 +17,8 @@ use crate::checked;
 use crate::process::{self, drop_stale, hold};
 use crate::registry::{Entry, Registry};
 use crate::sys::{
-    self, EINVAL, MADV_DOFORK, MADV_DONTFORK, MAP_ANONYMOUS, MAP_LOCKED, MREMAP_DONTUNMAP,
-    MREMAP_FIXED, PROT_EXEC, PROT_GROWSDOWN, PROT_GROWSUP, PROT_READ, PROT_WRITE,
+    self, EINVAL, MAP_ANONYMOUS, MAP_LOCKED, MREMAP_DONTUNMAP, MREMAP_FIXED, PROT_GROWSDOWN,
+    PROT_GROWSUP, PROT_READ, PROT_WRITE,
 };
 use crate::validate::{self, MapArgs, round_up_to_page};
 
@@ -29,9 +29,12 @@ pub use crate::sys::page_size;
 /// The platform's `PROT_*`, `MAP_*`, `MS_*`, `MADV_*` and `MREMAP_*`
 /// values, as the operations take them.
 pub use crate::sys::{
-    MADV_NORMAL, MADV_RANDOM, MADV_SEQUENTIAL, MADV_WILLNEED, MAP_ANONYMOUS as ANONYMOUS,
-    MAP_PRIVATE as PRIVATE, MAP_SHARED as SHARED, MREMAP_MAYMOVE, MS_ASYNC, MS_SYNC,
-    PROT_READ as READ, PROT_WRITE as WRITE,
+    EBADF, MADV_DODUMP, MADV_DOFORK, MADV_DONTDUMP, MADV_DONTFORK, MADV_DONTNEED, MADV_FREE,
+    MADV_HUGEPAGE, MADV_HWPOISON, MADV_MERGEABLE, MADV_NOHUGEPAGE, MADV_NORMAL, MADV_POPULATE_READ,
+    MADV_POPULATE_WRITE, MADV_RANDOM, MADV_REMOVE, MADV_SEQUENTIAL, MADV_UNMERGEABLE,
+    MADV_WILLNEED, MAP_ANONYMOUS as ANONYMOUS, MAP_HUGE_SHIFT, MAP_HUGETLB, MAP_NORESERVE,
+    MAP_POPULATE, MAP_PRIVATE as PRIVATE, MAP_SHARED as SHARED, MAP_STACK, MREMAP_MAYMOVE,
+    MS_ASYNC, MS_SYNC, PROT_EXEC, PROT_READ as READ, PROT_WRITE as WRITE,
 };
 
 /// Sets the checked mode from the program.
@@ -583,12 +586,19 @@ fn with_identity(registry: &mut Registry, start: usize, entry: Entry) -> Entry {
 }
 
 /// Live mappings and bytes, and the call totals.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Totals {
+    /// Mappings librmap holds now.
     pub live_mappings: usize,
+    /// Their bytes.
     pub live_bytes: usize,
+    /// Successful maps since the process started.
     pub maps: u64,
+    /// Successful unmaps.
     pub unmaps: u64,
+    /// Successful syncs.
     pub syncs: u64,
+    /// Failed calls of the nine mapping functions.
     pub failures: u64,
 }
 

@@ -16,7 +16,7 @@ bad() { echo "FAIL install: $*"; failed=1; }
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 "$make" -s install DESTDIR="$stage" PREFIX=/usr >"$work/log" 2>&1 || { cat "$work/log"; bad "make install failed"; exit 1; }
 
-expected=$(printf '%s\n' usr/include/rmap.h usr/lib/librmap.a usr/lib/librmap.so usr/lib/librmap.so.0 \
+expected=$(printf '%s\n' usr/include/rmap.h usr/include/rmap.hpp usr/lib/librmap.a usr/lib/librmap.so usr/lib/librmap.so.0 \
     "usr/lib/librmap.so.$version" usr/lib/pkgconfig/rmap.pc \
     $(for page in man/*.3; do echo "usr/share/man/man3/${page#man/}"; done) | sort)
 installed=$(cd "$stage" && find . -type f -o -type l | sed 's|^\./||' | sort)
@@ -64,6 +64,26 @@ if cc -std=c11 -Wall -Wextra -Werror "$work/outside.c" $cflags $static_libs -o "
     ldd "$work/static" | grep -q librmap && bad "static program still needs librmap.so" ||
         ok "static program needs no librmap.so (ldd)"
 else bad "static build failed"; fi
+
+cat >"$work/outside.cpp" <<'EOF'
+#include <rmap.hpp>
+#include <cstdio>
+
+int main()
+{
+    rmap::mapping m = rmap::mapping::anonymous(100);
+    m.write(0, "mapped", 7);
+    char back[7];
+    m.read(0, back, 7);
+    std::printf("%s from C++\n", back);
+}
+EOF
+# shellcheck disable=SC2086
+if c++ -std=c++17 -Wall -Wextra -Wpedantic -Wold-style-cast -Werror "$work/outside.cpp" $cflags $libs -o "$work/cpp"; then
+    out=$(LD_LIBRARY_PATH="$stage/usr/lib" "$work/cpp")
+    [ "$out" = "mapped from C++" ] && ok "C++ build of <rmap.hpp> with '$cflags $libs' runs: $out" ||
+        bad "C++ program printed '$out'"
+else bad "C++ build with <rmap.hpp> failed"; fi
 
 header_version=$(sed -n 's/#define RMAP_VERSION_STRING "\(.*\)"/\1/p' include/rmap.h)
 [ "$header_version" = "$version" ] && ok "Cargo.toml, rmap.h and rmap_version() all say $version" ||

@@ -1,0 +1,248 @@
+/* rmap.hpp: librmap for C++17, header-only RAII over rmap.h.
+ *
+ *   #include <rmap.hpp>
+ *
+ *   rmap::mapping m = rmap::mapping::file(fd, length, PROT_READ);
+ *   rmap::span<unsigned char> bytes = m.bytes();   // std::span in C++20
+ *   rmap::read(buffer, m.data(), 100);             // throws rmap::copy_error (EIO) on a truncated file
+ *
+ * rmap::mapping owns one mapping and unmaps it in its destructor (an error
+ * there is ignored: a destructor cannot report it, and memmap2 does the
+ * same); it can be moved, not copied. Every failing call throws
+ * std::system_error with std::generic_category() and the errno of the C
+ * function, whose name is the what() prefix. Offsets and lengths of the
+ * range members are passed to the C functions as given (the kernel's page
+ * rules apply: an unaligned offset is EINVAL).
+ *
+ * Written by hand (the C header is generated); compiles warning-free with
+ * -std=c++17 -Wall -Wextra -Wpedantic -Wold-style-cast -Werror under g++ and
+ * clang++ (make check builds c_examples/raii.cpp, its test, with both).
+ */
+#ifndef RMAP_HPP
+#define RMAP_HPP
+
+#include <rmap.h>
+
+#include <cerrno>
+#include <cstddef>
+#include <system_error>
+#include <utility>
+#include <vector>
+#if __cplusplus >= 202002L && __has_include(<span>)
+#include <span>
+#endif
+
+namespace rmap {
+
+#if __cplusplus >= 202002L && defined(__cpp_lib_span)
+/* A view of contiguous bytes: std::span. */
+template <typename T> using span = std::span<T>;
+#else
+/* A view of contiguous bytes (C++17): pointer and size, indexable and
+ * iterable like the std::span of C++20. */
+template <typename T> class span {
+public:
+    constexpr span() noexcept = default;
+    constexpr span(T *data, std::size_t size) noexcept : data_(data), size_(size) {}
+    constexpr T *data() const noexcept { return data_; }
+    constexpr std::size_t size() const noexcept { return size_; }
+    constexpr bool empty() const noexcept { return size_ == 0; }
+    constexpr T &operator[](std::size_t index) const noexcept { return data_[index]; }
+    constexpr T *begin() const noexcept { return data_; }
+    constexpr T *end() const noexcept { return data_ + size_; }
+    constexpr span subspan(std::size_t offset, std::size_t count) const noexcept { return {data_ + offset, count}; }
+
+private:
+    T *data_ = nullptr;
+    std::size_t size_ = 0;
+};
+#endif
+
+/* Throws std::system_error for errno, named after the C call. */
+[[noreturn]] inline void throw_errno(const char *call)
+{
+    throw std::system_error(errno, std::generic_category(), call);
+}
+
+/* A failed rmap::read or rmap::write: the errno (EIO for a page the file no
+ * longer covers, EFAULT for one that may not be touched) and how many
+ * leading bytes were copied before the first page that faulted. */
+class copy_error : public std::system_error {
+public:
+    copy_error(int error, std::size_t copied, const char *call)
+        : std::system_error(error, std::generic_category(), call), copied_(copied)
+    {
+    }
+    std::size_t copied() const noexcept { return copied_; }
+
+private:
+    std::size_t copied_;
+};
+
+/* rmap_read: memcpy out of a mapping, throwing copy_error where memcpy
+ * would die of SIGBUS or SIGSEGV. */
+inline void read(void *dst, const void *src, std::size_t n)
+{
+    if (rmap_read(dst, src, n) != 0) {
+        const int error = errno;
+        throw copy_error(error, rmap_copied(), "rmap_read");
+    }
+}
+
+/* rmap_write: memcpy into a mapping, throwing copy_error likewise. */
+inline void write(void *dst, const void *src, std::size_t n)
+{
+    if (rmap_write(dst, src, n) != 0) {
+        const int error = errno;
+        throw copy_error(error, rmap_copied(), "rmap_write");
+    }
+}
+
+/* One mapping, owned: rmap_map in the constructor, rmap_unmap in the
+ * destructor. Move-only. */
+class mapping {
+public:
+    /* Holds nothing. */
+    mapping() noexcept = default;
+
+    /* rmap_map(addr, length, prot, flags, fd, offset); throws on failure. */
+    mapping(void *addr, std::size_t length, int prot, int flags, int fd, off_t offset)
+        : data_(rmap_map(addr, length, prot, flags, fd, offset)), size_(length)
+    {
+        if (data_ == RMAP_FAILED) {
+            data_ = nullptr;
+            throw_errno("rmap_map");
+        }
+    }
+
+    /* Zero-filled anonymous memory. */
+    static mapping anonymous(std::size_t length, int prot = PROT_READ | PROT_WRITE, int flags = MAP_PRIVATE)
+    {
+        return mapping(nullptr, length, prot, flags | MAP_ANONYMOUS, -1, 0);
+    }
+
+    /* `length` bytes of the file behind `fd` from `offset` (page aligned). */
+    static mapping file(int fd, std::size_t length, int prot, int flags = MAP_SHARED, off_t offset = 0)
+    {
+        return mapping(nullptr, length, prot, flags, fd, offset);
+    }
+
+    ~mapping() { reset(); }
+
+    mapping(mapping &&other) noexcept
+        : data_(std::exchange(other.data_, nullptr)), size_(std::exchange(other.size_, 0))
+    {
+    }
+
+    mapping &operator=(mapping &&other) noexcept
+    {
+        if (this != &other) {
+            reset();
+            data_ = std::exchange(other.data_, nullptr);
+            size_ = std::exchange(other.size_, 0);
+        }
+        return *this;
+    }
+
+    mapping(const mapping &) = delete;
+    mapping &operator=(const mapping &) = delete;
+
+    void *data() const noexcept { return data_; }
+    std::size_t size() const noexcept { return size_; }
+    bool empty() const noexcept { return data_ == nullptr; }
+    explicit operator bool() const noexcept { return data_ != nullptr; }
+
+    /* The mapped bytes (writable only if the protection allows). */
+    span<unsigned char> bytes() const noexcept { return {static_cast<unsigned char *>(data_), size_}; }
+
+    /* rmap_sync of the whole mapping or of [offset, offset + length). */
+    void sync(int flags = MS_SYNC) const { sync(0, size_, flags); }
+    void sync(std::size_t offset, std::size_t length, int flags = MS_SYNC) const
+    {
+        if (rmap_sync(at(offset), length, flags) != 0) throw_errno("rmap_sync");
+    }
+
+    /* rmap_advise. */
+    void advise(int advice) const { advise(0, size_, advice); }
+    void advise(std::size_t offset, std::size_t length, int advice) const
+    {
+        if (rmap_advise(at(offset), length, advice) != 0) throw_errno("rmap_advise");
+    }
+
+    /* rmap_protect. */
+    void protect(int prot) const { protect(0, size_, prot); }
+    void protect(std::size_t offset, std::size_t length, int prot) const
+    {
+        if (rmap_protect(at(offset), length, prot) != 0) throw_errno("rmap_protect");
+    }
+
+    /* rmap_lock and rmap_unlock. */
+    void lock() const { lock(0, size_); }
+    void lock(std::size_t offset, std::size_t length) const
+    {
+        if (rmap_lock(at(offset), length) != 0) throw_errno("rmap_lock");
+    }
+    void unlock() const { unlock(0, size_); }
+    void unlock(std::size_t offset, std::size_t length) const
+    {
+        if (rmap_unlock(at(offset), length) != 0) throw_errno("rmap_unlock");
+    }
+
+    /* rmap_remap to new_size bytes; the mapping may move (MREMAP_MAYMOVE).
+     * On failure the mapping is unchanged. */
+    void remap(std::size_t new_size, int flags = MREMAP_MAYMOVE)
+    {
+        void *moved = rmap_remap(data_, size_, new_size, flags);
+        if (moved == RMAP_FAILED) throw_errno("rmap_remap");
+        data_ = moved;
+        size_ = new_size;
+    }
+
+    /* rmap_resident: whether each page is in memory. */
+    std::vector<bool> resident() const
+    {
+        const std::size_t page = rmap_pagesize(), pages = (size_ + page - 1) / page;
+        std::vector<unsigned char> vec(pages);
+        if (rmap_resident(data_, size_, vec.data()) != 0) throw_errno("rmap_resident");
+        std::vector<bool> result(pages);
+        for (std::size_t i = 0; i < pages; i++) result[i] = (vec[i] & 1) != 0;
+        return result;
+    }
+
+    /* rmap_query: what librmap recorded for the mapping at its start. */
+    rmap_info query() const
+    {
+        rmap_info info{};
+        if (rmap_query(data_, &info) != 0) throw_errno("rmap_query");
+        return info;
+    }
+
+    /* rmap::read and rmap::write at `offset` of the mapping. */
+    void read(std::size_t offset, void *dst, std::size_t n) const { rmap::read(dst, at(offset), n); }
+    void write(std::size_t offset, const void *src, std::size_t n) const { rmap::write(at(offset), src, n); }
+
+    /* Gives the range up: the caller unmaps it. */
+    void *release() noexcept
+    {
+        size_ = 0;
+        return std::exchange(data_, nullptr);
+    }
+
+    /* Unmaps now (errors ignored, as in the destructor). */
+    void reset() noexcept
+    {
+        if (data_ != nullptr) (void)rmap_unmap(data_, size_);
+        data_ = nullptr;
+        size_ = 0;
+    }
+
+private:
+    void *at(std::size_t offset) const noexcept { return static_cast<unsigned char *>(data_) + offset; }
+
+    void *data_ = nullptr;
+    std::size_t size_ = 0;
+};
+
+} // namespace rmap
+
+#endif

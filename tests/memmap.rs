@@ -1,0 +1,164 @@
+//! The safe API's behaviour beyond the port: errors, offsets, the registry,
+//! and guarded reads and writes of a truncated file.
+
+use std::fs::{File, OpenOptions};
+use std::io::{ErrorKind, Write};
+
+use rmap::{Advice, Mmap, MmapMut, MmapOptions, RemapOptions, page_size};
+
+struct TempFile {
+    path: std::path::PathBuf,
+    file: File,
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// A file of `len` bytes 'a'..'z' repeated, open for reading and writing.
+fn temp_file(name: &str, len: usize) -> TempFile {
+    let path = std::env::temp_dir().join(format!("rmap-test-{}-{name}", std::process::id()));
+    let mut file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(&path)
+        .unwrap();
+    let bytes: Vec<u8> = (0..len).map(|i| b'a' + (i % 26) as u8).collect();
+    file.write_all(&bytes).unwrap();
+    TempFile { path, file }
+}
+
+#[test]
+fn anonymous_length_zero_maps_nothing_visible() {
+    let map = MmapOptions::new().map_anon().unwrap();
+    assert!(map.is_empty());
+    let map = MmapMut::map_anon(0).unwrap();
+    assert_eq!(map.len(), 0);
+}
+
+#[test]
+fn unaligned_offsets_map_from_the_page_below() {
+    let t = temp_file("unaligned", 3 * page_size());
+    for offset in [1, 25, page_size() as u64 - 1, page_size() as u64 + 7] {
+        let map = unsafe { MmapOptions::new().offset(offset).map(&t.file) }.unwrap();
+        assert_eq!(map.len(), 3 * page_size() - offset as usize);
+        assert_eq!(map[0], b'a' + (offset % 26) as u8);
+        let info = map.query().unwrap();
+        assert_eq!(info.start, map.as_ptr() as usize & !(page_size() - 1));
+        assert_eq!(info.offset as u64, offset & !(page_size() as u64 - 1));
+    }
+}
+
+#[test]
+fn offset_past_the_end_is_invalid_data() {
+    let t = temp_file("past", 100);
+    let error = unsafe { MmapOptions::new().offset(101).map(&t.file) }.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::InvalidData);
+}
+
+#[test]
+fn system_errors_carry_the_errno() {
+    let t = temp_file("errno", 100);
+    let read_only = File::open(&t.path).unwrap();
+    let error = unsafe { MmapMut::map_mut(&read_only) }.unwrap_err();
+    assert_eq!(error.raw_os_error(), Some(libc::EACCES));
+    let error = unsafe { Mmap::map(-1) }.unwrap_err();
+    assert_eq!(error.raw_os_error(), Some(libc::EBADF));
+    let error = MmapOptions::new()
+        .len(usize::MAX / 2)
+        .map_anon()
+        .unwrap_err();
+    assert_eq!(error.raw_os_error(), Some(libc::ENOMEM));
+}
+
+#[test]
+fn ranges_past_the_end_are_invalid_input() {
+    let map = MmapMut::map_anon(4096).unwrap();
+    assert_eq!(
+        map.flush_range(4000, 100).unwrap_err().kind(),
+        ErrorKind::InvalidInput
+    );
+    assert_eq!(
+        map.advise_range(Advice::Normal, usize::MAX, 2)
+            .unwrap_err()
+            .kind(),
+        ErrorKind::InvalidInput
+    );
+    let mut buf = [0u8; 10];
+    assert_eq!(
+        map.read_at(4090, &mut buf).unwrap_err().kind(),
+        ErrorKind::InvalidInput
+    );
+}
+
+#[test]
+fn read_at_and_write_at_turn_truncation_into_eio() {
+    let page = page_size();
+    let t = temp_file("truncated", 3 * page);
+    let mut map = unsafe { MmapMut::map_mut(&t.file) }.unwrap();
+    let mut buf = vec![0u8; 3 * page];
+    map.read_at(0, &mut buf).unwrap();
+    t.file.set_len(page as u64 + 10).unwrap();
+    let error = map.read_at(0, &mut buf).unwrap_err();
+    assert_eq!(error.raw_os_error(), Some(libc::EIO));
+    assert_eq!(rmap::copied(), 2 * page);
+    let error = map.write_at(2 * page - 3, b"abcdef").unwrap_err();
+    assert_eq!(error.raw_os_error(), Some(libc::EIO));
+    assert_eq!(rmap::copied(), 3);
+    map.read_at(page, &mut buf[..10]).unwrap();
+    let expected: Vec<u8> = (page..page + 10).map(|i| b'a' + (i % 26) as u8).collect();
+    assert_eq!(&buf[..10], &expected[..]);
+}
+
+#[test]
+fn protection_changes_show_in_the_registry() {
+    let map = MmapMut::map_anon(2 * page_size()).unwrap();
+    assert_eq!(
+        map.query().unwrap().prot,
+        libc::PROT_READ | libc::PROT_WRITE
+    );
+    let map = map.make_read_only().unwrap();
+    assert_eq!(map.query().unwrap().prot, libc::PROT_READ);
+    let map = map.make_mut().unwrap().make_exec().unwrap();
+    assert_eq!(map.query().unwrap().prot, libc::PROT_READ | libc::PROT_EXEC);
+}
+
+#[test]
+fn remap_without_may_move_stays_in_place_or_fails_with_enomem() {
+    let mut map = MmapMut::map_anon(2 * page_size()).unwrap();
+    map[0] = 5;
+    let at = map.as_ptr();
+    unsafe { map.remap(page_size(), RemapOptions::new()) }.unwrap();
+    assert_eq!((map.as_ptr(), map.len(), map[0]), (at, page_size(), 5));
+    match unsafe { map.remap(64 * page_size(), RemapOptions::new()) } {
+        Ok(()) => assert_eq!((map.as_ptr(), map.len()), (at, 64 * page_size())),
+        Err(error) => {
+            assert_eq!(error.raw_os_error(), Some(libc::ENOMEM));
+            assert_eq!((map.as_ptr(), map.len()), (at, page_size()));
+        }
+    }
+}
+
+#[test]
+fn stats_count_maps_and_unmaps() {
+    let before = rmap::stats();
+    let maps: Vec<MmapMut> = (0..5).map(|_| MmapMut::map_anon(4096).unwrap()).collect();
+    let during = rmap::stats();
+    assert!(during.maps >= before.maps + 5);
+    drop(maps);
+    assert!(rmap::stats().unmaps >= before.unmaps + 5);
+}
+
+#[test]
+fn debug_shows_pointer_and_length() {
+    let map = MmapMut::map_anon(10).unwrap();
+    let text = format!("{map:?}");
+    assert!(
+        text.starts_with("MmapMut { ptr: 0x") && text.ends_with("len: 10 }"),
+        "{text}"
+    );
+}

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# make check: what Rust users get. rmap-sys's example runs with plain
+# `cargo run --example hello` (no LD_LIBRARY_PATH), finding librmap through
+# pkg-config and, without it, in this tree; a fresh `cargo new` project that
+# depends on rmap by path has no cbindgen in its dependency tree and runs.
+# LIBCLANG_PATH comes from the Makefile (bindgen needs libclang).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
+failed=0
+
+hello() {
+    (cd bindings/rust/rmap-sys && env -u LD_LIBRARY_PATH "$@" cargo run -q --example hello --target-dir "$root/target/rmap-sys")
+}
+for how in pkg-config tree; do
+    if [ $how = pkg-config ]; then out=$(hello PKG_CONFIG_PATH="$root/target/release")
+    else out=$(hello PKG_CONFIG_PATH= PKG_CONFIG_LIBDIR=/nonexistent); fi
+    if [ "$out" = "hello from librmap $version" ]; then echo "ok   rmap-sys: cargo run --example hello (librmap found by $how): $out"
+    else echo "FAIL rmap-sys: the example (librmap found by $how) printed '$out'"; failed=1; fi
+done
+
+user=$(mktemp -d)
+trap 'rm -rf "$user"' EXIT
+cargo new -q --vcs none "$user/uses-rmap"
+cat >>"$user/uses-rmap/Cargo.toml" <<TOML
+rmap = { path = "$root" }
+TOML
+cat >"$user/uses-rmap/src/main.rs" <<'RUST'
+fn main() -> std::io::Result<()> {
+    let mut map = rmap::MmapOptions::new().len(4096).map_anon()?;
+    map[..6].copy_from_slice(b"mapped");
+    println!("{}", String::from_utf8_lossy(&map[..6]));
+    Ok(())
+}
+RUST
+tree=$(cd "$user/uses-rmap" && cargo tree -q -e normal,build)
+if grep -q cbindgen <<<"$tree"; then echo "FAIL rust: a project depending on rmap pulls in cbindgen"; failed=1
+else echo "ok   rust: cargo new + rmap by path: $(grep -c . <<<"$tree") crates in cargo tree, no cbindgen"; fi
+out=$(cd "$user/uses-rmap" && CARGO_TARGET_DIR="$root/target/rust-user" cargo run -q)
+if [ "$out" = mapped ]; then echo "ok   rust: the new project runs: $out"
+else echo "FAIL rust: the new project printed '$out'"; failed=1; fi
+exit $failed
