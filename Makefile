@@ -1,5 +1,5 @@
 # librmap: the library, its header, the seed programs and the test suites.
-#   make               library (target/release/librmap.{so,a})
+#   make               library (target/release/librmap.{so,a}) and rmap-check
 #   make demo          the seed programs, then what librmap adds, each explained
 #   make check         everything CI runs: lints, Rust tests, header check, C programs
 #   make header        regenerate include/rmap.h from src/ffi.rs (tools/header, cbindgen)
@@ -8,7 +8,7 @@
 #   make c-check       only the C programs (the seed programs and tests/c suites)
 #   make check-asan    the C programs built with -fsanitize=address,undefined
 #   make check-valgrind  the C programs run under valgrind
-#   make install       PREFIX, LIBDIR, INCLUDEDIR, MANDIR, DESTDIR as usual
+#   make install       PREFIX, BINDIR, LIBDIR, INCLUDEDIR, MANDIR, DESTDIR as usual
 #   make uninstall     removes exactly what install put there
 #   make bench         librmap against libc, interleaved; writes BENCHMARKS.md
 #   make clean
@@ -46,10 +46,10 @@ ASAN_BINS := $(addprefix $(ASAN_BIN)/,$(EXAMPLES) $(SUITES))
 VENV    := target/venv
 LIBCLANG_PATH = $(shell $(VENV)/bin/python -c 'import clang, os; print(os.path.join(os.path.dirname(clang.__file__), "native"))')
 
-.PHONY: bindings-check python-check rmap-sys-check cpp-check bench install uninstall install-check abi-check all lib header header-check man man-check docs-check layers-check readme-check demo check lint test c-check \
+.PHONY: checker checker-check bindings-check python-check rmap-sys-check cpp-check bench install uninstall install-check abi-check all lib header header-check man man-check docs-check layers-check readme-check demo check lint test c-check \
         fuzz check-asan check-valgrind clean
 
-all: lib
+all: lib checker
 
 # Cargo decides what to rebuild; build.rs writes the SONAME link.
 # The static library's system dependencies (rustc's native-static-libs, which
@@ -60,6 +60,38 @@ lib:
 		status=$$?; grep -v 'native-static-libs\|^note: link against' target/rustc-lib.log >&2; exit $$status
 	@sed -n 's/.*native-static-libs: //p' target/rustc-lib.log | tail -n 1 >$(RELEASE)/native-static-libs
 	@$(call pkgconfig,$(abspath $(RELEASE)),$(abspath include)) >$(RELEASE)/rmap-uninstalled.pc
+
+# rmap-check(1): the launcher (Rust) and the preload it puts in the program
+# (C, linked with librmap.a, exporting only the ten C library names).
+CHECKER := $(RELEASE)/rmap-check $(RELEASE)/librmap_check.so
+CHECKER_BUILD := $(CARGO) build -q --release --manifest-path tools/rmap-check/Cargo.toml --target-dir target/checker
+checker: lib
+	@$(CHECKER_BUILD) && cp target/checker/release/rmap-check $(RELEASE)/rmap-check
+	$(CC) -std=c11 -Wall -Wextra -Wpedantic -Werror -O2 -g -fPIC -shared -Iinclude \
+		-o $(RELEASE)/librmap_check.so tools/rmap-check/preload.c $(RELEASE)/librmap.a \
+		$$(cat $(RELEASE)/native-static-libs) -Wl,--version-script=tools/rmap-check/exports.map -Wl,-z,nodelete
+
+# tests/rmap-check: plain programs (no librmap in their build) under rmap-check.
+CHECK_BIN := target/c/rmap-check
+CHECK_PROGS := $(CHECK_BIN)/misuse $(CHECK_BIN)/correct $(CHECK_BIN)/plugin.so
+PLAIN_CFLAGS := -std=c11 -Wall -Wextra -Wpedantic -Werror -g
+$(CHECK_BIN)/misuse $(CHECK_BIN)/correct: $(CHECK_BIN)/%: tests/rmap-check/%.c
+	@mkdir -p $(CHECK_BIN)
+	$(CC) $(PLAIN_CFLAGS) -o $@ $< -pthread -ldl
+
+$(CHECK_BIN)/plugin.so: tests/rmap-check/plugin.c
+	@mkdir -p $(CHECK_BIN)
+	$(CC) $(PLAIN_CFLAGS) -fPIC -shared -o $@ $<
+
+# Only where the C library's static archive is installed (run.sh says so otherwise).
+$(CHECK_BIN)/misuse-static: tests/rmap-check/misuse.c
+	@mkdir -p $(CHECK_BIN)
+	@$(CC) $(PLAIN_CFLAGS) -static -o $@ $< 2>/dev/null || echo "no static C library: $@ not built"
+
+checker-check: checker $(CHECK_PROGS) $(CHECK_BIN)/misuse-static $(VENV)/.ready
+	@test "$$($(RELEASE)/rmap-check --version)" = "rmap-check $(VERSION)" || \
+		{ echo "FAIL rmap-check's version (tools/rmap-check/Cargo.toml) is not librmap's $(VERSION)"; exit 1; }
+	@bash tests/rmap-check/run.sh $(RELEASE)/rmap-check $(CHECK_BIN) $(VENV)/bin/python
 
 # $(call pkgconfig,LIBDIR,INCLUDEDIR)
 pkgconfig = printf '%s\n' 'libdir=$(1)' 'includedir=$(2)' '' 'Name: rmap' \
@@ -124,13 +156,23 @@ cpp-check: $(CPP_BINS)
 
 bindings-check: python-check rmap-sys-check cpp-check
 
-bench: lib $(VENV)/.ready
+bench: lib checker $(VENV)/.ready
 	$(CC) -std=c11 -O2 -Wall -Wextra -Wpedantic -Werror -D_GNU_SOURCE -Iinclude -o target/bench bench/bench.c $(LDLIBS)
+	$(CC) $(PLAIN_CFLAGS) -O2 -o target/mapping_workload bench/mapping_workload.c
 	$(VENV)/bin/pip install -q --disable-pip-version-check bindings/python
-	PYTHON_BENCH="$(VENV)/bin/python tools/bench_python.py" bash tools/bench.sh target/bench
+	PYTHON_BENCH="$(VENV)/bin/python tools/bench_python.py" \
+		CHECKER_BENCH="$(VENV)/bin/python tools/bench_checker.py $(RELEASE)/rmap-check target/mapping_workload" \
+		bash tools/bench.sh target/bench
 
-install: lib
-	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(MANDIR)/man3
+BINDIR  ?= $(PREFIX)/bin
+CHECKER_MAN := tools/rmap-check/rmap-check.1
+
+install: lib checker
+	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(MANDIR)/man3 \
+		$(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR)/rmap $(DESTDIR)$(MANDIR)/man1
+	install -m 755 $(RELEASE)/rmap-check $(DESTDIR)$(BINDIR)/rmap-check
+	install -m 755 $(RELEASE)/librmap_check.so $(DESTDIR)$(LIBDIR)/rmap/librmap_check.so
+	install -m 644 $(CHECKER_MAN) $(DESTDIR)$(MANDIR)/man1/
 	install -m 755 $(LIB) $(DESTDIR)$(LIBDIR)/librmap.so.$(VERSION)
 	ln -sf librmap.so.$(VERSION) $(DESTDIR)$(LIBDIR)/librmap.so.$(MAJOR)
 	ln -sf librmap.so.$(MAJOR) $(DESTDIR)$(LIBDIR)/librmap.so
@@ -143,7 +185,9 @@ uninstall:
 	rm -f $(DESTDIR)$(LIBDIR)/librmap.so.$(VERSION) $(DESTDIR)$(LIBDIR)/librmap.so.$(MAJOR) \
 		$(DESTDIR)$(LIBDIR)/librmap.so $(DESTDIR)$(LIBDIR)/librmap.a \
 		$(DESTDIR)$(LIBDIR)/pkgconfig/rmap.pc $(DESTDIR)$(INCLUDEDIR)/rmap.h $(DESTDIR)$(INCLUDEDIR)/rmap.hpp \
-		$(addprefix $(DESTDIR)$(MANDIR)/man3/,$(notdir $(MAN_PAGES)))
+		$(addprefix $(DESTDIR)$(MANDIR)/man3/,$(notdir $(MAN_PAGES))) \
+		$(DESTDIR)$(BINDIR)/rmap-check $(DESTDIR)$(LIBDIR)/rmap/librmap_check.so $(DESTDIR)$(MANDIR)/man1/rmap-check.1
+	-rmdir $(DESTDIR)$(LIBDIR)/rmap 2>/dev/null
 
 # The exported symbols are exactly abi/symbols.txt: an API change is a deliberate edit there.
 abi-check: lib
@@ -180,11 +224,13 @@ man-check:
 	@if ! diff -r man target/man >/dev/null; then \
 		diff -ru man target/man | head -40; \
 		echo "FAIL man: man/ is stale; run 'make man' and commit it"; exit 1; fi
-	@for page in man/*.3; do \
+	@grep -q '^\.TH RMAP-CHECK 1 .* "librmap $(VERSION)"' $(CHECKER_MAN) || \
+		{ echo "FAIL man: $(CHECKER_MAN) does not name librmap $(VERSION)"; exit 1; }
+	@for page in man/*.3 $(CHECKER_MAN); do \
 		warnings=$$(groff -man -Tutf8 -ww -z $$page 2>&1); \
 		if [ -n "$$warnings" ]; then echo "$$warnings"; echo "FAIL man: $$page has groff warnings"; exit 1; fi; \
 	done
-	@echo "ok   man: $$(ls man/*.3 | wc -l) pages match the header and render without groff warnings"
+	@echo "ok   man: $$(ls man/*.3 | wc -l) pages match the header; they and rmap-check.1 render without groff warnings"
 
 docs-check:
 	@$(PYTHON) tools/check_errors.py include/rmap.h man $(addprefix tests/c/,$(addsuffix .c,$(SUITES)))
@@ -226,6 +272,8 @@ lint:
 	$(CARGO) fmt --check --manifest-path tools/header/Cargo.toml
 	$(CARGO) clippy --all-targets -- -D warnings
 	$(CARGO) clippy -q --manifest-path tools/header/Cargo.toml --target-dir target/header-tool -- -D warnings
+	$(CARGO) fmt --check --manifest-path tools/rmap-check/Cargo.toml
+	$(CARGO) clippy -q --manifest-path tools/rmap-check/Cargo.toml --target-dir target/checker -- -D warnings
 
 test:
 	$(CARGO) test
@@ -266,7 +314,7 @@ check-valgrind: $(EXAMPLE_BINS) $(SUITE_BINS)
 		--suppressions=tests/c/valgrind.supp" RMAP_UNDER_VALGRIND=1; \
 		bash c_examples/run.sh check $(CBIN) $(EXAMPLES) && bash tests/c/run.sh $(CBIN) $(SUITES)
 
-check: lint layers-check test header-check man-check docs-check abi-check readme-check install-check c-check bindings-check
+check: lint layers-check test header-check man-check docs-check abi-check readme-check install-check c-check checker-check bindings-check
 
 clean:
 	$(CARGO) clean

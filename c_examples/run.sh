@@ -119,7 +119,7 @@ shared: 4" ]; then
     else fail truncate_demo "guarded: exit $status"; fi
 
     run tour
-    if [ $status -eq 0 ] && grep -q '^rmap: unmap-unowned: ' "$work/out" && grep -q 'again -> -1, errno EINVAL' "$work/out" &&
+    if [ $status -eq 0 ] && grep -q '^rmap: double-unmap: ' "$work/out" && grep -q 'again -> -1, errno EINVAL' "$work/out" &&
         [ "$(grep -c 'libc \(E[A-Z]*\) *librmap \1$' "$work/out")" = 5 ]; then
         pass tour "5 wrong calls: same errno from libc and librmap; a double unmap reported and refused"
     else fail tour "unexpected output (exit $status)"; fi

@@ -289,8 +289,9 @@ int rmap_sync(void *addr, size_t length, int flags);
 //   address space.
 // - `EINVAL` [unmap_einval_unowned_checked]: checked mode only: the range is
 //   not wholly a librmap mapping (never mapped by librmap, or already
-//   unmapped: a double unmap). Reported as `rmap: unmap-unowned: ...`; the
-//   memory is not touched.
+//   unmapped). Reported as `rmap: unmap-unowned: ...`, or as
+//   `rmap: double-unmap: ...` when one of the process's last 64 unmaps
+//   covered part of it; the memory is not touched.
 // - `ENOMEM` [unmap_enomem_map_count]: unmapping the middle of a mapping
 //   would split it beyond `vm.max_map_count` mappings.
 // - `EPERM` [unmap_eperm_sealed]: the range holds memory sealed with
@@ -944,15 +945,20 @@ int rmap_foreach(int (*fn)(const struct rmap_info *info, void *ctx), void *ctx);
 // Any other value leaves it off and writes one warning line,
 // `rmap: RMAP_CHECK="VALUE" is not one of 0, off, 1, report, 2, abort;
 // checked mode stays off`. This call overrides the variable. In checked
-// mode librmap writes one line to stderr per finding:
+// mode librmap writes one line to stderr per finding, naming the call and
+// where the program made it (`CALL(ADDR, LEN) at WHERE`; WHERE is
+// `OBJECT+0xOFFSET`, ready for `addr2line -e OBJECT OFFSET`, followed by
+// `(SYMBOL+0xOFF)` when the object exports the function):
 //
+// - `rmap: double-unmap: rmap_unmap(ADDR, LEN) at WHERE: already unmapped
+//   at WHERE; refused with EINVAL`: an unmap of a range the process
+//   unmapped before (one of its last 64 unmaps), naming both calls.
 // - `rmap: CALL-unowned: ...` (`unmap-unowned`, `sync-unowned`,
 //   `protect-unowned`, `advise-unowned`, `lock-unowned`, `unlock-unowned`,
 //   `remap-unowned`, `resident-unowned`): a call on a range librmap does
-//   not hold (never mapped by it, or already unmapped: a double unmap), or
-//   that it held but the kernel no longer holds as recorded (unmapped or
-//   replaced behind its back); the call fails with EINVAL and does not
-//   touch the memory.
+//   not hold (never mapped by it, or unmapped long ago), or that it held
+//   but the kernel no longer holds as recorded (unmapped or replaced behind
+//   its back); the call fails with EINVAL and does not touch the memory.
 // - `rmap: leak: N bytes at ADDR still mapped at exit, created at WHERE`:
 //   at exit, one line per mapping still held (and still held by the
 //   kernel), with the code that created it.
@@ -964,6 +970,14 @@ int rmap_foreach(int (*fn)(const struct rmap_info *info, void *ctx), void *ctx);
 // - `rmap: fault-handler: ...`: SIGBUS or SIGSEGV was set to `SIG_DFL` or
 //   `SIG_IGN` bypassing librmap's `sigaction` (see `rmap_read`); a
 //   thread's first copy installed the handler again.
+//
+// More environment variables shape the reports (rmap-check(1) sets them
+// from its options): `RMAP_CHECK_LOG=FILE` appends them to FILE instead of
+// stderr; `RMAP_CHECK_LEAKS=no` leaves out the leak lines;
+// `RMAP_CHECK_SUMMARY=yes` adds one line at exit, `rmap: summary: pid N:
+// C calls (rmap_map 3, rmap_unmap 2), R reports (leak 1)`; and
+// `RMAP_CHECK_ERROR_EXITCODE=N` (1 to 255) makes the process exit with
+// status N at exit when any report was made.
 //
 // Before an ownership or leak report, checked mode asks the kernel whether
 // the recorded mapping is still there with its protection, sharing and

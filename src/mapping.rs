@@ -13,7 +13,7 @@ use std::ptr::null_mut;
 
 use errno::Errno;
 
-use crate::checked;
+use crate::checked::{self, BeyondEof, Call, Finding};
 use crate::process::{self, drop_stale, hold};
 use crate::registry::{Entry, Registry};
 use crate::sys::{
@@ -42,11 +42,27 @@ pub fn set_check_mode(mode: CheckMode) {
     checked::set(mode);
 }
 
-fn report(line: &str, mode: CheckMode) {
-    sys::report_line(line);
+fn report(finding: Finding, line: &str, mode: CheckMode) {
+    process::report(finding, line);
     if mode == CheckMode::Abort {
         sys::abort();
     }
+}
+
+/// The checked mode; in checked mode the call is counted for the summary.
+#[inline(always)]
+fn mode_for(call: Call) -> CheckMode {
+    let mode = checked::mode();
+    if mode != CheckMode::Off {
+        process::count_call(call);
+    }
+    mode
+}
+
+/// Where the program called from, as reports show it.
+#[cold]
+fn described(address: usize) -> String {
+    sys::describe_caller(address)
 }
 
 /// Counts a failure; successes are counted where they happen.
@@ -78,6 +94,7 @@ pub unsafe fn map(
     fd: i32,
     offset: i64,
 ) -> Result<*mut u8, Errno> {
+    let mode = mode_for(Call::Map);
     let args = MapArgs {
         addr: addr as usize,
         len,
@@ -87,7 +104,6 @@ pub unsafe fn map(
     };
     let page = page_size();
     validate::check_map(&args, page, sys::fd_kind).map_err(failed)?;
-    let mode = checked::mode();
     let (creator, file) = match mode {
         CheckMode::Off => (0, None),
         _ if flags & MAP_ANONYMOUS != 0 => (sys::caller_address(), None),
@@ -116,49 +132,79 @@ pub unsafe fn map(
     drop(held);
     if let (Ok(ptr), CheckMode::Report | CheckMode::Abort) = (result, mode) {
         let size = file.and_then(|f| f.size);
-        check_beyond_eof("map", ptr as usize, len, offset, size, page, mode);
-        check_write_exec("map", ptr as usize, len, prot, mode);
+        let at = || described(creator);
+        check_beyond_eof(Call::Map, ptr as usize, len, offset, size, page, mode, at);
+        check_write_exec(Call::Map, ptr as usize, len, prot, mode, at);
     }
     result.map_err(failed)
 }
 
 /// Checked mode: a file mapping that reaches past the file's last page.
+/// `at` says where the program called from (asked only for a report).
 #[cold]
+#[allow(clippy::too_many_arguments)]
 fn check_beyond_eof(
-    call: &str,
+    call: Call,
     start: usize,
     len: usize,
     offset: i64,
     size: Option<u64>,
     page: usize,
     mode: CheckMode,
+    at: impl Fn() -> String,
 ) {
     if let Some(size) = size {
         let first_bad = pages_covering(size as usize, page) as u64;
         if (offset as u64).saturating_add(len as u64) > first_bad {
-            report(
-                &checked::beyond_eof(call, start, len, offset, size, first_bad),
-                mode,
-            );
+            let file = BeyondEof {
+                offset,
+                size,
+                first_bad,
+            };
+            let line = checked::beyond_eof(call, process::libc_names(), start, len, &at(), file);
+            report(Finding::BeyondEof, &line, mode);
         }
     }
 }
 
 /// Checked mode: a range both writable and executable.
-fn check_write_exec(call: &str, start: usize, len: usize, prot: i32, mode: CheckMode) {
+fn check_write_exec(
+    call: Call,
+    start: usize,
+    len: usize,
+    prot: i32,
+    mode: CheckMode,
+    at: impl Fn() -> String,
+) {
     if prot & PROT_WRITE != 0 && prot & PROT_EXEC != 0 {
-        report(&checked::write_exec(call, start, len), mode);
+        let line = checked::write_exec(call, process::libc_names(), start, len, &at());
+        report(Finding::WriteExec, &line, mode);
     }
 }
 
 /// In checked mode, refuses a range librmap does not hold. The mode test is
 /// inlined; the rest stays off the default path.
 #[inline]
-fn check_owned(call: &str, addr: usize, len: usize, page: usize) -> Result<(), Errno> {
-    match checked::mode() {
+fn check_owned(
+    call: Call,
+    mode: CheckMode,
+    addr: usize,
+    len: usize,
+    page: usize,
+) -> Result<(), Errno> {
+    match mode {
         CheckMode::Off => Ok(()),
         mode => check_owned_slow(call, addr, len, page, mode),
     }
+}
+
+/// Under rmap-check, a call other than unmap on memory the kernel maps but
+/// librmap never saw (the stack, the C library's heap and its own mappings,
+/// the loader's) is the program's business: it goes to the kernel
+/// unreported, as it would without the checker. Unmapping such memory is
+/// still refused: it takes pages from under whoever mapped them.
+fn foreign_but_mapped(call: Call, addr: usize, len: usize) -> bool {
+    call != Call::Unmap && process::libc_names() && sys::kernel_maps(addr, len)
 }
 
 /// The range must be recorded, and the kernel must still hold what was
@@ -168,7 +214,7 @@ fn check_owned(call: &str, addr: usize, len: usize, page: usize) -> Result<(), E
 #[cold]
 #[inline(never)]
 fn check_owned_slow(
-    call: &str,
+    call: Call,
     addr: usize,
     len: usize,
     page: usize,
@@ -177,15 +223,44 @@ fn check_owned_slow(
     let len = pages_covering(len, page);
     let mut held = hold();
     if !held.registry.covers(addr, len) {
+        let unmapped_at = match call {
+            Call::Unmap => held.unmapped.find(addr, len),
+            _ => None,
+        };
         drop(held);
-        report(&checked::unowned(call, addr, len), mode);
+        if let Some(unmapped_at) = unmapped_at {
+            let at = described(sys::caller_address());
+            let line = checked::double_unmap(
+                process::libc_names(),
+                addr,
+                len,
+                &at,
+                &described(unmapped_at),
+            );
+            report(Finding::DoubleUnmap, &line, mode);
+            return Err(Errno(EINVAL));
+        }
+        if foreign_but_mapped(call, addr, len) {
+            return Ok(());
+        }
+        let at = described(sys::caller_address());
+        report(
+            Finding::Unowned(call),
+            &checked::unowned(call, process::libc_names(), addr, len, &at),
+            mode,
+        );
         return Err(Errno(EINVAL));
     }
     if drop_stale(&mut held.registry, addr, len) == 0 {
         return Ok(());
     }
     drop(held);
-    report(&checked::stale(call, addr, len), mode);
+    let at = described(sys::caller_address());
+    report(
+        Finding::Unowned(call),
+        &checked::stale(call, process::libc_names(), addr, len, &at),
+        mode,
+    );
     Err(Errno(EINVAL))
 }
 
@@ -195,9 +270,10 @@ fn check_owned_slow(
 /// As for `msync(2)`.
 #[inline(always)]
 pub unsafe fn sync(addr: *mut u8, len: usize, flags: i32) -> Result<(), Errno> {
+    let mode = mode_for(Call::Sync);
     let page = page_size();
     validate::check_sync(addr as usize, len, flags, page).map_err(failed)?;
-    check_owned("sync", addr as usize, len, page).map_err(failed)?;
+    check_owned(Call::Sync, mode, addr as usize, len, page).map_err(failed)?;
     // SAFETY: forwarded to the caller's contract.
     unsafe { sys::msync(addr, len, flags) }.map_err(failed)?;
     process::count_sync();
@@ -211,15 +287,23 @@ pub unsafe fn sync(addr: *mut u8, len: usize, flags: i32) -> Result<(), Errno> {
 /// As for `munmap(2)`: nothing may use the range afterwards.
 #[inline(always)]
 pub unsafe fn unmap(addr: *mut u8, len: usize) -> Result<(), Errno> {
+    let mode = mode_for(Call::Unmap);
     let page = page_size();
     validate::check_unmap(addr as usize, len, page).map_err(failed)?;
-    check_owned("unmap", addr as usize, len, page).map_err(failed)?;
+    check_owned(Call::Unmap, mode, addr as usize, len, page).map_err(failed)?;
+    let at = match mode {
+        CheckMode::Off => 0,
+        _ => sys::caller_address(),
+    };
     let mut held = hold();
     // SAFETY: forwarded to the caller's contract.
     unsafe { sys::munmap(addr, len) }.map_err(failed)?;
-    held.registry
-        .remove(addr as usize, pages_covering(len, page));
+    let len = pages_covering(len, page);
+    held.registry.remove(addr as usize, len);
     held.unmaps += 1;
+    if mode != CheckMode::Off {
+        held.unmapped.record(addr as usize, len, at);
+    }
     Ok(())
 }
 
@@ -231,12 +315,10 @@ pub unsafe fn unmap(addr: *mut u8, len: usize) -> Result<(), Errno> {
 /// As for `mprotect(2)`: accesses the new protection forbids will fault.
 #[inline(always)]
 pub unsafe fn protect(addr: *mut u8, len: usize, prot: i32) -> Result<(), Errno> {
+    let mode = mode_for(Call::Protect);
     let page = page_size();
     validate::check_protect(addr as usize, len, prot, page).map_err(failed)?;
-    let mode = checked::mode();
-    if mode != CheckMode::Off {
-        check_owned_slow("protect", addr as usize, len, page, mode).map_err(failed)?;
-    }
+    check_owned(Call::Protect, mode, addr as usize, len, page).map_err(failed)?;
     let recorded = prot & !(PROT_GROWSDOWN | PROT_GROWSUP);
     let (mut start, pages_len) = (addr as usize, pages_covering(len, page));
     let mut held = hold();
@@ -257,7 +339,8 @@ pub unsafe fn protect(addr: *mut u8, len: usize, prot: i32) -> Result<(), Errno>
     drop(held);
     result.map_err(failed)?;
     if mode != CheckMode::Off {
-        check_write_exec("protect", addr as usize, pages_len, prot, mode);
+        let at = || described(sys::caller_address());
+        check_write_exec(Call::Protect, addr as usize, pages_len, prot, mode, at);
     }
     Ok(())
 }
@@ -289,9 +372,10 @@ fn resync_protection(registry: &mut Registry, start: usize, len: usize) {
 /// As for `madvise(2)`: some advice discards the range's contents.
 #[inline(always)]
 pub unsafe fn advise(addr: *mut u8, len: usize, advice: i32) -> Result<(), Errno> {
+    let mode = mode_for(Call::Advise);
     let page = page_size();
     validate::check_advise(addr as usize, len, page).map_err(failed)?;
-    check_owned("advise", addr as usize, len, page).map_err(failed)?;
+    check_owned(Call::Advise, mode, addr as usize, len, page).map_err(failed)?;
     if advice != MADV_DONTFORK && advice != MADV_DOFORK {
         // SAFETY: forwarded to the caller's contract.
         return unsafe { sys::madvise(addr, len, advice) }.map_err(failed);
@@ -332,9 +416,10 @@ fn mapped_prefix(start: usize, len: usize) -> usize {
 /// range as locked (`MAP_LOCKED` in its flags).
 #[inline(always)]
 pub fn lock(addr: *const u8, len: usize) -> Result<(), Errno> {
+    let mode = mode_for(Call::Lock);
     let page = page_size();
     let (start, pages_len) = pages_of(addr as usize, len, page);
-    check_owned("lock", start, pages_len, page).map_err(failed)?;
+    check_owned(Call::Lock, mode, start, pages_len, page).map_err(failed)?;
     let mut held = hold();
     let result = sys::mlock(addr, len);
     record_lock(&mut held.registry, start, pages_len, true, result.is_ok());
@@ -345,10 +430,11 @@ pub fn lock(addr: *const u8, len: usize) -> Result<(), Errno> {
 /// registry records the range as unlocked.
 #[inline(always)]
 pub fn unlock(addr: *const u8, len: usize) -> Result<(), Errno> {
+    let mode = mode_for(Call::Unlock);
     let page = page_size();
     validate::check_unlock(addr as usize, len, page).map_err(failed)?;
     let (start, pages_len) = pages_of(addr as usize, len, page);
-    check_owned("unlock", start, pages_len, page).map_err(failed)?;
+    check_owned(Call::Unlock, mode, start, pages_len, page).map_err(failed)?;
     let mut held = hold();
     let result = sys::munlock(addr, len);
     record_lock(&mut held.registry, start, pages_len, false, result.is_ok());
@@ -407,6 +493,7 @@ pub unsafe fn remap(
     flags: i32,
     new_addr: *mut u8,
 ) -> Result<*mut u8, Errno> {
+    let mode = mode_for(Call::Remap);
     let page = page_size();
     validate::check_remap(old as usize, old_len, new_len, flags, page).map_err(failed)?;
     let new_addr = if flags & (MREMAP_FIXED | MREMAP_DONTUNMAP) != 0 {
@@ -415,10 +502,7 @@ pub unsafe fn remap(
         null_mut()
     };
     // A zero old length duplicates the mapping at `old`: its first page must be ours.
-    let mode = checked::mode();
-    if mode != CheckMode::Off {
-        check_owned_slow("remap", old as usize, old_len.max(1), page, mode).map_err(failed)?;
-    }
+    check_owned(Call::Remap, mode, old as usize, old_len.max(1), page).map_err(failed)?;
     let mut held = hold();
     let registry = &mut held.registry;
     // SAFETY: forwarded to the caller's contract.
@@ -452,7 +536,8 @@ fn check_grown_file(at: usize, len: usize, page: usize, mode: CheckMode) {
     if entry.flags & MAP_ANONYMOUS == 0 {
         let offset = entry.offset.wrapping_add((at - start) as i64);
         let size = sys::mapped_file_size(at);
-        check_beyond_eof("remap", at, len, offset, size, page, mode);
+        let caller = || described(sys::caller_address());
+        check_beyond_eof(Call::Remap, at, len, offset, size, page, mode, caller);
     }
 }
 
@@ -543,9 +628,10 @@ fn drop_unmapped(registry: &mut Registry, start: usize, len: usize) {
 /// `vec` must be writable for one byte per page of the range.
 #[inline(always)]
 pub unsafe fn resident(addr: *mut u8, len: usize, vec: *mut u8) -> Result<(), Errno> {
+    let mode = mode_for(Call::Resident);
     let page = page_size();
     validate::check_resident(addr as usize, len, vec as usize, page).map_err(failed)?;
-    check_owned("resident", addr as usize, len, page).map_err(failed)?;
+    check_owned(Call::Resident, mode, addr as usize, len, page).map_err(failed)?;
     // SAFETY: forwarded to the caller's contract.
     unsafe { sys::mincore(addr, len, vec) }.map_err(failed)
 }

@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use errno::Errno;
 
-use crate::checked::{self, Mode};
+use crate::checked::{self, Call, Finding, Mode, Unmapped};
 use crate::lock::{self, Lock, LockGuard};
 use crate::registry::{Entry, Registry};
 use crate::sys::{self, MAP_ANONYMOUS, MAP_SHARED, PROT_EXEC, PROT_READ, PROT_WRITE};
@@ -26,6 +26,8 @@ pub struct Held {
     pub registry: Registry,
     pub maps: u64,
     pub unmaps: u64,
+    /// Checked mode: the last ranges unmapped, to name double unmaps.
+    pub unmapped: Unmapped,
 }
 
 /// The process-wide state, in one place: the registry and all the counters.
@@ -37,6 +39,9 @@ struct Process {
     /// Counted without the lock ([`lock::count`]).
     syncs: AtomicU64,
     failures: AtomicU64,
+    /// Checked mode only, for the summary: calls by kind, reports by kind.
+    calls: [AtomicU64; 9],
+    findings: [AtomicU64; Finding::COUNT],
 }
 
 static PROCESS: Process = Process {
@@ -44,10 +49,30 @@ static PROCESS: Process = Process {
         registry: Registry::new(),
         maps: 0,
         unmaps: 0,
+        unmapped: Unmapped::new(),
     }),
     syncs: AtomicU64::new(0),
     failures: AtomicU64::new(0),
+    calls: [const { AtomicU64::new(0) }; 9],
+    findings: [const { AtomicU64::new(0) }; Finding::COUNT],
 };
+
+/// Checked mode: counts a call for the summary.
+pub fn count_call(call: Call) {
+    PROCESS.calls[call.index()].fetch_add(1, Ordering::Relaxed);
+}
+
+/// Whether reports name the C library's functions: rmap-check routes the
+/// program's `mmap`, `munmap`, ... to librmap.
+pub fn libc_names() -> bool {
+    sys::interposed()
+}
+
+/// Writes a checked-mode report and counts it for the summary.
+pub fn report(finding: Finding, line: &str) {
+    PROCESS.findings[finding.index()].fetch_add(1, Ordering::Relaxed);
+    sys::report_line(line);
+}
 
 /// The registry and its counts, locked.
 pub fn hold() -> LockGuard<'static, Held> {
@@ -89,6 +114,11 @@ extern "C" fn after_fork_in_parent() {
 /// The child has no `MADV_DONTFORK` ranges: forget them before anyone can ask.
 extern "C" fn after_fork_in_child() {
     sys::release_signal_actions();
+    sys::forget_maps_fd();
+    // The child's summary counts the child's own calls and reports.
+    for counter in PROCESS.calls.iter().chain(&PROCESS.findings) {
+        counter.store(0, Ordering::Relaxed);
+    }
     HELD_ACROSS_FORK.with(|held| {
         if let Some(guard) = held.borrow_mut().as_mut()
             && SOME_DONT_FORK.load(Ordering::Relaxed)
@@ -110,27 +140,58 @@ pub fn note_dont_fork() {
 /// Runs when librmap is loaded, before any thread can be inside it.
 extern "C" fn at_load() {
     sys::at_fork(before_fork, after_fork_in_parent, after_fork_in_child);
-    sys::at_exit(report_leaks);
+    sys::at_exit(at_exit);
 }
 
 sys::run_at_load!(at_load);
 
 /// At exit, in checked mode: one line per mapping still held, and still
 /// held by the kernel (one unmapped behind librmap's back is no leak of
-/// librmap's).
-extern "C" fn report_leaks() {
+/// librmap's), unless `RMAP_CHECK_LEAKS=no`; with `RMAP_CHECK_SUMMARY=yes`
+/// the summary line; with `RMAP_CHECK_ERROR_EXITCODE=N` and any report, the
+/// exit status N. (Registered when the library loads, so it runs after the
+/// program's own exit handlers.)
+extern "C" fn at_exit() {
     if checked::mode() == Mode::Off {
         return;
     }
+    if sys::env_flag("RMAP_CHECK_LEAKS", true) {
+        report_leaks();
+    }
+    let findings: [u64; Finding::COUNT] =
+        std::array::from_fn(|i| PROCESS.findings[i].load(Ordering::Relaxed));
+    let calls: [u64; 9] = std::array::from_fn(|i| PROCESS.calls[i].load(Ordering::Relaxed));
+    // rmap-check's own program always has its summary; the processes it
+    // starts (shells, helpers) only when they made a call or a report.
+    let quiet = calls.iter().chain(&findings).all(|&n| n == 0)
+        && std::env::var("RMAP_CHECK_PID").is_ok_and(|pid| pid != sys::pid().to_string());
+    if sys::env_flag("RMAP_CHECK_SUMMARY", false) && !quiet {
+        sys::report_line(&checked::summary(
+            sys::pid(),
+            libc_names(),
+            &calls,
+            &findings,
+        ));
+    }
+    if let Some(status) = sys::env_number("RMAP_CHECK_ERROR_EXITCODE")
+        && findings.iter().any(|&n| n > 0)
+    {
+        sys::exit_now(status);
+    }
+}
+
+fn report_leaks() {
     let mut held = hold();
     let registry = &mut held.registry;
     let all: Vec<(usize, Entry)> = registry.iter().collect();
     for (start, entry) in all {
         drop_stale(registry, start, entry.len);
     }
-    for (start, entry) in registry.iter() {
-        let creator = sys::describe_address(entry.creator);
-        sys::report_line(&checked::leak(start, entry.len, &creator));
+    let leaks: Vec<(usize, Entry)> = registry.iter().collect();
+    drop(held);
+    for (start, entry) in leaks {
+        let creator = sys::describe_caller(entry.creator);
+        report(Finding::Leak, &checked::leak(start, entry.len, &creator));
     }
 }
 
@@ -196,7 +257,7 @@ pub fn ensure_fault_handler() -> Result<(), Errno> {
 pub fn recheck_fault_handler() -> Result<(), Errno> {
     let _lock = hold();
     if sys::reinstall_fault_handler_over_default()? > 0 && checked::mode() != Mode::Off {
-        sys::report_line(checked::handler_reinstalled());
+        report(Finding::FaultHandler, checked::handler_reinstalled());
     }
     Ok(())
 }

@@ -28,6 +28,7 @@ bench=${1:-target/bench}
     echo
     "$bench" | sed '$d' | sed '$d'   # the table, without its closing verdict
     ${PYTHON_BENCH:+$PYTHON_BENCH}
+    ${CHECKER_BENCH:+$CHECKER_BENCH}
     echo
     echo "Notes:"
     echo
@@ -50,6 +51,13 @@ bench=${1:-target/bench}
     echo "guarded copy each, the C library's memcpy from 64 KiB up), and hashing"
     echo "through the buffer (no copy, the same memory). A verdict reads \"within"
     echo "noise\" when the median misses but the middle half of the rounds holds."
+    echo
+    echo "The rmap-check rows run bench/mapping_workload.c (a plain C program)"
+    echo "alone and under rmap-check, alternating; each run reports its own ns/op,"
+    echo "so process start-up is left out. Under the checker every unmap also asks"
+    echo "the kernel (one PROCMAP_QUERY ioctl) that the mapping is still the one"
+    echo "recorded, and each file mapping costs an fstat: the one-page row, nothing"
+    echo "but the checked calls, shows that cost at its largest."
 } >BENCHMARKS.md.tmp
 mv BENCHMARKS.md.tmp BENCHMARKS.md
 cat BENCHMARKS.md

@@ -5,10 +5,10 @@ per-round ratios rmap/mmap. Prints rows of BENCHMARKS.md's table."""
 import hashlib
 import mmap
 import os
-import statistics
 import tempfile
 import time
 
+import bench_rows
 import rmap
 
 SIZE = 64 << 20
@@ -63,16 +63,7 @@ def row(name, body, batch, rounds, target, fd):
         order = (mmap, rmap) if i % 2 == 0 else (rmap, mmap)
         for module in order:
             (a if module is mmap else b).append(timed(body, module, fd, batch))
-    ratios = sorted(y / x for x, y in zip(a, b))
-    median, p25, p75 = statistics.median(ratios), ratios[len(ratios) // 4], ratios[-1 - len(ratios) // 4]
-    if target is None:
-        verdict = ""
-    else:
-        # "within noise": the median misses, but the middle half of the rounds reaches the target.
-        state = "holds" if median <= target else "within noise" if p25 <= target else "**missed**"
-        verdict = f"ratio <= {target:.2f}: {state}"
-    print(f"| {name} | mmap module {statistics.median(a):.0f} | rmap {statistics.median(b):.0f} | {median:.3f} "
-          f"| {p25:.3f} / {p75:.3f} | {ratios[0]:.3f} / {ratios[-1]:.3f} | {verdict} |")
+    print(bench_rows.row(name, "mmap module", a, "rmap", b, target))
 
 
 only = os.environ.get("BENCH_ONLY")

@@ -18,6 +18,7 @@ version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 
 expected=$(printf '%s\n' usr/include/rmap.h usr/include/rmap.hpp usr/lib/librmap.a usr/lib/librmap.so usr/lib/librmap.so.0 \
     "usr/lib/librmap.so.$version" usr/lib/pkgconfig/rmap.pc \
+    usr/bin/rmap-check usr/lib/rmap/librmap_check.so usr/share/man/man1/rmap-check.1 \
     $(for page in man/*.3; do echo "usr/share/man/man3/${page#man/}"; done) | sort)
 installed=$(cd "$stage" && find . -type f -o -type l | sed 's|^\./||' | sort)
 if [ "$installed" = "$expected" ]; then ok "DESTDIR holds exactly the $(wc -l <<<"$expected") expected files"
@@ -84,6 +85,29 @@ if c++ -std=c++17 -Wall -Wextra -Wpedantic -Wold-style-cast -Werror "$work/outsi
     [ "$out" = "mapped from C++" ] && ok "C++ build of <rmap.hpp> with '$cflags $libs' runs: $out" ||
         bad "C++ program printed '$out'"
 else bad "C++ build with <rmap.hpp> failed"; fi
+
+# The installed rmap-check finds its preload in ../lib/rmap/ and checks a
+# program from outside the build.
+cat >"$work/unmap_twice.c" <<'EOF'
+#define _DEFAULT_SOURCE
+#include <sys/mman.h>
+int main(void)
+{
+    void *p = mmap(0, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    munmap(p, 4096);
+    return munmap(p, 4096) == 0;
+}
+EOF
+if cc -std=c11 -o "$work/unmap_twice" "$work/unmap_twice.c"; then
+    "$stage/usr/bin/rmap-check" --error-exitcode=3 "$work/unmap_twice" 2>"$work/err"
+    status=$?
+    [ $status = 3 ] && grep -q '^rmap: double-unmap: munmap(' "$work/err" &&
+        ok "the installed rmap-check finds usr/lib/rmap/librmap_check.so and reports a double unmap (exit 3)" ||
+        { cat "$work/err"; bad "installed rmap-check: exit status $status"; }
+    checker_version=$("$stage/usr/bin/rmap-check" --version)
+    [ "$checker_version" = "rmap-check $version" ] && ok "rmap-check --version says $version" ||
+        bad "rmap-check --version says '$checker_version'"
+else bad "building a program for rmap-check failed"; fi
 
 header_version=$(sed -n 's/#define RMAP_VERSION_STRING "\(.*\)"/\1/p' include/rmap.h)
 [ "$header_version" = "$version" ] && ok "Cargo.toml, rmap.h and rmap_version() all say $version" ||

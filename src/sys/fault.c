@@ -27,11 +27,13 @@
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <ucontext.h>
 #include <unistd.h>
@@ -444,6 +446,48 @@ int rmap_sys_sigmask(int how, const sigset_t *set, sigset_t *old, int process)
     /* Again, in case a handler's copy passed the checkpoint in between. */
     rmap_sys_thread_checked = 0;
     return error;
+}
+
+/* rmap-check's preload (tools/rmap-check/preload.c, linked with librmap.a)
+ * calls rmap_sys_start_interposed when it loads, and sets the hint around
+ * each call to the program's return address. */
+int rmap_sys_interposed __attribute__((visibility("hidden")));
+__thread uintptr_t rmap_sys_caller_hint_value __attribute__((tls_model("initial-exec"), visibility("hidden")));
+uintptr_t rmap_sys_caller_hint(void) { return rmap_sys_caller_hint_value; }
+
+/* A copy of the stderr the program started with, as valgrind keeps one:
+ * reports still reach it after the program closes or redirects fd 2 (sort
+ * closes it before the exit handlers that report leaks run). Above the
+ * descriptors programs use, close-on-exec (each program executed takes its
+ * own copy), and trusted only while it is still the same file: a program
+ * that closes every descriptor may reuse the number for one of its own. */
+static int stderr_copy = -1;
+static dev_t stderr_copy_dev;
+static ino_t stderr_copy_ino;
+
+__attribute__((visibility("hidden"))) void rmap_sys_start_interposed(void)
+{
+    rmap_sys_interposed = 1;
+    struct stat st;
+    int fd = fcntl(2, F_DUPFD_CLOEXEC, 100);
+    if (fd < 0) return;
+    if (fstat(fd, &st) != 0) {
+        close(fd);
+        return;
+    }
+    stderr_copy_dev = st.st_dev;
+    stderr_copy_ino = st.st_ino;
+    stderr_copy = fd;
+}
+
+/* Where a report goes when no log file is named. */
+int rmap_sys_report_stderr(void)
+{
+    struct stat st;
+    if (stderr_copy >= 0 && fstat(stderr_copy, &st) == 0 && st.st_dev == stderr_copy_dev &&
+        st.st_ino == stderr_copy_ino)
+        return stderr_copy;
+    return 2;
 }
 
 /* Marks this thread as checked (Rust cannot name a C thread-local). */

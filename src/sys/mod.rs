@@ -10,7 +10,9 @@ compile_error!(
 );
 
 use std::ffi::{c_int, c_void};
-use std::sync::atomic::{AtomicPtr, AtomicU8, AtomicU32, AtomicUsize, Ordering};
+use std::sync::atomic::{
+    AtomicBool, AtomicI32, AtomicPtr, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering,
+};
 
 use errno::{Errno, errno};
 
@@ -73,6 +75,49 @@ fn read_page_size() -> usize {
     size
 }
 
+/// One system call, made directly (not through the C library's wrapper):
+/// the kernel's return value, an error being -errno. errno is never touched.
+///
+/// Direct, so that a library that interposes the C library's `mmap` and
+/// friends over librmap (rmap-check's preload) never calls itself back, and
+/// one call cheaper than the wrapper.
+///
+/// # Safety
+/// The call's own contract, for its arguments.
+#[inline(always)]
+unsafe fn syscall6(number: i64, args: [usize; 6]) -> isize {
+    let ret: isize;
+    // SAFETY: the x86-64 Linux system call convention: number in rax,
+    // arguments in rdi, rsi, rdx, r10, r8, r9; rcx and r11 are clobbered;
+    // memory may be read and written as the call's contract says.
+    unsafe {
+        std::arch::asm!(
+            "syscall",
+            inlateout("rax") number as isize => ret,
+            in("rdi") args[0],
+            in("rsi") args[1],
+            in("rdx") args[2],
+            in("r10") args[3],
+            in("r8") args[4],
+            in("r9") args[5],
+            lateout("rcx") _,
+            lateout("r11") _,
+            options(nostack),
+        );
+    }
+    ret
+}
+
+/// The kernel's return value as a Result: -4095..-1 are errors.
+#[inline(always)]
+fn result_of(ret: isize) -> Result<usize, Errno> {
+    if (-4095..0).contains(&ret) {
+        Err(Errno(-ret as c_int))
+    } else {
+        Ok(ret as usize)
+    }
+}
+
 /// `mmap(2)`.
 ///
 /// # Safety
@@ -86,13 +131,16 @@ pub unsafe fn mmap(
     fd: i32,
     offset: i64,
 ) -> Result<*mut u8, Errno> {
+    let args = [
+        addr as usize,
+        len,
+        prot as usize,
+        flags as usize,
+        fd as usize,
+        offset as usize,
+    ];
     // SAFETY: forwarded to the caller's contract.
-    let ptr = unsafe { libc::mmap(addr.cast(), len, prot, flags, fd, offset) };
-    if ptr == libc::MAP_FAILED {
-        Err(errno())
-    } else {
-        Ok(ptr.cast())
-    }
+    result_of(unsafe { syscall6(libc::SYS_mmap, args) }).map(|ptr| ptr as *mut u8)
 }
 
 /// `msync(2)`.
@@ -102,7 +150,12 @@ pub unsafe fn mmap(
 #[inline]
 pub unsafe fn msync(addr: *mut u8, len: usize, flags: i32) -> Result<(), Errno> {
     // SAFETY: forwarded to the caller's contract.
-    zero_or_errno(unsafe { libc::msync(addr.cast(), len, flags) })
+    zero_or_error(unsafe {
+        syscall6(
+            libc::SYS_msync,
+            [addr as usize, len, flags as usize, 0, 0, 0],
+        )
+    })
 }
 
 /// `munmap(2)`.
@@ -112,13 +165,12 @@ pub unsafe fn msync(addr: *mut u8, len: usize, flags: i32) -> Result<(), Errno> 
 #[inline]
 pub unsafe fn munmap(addr: *mut u8, len: usize) -> Result<(), Errno> {
     // SAFETY: forwarded to the caller's contract.
-    zero_or_errno(unsafe { libc::munmap(addr.cast(), len) })
+    zero_or_error(unsafe { syscall6(libc::SYS_munmap, [addr as usize, len, 0, 0, 0, 0]) })
 }
 
-/// Turns a `0 / -1 + errno` return into a Result, errno read at once.
-#[inline]
-fn zero_or_errno(rc: c_int) -> Result<(), Errno> {
-    if rc == 0 { Ok(()) } else { Err(errno()) }
+#[inline(always)]
+fn zero_or_error(ret: isize) -> Result<(), Errno> {
+    result_of(ret).map(|_| ())
 }
 
 /// `mprotect(2)`.
@@ -128,7 +180,12 @@ fn zero_or_errno(rc: c_int) -> Result<(), Errno> {
 #[inline]
 pub unsafe fn mprotect(addr: *mut u8, len: usize, prot: i32) -> Result<(), Errno> {
     // SAFETY: forwarded to the caller's contract.
-    zero_or_errno(unsafe { libc::mprotect(addr.cast(), len, prot) })
+    zero_or_error(unsafe {
+        syscall6(
+            libc::SYS_mprotect,
+            [addr as usize, len, prot as usize, 0, 0, 0],
+        )
+    })
 }
 
 /// `madvise(2)`.
@@ -139,21 +196,26 @@ pub unsafe fn mprotect(addr: *mut u8, len: usize, prot: i32) -> Result<(), Errno
 #[inline]
 pub unsafe fn madvise(addr: *mut u8, len: usize, advice: i32) -> Result<(), Errno> {
     // SAFETY: forwarded to the caller's contract.
-    zero_or_errno(unsafe { libc::madvise(addr.cast(), len, advice) })
+    zero_or_error(unsafe {
+        syscall6(
+            libc::SYS_madvise,
+            [addr as usize, len, advice as usize, 0, 0, 0],
+        )
+    })
 }
 
 /// `mlock(2)`. Changes no memory, so it is safe.
 #[inline]
 pub fn mlock(addr: *const u8, len: usize) -> Result<(), Errno> {
     // SAFETY: mlock only changes the residency of the range's pages.
-    zero_or_errno(unsafe { libc::mlock(addr.cast(), len) })
+    zero_or_error(unsafe { syscall6(libc::SYS_mlock, [addr as usize, len, 0, 0, 0, 0]) })
 }
 
 /// `munlock(2)`. Changes no memory, so it is safe.
 #[inline]
 pub fn munlock(addr: *const u8, len: usize) -> Result<(), Errno> {
     // SAFETY: munlock only changes the residency of the range's pages.
-    zero_or_errno(unsafe { libc::munlock(addr.cast(), len) })
+    zero_or_error(unsafe { syscall6(libc::SYS_munlock, [addr as usize, len, 0, 0, 0, 0]) })
 }
 
 /// `mremap(2)` with its fifth argument always passed (the kernel reads it
@@ -170,13 +232,16 @@ pub unsafe fn mremap(
     flags: i32,
     new_addr: *mut u8,
 ) -> Result<*mut u8, Errno> {
+    let args = [
+        addr as usize,
+        old_len,
+        new_len,
+        flags as usize,
+        new_addr as usize,
+        0,
+    ];
     // SAFETY: forwarded to the caller's contract.
-    let ptr = unsafe { libc::mremap(addr.cast(), old_len, new_len, flags, new_addr) };
-    if ptr == libc::MAP_FAILED {
-        Err(errno())
-    } else {
-        Ok(ptr.cast())
-    }
+    result_of(unsafe { syscall6(libc::SYS_mremap, args) }).map(|ptr| ptr as *mut u8)
 }
 
 /// `mincore(2)`.
@@ -187,7 +252,32 @@ pub unsafe fn mremap(
 #[inline]
 pub unsafe fn mincore(addr: *mut u8, len: usize, vec: *mut u8) -> Result<(), Errno> {
     // SAFETY: forwarded to the caller's contract.
-    zero_or_errno(unsafe { libc::mincore(addr.cast(), len, vec) })
+    zero_or_error(unsafe {
+        syscall6(
+            libc::SYS_mincore,
+            [addr as usize, len, vec as usize, 0, 0, 0],
+        )
+    })
+}
+
+/// Whether the kernel maps every page `[addr, addr + len)` touches, however
+/// it came to be mapped: `mincore` fails with ENOMEM on a hole. Asked in
+/// pieces, so the answer needs no allocation.
+pub fn kernel_maps(addr: usize, len: usize) -> bool {
+    const PAGES: usize = 1024;
+    let page = page_size();
+    let mut vec = [0u8; PAGES];
+    let mut at = addr & !(page - 1);
+    let end = addr.saturating_add(len);
+    while at < end {
+        let piece = (end - at).min(PAGES * page);
+        // SAFETY: `vec` holds one byte for each of at most PAGES pages.
+        if unsafe { mincore(at as *mut u8, piece, vec.as_mut_ptr()) }.is_err() {
+            return false;
+        }
+        at += piece;
+    }
+    true
 }
 
 /// Classifies `fd` the way `mmap` would see it. Called only on the error path,
@@ -228,6 +318,10 @@ unsafe extern "C" {
     fn rmap_sys_sigmask(how: c_int, set: *const SigSet, old: *mut SigSet, process: c_int) -> c_int;
     fn rmap_sys_hold_actions();
     fn rmap_sys_release_actions();
+    // Set by rmap-check's preload (tools/rmap-check/preload.c).
+    static rmap_sys_interposed: c_int;
+    fn rmap_sys_caller_hint() -> usize;
+    fn rmap_sys_report_stderr() -> c_int;
 }
 
 /// Takes the lock on the program's SIGBUS/SIGSEGV actions (with every
@@ -460,20 +554,101 @@ pub struct KernelVma {
 /// (Linux 6.11), else reads `/proc/self/maps`.
 #[cold]
 pub fn kernel_vma(addr: usize, or_next: bool) -> Option<KernelVma> {
-    // SAFETY: a NUL-terminated path; the descriptor is closed below.
-    let fd = unsafe {
+    if !NO_PROCMAP_QUERY.load(Ordering::Relaxed) {
+        let fd = maps_fd();
+        if fd >= 0 {
+            match procmap_query(fd, addr, or_next) {
+                Ok(found) => return found,
+                Err(()) => {
+                    // Still ours: this kernel has no PROCMAP_QUERY. Else the
+                    // program closed it (and may have reused the number).
+                    if is_maps_fd(fd) {
+                        NO_PROCMAP_QUERY.store(true, Ordering::Relaxed);
+                    }
+                    forget_maps_fd();
+                }
+            }
+        }
+    }
+    parse_maps(addr, or_next)
+}
+
+static NO_PROCMAP_QUERY: AtomicBool = AtomicBool::new(false);
+
+/// `/proc/self/maps`, opened once: checked mode asks it on every unmap,
+/// and opening it costs more than the query. Above the descriptors programs
+/// use, close-on-exec; its inode, to tell it from a descriptor the program
+/// made with the same number after closing it.
+static MAPS_FD: AtomicI32 = AtomicI32::new(-1);
+static MAPS_INO: AtomicU64 = AtomicU64::new(0);
+
+fn maps_fd() -> c_int {
+    let fd = MAPS_FD.load(Ordering::Acquire);
+    if fd >= 0 {
+        return fd;
+    }
+    // SAFETY: a NUL-terminated path.
+    let opened = unsafe {
         libc::open(
             c"/proc/self/maps".as_ptr(),
             libc::O_RDONLY | libc::O_CLOEXEC,
         )
     };
-    if fd < 0 {
-        return None;
+    if opened < 0 {
+        return -1;
     }
-    let found = procmap_query(fd, addr, or_next);
-    // SAFETY: our own descriptor, closed once.
-    unsafe { libc::close(fd) };
-    found.unwrap_or_else(|()| parse_maps(addr, or_next))
+    let moved = moved_high(opened);
+    let Some(ino) = inode_of(moved) else {
+        return -1;
+    };
+    match MAPS_FD.compare_exchange(-1, moved, Ordering::AcqRel, Ordering::Acquire) {
+        Ok(_) => {
+            MAPS_INO.store(ino, Ordering::Release);
+            moved
+        }
+        Err(first) => {
+            // SAFETY: our own descriptor, never published.
+            unsafe { libc::close(moved) };
+            first
+        }
+    }
+}
+
+/// A descriptor librmap opened, moved to 100 or above (close-on-exec), out
+/// of the way of programs that expect the lowest free numbers; -1 if that
+/// fails.
+fn moved_high(fd: c_int) -> c_int {
+    if fd < 0 {
+        return -1;
+    }
+    // SAFETY: our own descriptor, copied, then closed once.
+    unsafe {
+        let moved = libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 100);
+        libc::close(fd);
+        moved
+    }
+}
+
+fn inode_of(fd: c_int) -> Option<u64> {
+    let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
+    // SAFETY: fstat fills the buffer when it returns 0.
+    (fd >= 0 && unsafe { libc::fstat(fd, st.as_mut_ptr()) } == 0)
+        // SAFETY: initialized by the successful fstat.
+        .then(|| unsafe { st.assume_init() }.st_ino)
+}
+
+fn is_maps_fd(fd: c_int) -> bool {
+    inode_of(fd).is_some_and(|ino| ino == MAPS_INO.load(Ordering::Acquire))
+}
+
+/// Drops the cached `/proc/self/maps` descriptor, closing it if it is
+/// still ours. The child of a fork calls it: its /proc/self is another.
+pub fn forget_maps_fd() {
+    let fd = MAPS_FD.swap(-1, Ordering::AcqRel);
+    if is_maps_fd(fd) {
+        // SAFETY: our own descriptor, unpublished above, closed once.
+        unsafe { libc::close(fd) };
+    }
 }
 
 /// `struct procmap_query` of <linux/fs.h> (Linux 6.11).
@@ -651,7 +826,88 @@ pub fn report_line(line: &str) {
     bytes.extend_from_slice(line.as_bytes());
     bytes.push(b'\n');
     // SAFETY: the buffer is valid for its length; a failed write is dropped.
-    let _ = unsafe { libc::write(2, bytes.as_ptr().cast(), bytes.len()) };
+    let _ = unsafe { libc::write(report_fd(), bytes.as_ptr().cast(), bytes.len()) };
+}
+
+/// Where reports go: the file named by `RMAP_CHECK_LOG` (appended to, so
+/// that the processes of one run share it, and opened at the first report),
+/// else stderr (under rmap-check, the program's first stderr: fault.c).
+fn report_fd() -> c_int {
+    const UNOPENED: c_int = -1;
+    const NO_LOG: c_int = -2;
+    static LOG: AtomicI32 = AtomicI32::new(UNOPENED);
+    let mut log = LOG.load(Ordering::Relaxed);
+    if log == UNOPENED {
+        let opened = std::env::var_os("RMAP_CHECK_LOG")
+            .and_then(|path| std::ffi::CString::new(path.into_encoded_bytes()).ok())
+            .map_or(NO_LOG, |path| {
+                let flags = libc::O_WRONLY | libc::O_CREAT | libc::O_APPEND | libc::O_CLOEXEC;
+                // SAFETY: a NUL-terminated path; the mode is passed as open(2) wants.
+                let fd =
+                    moved_high(unsafe { libc::open(path.as_ptr(), flags, 0o644 as libc::c_uint) });
+                if fd < 0 { NO_LOG } else { fd }
+            });
+        log = match LOG.compare_exchange(UNOPENED, opened, Ordering::Relaxed, Ordering::Relaxed) {
+            Ok(_) => opened,
+            Err(first) => {
+                if opened >= 0 {
+                    // SAFETY: our own descriptor, never handed out.
+                    unsafe { libc::close(opened) };
+                }
+                first
+            }
+        };
+    }
+    if log >= 0 {
+        return log;
+    }
+    // SAFETY: no arguments; fault.c answers a descriptor.
+    unsafe { rmap_sys_report_stderr() }
+}
+
+/// An environment variable as yes/no: `1`, `yes`, `true`, `on` or `0`,
+/// `no`, `false`, `off` (any case); unset or anything else is `default`.
+pub fn env_flag(name: &str, default: bool) -> bool {
+    match std::env::var(name)
+        .map(|v| v.trim().to_ascii_lowercase())
+        .as_deref()
+    {
+        Ok("1" | "yes" | "true" | "on") => true,
+        Ok("0" | "no" | "false" | "off") => false,
+        _ => default,
+    }
+}
+
+/// An environment variable as an exit status, 0 to 255.
+pub fn env_number(name: &str) -> Option<c_int> {
+    std::env::var(name)
+        .ok()?
+        .trim()
+        .parse::<u8>()
+        .ok()
+        .map(c_int::from)
+}
+
+/// This process's id.
+pub fn pid() -> u32 {
+    std::process::id()
+}
+
+/// Ends the process now with `status`, flushing C stdio first (an exit
+/// handler calls it, before the C library would flush).
+pub fn exit_now(status: c_int) -> ! {
+    // SAFETY: fflush(NULL) flushes every stream; _exit never returns.
+    unsafe {
+        libc::fflush(std::ptr::null_mut());
+        libc::_exit(status)
+    }
+}
+
+/// Whether rmap-check's preload routes the program's `mmap`, `munmap`, ...
+/// to librmap (it says so when it loads).
+pub fn interposed() -> bool {
+    // SAFETY: reads a C int written once, at load.
+    unsafe { rmap_sys_interposed != 0 }
 }
 
 /// Ends the process with SIGABRT.
@@ -659,21 +915,30 @@ pub fn abort() -> ! {
     std::process::abort()
 }
 
-/// The first return address on the stack outside librmap's own object file:
-/// the code that called into it (0 when librmap is linked into the program
-/// itself, where the two cannot be told apart).
+/// An address inside the instruction that called into librmap: the first
+/// return address on the stack outside librmap's own object file, minus one
+/// (so that addr2line names the calling line). 0 when librmap is linked into
+/// the program itself, where the two cannot be told apart.
 #[cold]
 #[inline(never)]
 pub fn caller_address() -> usize {
-    let mut frames = [std::ptr::null_mut::<c_void>(); 32];
-    // SAFETY: the buffer holds 32 pointers, as passed.
+    // rmap-check's preload leaves the return address of the program's call.
+    // SAFETY: reads this thread's hint.
+    let hint = unsafe { rmap_sys_caller_hint() };
+    if hint != 0 {
+        return hint - 1;
+    }
+    let mut frames = [std::ptr::null_mut::<c_void>(); 8];
+    // SAFETY: the buffer holds as many pointers as passed.
     let n = unsafe { libc::backtrace(frames.as_mut_ptr(), frames.len() as c_int) };
     let own = object_base(caller_address as *const () as usize);
+    // Frames before librmap's own can be a sanitizer's backtrace interceptor.
     frames[..n.max(0) as usize]
         .iter()
         .map(|&f| f as usize)
+        .skip_while(|&f| object_base(f) != own)
         .find(|&f| object_base(f) != own)
-        .unwrap_or(0)
+        .map_or(0, |f| f - 1)
 }
 
 /// The load address of the object file containing `addr`.
@@ -688,12 +953,25 @@ fn object_base(addr: usize) -> usize {
 }
 
 /// The symbol, offset and object file that contain `addr`, if known.
-fn symbol_of(addr: usize) -> Option<(String, usize, String)> {
+/// A [`caller_address`] as reports show it: [`describe_address`], or, for
+/// 0, that the caller is unknown.
+pub fn describe_caller(addr: usize) -> String {
+    match addr {
+        0 => "an unknown caller (librmap is linked into the program)".to_string(),
+        addr => describe_address(addr),
+    }
+}
+
+/// "/path/prog+0x11c9 (main+0x2a)": the object containing `addr` (an
+/// absolute path) and the offset from its load address, which addr2line
+/// takes (`addr2line -e /path/prog 0x11c9`), then the exported symbol that
+/// covers it when there is one; or the bare address.
+pub fn describe_address(addr: usize) -> String {
     // SAFETY: Dl_info is plain data; dladdr fills it or returns 0.
     let mut info: libc::Dl_info = unsafe { std::mem::zeroed() };
     // SAFETY: `info` is a valid out-parameter.
     if unsafe { libc::dladdr(addr as *const c_void, &mut info) } == 0 {
-        return None;
+        return format!("{addr:#x}");
     }
     let text = |p: *const std::ffi::c_char| {
         // SAFETY: dladdr returns NUL-terminated strings or NULL.
@@ -703,21 +981,21 @@ fn symbol_of(addr: usize) -> Option<(String, usize, String)> {
                 .into_owned()
         })
     };
-    let object = text(info.dli_fname).unwrap_or_default();
-    match text(info.dli_sname) {
-        Some(name) => Some((name, addr - info.dli_saddr as usize, object)),
-        None => Some((String::new(), addr - info.dli_fbase as usize, object)),
+    let mut object = text(info.dli_fname).unwrap_or_default();
+    // The loader names libraries by absolute path; only the program itself
+    // may go by the relative name it was started with.
+    if !object.starts_with('/')
+        && let Ok(exe) = std::env::current_exe()
+    {
+        object = exe.to_string_lossy().into_owned();
     }
-}
-
-/// "main+0x1c (./prog)", or the bare address.
-pub fn describe_address(addr: usize) -> String {
-    match symbol_of(addr) {
-        Some((name, offset, object)) if !name.is_empty() => {
-            format!("{name}+{offset:#x} ({object})")
-        }
-        Some((_, offset, object)) => format!("{object}+{offset:#x}"),
-        None => format!("{addr:#x}"),
+    let offset = addr - info.dli_fbase as usize;
+    match text(info.dli_sname) {
+        Some(name) => format!(
+            "{object}+{offset:#x} ({name}+{:#x})",
+            addr - info.dli_saddr as usize
+        ),
+        None => format!("{object}+{offset:#x}"),
     }
 }
 

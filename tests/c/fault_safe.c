@@ -699,7 +699,7 @@ static int rmap_check_values(void)
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         const char *args[] = {"--scenario", "double-unmap", NULL};
         run_t r = run_self(args, "RMAP_CHECK", cases[i].value);
-        int reported = strstr(r.err, "rmap: unmap-unowned: ") != NULL;
+        int reported = strstr(r.err, "rmap: double-unmap: ") != NULL;
         int aborted = WIFSIGNALED(r.status) && WTERMSIG(r.status) == SIGABRT;
         int warned = strstr(r.err, "is not one of 0, off, 1, report, 2, abort") != NULL;
         char what[64];

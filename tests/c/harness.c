@@ -348,3 +348,39 @@ run_t run_self(const char *const args[], const char *name, const char *value)
 }
 
 int exited_ok(const run_t *r) { return WIFEXITED(r->status) && WEXITSTATUS(r->status) == 0; }
+
+int split_location(const char *line, char *rest, size_t rest_size, char *where, size_t where_size)
+{
+    const char *at = strstr(line, ") at ");
+    if (!at) return 0;
+    at += 1; /* " at WHERE" starts here */
+    const char *from = at + 4, *end = NULL;
+    const char *ends[] = {": ", " maps ", " is both "};
+    for (size_t i = 0; i < sizeof ends / sizeof *ends; i++) {
+        const char *e = strstr(from, ends[i]);
+        if (e && (!end || e < end)) end = e;
+    }
+    if (!end) return 0;
+    snprintf(where, where_size, "%.*s", (int)(end - from), from);
+    snprintf(rest, rest_size, "%.*s%s", (int)(at - line), line, end);
+    return 1;
+}
+
+const char *source_line_of(const char *where)
+{
+    static char result[512];
+    char object[400] = "";
+    unsigned long offset = 0;
+    result[0] = 0;
+    /* OBJECT+0xOFFSET: the offset from the object's load address, as addr2line wants. */
+    if (sscanf(where, "%399[^+ ]+%lx", object, &offset) != 2 || object[0] != '/') return result;
+    char command[600];
+    snprintf(command, sizeof command, "addr2line -e '%s' 0x%lx 2>/dev/null", object, offset);
+    FILE *p = popen(command, "r");
+    if (!p) return result;
+    if (fgets(result, sizeof result, p)) result[strcspn(result, "\n")] = 0;
+    pclose(p);
+    const char *slash = strrchr(result, '/');
+    if (slash) memmove(result, slash + 1, strlen(slash));
+    return result;
+}

@@ -151,4 +151,17 @@ typedef struct {
 run_t run_self(const char *const args[], const char *name, const char *value);
 int exited_ok(const run_t *r);
 
+/* ---- checked-mode reports ---- */
+
+/* Splits a report line "rmap: KIND: CALL(ADDR, LEN) at WHERE: ..." (or
+ * "... at WHERE maps ...", "... at WHERE is both ...") into the line without
+ * " at WHERE" (into `rest`) and WHERE (into `where`). Returns 0 if the line
+ * has no location. */
+int split_location(const char *line, char *rest, size_t rest_size, char *where, size_t where_size);
+
+/* The source line ("file.c:42") that addr2line finds for a WHERE of the
+ * form "OBJECT+0xOFFSET" or "SYMBOL+0xOFF (OBJECT)" (then OBJECT+offset from
+ * the symbol), or "" if it cannot tell. */
+const char *source_line_of(const char *where);
+
 #endif

@@ -139,8 +139,22 @@ static int unowned_case(const char *scenario_name, const char *call)
              "or already unmapped); refused with EINVAL\n",
              call, call, addr, PG);
     printf("     stderr: %s", r.err);
-    if (!check(strcmp(r.err, want) == 0, "exactly the expected report line")) return -1;
+    char rest[512], where[256];
+    if (!check(split_location(r.err, rest, sizeof rest, where, sizeof where) && strcmp(rest, want) == 0,
+               "exactly the expected report line, with a location"))
+        return -1;
+    const char *source = source_line_of(where);
+    printf("     %s is %s\n", where, source);
+    if (!check(strncmp(source, "registry.c:", 11) == 0, "the location is the calling line in registry.c")) return -1;
     return rc == -1 && strcmp(err_name, "EINVAL") == 0 ? EINVAL : 0;
+}
+
+/* r.err without the " at WHERE" of its first line. */
+static const char *unlocated(const run_t *r)
+{
+    static char rest[4096];
+    char where[256];
+    return split_location(r->err, rest, sizeof rest, where, sizeof where) ? rest : r->err;
 }
 
 static int unmap_einval_unowned_checked(void) { return unowned_case("unmap-unowned", "unmap"); }
@@ -400,13 +414,13 @@ static int checked_reports_each_kind(void)
              "raises SIGBUS\n",
              addr, 2 * PG, PG);
     printf("     %s", r.err);
-    ok &= check(exited_ok(&r) && strcmp(r.err, want) == 0, "beyond-eof line");
+    ok &= check(exited_ok(&r) && strcmp(unlocated(&r), want) == 0, "beyond-eof line");
 
     r = run_scenario("write-exec", "1");
     ok &= sscanf(r.out, "%p", &addr) == 1;
     snprintf(want, sizeof want, "rmap: write-exec: rmap_map(%p, %zu) is both writable and executable\n", addr, PG);
     printf("     %s", r.err);
-    ok &= check(exited_ok(&r) && strcmp(r.err, want) == 0, "write-exec line");
+    ok &= check(exited_ok(&r) && strcmp(unlocated(&r), want) == 0, "write-exec line");
 
     r = run_scenario("leak", "1");
     ok &= sscanf(r.out, "%p", &addr) == 1;
@@ -420,10 +434,23 @@ static int checked_reports_each_kind(void)
     int rc = 0;
     char name[32] = "";
     ok &= sscanf(r.out, "%p %d %31s", &addr, &rc, name) == 3;
-    snprintf(want, sizeof want, "rmap: unmap-unowned: rmap_unmap(%p, %zu): ", addr, PG);
+    snprintf(want, sizeof want, "rmap: double-unmap: rmap_unmap(%p, %zu): already unmapped at ", addr, PG);
     printf("     %s", r.err);
-    ok &= check(strncmp(r.err, want, strlen(want)) == 0 && rc == -1 && strcmp(name, "EINVAL") == 0,
-                "double unmap reported and refused with EINVAL");
+    const char *rest = unlocated(&r);
+    ok &= check(strncmp(rest, want, strlen(want)) == 0 && strstr(rest, "; refused with EINVAL\n") && rc == -1 &&
+                    strcmp(name, "EINVAL") == 0,
+                "double unmap reported as such and refused with EINVAL");
+    /* Both locations: the second rmap_unmap, and the first, the line before it. */
+    char where[256] = "", first[256] = "", second_line[64] = "";
+    char rest_copy[4096];
+    split_location(r.err, rest_copy, sizeof rest_copy, where, sizeof where);
+    snprintf(second_line, sizeof second_line, "%s", source_line_of(where));
+    sscanf(rest + (strncmp(rest, want, strlen(want)) == 0 ? strlen(want) : 0), "%255[^;]", first);
+    const char *first_line = source_line_of(first);
+    printf("     %s is %s; %s is %s\n", where, second_line, first, first_line);
+    ok &= check(strncmp(second_line, "registry.c:", 11) == 0 && strncmp(first_line, "registry.c:", 11) == 0 &&
+                    atoi(second_line + 11) == atoi(first_line + 11) + 1,
+                "the report names the second unmap's line and the first's (the line before)");
     return ok ? 0 : 1;
 }
 
@@ -437,7 +464,8 @@ static int checked_reports_the_new_calls(void)
     ok &= sscanf(r.out, "%p %d", &addr, &rc) == 2;
     snprintf(want, sizeof want, "rmap: write-exec: rmap_protect(%p, %zu) is both writable and executable\n", addr, PG);
     printf("     %s", r.err);
-    ok &= check(exited_ok(&r) && rc == 0 && strcmp(r.err, want) == 0, "write-exec line for rmap_protect, call made");
+    ok &= check(exited_ok(&r) && rc == 0 && strcmp(unlocated(&r), want) == 0,
+                "write-exec line for rmap_protect, call made");
 
     r = run_scenario("remap-beyond-eof", "1");
     ok &= sscanf(r.out, "%p", &addr) == 1;
@@ -446,7 +474,7 @@ static int checked_reports_the_new_calls(void)
              "raises SIGBUS\n",
              addr, 3 * PG, PG, PG);
     printf("     %s", r.err);
-    ok &= check(exited_ok(&r) && strcmp(r.err, want) == 0, "beyond-eof line for a growing rmap_remap");
+    ok &= check(exited_ok(&r) && strcmp(unlocated(&r), want) == 0, "beyond-eof line for a growing rmap_remap");
 
     r = run_scenario("stale-unmap", "1");
     ok &= sscanf(r.out, "%p %d %31s", &addr, &rc, name) == 3;
@@ -455,7 +483,7 @@ static int checked_reports_the_new_calls(void)
              "librmap's back (munmap, mmap or mremap called directly); refused with EINVAL\n",
              addr, PG);
     printf("     %s", r.err);
-    ok &= check(exited_ok(&r) && rc == -1 && strcmp(name, "EINVAL") == 0 && strcmp(r.err, want) == 0,
+    ok &= check(exited_ok(&r) && rc == -1 && strcmp(name, "EINVAL") == 0 && strcmp(unlocated(&r), want) == 0,
                 "a stale record does not let rmap_unmap touch the foreign mapping now there");
 
     r = run_scenario("stale-leak", "1");

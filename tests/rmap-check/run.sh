@@ -1,0 +1,155 @@
+#!/usr/bin/env bash
+# rmap-check(1) against plain programs (no librmap in their build) and real
+# ones. Usage: run.sh RMAP_CHECK BIN_DIR VENV_PYTHON
+#   BIN_DIR holds misuse, misuse-static, correct and plugin.so built from
+#   this directory's sources.
+set -u
+checker=$1 bin=$2 python=$3
+here=$(cd "$(dirname "$0")" && pwd)
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+passed=0 failed=0
+
+check() { # check DESCRIPTION COMMAND...: the command's status says ok or FAIL
+    local what=$1
+    shift
+    if "$@"; then
+        echo "ok   $what"; passed=$((passed + 1))
+    else
+        echo "FAIL $what"; failed=$((failed + 1))
+        echo "     stderr was:"; sed 's/^/     | /' "$work/err" | head -20
+    fi
+}
+
+# run ARGS...: runs a command, stdout to $work/out, stderr to $work/err, status to $status
+run() { "$@" >"$work/out" 2>"$work/err"; status=$?; }
+count() { grep -c "^rmap: $1:" "${2:-$work/err}"; }
+no_reports() { ! grep -v '^rmap: summary:' "$work/err" | grep -q '^rmap: '; }
+only_leaks() { ! grep -v '^rmap: summary:\|^rmap: leak:' "$work/err" | grep -q '^rmap: '; }
+summary_of() { grep '^rmap: summary:' "$work/err" | tail -n 1; }
+
+# The line of misuse.c a report names: its location through addr2line.
+line_of() { grep -n "LINE: $1" "$here/misuse.c" | cut -d: -f1; }
+located_at() { # located_at KIND LINE-TAG [which "at"]: the report's location resolves to that line
+    local report location
+    report=$(grep "^rmap: $1:" "$work/err" | head -n 1)
+    location=$(grep -o "$3 /[^ ]*+0x[0-9a-f]*" <<<"$report" | head -n 1 | sed "s/^$3 //")
+    [ -n "$location" ] || return 1
+    [ "$(addr2line -e "${location%+*}" "${location##*+}" | sed 's/.*://; s/ .*//')" = "$(line_of "$2")" ]
+}
+
+echo "== the three misuses"
+run "$bin/misuse"
+check "without rmap-check: misuse runs, and nothing is reported" \
+    eval '[ $status = 0 ] && ! grep -q "^rmap:" "$work/err"'
+run "$checker" "$bin/misuse"
+check "under rmap-check: exit 0, exactly 3 reports (double-unmap, leak, write-exec) and a summary" \
+    eval '[ $status = 0 ] && [ "$(count double-unmap)" = 1 ] && [ "$(count leak)" = 1 ] && [ "$(count write-exec)" = 1 ] &&
+          [ "$(grep -c "^rmap: " "$work/err")" = 4 ] && summary_of | grep -q "6 calls (mmap 3, munmap 3), 3 reports"'
+check "the double unmap names both lines (addr2line): the second munmap and the first" \
+    eval 'located_at double-unmap "double unmap" "at" && located_at double-unmap "first unmap" "unmapped at"'
+check "the leak names the line that mapped it" eval 'located_at leak leak "created at"'
+check "the write+exec mapping names its line" eval 'located_at write-exec write-exec "at"'
+check "the refused munmap returned -1 to the program (checked mode's documented refusal)" \
+    grep -q "second munmap returned -1" "$work/out"
+
+echo "== options"
+run "$checker" --leaks=no "$bin/misuse"
+check "--leaks=no: no leak line, the two other reports" \
+    eval '[ $status = 0 ] && [ "$(count leak)" = 0 ] && [ "$(count double-unmap)" = 1 ] && [ "$(count write-exec)" = 1 ]'
+run "$checker" --error-exitcode=9 "$bin/misuse"
+check "--error-exitcode=9: exit status 9 when reports were made" eval '[ $status = 9 ]'
+# (through a second shell, which says "Aborted" into $work/err rather than here)
+run bash -c '"$@"; exit $?' - "$checker" --abort-on-report "$bin/misuse"
+check "--abort-on-report: SIGABRT at the first report (the double unmap), nothing after it" \
+    eval '[ $status = 134 ] && [ "$(grep -c "^rmap: " "$work/err")" = 1 ] && [ "$(count double-unmap)" = 1 ]'
+run "$checker" --log-file="$work/log" "$bin/misuse"
+check "--log-file: the reports and summary go to the file, none to stderr" \
+    eval '[ $status = 0 ] && ! grep -q "^rmap:" "$work/err" && [ "$(grep -c "^rmap: " "$work/log")" = 4 ]'
+run "$checker" --summary=no "$bin/misuse"
+check "--summary=no: the reports without the summary" \
+    eval '[ "$(count summary)" = 0 ] && [ "$(count double-unmap)" = 1 ]'
+run "$checker" --bogus "$bin/misuse"
+check "an unknown option: exit 2 and a message" eval '[ $status = 2 ] && grep -q "unknown option" "$work/err"'
+run "$checker" "$work/no-such-program"
+check "a program that does not exist: exit 127 and a message" eval '[ $status = 127 ] && grep -q "No such file" "$work/err"'
+run "$checker" no-such-program-on-the-path
+check "a program not on PATH: exit 127 and a message" eval '[ $status = 127 ] && grep -q "command not found" "$work/err"'
+run "$checker" --version
+check "--version prints rmap-check's version" eval '[ $status = 0 ] && grep -q "^rmap-check [0-9]" "$work/out"'
+
+echo "== what cannot be seen is said"
+if [ -x "$bin/misuse-static" ]; then
+    run "$checker" "$bin/misuse-static"
+    check "a statically linked program: refused with a message saying why (exit 2)" \
+        eval '[ $status = 2 ] && grep -q "statically linked" "$work/err"'
+else
+    echo "skip a statically linked program: the C library's static archive (libc.a) is not installed, so none was built"
+fi
+
+echo "== correct use, threads, signals, dlopen, fork, exec"
+run "$bin/correct" "$bin/plugin.so"
+cp "$work/out" "$work/plain-out"
+check "without rmap-check: correct passes its own checks" eval '[ $status = 0 ] && grep -q " 0 failed" "$work/out"'
+run "$checker" --error-exitcode=9 "$bin/correct" "$bin/plugin.so"
+check "under rmap-check: the same output, exit 0, and no report at all" \
+    eval '[ $status = 0 ] && cmp -s "$work/out" "$work/plain-out" && [ "$(grep -c "^rmap: " "$work/err")" = "$(count summary)" ]'
+check "the summary counts the calls of every kind (mmap, munmap, mprotect, mremap, madvise, msync, mlock, mincore)" \
+    eval 'summary_of | grep -q "mmap [0-9]*, munmap [0-9]*, msync 1, mprotect [0-9]*, madvise [0-9]*, mlock 1, munlock 1, mremap 2, mincore 2), 0 reports"'
+check "the forked child (ending with exit) has its own summary, under its own pid" \
+    eval '[ "$(grep "^rmap: summary:" "$work/err" | cut -d" " -f4 | sort -u | wc -l)" = 2 ]'
+run "$checker" "$bin/correct" "$bin/plugin.so" "$bin/misuse"
+check "fork+exec: the executed misuse program is checked too (its 3 reports, under its own pid)" \
+    eval '[ $status = 0 ] && [ "$(count double-unmap)" = 1 ] && [ "$(count write-exec)" = 1 ] && [ "$(count leak)" = 1 ] &&
+          [ "$(grep "^rmap: summary:" "$work/err" | grep -c "3 reports")" = 1 ]'
+run "$checker" --trace-children=no "$bin/correct" "$bin/plugin.so" "$bin/misuse"
+check "--trace-children=no: the executed program runs unchecked (no report; its second munmap returns 0)" \
+    eval '[ $status = 0 ] && [ "$(grep -c "^rmap: " "$work/err")" = "$(count summary)" ] && grep -q "returned 0" "$work/out"'
+
+echo "== real programs"
+cat >"$work/mmap_use.py" <<'EOF'
+import mmap, os, sys
+path = sys.argv[1]
+with open(path, "wb") as f:
+    f.write(b"x" * 8192)
+with open(path, "r+b") as f:
+    m = mmap.mmap(f.fileno(), 8192)
+    m[0:5] = b"hello"
+    m.resize(16384)
+    m[10000:10005] = b"world"
+    m.flush()
+    m.close()
+a = mmap.mmap(-1, 1 << 20)
+a.write(b"abc" * 1000)
+a.close()
+data = open(path, "rb").read()
+print(data[:5], data[10000:10005], len(data))
+EOF
+run "$python" "$work/mmap_use.py" "$work/py.bin"
+cp "$work/out" "$work/plain-out"
+run "$checker" --error-exitcode=9 --leaks=no "$python" "$work/mmap_use.py" "$work/py.bin"
+check "python3 with the mmap module (map, resize, flush, close): same output, exit 0, no report" \
+    eval '[ $status = 0 ] && cmp -s "$work/out" "$work/plain-out" && no_reports'
+echo "     $(summary_of)"
+repo=$(git -C "$here" rev-parse --show-toplevel 2>/dev/null)
+if [ -n "$repo" ]; then
+    git -C "$repo" log -p >"$work/plain-out" 2>/dev/null
+    run "$checker" git -C "$repo" log -p
+    check "git log -p on this repository: same output, exit 0, no report but leak lines" \
+        eval '[ $status = 0 ] && cmp -s "$work/out" "$work/plain-out" && only_leaks'
+    echo "     $(summary_of)"
+    run "$checker" git -C "$repo" fsck
+    check "git fsck on this repository: exit 0, no report but leak lines" eval '[ $status = 0 ] && only_leaks'
+    echo "     $(summary_of)"
+else
+    echo "skip git log -p and git fsck: not run from a git clone"
+fi
+seq 1 1000000 | awk '{ print ($1 * 7919) % 1000003 }' >"$work/numbers"
+sort -S 200M -n "$work/numbers" >"$work/plain-out"
+run "$checker" --error-exitcode=9 sort -S 200M -n "$work/numbers"
+check "sort -S 200M of 1,000,000 numbers: same output, exit 0, no report (its summary despite sort closing stderr)" \
+    eval '[ $status = 0 ] && cmp -s "$work/out" "$work/plain-out" && no_reports && [ "$(count summary)" = 1 ]'
+echo "     $(summary_of)"
+
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]

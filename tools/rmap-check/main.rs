@@ -1,0 +1,274 @@
+//! rmap-check: runs an unmodified, dynamically linked program with its
+//! mapping calls routed to librmap in checked mode.
+//!
+//! This launcher only sets the environment and executes the program: the
+//! work is done by librmap_check.so (preload.c beside this file), which the
+//! dynamic linker loads into the program through `LD_PRELOAD`, and which
+//! reads the `RMAP_CHECK*` variables set here. Children inherit the
+//! environment, so they are checked too unless `--trace-children=no`.
+//!
+//! A package of its own with no dependencies (the standard library only: a
+//! few options do not warrant an argument parser), so that building it
+//! never rebuilds librmap.
+
+#![deny(unsafe_op_in_unsafe_fn)]
+#![forbid(unsafe_code)]
+
+use std::ffi::{OsStr, OsString};
+use std::fs::File;
+use std::io::Read;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::MetadataExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, exit};
+
+const PRELOAD: &str = "librmap_check.so";
+
+const USAGE: &str = "\
+usage: rmap-check [OPTIONS] PROGRAM [ARGS...]
+
+Runs PROGRAM with every mmap, mmap64, munmap, msync, mprotect, madvise,
+mremap, mlock, munlock and mincore call it makes through the C library
+checked by librmap: unmaps of memory it does not own, double unmaps,
+write+exec mappings, mappings past the end of a file, and mappings still
+held at exit are reported with the calling location.
+
+options:
+  --log-file=FILE        append reports to FILE instead of stderr
+  --leaks=yes|no         report mappings still held at exit [yes]
+  --summary=yes|no       one summary line per process at exit [yes]
+  --trace-children=yes|no  check programs it executes too [yes]
+  --abort-on-report      abort (SIGABRT) at the first report
+  --error-exitcode=N     exit with status N if any report was made
+  -h, --help             this text
+  --version              rmap-check's version
+
+Environment: RMAP_CHECK_PRELOAD names the preload library to use.
+See rmap-check(1).
+";
+
+/// What the options ask for, as the environment the preload reads.
+struct Settings {
+    env: Vec<(&'static str, OsString)>,
+    program: OsString,
+    args: Vec<OsString>,
+}
+
+fn fail(message: &str) -> ! {
+    eprintln!("rmap-check: {message}");
+    exit(2)
+}
+
+fn yes_no(option: &str, value: &str) -> &'static str {
+    match value {
+        "yes" => "yes",
+        "no" => "no",
+        _ => fail(&format!(
+            "{option} takes yes or no, not {value:?} (see rmap-check --help)"
+        )),
+    }
+}
+
+fn parse(mut args: impl Iterator<Item = OsString>) -> Settings {
+    let mut env: Vec<(&'static str, OsString)> = vec![
+        ("RMAP_CHECK", "report".into()),
+        ("RMAP_CHECK_SUMMARY", "yes".into()),
+        ("RMAP_CHECK_LEAKS", "yes".into()),
+        ("RMAP_CHECK_CHILDREN", "yes".into()),
+    ];
+    let mut set = |name: &'static str, value: OsString| {
+        env.retain(|(n, _)| *n != name);
+        env.push((name, value));
+    };
+    let program = loop {
+        let Some(arg) = args.next() else {
+            eprint!("{USAGE}");
+            exit(2)
+        };
+        let Some(text) = arg.to_str() else { break arg };
+        if text == "--" {
+            match args.next() {
+                Some(program) => break program,
+                None => fail("no program to run after --"),
+            }
+        }
+        if !text.starts_with('-') {
+            break arg;
+        }
+        let (option, value) = match text.split_once('=') {
+            Some((option, value)) => (option, Some(value)),
+            None => (text, None),
+        };
+        match (option, value) {
+            ("-h" | "--help", None) => {
+                print!("{USAGE}");
+                exit(0)
+            }
+            ("--version", None) => {
+                println!("rmap-check {}", env!("CARGO_PKG_VERSION"));
+                exit(0)
+            }
+            ("--abort-on-report", None) => set("RMAP_CHECK", "abort".into()),
+            ("--log-file", Some(file)) if !file.is_empty() => set("RMAP_CHECK_LOG", file.into()),
+            ("--leaks", Some(v)) => set("RMAP_CHECK_LEAKS", yes_no(option, v).into()),
+            ("--summary", Some(v)) => set("RMAP_CHECK_SUMMARY", yes_no(option, v).into()),
+            ("--trace-children", Some(v)) => set("RMAP_CHECK_CHILDREN", yes_no(option, v).into()),
+            ("--error-exitcode", Some(n)) => match n.parse::<u8>() {
+                Ok(status) if status > 0 => set("RMAP_CHECK_ERROR_EXITCODE", n.into()),
+                _ => fail(&format!(
+                    "--error-exitcode takes a status from 1 to 255, not {n:?}"
+                )),
+            },
+            _ => fail(&format!("unknown option {text:?} (see rmap-check --help)")),
+        }
+    };
+    Settings {
+        env,
+        program,
+        args: args.collect(),
+    }
+}
+
+/// The preload library: `RMAP_CHECK_PRELOAD`, else beside this executable
+/// (the build tree), else `../lib/rmap/` from it (an installation).
+fn preload_library() -> PathBuf {
+    if let Some(path) = std::env::var_os("RMAP_CHECK_PRELOAD") {
+        return std::fs::canonicalize(&path).unwrap_or_else(|error| {
+            fail(&format!(
+                "RMAP_CHECK_PRELOAD={}: {error}",
+                Path::new(&path).display()
+            ))
+        });
+    }
+    let exe = std::env::current_exe()
+        .unwrap_or_else(|error| fail(&format!("cannot find itself: {error}")));
+    let dir = exe.parent().unwrap_or(Path::new("/"));
+    let candidates = [dir.join(PRELOAD), dir.join("../lib/rmap").join(PRELOAD)];
+    for candidate in &candidates {
+        if let Ok(path) = std::fs::canonicalize(candidate) {
+            return path;
+        }
+    }
+    fail(&format!(
+        "cannot find {PRELOAD} (looked at {} and {}); set RMAP_CHECK_PRELOAD",
+        candidates[0].display(),
+        candidates[1].display()
+    ))
+}
+
+/// The file `program` names, as execvp(3) would find it.
+fn locate(program: &OsStr) -> Option<PathBuf> {
+    if program.as_bytes().contains(&b'/') {
+        return Some(PathBuf::from(program));
+    }
+    let path = std::env::var_os("PATH").unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin".into());
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(program))
+        .find(|candidate| {
+            candidate
+                .metadata()
+                .is_ok_and(|m| m.is_file() && m.mode() & 0o111 != 0)
+        })
+}
+
+/// Whether an ELF executable asks for a dynamic linker (has PT_INTERP):
+/// `None` when the file is not ELF (a script: its interpreter is checked).
+fn is_dynamic(path: &Path) -> Option<bool> {
+    const PT_INTERP: u32 = 3;
+    let mut bytes = Vec::new();
+    File::open(path)
+        .ok()?
+        .take(1 << 16)
+        .read_to_end(&mut bytes)
+        .ok()?;
+    if bytes.len() < 64 || &bytes[..4] != b"\x7fELF" || bytes[4] != 2 || bytes[5] != 1 {
+        return None; // not a 64-bit little-endian ELF file
+    }
+    let u16_at = |at: usize| u16::from_le_bytes([bytes[at], bytes[at + 1]]) as usize;
+    let phoff = u64::from_le_bytes(bytes[32..40].try_into().ok()?) as usize;
+    let (phentsize, phnum) = (u16_at(54), u16_at(56));
+    let mut dynamic = false;
+    for index in 0..phnum {
+        let at = phoff.checked_add(index.checked_mul(phentsize)?)?;
+        let kind = bytes.get(at..at + 4)?;
+        dynamic |= u32::from_le_bytes(kind.try_into().ok()?) == PT_INTERP;
+    }
+    Some(dynamic)
+}
+
+/// Refuses programs the preload cannot enter, with the reason.
+fn check_program(program: &OsStr) {
+    let shown = Path::new(program).display();
+    let Some(path) = locate(program) else {
+        eprintln!("rmap-check: {shown}: command not found");
+        exit(127)
+    };
+    if let Err(error) = path.metadata() {
+        eprintln!("rmap-check: {shown}: {error}");
+        exit(127)
+    }
+    if is_dynamic(&path) == Some(false) {
+        fail(&format!(
+            "{} is statically linked: its mapping calls never go through a dynamic linker, so \
+             rmap-check cannot see them (link it dynamically, or call librmap's rmap_* functions \
+             and set RMAP_CHECK=1)",
+            path.display()
+        ));
+    }
+    if let Ok(meta) = path.metadata() {
+        let privileged = (meta.mode() & 0o4000 != 0 && meta.uid() != effective_uid())
+            || (meta.mode() & 0o2000 != 0 && meta.gid() != effective_gid());
+        if privileged {
+            fail(&format!(
+                "{} is set-user-ID or set-group-ID: the dynamic linker ignores LD_PRELOAD for it, \
+                 so rmap-check cannot see its calls",
+                path.display()
+            ));
+        }
+    }
+}
+
+fn effective_uid() -> u32 {
+    proc_status_id("Uid:")
+}
+
+fn effective_gid() -> u32 {
+    proc_status_id("Gid:")
+}
+
+/// The effective id (the second number) of /proc/self/status's `Uid:` or
+/// `Gid:` line.
+fn proc_status_id(key: &str) -> u32 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            let line = status.lines().find(|line| line.starts_with(key))?;
+            line.split_whitespace().nth(2)?.parse().ok()
+        })
+        .unwrap_or(u32::MAX)
+}
+
+fn main() {
+    let settings = parse(std::env::args_os().skip(1));
+    check_program(&settings.program);
+    let preload = preload_library();
+    let mut ld_preload = preload.into_os_string();
+    if let Some(existing) = std::env::var_os("LD_PRELOAD").filter(|v| !v.is_empty()) {
+        ld_preload.push(":");
+        ld_preload.push(existing);
+    }
+    let mut command = Command::new(&settings.program);
+    command.args(&settings.args).env("LD_PRELOAD", ld_preload);
+    for (name, value) in &settings.env {
+        command.env(name, value);
+    }
+    // The program keeps this process's id (exec): its summary is always shown.
+    command.env("RMAP_CHECK_PID", std::process::id().to_string());
+    let error = command.exec();
+    eprintln!(
+        "rmap-check: cannot run {}: {error}",
+        Path::new(&settings.program).display()
+    );
+    exit(127)
+}
