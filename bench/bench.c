@@ -31,10 +31,13 @@ typedef struct {
     int (*advise)(void *, size_t, int);
     void *(*remap)(void *, size_t, size_t, int, ...);
     int (*resident)(void *, size_t, unsigned char *);
+    int (*lock)(const void *, size_t);
+    int (*unlock)(const void *, size_t);
 } api_t;
 
-static const api_t LIBC = {mmap, msync, munmap, mprotect, madvise, mremap, mincore};
-static const api_t RMAP = {rmap_map, rmap_sync, rmap_unmap, rmap_protect, rmap_advise, rmap_remap, rmap_resident};
+static const api_t LIBC = {mmap, msync, munmap, mprotect, madvise, mremap, mincore, mlock, munlock};
+static const api_t RMAP = {rmap_map,    rmap_sync,     rmap_unmap, rmap_protect, rmap_advise,
+                           rmap_remap,  rmap_resident, rmap_lock,  rmap_unlock};
 
 static size_t PG;
 static int file_fd = -1, big_fd = -1;
@@ -119,6 +122,15 @@ static void protect_page(const api_t *a, long n)
     char *p = a->map(NULL, PG, PROT_READ | PROT_WRITE, ANON, -1, 0);
     for (long i = 0; i < n; i++)
         if (a->protect(p, PG, i % 2 ? PROT_READ | PROT_WRITE : PROT_READ) != 0) die("protect");
+    a->unmap(p, PG);
+}
+
+/* One call per iteration: mlock, then munlock, alternating. */
+static void lock_page(const api_t *a, long n)
+{
+    char *p = a->map(NULL, PG, PROT_READ | PROT_WRITE, ANON, -1, 0);
+    for (long i = 0; i < n; i++)
+        if ((i % 2 ? a->unlock(p, PG) : a->lock(p, PG)) != 0) die("lock");
     a->unmap(p, PG);
 }
 
@@ -323,6 +335,7 @@ int main(void)
         {"file map+unmap, 1 MiB, MAP_SHARED read-only", file_ro_1m, 200, 1001, 0, "libc", "rmap", le, 1.05},
         {"file map+unmap, 1 MiB, MAP_SHARED read-write", file_rw_1m, 200, 1001, 0, "libc", "rmap", le, 1.05},
         {"protect 1 page (read-only and back)", protect_page, 400, 1001, 0, "libc", "rmap", le, 1.05},
+        {"lock 1 page (mlock and munlock, alternating)", lock_page, 400, 1001, 0, "libc", "rmap", le, 1.05},
         {"advise 1 page (MADV_RANDOM and back)", advise_page, 1000, 1001, 0, "libc", "rmap", le, 1.05},
         {"remap 1 -> 2 pages in place (and back)", remap_in_place, 400, 1001, 0, "libc", "rmap", le, 1.05},
         {"remap 1 -> 2 pages moving (MREMAP_FIXED, and back)", remap_moving, 200, 1001, 0, "libc", "rmap", le, 1.05},

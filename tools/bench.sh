@@ -13,7 +13,7 @@ bench=${1:-target/bench}
     echo "median of the per-round ratios B/A; p25 / p75 bound the middle half of the"
     echo "rounds, and min / max show the extremes (a round a disturbance hit)."
     echo "The live-mapping rows keep 1,000 or 60,000 other librmap mappings alive."
-    echo "The protect, advise and remap rows alternate a change and its undo on"
+    echo "The protect, lock, advise and remap rows alternate a change and its undo on"
     echo "memory the side mapped itself, so the registry records every change."
     echo
     echo "## Machine"
