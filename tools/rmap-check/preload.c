@@ -23,6 +23,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -102,10 +103,12 @@ void *mremap(void *old_address, size_t old_size, size_t new_size, int flags, ...
           rmap_remap(old_address, old_size, new_size, flags, new_address));
 }
 
-/* Drops this library from LD_PRELOAD, so that programs this one executes
- * run unchecked (rmap-check --trace-children=no). */
+/* Drops this library from LD_PRELOAD, and RMAP_CHECK (this process keeps
+ * its mode: set above), so that programs this one executes run unchecked
+ * (rmap-check --trace-children=no), even one linked with librmap. */
 static void untrace_children(void)
 {
+    unsetenv("RMAP_CHECK");
     const char *preload = getenv("LD_PRELOAD");
     if (!preload) return;
     char *kept = malloc(strlen(preload) + 1), *copy = strdup(preload);
@@ -125,8 +128,11 @@ static void untrace_children(void)
 __attribute__((constructor)) static void start(void)
 {
     rmap_sys_start_interposed();
+    /* rmap-check sets RMAP_CHECK to report or abort; loaded without it,
+     * this library still checks (and reports). */
     const char *mode = getenv("RMAP_CHECK");
-    if (!mode || !*mode) rmap_set_check(RMAP_CHECK_REPORT);
+    int abort_mode = mode && (strcasecmp(mode, "abort") == 0 || strcmp(mode, "2") == 0);
+    rmap_set_check(abort_mode ? RMAP_CHECK_ABORT : RMAP_CHECK_REPORT);
     const char *children = getenv("RMAP_CHECK_CHILDREN");
     if (children && strcmp(children, "no") == 0) untrace_children();
 }
