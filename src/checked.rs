@@ -335,8 +335,11 @@ pub fn summary(
             .map(|i| (Finding::kind(i), findings[i]))
             .collect(),
     );
+    let plural = |n: u64| if n == 1 { "" } else { "s" };
     format!(
-        "rmap: summary: pid {pid}: {call_total} calls{call_kinds}, {report_total} reports{report_kinds}"
+        "rmap: summary: pid {pid}: {call_total} call{}{call_kinds}, {report_total} report{}{report_kinds}",
+        plural(call_total),
+        plural(report_total)
     )
 }
 
@@ -412,6 +415,14 @@ mod tests {
         assert_eq!(
             summary(9, true, &calls, &findings),
             "rmap: summary: pid 9: 5 calls (mmap 3, munmap 2), 2 reports (double-unmap 2)"
+        );
+        let mut one = [0; 9];
+        one[Call::Map.index()] = 1;
+        let mut one_report = [0; Finding::COUNT];
+        one_report[Finding::Leak.index()] = 1;
+        assert_eq!(
+            summary(10, false, &one, &one_report),
+            "rmap: summary: pid 10: 1 call (rmap_map 1), 1 report (leak 1)"
         );
         assert_eq!(
             summary(8, false, &[0; 9], &[0; Finding::COUNT]),

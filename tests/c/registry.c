@@ -501,6 +501,44 @@ static int abort_mode_reports_then_aborts(void)
                : 1;
 }
 
+/* RMAP_CHECK_SUMMARY, _LEAKS, _LOG and _ERROR_EXITCODE, as rmap-check sets
+ * them, in a program that calls librmap itself. */
+static int report_settings_from_the_environment(void)
+{
+    char log[] = "/tmp/rmap-registry-log-XXXXXX";
+    int fd = mkstemp(log);
+    if (fd < 0) return check(0, "a temp file for the log"), 1;
+    close(fd);
+    setenv("RMAP_CHECK_SUMMARY", "yes", 1);
+    setenv("RMAP_CHECK_ERROR_EXITCODE", "7", 1);
+    run_t r = run_scenario("double-unmap", "1");
+    printf("     %s", r.err);
+    int ok = check(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 7, "RMAP_CHECK_ERROR_EXITCODE=7: exit status 7 after a report");
+    ok &= check(strstr(r.err, ": 3 calls (rmap_map 1, rmap_unmap 2), 1 report (double-unmap 1)\n") != NULL,
+                "RMAP_CHECK_SUMMARY=yes: the summary counts rmap_map 1, rmap_unmap 2 and the report");
+    setenv("RMAP_CHECK_LEAKS", "no", 1);
+    r = run_scenario("leak", "1");
+    ok &= check(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0 && strstr(r.err, "rmap: leak:") == NULL &&
+                    strstr(r.err, "0 reports") != NULL,
+                "RMAP_CHECK_LEAKS=no: no leak line, no report, exit 0");
+    unsetenv("RMAP_CHECK_LEAKS");
+    setenv("RMAP_CHECK_LOG", log, 1);
+    r = run_scenario("leak", "1");
+    unsetenv("RMAP_CHECK_LOG");
+    unsetenv("RMAP_CHECK_SUMMARY");
+    unsetenv("RMAP_CHECK_ERROR_EXITCODE");
+    char logged[4096] = "";
+    FILE *f = fopen(log, "r");
+    size_t got = f ? fread(logged, 1, sizeof logged - 1, f) : 0;
+    logged[got] = 0;
+    if (f) fclose(f);
+    unlink(log);
+    ok &= check(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 7 && r.err[0] == 0 &&
+                    strncmp(logged, "rmap: leak: ", 12) == 0 && strstr(logged, "\nrmap: summary: ") != NULL,
+                "RMAP_CHECK_LOG: the leak line and the summary in the file, nothing on stderr");
+    return ok ? 0 : 1;
+}
+
 static int default_mode_reports_nothing_and_changes_nothing(void)
 {
     const char *names[] = {"leak", "beyond-eof", "write-exec", "unmap-unowned", "double-unmap", "sync-unowned"};
@@ -737,6 +775,7 @@ static const test_t TESTS[] = {
     K(stats_count_live_and_calls),
     K(checked_reports_each_kind),
     K(abort_mode_reports_then_aborts),
+    K(report_settings_from_the_environment),
     K(default_mode_reports_nothing_and_changes_nothing),
     K(set_check_from_the_program),
     K(eight_threads_registry_matches_the_kernel),
