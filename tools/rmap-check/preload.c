@@ -112,7 +112,11 @@ static void untrace_children(void)
     const char *preload = getenv("LD_PRELOAD");
     if (!preload) return;
     char *kept = malloc(strlen(preload) + 1), *copy = strdup(preload);
-    if (!kept || !copy) return;
+    if (!kept || !copy) {
+        free(kept);
+        free(copy);
+        return;
+    }
     kept[0] = 0;
     for (char *save = NULL, *item = strtok_r(copy, ": ", &save); item; item = strtok_r(NULL, ": ", &save)) {
         if (strstr(item, "librmap_check.so")) continue;
