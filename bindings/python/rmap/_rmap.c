@@ -398,7 +398,9 @@ static PyObject *mmap_readline(mmap_object *self, PyObject *unused)
 {
     (void)unused;
     CHECK_VALID(self, NULL);
-    Py_ssize_t start = self->pos < self->size ? self->pos : self->size;
+    /* A position past the end (after resize() shrank the mapping) stays where it is. */
+    if (remaining(self) == 0) return PyBytes_FromStringAndSize(NULL, 0);
+    Py_ssize_t start = self->pos;
     Py_ssize_t newline = search(self, "\n", 1, start, self->size, 0, 256);
     if (newline == -2) return NULL;
     Py_ssize_t end = newline < 0 ? self->size : newline + 1;
@@ -752,16 +754,50 @@ static Py_ssize_t mmap_length(mmap_object *self)
     return self->size;
 }
 
-static PyObject *mmap_item(mmap_object *self, Py_ssize_t i)
+/* m[i] is an int (the mapping protocol); the sequence protocol, which
+   iteration, `in` and reversed() use, gives 1-byte bytes, as the standard
+   module's does. */
+static int byte_at(mmap_object *self, Py_ssize_t i, unsigned char *byte)
 {
-    CHECK_VALID(self, NULL);
+    CHECK_VALID(self, -1);
     if (i < 0 || i >= self->size) {
         PyErr_SetString(PyExc_IndexError, "mmap index out of range");
-        return NULL;
+        return -1;
     }
+    return copy_out(self, byte, i, 1);
+}
+
+static PyObject *mmap_int_item(mmap_object *self, Py_ssize_t i)
+{
     unsigned char byte;
-    if (copy_out(self, &byte, i, 1) != 0) return NULL;
+    if (byte_at(self, i, &byte) != 0) return NULL;
     return PyLong_FromLong(byte);
+}
+
+static PyObject *mmap_item(mmap_object *self, Py_ssize_t i)
+{
+    unsigned char byte;
+    if (byte_at(self, i, &byte) != 0) return NULL;
+    return PyBytes_FromStringAndSize((const char *)&byte, 1);
+}
+
+static int mmap_ass_item(mmap_object *self, Py_ssize_t i, PyObject *value)
+{
+    CHECK_VALID(self, -1);
+    if (i < 0 || i >= self->size) {
+        PyErr_SetString(PyExc_IndexError, "mmap index out of range");
+        return -1;
+    }
+    if (value == NULL) {
+        PyErr_SetString(PyExc_TypeError, "mmap object doesn't support item deletion");
+        return -1;
+    }
+    if (!PyBytes_Check(value) || PyBytes_GET_SIZE(value) != 1) {
+        PyErr_SetString(PyExc_IndexError, "mmap assignment must be length-1 bytes()");
+        return -1;
+    }
+    if (check_writable(self) != 0) return -1;
+    return copy_in(self, i, PyBytes_AS_STRING(value), 1);
 }
 
 static PyObject *mmap_subscript(mmap_object *self, PyObject *item)
@@ -771,7 +807,7 @@ static PyObject *mmap_subscript(mmap_object *self, PyObject *item)
         Py_ssize_t i = PyNumber_AsSsize_t(item, PyExc_IndexError);
         if (i == -1 && PyErr_Occurred()) return NULL;
         if (i < 0) i += self->size;
-        return mmap_item(self, i);
+        return mmap_int_item(self, i);
     }
     if (!PySlice_Check(item)) {
         PyErr_SetString(PyExc_TypeError, "mmap indices must be integers");
@@ -913,6 +949,7 @@ static PyGetSetDef mmap_getset[] = {
 static PySequenceMethods mmap_as_sequence = {
     .sq_length = (lenfunc)mmap_length,
     .sq_item = (ssizeargfunc)mmap_item,
+    .sq_ass_item = (ssizeobjargproc)mmap_ass_item,
 };
 
 static PyMappingMethods mmap_as_mapping = {
