@@ -85,6 +85,13 @@ unsafe impl Sync for Inner {}
 
 impl Inner {
     fn map(len: usize, prot: i32, flags: i32, fd: RawFd, offset: u64) -> Result<Inner> {
+        // A slice never exceeds isize::MAX bytes; memmap2 refuses such a length the same way.
+        if isize::try_from(len).is_err() {
+            return Err(Error::new(
+                ErrorKind::InvalidData,
+                "memory map length overflows isize",
+            ));
+        }
         let page = page_size() as u64;
         let alignment = (offset % page) as usize;
         // mmap refuses length 0: map one byte, as memmap2 does, and show none.
@@ -677,7 +684,10 @@ macro_rules! shared_methods {
         }
 
         /// Advises the kernel about `[offset, offset + len)` of the map
-        /// (widened down to its page).
+        /// (widened down to its page). A range that does not lie wholly inside
+        /// the map is `InvalidInput`, before any system call (memmap2 checks
+        /// `offset` and `len` only one at a time, and may advise memory past
+        /// the map).
         ///
         /// ```
         /// let map = rmap::MmapMut::map_anon(8192)?;

@@ -76,6 +76,17 @@ fn system_errors_carry_the_errno() {
 }
 
 #[test]
+fn lengths_past_isize_max_are_invalid_data_as_in_memmap2() {
+    for len in [isize::MAX as usize + 1, usize::MAX - 5000, usize::MAX] {
+        let error = MmapMut::map_anon(len).unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::InvalidData, "length {len}");
+        let t = temp_file("isize", 100);
+        let error = unsafe { MmapOptions::new().len(len).map(&t.file) }.unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::InvalidData, "length {len}");
+    }
+}
+
+#[test]
 fn ranges_past_the_end_are_invalid_input() {
     let map = MmapMut::map_anon(4096).unwrap();
     assert_eq!(

@@ -2,7 +2,10 @@
 # make check: what Rust users get. rmap-sys's example runs with plain
 # `cargo run --example hello` (no LD_LIBRARY_PATH), finding librmap through
 # pkg-config and, without it, in this tree; a fresh `cargo new` project that
-# depends on rmap by path has no cbindgen in its dependency tree and runs.
+# depends on rmap by path has no cbindgen in its dependency tree and runs;
+# tests/memmap2_port.rs, with its `use rmap as memmap2;` line removed, builds
+# and passes against memmap2 0.9 itself (so the port test is memmap2's API,
+# not ours).
 # LIBCLANG_PATH comes from the Makefile (bindgen needs libclang).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -40,4 +43,15 @@ else echo "ok   rust: cargo new + rmap by path: $(grep -c . <<<"$tree") crates i
 out=$(cd "$user/uses-rmap" && CARGO_TARGET_DIR="$root/target/rust-user" cargo run -q)
 if [ "$out" = mapped ]; then echo "ok   rust: the new project runs: $out"
 else echo "FAIL rust: the new project printed '$out'"; failed=1; fi
+cargo new -q --vcs none --lib "$user/uses-memmap2"
+cat >>"$user/uses-memmap2/Cargo.toml" <<TOML
+memmap2 = "=0.9.12"
+TOML
+mkdir "$user/uses-memmap2/tests"
+grep -v '^use rmap as memmap2;$' tests/memmap2_port.rs >"$user/uses-memmap2/tests/port.rs"
+if cmp -s tests/memmap2_port.rs "$user/uses-memmap2/tests/port.rs"; then
+    echo "FAIL rust: tests/memmap2_port.rs lost its 'use rmap as memmap2;' line"; failed=1
+elif out=$(cd "$user/uses-memmap2" && CARGO_TARGET_DIR="$root/target/memmap2-user" cargo test -q --test port 2>&1); then
+    echo "ok   rust: tests/memmap2_port.rs without its use line passes against memmap2 $(cd "$user/uses-memmap2" && cargo tree -q -i memmap2 --depth 0 | sed 's/.* v//')"
+else echo "FAIL rust: tests/memmap2_port.rs against memmap2 itself:"; echo "$out" | tail -20; failed=1; fi
 exit $failed
