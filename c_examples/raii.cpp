@@ -7,7 +7,9 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <cstdint>
 #include <cstring>
+#include <stdexcept>
 #include <fcntl.h>
 #include <string>
 #include <sys/wait.h>
@@ -119,6 +121,13 @@ int main()
 
         m.remap(16 * page);
         check(m.size() == 16 * page && m.bytes()[5] == 'x', "remap(): grown to 16 pages, contents kept");
+        {
+            rmap::mapping target = rmap::mapping::anonymous(16 * page, PROT_NONE);
+            void *there = target.release();
+            m.remap(16 * page, MREMAP_MAYMOVE | MREMAP_FIXED, there);
+            check(m.data() == there && m.bytes()[5] == 'x' && m.query().start == there,
+                  "remap(MREMAP_FIXED, address): moved there, replacing what was mapped");
+        }
         rmap::mapping moved = std::move(m);
         check(!m && moved.size() == 16 * page, "move construction takes the range");
         rmap::mapping other = rmap::mapping::anonymous(page);
@@ -177,10 +186,31 @@ int main()
               "length 0 throws std::system_error(EINVAL, generic_category), what() " + what);
         check(errno_thrown([] { rmap::mapping::file(-1, 4096, PROT_READ); }) == EBADF, "a bad fd throws EBADF");
         rmap::mapping m = rmap::mapping::anonymous(page);
-        check(errno_thrown([&] { m.protect(1, page, PROT_READ); }) == EINVAL, "protect at an unaligned offset: EINVAL");
+        check(errno_thrown([&] { m.protect(1, page - 1, PROT_READ); }) == EINVAL, "protect at an unaligned offset: EINVAL");
         check(errno_thrown([&] { m.sync(0, page, MS_SYNC | MS_ASYNC); }) == EINVAL, "sync with both flags: EINVAL");
-        check(errno_thrown([&] { m.advise(1, page, MADV_NORMAL); }) == EINVAL, "advise unaligned: EINVAL");
+        check(errno_thrown([&] { m.advise(1, page - 1, MADV_NORMAL); }) == EINVAL, "advise unaligned: EINVAL");
         check(errno_thrown([&] { m.remap(0); }) == EINVAL && m.size() == page, "remap to 0: EINVAL, unchanged");
+        int outside = 0;
+        const auto past_the_end = [&](auto body) {
+            try {
+                body();
+            } catch (const std::out_of_range &) {
+                return true;
+            }
+            return false;
+        };
+        unsigned char buffer[8];
+        outside += past_the_end([&] { m.sync(0, page + 1); });
+        outside += past_the_end([&] { m.advise(page, 1, MADV_NORMAL); });
+        outside += past_the_end([&] { m.protect(0, 2 * page, PROT_NONE); });
+        outside += past_the_end([&] { m.lock(page + 1, 0); });
+        outside += past_the_end([&] { m.unlock(1, SIZE_MAX); });
+        outside += past_the_end([&] { m.read(page - 4, buffer, 8); });
+        outside += past_the_end([&] { m.write(SIZE_MAX, buffer, 1); });
+        check(outside == 7 && m.query().prot == (PROT_READ | PROT_WRITE),
+              "7 range members past the end throw std::out_of_range, nothing changed");
+        check(!past_the_end([&] { m.read(page - 8, buffer, 8); }) && !past_the_end([&] { m.sync(page, 0); }),
+              "ranges ending at the end are inside");
         rmap::mapping empty;
         check(errno_thrown([&] { empty.query(); }) == ENOENT, "query of nothing: ENOENT");
         rmap::mapping holed = rmap::mapping::anonymous(2 * page);

@@ -10,9 +10,11 @@
  * there is ignored: a destructor cannot report it, and memmap2 does the
  * same); it can be moved, not copied. Every failing call throws
  * std::system_error with std::generic_category() and the errno of the C
- * function, whose name is the what() prefix. Offsets and lengths of the
- * range members are passed to the C functions as given (the kernel's page
- * rules apply: an unaligned offset is EINVAL).
+ * function, whose name is the what() prefix. The range members take an
+ * offset and length inside the mapping: a range reaching past its end throws
+ * std::out_of_range before any call (the C call would act on whatever is
+ * mapped next); within it they are passed as given, so the kernel's page
+ * rules apply (an unaligned offset is EINVAL).
  *
  * Written by hand (the C header is generated); compiles warning-free with
  * -std=c++17 -Wall -Wextra -Wpedantic -Wold-style-cast -Werror under g++ and
@@ -25,6 +27,8 @@
 
 #include <cerrno>
 #include <cstddef>
+#include <stdexcept>
+#include <string>
 #include <system_error>
 #include <utility>
 #include <vector>
@@ -159,40 +163,42 @@ public:
     void sync(int flags = MS_SYNC) const { sync(0, size_, flags); }
     void sync(std::size_t offset, std::size_t length, int flags = MS_SYNC) const
     {
-        if (rmap_sync(at(offset), length, flags) != 0) throw_errno("rmap_sync");
+        if (rmap_sync(at(offset, length, "rmap::mapping::sync"), length, flags) != 0) throw_errno("rmap_sync");
     }
 
     /* rmap_advise. */
     void advise(int advice) const { advise(0, size_, advice); }
     void advise(std::size_t offset, std::size_t length, int advice) const
     {
-        if (rmap_advise(at(offset), length, advice) != 0) throw_errno("rmap_advise");
+        if (rmap_advise(at(offset, length, "rmap::mapping::advise"), length, advice) != 0) throw_errno("rmap_advise");
     }
 
     /* rmap_protect. */
     void protect(int prot) const { protect(0, size_, prot); }
     void protect(std::size_t offset, std::size_t length, int prot) const
     {
-        if (rmap_protect(at(offset), length, prot) != 0) throw_errno("rmap_protect");
+        if (rmap_protect(at(offset, length, "rmap::mapping::protect"), length, prot) != 0) throw_errno("rmap_protect");
     }
 
     /* rmap_lock and rmap_unlock. */
     void lock() const { lock(0, size_); }
     void lock(std::size_t offset, std::size_t length) const
     {
-        if (rmap_lock(at(offset), length) != 0) throw_errno("rmap_lock");
+        if (rmap_lock(at(offset, length, "rmap::mapping::lock"), length) != 0) throw_errno("rmap_lock");
     }
     void unlock() const { unlock(0, size_); }
     void unlock(std::size_t offset, std::size_t length) const
     {
-        if (rmap_unlock(at(offset), length) != 0) throw_errno("rmap_unlock");
+        if (rmap_unlock(at(offset, length, "rmap::mapping::unlock"), length) != 0) throw_errno("rmap_unlock");
     }
 
-    /* rmap_remap to new_size bytes; the mapping may move (MREMAP_MAYMOVE).
-     * On failure the mapping is unchanged. */
-    void remap(std::size_t new_size, int flags = MREMAP_MAYMOVE)
+    /* rmap_remap to new_size bytes; the mapping may move (MREMAP_MAYMOVE),
+     * to new_address with MREMAP_FIXED. With MREMAP_DONTUNMAP the old range
+     * stays mapped and is the caller's to unmap. On failure the mapping is
+     * unchanged. */
+    void remap(std::size_t new_size, int flags = MREMAP_MAYMOVE, void *new_address = nullptr)
     {
-        void *moved = rmap_remap(data_, size_, new_size, flags);
+        void *moved = rmap_remap(data_, size_, new_size, flags, new_address);
         if (moved == RMAP_FAILED) throw_errno("rmap_remap");
         data_ = moved;
         size_ = new_size;
@@ -218,8 +224,14 @@ public:
     }
 
     /* rmap::read and rmap::write at `offset` of the mapping. */
-    void read(std::size_t offset, void *dst, std::size_t n) const { rmap::read(dst, at(offset), n); }
-    void write(std::size_t offset, const void *src, std::size_t n) const { rmap::write(at(offset), src, n); }
+    void read(std::size_t offset, void *dst, std::size_t n) const
+    {
+        rmap::read(dst, at(offset, n, "rmap::mapping::read"), n);
+    }
+    void write(std::size_t offset, const void *src, std::size_t n) const
+    {
+        rmap::write(at(offset, n, "rmap::mapping::write"), src, n);
+    }
 
     /* Gives the range up: the caller unmaps it. */
     void *release() noexcept
@@ -237,7 +249,13 @@ public:
     }
 
 private:
-    void *at(std::size_t offset) const noexcept { return static_cast<unsigned char *>(data_) + offset; }
+    /* The address of [offset, offset + length), which must lie inside the mapping. */
+    void *at(std::size_t offset, std::size_t length, const char *member) const
+    {
+        if (offset > size_ || length > size_ - offset)
+            throw std::out_of_range(std::string(member) + ": range past the end of the mapping");
+        return static_cast<unsigned char *>(data_) + offset;
+    }
 
     void *data_ = nullptr;
     std::size_t size_ = 0;
