@@ -70,7 +70,7 @@ static void registry(void)
     rmap_foreach(print_one, NULL);
     struct rmap_stats st;
     rmap_stats(&st);
-    printf("  rmap_stats: %zu live mappings, %zu bytes; %llu maps, %llu unmaps so far\n\n", st.live_mappings,
+    printf("  rmap_stats: live_mappings %zu, live_bytes %zu; maps %llu, unmaps %llu so far\n\n", st.live_mappings,
            st.live_bytes, (unsigned long long)st.maps, (unsigned long long)st.unmaps);
     rmap_unmap(anon, 3 * pg);
     rmap_unmap(file, 2 * pg);
