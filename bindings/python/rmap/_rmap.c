@@ -754,18 +754,23 @@ static Py_ssize_t mmap_length(mmap_object *self)
     return self->size;
 }
 
-/* m[i] is an int (the mapping protocol); the sequence protocol, which
-   iteration, `in` and reversed() use, gives 1-byte bytes, as the standard
-   module's does. */
+static int check_index(const mmap_object *self, Py_ssize_t i)
+{
+    if (i >= 0 && i < self->size) return 0;
+    PyErr_SetString(PyExc_IndexError, "mmap index out of range");
+    return -1;
+}
+
 static int byte_at(mmap_object *self, Py_ssize_t i, unsigned char *byte)
 {
     CHECK_VALID(self, -1);
-    if (i < 0 || i >= self->size) {
-        PyErr_SetString(PyExc_IndexError, "mmap index out of range");
-        return -1;
-    }
+    if (check_index(self, i) != 0) return -1;
     return copy_out(self, byte, i, 1);
 }
+
+/* m[i] is an int (the mapping protocol); the sequence protocol, which
+   iteration, `in` and reversed() use, gives 1-byte bytes, as the standard
+   module's does. */
 
 static PyObject *mmap_int_item(mmap_object *self, Py_ssize_t i)
 {
@@ -784,10 +789,7 @@ static PyObject *mmap_item(mmap_object *self, Py_ssize_t i)
 static int mmap_ass_item(mmap_object *self, Py_ssize_t i, PyObject *value)
 {
     CHECK_VALID(self, -1);
-    if (i < 0 || i >= self->size) {
-        PyErr_SetString(PyExc_IndexError, "mmap index out of range");
-        return -1;
-    }
+    if (check_index(self, i) != 0) return -1;
     if (value == NULL) {
         PyErr_SetString(PyExc_TypeError, "mmap object doesn't support item deletion");
         return -1;
@@ -838,10 +840,7 @@ static int mmap_ass_subscript(mmap_object *self, PyObject *item, PyObject *value
         Py_ssize_t i = PyNumber_AsSsize_t(item, PyExc_IndexError);
         if (i == -1 && PyErr_Occurred()) return -1;
         if (i < 0) i += self->size;
-        if (i < 0 || i >= self->size) {
-            PyErr_SetString(PyExc_IndexError, "mmap index out of range");
-            return -1;
-        }
+        if (check_index(self, i) != 0) return -1;
         if (value == NULL) {
             PyErr_SetString(PyExc_TypeError, "mmap doesn't support item deletion");
             return -1;

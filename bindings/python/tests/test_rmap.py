@@ -7,6 +7,7 @@ import errno
 import mmap
 import os
 import pickle
+import random
 import signal
 import subprocess
 import sys
@@ -289,8 +290,6 @@ def random_call(r, kind):
 
 @pytest.mark.parametrize("kind", ["anonymous", "default", "read", "copy", "write"])
 def test_random_call_sequences_match_the_standard_module(data, kind):
-    import random
-
     original = data.read_bytes()
     for seed in range(60):
         logs = []
