@@ -1,7 +1,8 @@
 # librmap: the library, its header, the seed programs and the test suites.
 #   make               library (target/release/librmap.{so,a}) and rmap-check
 #   make demo          the seed programs, then what librmap adds, each explained
-#   make check         everything CI runs: lints, Rust tests, header check, C programs
+#   make check         everything CI runs: lints, Rust tests, header and docs
+#                      checks, every C program, rmap-check, the bindings
 #   make header        regenerate include/rmap.h from src/ffi.rs (tools/header, cbindgen)
 #   make man           regenerate man/*.3 from the header
 #   make fuzz          the random differential with 1,000,000 tuples (SEED=n to choose)
@@ -9,17 +10,25 @@
 #   make check-asan    the C programs built with -fsanitize=address,undefined
 #   make check-valgrind  the C programs run under valgrind
 #   make install       PREFIX, BINDIR, LIBDIR, INCLUDEDIR, MANDIR, DESTDIR as usual
-#   make uninstall     removes exactly what install put there
+#   make uninstall     removes what the last install wrote (its record says what)
 #   make bench         librmap against libc, interleaved; writes BENCHMARKS.md
 #   make clean
+#
+# Every path here is relative to the repository root, and the programs built
+# here find the tree's librmap through $ORIGIN: the tree may lie anywhere and
+# be called anything (a path with spaces too). Every target that builds
+# something depends on files, so a second `make check` rebuilds and
+# reinstalls nothing; each step says what it does before it does it.
 
 CARGO   ?= cargo
 CC      ?= cc
 RELEASE := target/release
 LIB     := $(RELEASE)/librmap.so
+ARCHIVE := $(RELEASE)/librmap.a
 CBIN    := target/c
 CFLAGS  := -std=c11 -Wall -Wextra -Wpedantic -Werror -D_GNU_SOURCE -g -Iinclude
-LDLIBS  := -L$(RELEASE) -Wl,-rpath,$(abspath $(RELEASE)) -lrmap -pthread
+# Every program linked with librmap lives in target/c or target/c-asan.
+LDLIBS  := -L$(RELEASE) -Wl,-rpath,'$$ORIGIN/../release' -lrmap -pthread
 
 # The one list of C programs: the seed programs and demos of c_examples/
 # (checked by c_examples/run.sh), and the self-checking suites of tests/c/,
@@ -35,6 +44,7 @@ PYTHON  ?= python3
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 MAJOR   := $(firstword $(subst ., ,$(VERSION)))
 PREFIX  ?= /usr/local
+BINDIR  ?= $(PREFIX)/bin
 LIBDIR  ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
 MANDIR  ?= $(PREFIX)/share/man
@@ -46,30 +56,56 @@ ASAN_BINS := $(addprefix $(ASAN_BIN)/,$(EXAMPLES) $(SUITES))
 VENV    := target/venv
 LIBCLANG_PATH = $(shell $(VENV)/bin/python -c 'import clang, os; print(os.path.join(os.path.dirname(clang.__file__), "native"))')
 
-.PHONY: checker checker-check bindings-check python-check rmap-sys-check cpp-check bench install uninstall install-check abi-check all lib header header-check man man-check docs-check layers-check readme-check demo check lint test c-check \
-        fuzz check-asan check-valgrind clean
+# A step's first line: what it is about to do.
+say = @printf '== %s\n' "$(1)"
+
+.PHONY: all lib cargo-ready checker checker-check bindings-check python-check rmap-sys-check cpp-check bench \
+        install uninstall install-check abi-check header header-check man man-check docs-check layers-check \
+        readme-check demo check lint test c-check fuzz check-asan check-valgrind clean
 
 all: lib checker
 
-# Cargo decides what to rebuild; build.rs writes the SONAME link.
-# The static library's system dependencies (rustc's native-static-libs, which
-# cargo replays when nothing changed) become Libs.private of the .pc files.
-lib:
-	@mkdir -p target
-	@$(CARGO) rustc --release --lib -- --print native-static-libs 2>target/rustc-lib.log; \
-		status=$$?; grep -v 'native-static-libs\|^note: link against' target/rustc-lib.log >&2; exit $$status
-	@sed -n 's/.*native-static-libs: //p' target/rustc-lib.log | tail -n 1 >$(RELEASE)/native-static-libs
-	@$(call pkgconfig,$(abspath $(RELEASE)),$(abspath include)) >$(RELEASE)/rmap-uninstalled.pc
+# librmap is Rust: without cargo nothing here can be built, so say where to get it.
+cargo-ready:
+	@command -v $(CARGO) >/dev/null 2>&1 || { \
+		echo "librmap is written in Rust, and '$(CARGO)' (Rust's build tool) is not on PATH."; \
+		if [ -x "$$HOME/.cargo/bin/cargo" ]; then \
+			echo "It is installed in ~/.cargo/bin: run  . \"\$$HOME/.cargo/env\"  (or add ~/.cargo/bin to PATH) and make again."; \
+		else \
+			echo "Install the Rust toolchain with rustup (https://rustup.rs):"; \
+			echo "    curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh"; \
+			echo "then open a new shell (or run  . \"\$$HOME/.cargo/env\") and make again."; \
+		fi; exit 1; }
+
+# Cargo decides what to rebuild (and leaves the files alone when nothing
+# changed, so the C programs below are not relinked); build.rs writes the
+# SONAME link. The static library's system dependencies are the Rust
+# standard library's (librmap adds none; install-check links statically with
+# them): they become Libs.private of the .pc files.
+lib: cargo-ready
+	@$(CARGO) build --release --lib
+	@test -s $(RELEASE)/native-static-libs || \
+		echo '' | rustc --edition 2024 --crate-type staticlib --crate-name empty --print native-static-libs \
+			-o target/empty.a - 2>&1 | sed -n 's/.*native-static-libs: //p' >$(RELEASE)/native-static-libs
+	@$(call pkgconfig,$${PWD}/$(RELEASE),$${PWD}/include) >$(RELEASE)/rmap-uninstalled.pc.new
+	@cmp -s $(RELEASE)/rmap-uninstalled.pc.new $(RELEASE)/rmap-uninstalled.pc && rm $(RELEASE)/rmap-uninstalled.pc.new || \
+		mv $(RELEASE)/rmap-uninstalled.pc.new $(RELEASE)/rmap-uninstalled.pc
+$(LIB) $(ARCHIVE): lib ;
 
 # rmap-check(1): the launcher (Rust) and the preload it puts in the program
 # (C, linked with librmap.a, exporting only the ten C library names).
 CHECKER := $(RELEASE)/rmap-check $(RELEASE)/librmap_check.so
-CHECKER_BUILD := $(CARGO) build -q --release --manifest-path tools/rmap-check/Cargo.toml --target-dir target/checker
-checker: lib
-	@$(CHECKER_BUILD) && cp target/checker/release/rmap-check $(RELEASE)/rmap-check
+checker: lib $(CHECKER)
+$(RELEASE)/rmap-check: cargo-ready FORCE
+	@$(CARGO) build -q --release --manifest-path tools/rmap-check/Cargo.toml --target-dir target/checker
+	@cmp -s target/checker/release/rmap-check $@ || cp target/checker/release/rmap-check $@
+
+$(RELEASE)/librmap_check.so: tools/rmap-check/preload.c tools/rmap-check/exports.map $(ARCHIVE) include/rmap.h
 	$(CC) -std=c11 -Wall -Wextra -Wpedantic -Werror -O2 -g -fPIC -shared -Iinclude \
-		-o $(RELEASE)/librmap_check.so tools/rmap-check/preload.c $(RELEASE)/librmap.a \
+		-o $@ tools/rmap-check/preload.c $(ARCHIVE) \
 		$$(cat $(RELEASE)/native-static-libs) -Wl,--version-script=tools/rmap-check/exports.map -Wl,-z,nodelete
+
+FORCE:
 
 # tests/rmap-check: plain programs (no librmap in their build) under rmap-check.
 CHECK_BIN := target/c/rmap-check
@@ -89,37 +125,57 @@ $(CHECK_BIN)/misuse-static: tests/rmap-check/misuse.c
 	@$(CC) $(PLAIN_CFLAGS) -static -o $@ $< 2>/dev/null || echo "no static C library: $@ not built"
 
 checker-check: checker $(CHECK_PROGS) $(CHECK_BIN)/misuse-static $(VENV)/.ready
+	$(call say,rmap-check: plain programs and real ones (python3, git, sort) under the checker)
 	@test "$$($(RELEASE)/rmap-check --version)" = "rmap-check $(VERSION)" || \
 		{ echo "FAIL rmap-check's version (tools/rmap-check/Cargo.toml) is not librmap's $(VERSION)"; exit 1; }
 	@bash tests/rmap-check/run.sh $(RELEASE)/rmap-check $(CHECK_BIN) $(VENV)/bin/python
 
 # $(call pkgconfig,LIBDIR,INCLUDEDIR)
-pkgconfig = printf '%s\n' 'libdir=$(1)' 'includedir=$(2)' '' 'Name: rmap' \
+pkgconfig = printf '%s\n' "libdir=$(1)" "includedir=$(2)" '' 'Name: rmap' \
 	'Description: Memory mapping for C, written in Rust' 'Version: $(VERSION)' \
 	'Libs: -L$${libdir} -lrmap' "Libs.private: $$(cat $(RELEASE)/native-static-libs)" \
 	'Cflags: -I$${includedir}'
 
-# A local virtual environment: pytest, and libclang for bindgen (a wheel from
-# PyPI, so no system package or root is needed).
+# A local virtual environment: pytest, numpy, and libclang for bindgen (a
+# wheel from PyPI, so no system package or root is needed).
 $(VENV)/.ready:
-	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install -q --disable-pip-version-check pytest libclang numpy
-	touch $@
+	$(call say,creating $(VENV) with pytest$(,) libclang and numpy from PyPI)
+	@$(PYTHON) -m venv $(VENV)
+	@$(VENV)/bin/pip install --disable-pip-version-check --progress-bar off pytest libclang numpy | grep -v '^Requirement already'
+	@touch $@
+
+, := ,
+
+# The Python package, installed into the venv once per change of its
+# sources or of librmap (pip builds it with the same cargo command as lib).
+PY_SOURCES := $(wildcard bindings/python/rmap/*.py bindings/python/rmap/*.c) bindings/python/setup.py \
+              bindings/python/pyproject.toml
+$(VENV)/.rmap-installed: $(PY_SOURCES) $(LIB) $(VENV)/.ready
+	$(call say,installing bindings/python into $(VENV))
+	@$(VENV)/bin/pip install -q --disable-pip-version-check bindings/python
+	@touch $@
+
+# The wheel alone in a fresh venv, once per change of what goes into it.
+target/wheel/.checked: $(PY_SOURCES) $(LIB) tools/wheel_check.sh $(VENV)/.ready
+	$(call say,the Python wheel: built$(,) installed alone in a fresh venv$(,) imported)
+	@bash tools/wheel_check.sh
+	@touch $@
 
 # The pytest suite includes CPython's own test.test_mmap run against rmap.
-python-check: lib $(VENV)/.ready
-	$(VENV)/bin/pip install -q --disable-pip-version-check bindings/python
-	cd target && venv/bin/python -m pytest -q ../bindings/python/tests
-	@bash tools/wheel_check.sh
+python-check: lib $(VENV)/.rmap-installed target/wheel/.checked
+	$(call say,Python: pytest (the standard mmap module case by case$(,) and CPython's test.test_mmap))
+	@cd target && venv/bin/python -m pytest -q ../bindings/python/tests
 
 # rmap-sys finds this tree's librmap through pkg-config (rmap-uninstalled.pc).
+RMAP_SYS_ENV = PKG_CONFIG_PATH="$${PWD}/$(RELEASE)" LIBCLANG_PATH="$(LIBCLANG_PATH)"
 rmap-sys-check: lib $(VENV)/.ready
-	$(CARGO) fmt --manifest-path bindings/rust/rmap-sys/Cargo.toml --check
-	PKG_CONFIG_PATH=$(abspath $(RELEASE)) LIBCLANG_PATH=$(LIBCLANG_PATH) $(CARGO) clippy -q \
-		--manifest-path bindings/rust/rmap-sys/Cargo.toml --target-dir target/rmap-sys --all-targets -- -D warnings
-	PKG_CONFIG_PATH=$(abspath $(RELEASE)) LIBCLANG_PATH=$(LIBCLANG_PATH) $(CARGO) test \
-		--manifest-path bindings/rust/rmap-sys/Cargo.toml --target-dir target/rmap-sys
-	@LIBCLANG_PATH=$(LIBCLANG_PATH) bash tools/rust_users_check.sh
+	$(call say,rmap-sys: rustfmt$(,) clippy$(,) tests (bindgen over include/rmap.h))
+	@$(CARGO) fmt --manifest-path bindings/rust/rmap-sys/Cargo.toml --check
+	@$(RMAP_SYS_ENV) $(CARGO) clippy --manifest-path bindings/rust/rmap-sys/Cargo.toml --target-dir target/rmap-sys \
+		--all-targets -- -D warnings
+	@$(RMAP_SYS_ENV) $(CARGO) test --manifest-path bindings/rust/rmap-sys/Cargo.toml --target-dir target/rmap-sys
+	$(call say,Rust users: rmap-sys's example$(,) a fresh project depending on rmap$(,) the memmap2 port)
+	@LIBCLANG_PATH="$(LIBCLANG_PATH)" bash tools/rust_users_check.sh
 
 # include/rmap.hpp and its test, c_examples/raii.cpp: C++17 with g++ and
 # clang++ (installed from the distribution when missing), C++20 (std::span).
@@ -127,67 +183,80 @@ CXXWARN := -Wall -Wextra -Wpedantic -Wold-style-cast -Werror
 CLANGXX ?= clang++
 target/.clang-ready:
 	@mkdir -p target
-	@command -v $(CLANGXX) >/dev/null || { echo "installing clang from the distribution (apt-get)"; \
+	@command -v $(CLANGXX) >/dev/null || { echo "== installing clang from the distribution (apt-get)"; \
 		export DEBIAN_FRONTEND=noninteractive; \
 		{ apt-get install -y -q clang || { apt-get update -q && apt-get install -y -q clang; }; } >target/apt-clang.log 2>&1 || \
 		{ tail -5 target/apt-clang.log; echo "FAIL: $(CLANGXX) is missing and apt-get could not install clang"; exit 1; }; }
 	@touch $@
 
 CPP_BINS := $(CBIN)/raii $(CBIN)/raii-clang $(CBIN)/raii-cxx20
-$(CBIN)/raii: c_examples/raii.cpp include/rmap.h include/rmap.hpp lib
+CPP_DEPS := c_examples/raii.cpp include/rmap.h include/rmap.hpp $(LIB)
+$(CBIN)/raii: $(CPP_DEPS)
 	@mkdir -p $(CBIN)
 	$(CXX) -std=c++17 $(CXXWARN) -Iinclude -o $@ $< $(LDLIBS)
 
-$(CBIN)/raii-clang: c_examples/raii.cpp include/rmap.h include/rmap.hpp lib target/.clang-ready
+$(CBIN)/raii-clang: $(CPP_DEPS) target/.clang-ready
 	@mkdir -p $(CBIN)
 	$(CLANGXX) -std=c++17 $(CXXWARN) -Iinclude -o $@ $< $(LDLIBS)
 
-$(CBIN)/raii-cxx20: c_examples/raii.cpp include/rmap.h include/rmap.hpp lib
+$(CBIN)/raii-cxx20: $(CPP_DEPS)
 	@mkdir -p $(CBIN)
 	$(CXX) -std=c++20 $(CXXWARN) -Iinclude -o $@ $< $(LDLIBS)
 
-$(ASAN_BIN)/raii: c_examples/raii.cpp include/rmap.h include/rmap.hpp lib
+$(ASAN_BIN)/raii: $(CPP_DEPS)
 	@mkdir -p $(ASAN_BIN)
 	$(CXX) -std=c++17 $(CXXWARN) -fsanitize=address,undefined -fno-sanitize-recover=all -Iinclude -o $@ $< $(LDLIBS)
 
 cpp-check: $(CPP_BINS)
+	$(call say,C++: rmap.hpp's test with g++$(,) clang++ and C++20)
 	@for prog in $(CPP_BINS); do $$prog >target/cpp.log 2>&1 && echo "ok   $$prog: $$(tail -n 1 target/cpp.log)" || \
 		{ cat target/cpp.log; echo "FAIL $$prog"; exit 1; }; done
 
 bindings-check: python-check rmap-sys-check cpp-check
 
-bench: lib checker $(VENV)/.ready
-	$(CC) -std=c11 -O2 -Wall -Wextra -Wpedantic -Werror -D_GNU_SOURCE -Iinclude -o target/bench bench/bench.c $(LDLIBS)
-	$(CC) $(PLAIN_CFLAGS) -O2 -o target/mapping_workload bench/mapping_workload.c
-	$(VENV)/bin/pip install -q --disable-pip-version-check bindings/python
-	PYTHON_BENCH="$(VENV)/bin/python tools/bench_python.py" \
-		CHECKER_BENCH="$(VENV)/bin/python tools/bench_checker.py $(RELEASE)/rmap-check target/mapping_workload" \
-		bash tools/bench.sh target/bench
+$(CBIN)/bench: bench/bench.c include/rmap.h $(LIB)
+	@mkdir -p $(CBIN)
+	$(CC) -std=c11 -O2 -Wall -Wextra -Wpedantic -Werror -D_GNU_SOURCE -Iinclude -o $@ $< $(LDLIBS)
 
-BINDIR  ?= $(PREFIX)/bin
+target/mapping_workload: bench/mapping_workload.c
+	$(CC) $(PLAIN_CFLAGS) -O2 -o $@ $<
+
+bench: lib checker $(CBIN)/bench target/mapping_workload $(VENV)/.rmap-installed
+	$(call say,benchmarks: librmap against libc and the standard mmap module (writes BENCHMARKS.md))
+	@PYTHON_BENCH="$(VENV)/bin/python tools/bench_python.py" \
+		CHECKER_BENCH="$(VENV)/bin/python tools/bench_checker.py $(RELEASE)/rmap-check target/mapping_workload" \
+		bash tools/bench.sh $(CBIN)/bench
+
+# What install writes (DESTDIR in front of each), one "SOURCE DESTINATION MODE"
+# or "-> TARGET LINK" line each; tools/install.sh installs them, creates the
+# folders, and records every file and folder it created in INSTALL_RECORD,
+# which make uninstall reads (so it needs no PREFIX and removes no more).
+INSTALL_RECORD ?= target/installed-files
 CHECKER_MAN := tools/rmap-check/rmap-check.1
+define install_list
+$(RELEASE)/rmap-check $(BINDIR)/rmap-check 755
+$(RELEASE)/librmap_check.so $(LIBDIR)/rmap/librmap_check.so 755
+$(CHECKER_MAN) $(MANDIR)/man1/rmap-check.1 644
+$(LIB) $(LIBDIR)/librmap.so.$(VERSION) 755
+-> librmap.so.$(VERSION) $(LIBDIR)/librmap.so.$(MAJOR)
+-> librmap.so.$(MAJOR) $(LIBDIR)/librmap.so
+$(ARCHIVE) $(LIBDIR)/librmap.a 644
+include/rmap.h $(INCLUDEDIR)/rmap.h 644
+include/rmap.hpp $(INCLUDEDIR)/rmap.hpp 644
+$(RELEASE)/rmap.pc $(LIBDIR)/pkgconfig/rmap.pc 644
+$(foreach page,$(MAN_PAGES),$(page) $(MANDIR)/man3/$(notdir $(page)) 644
+)
+endef
+export install_list
 
 install: lib checker
-	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(MANDIR)/man3 \
-		$(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR)/rmap $(DESTDIR)$(MANDIR)/man1
-	install -m 755 $(RELEASE)/rmap-check $(DESTDIR)$(BINDIR)/rmap-check
-	install -m 755 $(RELEASE)/librmap_check.so $(DESTDIR)$(LIBDIR)/rmap/librmap_check.so
-	install -m 644 $(CHECKER_MAN) $(DESTDIR)$(MANDIR)/man1/
-	install -m 755 $(LIB) $(DESTDIR)$(LIBDIR)/librmap.so.$(VERSION)
-	ln -sf librmap.so.$(VERSION) $(DESTDIR)$(LIBDIR)/librmap.so.$(MAJOR)
-	ln -sf librmap.so.$(MAJOR) $(DESTDIR)$(LIBDIR)/librmap.so
-	install -m 644 $(RELEASE)/librmap.a $(DESTDIR)$(LIBDIR)/librmap.a
-	install -m 644 include/rmap.h include/rmap.hpp $(DESTDIR)$(INCLUDEDIR)/
-	install -m 644 $(MAN_PAGES) $(DESTDIR)$(MANDIR)/man3/
-	$(call pkgconfig,$(LIBDIR),$(INCLUDEDIR)) >$(DESTDIR)$(LIBDIR)/pkgconfig/rmap.pc
+	@$(call pkgconfig,$(LIBDIR),$(INCLUDEDIR)) >$(RELEASE)/rmap.pc
+	$(call say,installing into $(DESTDIR)$(PREFIX) (recorded in $(INSTALL_RECORD) for make uninstall))
+	@printf '%s\n' "$$install_list" | DESTDIR="$(DESTDIR)" PREFIX="$(PREFIX)" bash tools/install.sh install "$(INSTALL_RECORD)"
 
 uninstall:
-	rm -f $(DESTDIR)$(LIBDIR)/librmap.so.$(VERSION) $(DESTDIR)$(LIBDIR)/librmap.so.$(MAJOR) \
-		$(DESTDIR)$(LIBDIR)/librmap.so $(DESTDIR)$(LIBDIR)/librmap.a \
-		$(DESTDIR)$(LIBDIR)/pkgconfig/rmap.pc $(DESTDIR)$(INCLUDEDIR)/rmap.h $(DESTDIR)$(INCLUDEDIR)/rmap.hpp \
-		$(addprefix $(DESTDIR)$(MANDIR)/man3/,$(notdir $(MAN_PAGES))) \
-		$(DESTDIR)$(BINDIR)/rmap-check $(DESTDIR)$(LIBDIR)/rmap/librmap_check.so $(DESTDIR)$(MANDIR)/man1/rmap-check.1
-	-rmdir $(DESTDIR)$(LIBDIR)/rmap 2>/dev/null
+	@DESTDIR="$(DESTDIR)" bash tools/install.sh uninstall "$(INSTALL_RECORD)" \
+		"$(if $(filter command line environment,$(origin PREFIX) $(origin DESTDIR)),$(DESTDIR)$(PREFIX))"
 
 # The exported symbols are exactly abi/symbols.txt: an API change is a deliberate edit there.
 abi-check: lib
@@ -196,17 +265,22 @@ abi-check: lib
 		echo "ok   abi: librmap.so exports exactly the $$(wc -l <abi/symbols.txt) symbols of abi/symbols.txt"; \
 	else echo "FAIL abi: exported symbols differ from abi/symbols.txt"; exit 1; fi
 
-install-check: lib
+install-check: lib checker
+	$(call say,install: make install into a staging folder$(,) programs built there with pkg-config$(,) make uninstall)
 	@bash tools/install_test.sh
 
 # tools/header runs cbindgen over src/ffi.rs: a separate program, so that
 # librmap's own build (and Rust programs depending on it) never compile it.
-HEADER_TOOL := $(CARGO) run -q --manifest-path tools/header/Cargo.toml --target-dir target/header-tool --
+HEADER_TOOL_BUILD := $(CARGO) build --manifest-path tools/header/Cargo.toml --target-dir target/header-tool
+HEADER_TOOL := target/header-tool/debug/rmap-header
 
-header:
+header: cargo-ready
+	@$(HEADER_TOOL_BUILD)
 	$(HEADER_TOOL) include/rmap.h
 
-header-check:
+header-check: cargo-ready
+	$(call say,header: include/rmap.h against the one cbindgen generates from src/ffi.rs (builds tools/header))
+	@$(HEADER_TOOL_BUILD)
 	@$(HEADER_TOOL) target/rmap.h.generated
 	@if cmp -s target/rmap.h.generated include/rmap.h; then \
 		echo "ok   header: include/rmap.h matches the header generated from src/ffi.rs"; \
@@ -232,23 +306,27 @@ man-check:
 	done
 	@echo "ok   man: $$(ls man/*.3 | wc -l) pages match the header; they and rmap-check.1 render without groff warnings"
 
+# The ERRORS lists of header, man pages and test suites agree; the README
+# and docs/ hold together (size, links, what moved where).
 docs-check:
 	@$(PYTHON) tools/check_errors.py include/rmap.h man $(addprefix tests/c/,$(addsuffix .c,$(SUITES)))
+	@$(PYTHON) tools/check_docs.py
 
 # The layer table of docs/architecture.md holds for the sources (and the check can fail).
 layers-check:
 	@$(PYTHON) tools/check_layers.py --self-test
 	@$(PYTHON) tools/check_layers.py
 
-# The README's first C example builds and runs with the command printed under it.
+# The README's first C example builds and runs with the command printed under
+# it, and with the pkg-config line of the README, without a warning.
 readme-check: lib
 	@bash tools/check_readme.sh
 
-$(CBIN)/%: c_examples/%.c include/rmap.h lib
+$(CBIN)/%: c_examples/%.c include/rmap.h $(LIB)
 	@mkdir -p $(CBIN)
 	$(CC) $(CFLAGS) -o $@ $< $(LDLIBS)
 
-$(CBIN)/%: tests/c/%.c $(HARNESS) include/rmap.h lib
+$(CBIN)/%: tests/c/%.c $(HARNESS) include/rmap.h $(LIB)
 	@mkdir -p $(CBIN)
 	$(CC) $(CFLAGS) -Itests/c -o $@ $< tests/c/harness.c $(LDLIBS)
 
@@ -264,38 +342,42 @@ $(ASAN_BIN)/unload_helper: tests/c/unload_helper.c
 $(CBIN)/fault_safe: $(CBIN)/unload_helper
 $(ASAN_BIN)/fault_safe: $(ASAN_BIN)/unload_helper
 
-demo: $(EXAMPLE_BINS)
-	@bash c_examples/run.sh demo $(CBIN)
+demo: $(EXAMPLE_BINS) checker
+	@bash c_examples/run.sh demo $(CBIN) $(RELEASE)/rmap-check
 
-lint:
-	$(CARGO) fmt --check
-	$(CARGO) fmt --check --manifest-path tools/header/Cargo.toml
-	$(CARGO) clippy --all-targets -- -D warnings
-	$(CARGO) clippy -q --manifest-path tools/header/Cargo.toml --target-dir target/header-tool -- -D warnings
-	$(CARGO) fmt --check --manifest-path tools/rmap-check/Cargo.toml
-	$(CARGO) clippy -q --manifest-path tools/rmap-check/Cargo.toml --target-dir target/checker -- -D warnings
+lint: cargo-ready
+	$(call say,lint: rustfmt and clippy (librmap$(,) tools/header$(,) tools/rmap-check))
+	@$(CARGO) fmt --check
+	@$(CARGO) fmt --check --manifest-path tools/header/Cargo.toml
+	@$(CARGO) fmt --check --manifest-path tools/rmap-check/Cargo.toml
+	@$(CARGO) clippy --all-targets -- -D warnings
+	@$(CARGO) clippy --manifest-path tools/header/Cargo.toml --target-dir target/header-tool -- -D warnings
+	@$(CARGO) clippy --manifest-path tools/rmap-check/Cargo.toml --target-dir target/checker -- -D warnings
 
-test:
-	$(CARGO) test
+test: cargo-ready
+	$(call say,cargo test: unit tests$(,) the Rust API$(,) doctests)
+	@$(CARGO) test
 
 c-check: $(EXAMPLE_BINS) $(SUITE_BINS)
+	$(call say,C programs: the seed programs$(,) then the suites of tests/c)
 	@bash c_examples/run.sh check $(CBIN) $(EXAMPLES)
 	@bash tests/c/run.sh $(CBIN) $(SUITES)
 
 fuzz: $(CBIN)/differential
 	$(CBIN)/differential $(SEED) 1000000
 
-$(ASAN_BIN)/%: c_examples/%.c include/rmap.h lib
+$(ASAN_BIN)/%: c_examples/%.c include/rmap.h $(LIB)
 	@mkdir -p $(ASAN_BIN)
 	$(CC) $(CFLAGS) -fsanitize=address,undefined -fno-sanitize-recover=all -o $@ $< $(LDLIBS)
 
-$(ASAN_BIN)/%: tests/c/%.c $(HARNESS) include/rmap.h lib
+$(ASAN_BIN)/%: tests/c/%.c $(HARNESS) include/rmap.h $(LIB)
 	@mkdir -p $(ASAN_BIN)
 	$(CC) $(CFLAGS) -Itests/c -fsanitize=address,undefined -fno-sanitize-recover=all -o $@ $< tests/c/harness.c $(LDLIBS)
 
 # ASan must leave SIGSEGV/SIGBUS alone: the cases that die of them check the
 # signal. Forks of instrumented processes are slow, so fewer random tuples.
 check-asan: $(ASAN_BINS) $(ASAN_BIN)/raii
+	$(call say,the C programs under ASan and UBSan)
 	@for prog in $(ASAN_BINS); do \
 		ldd $$prog | grep -q libasan && ldd $$prog | grep -q libubsan && nm $$prog | grep -q __asan_init || \
 		{ echo "FAIL asan: $$prog is not instrumented"; exit 1; }; \
@@ -310,11 +392,14 @@ check-asan: $(ASAN_BINS) $(ASAN_BIN)/raii
 # --fair-sched: valgrind runs one thread at a time, and its default lock lets
 # threads that loop on system calls starve the others (the fork test hung).
 check-valgrind: $(EXAMPLE_BINS) $(SUITE_BINS)
+	$(call say,the C programs under valgrind)
 	@export RUNNER="valgrind -q --fair-sched=yes --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
 		--suppressions=tests/c/valgrind.supp" RMAP_UNDER_VALGRIND=1; \
 		bash c_examples/run.sh check $(CBIN) $(EXAMPLES) && bash tests/c/run.sh $(CBIN) $(SUITES)
 
-check: lint layers-check test header-check man-check docs-check abi-check readme-check install-check c-check checker-check bindings-check
+check: lint layers-check test header-check man-check docs-check abi-check readme-check install-check c-check \
+       checker-check bindings-check
+	@echo "== make check: all passed"
 
 clean:
 	$(CARGO) clean

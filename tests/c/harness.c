@@ -29,6 +29,8 @@ void harness_init(void)
     self_path[n] = 0;
 }
 
+const char *self_program(void) { return self_path; }
+
 int under_valgrind(void) { return getenv("RMAP_UNDER_VALGRIND") != NULL; }
 
 int under_asan(void)

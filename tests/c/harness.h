@@ -150,6 +150,8 @@ typedef struct {
  * exit status, stdout and stderr. */
 run_t run_self(const char *const args[], const char *name, const char *value);
 int exited_ok(const run_t *r);
+/* This program's absolute path, as read at start (reports name it). */
+const char *self_program(void);
 
 /* ---- checked-mode reports ---- */
 

@@ -424,10 +424,12 @@ static int checked_reports_each_kind(void)
 
     r = run_scenario("leak", "1");
     ok &= sscanf(r.out, "%p", &addr) == 1;
-    snprintf(want, sizeof want, "rmap: leak: %zu bytes at %p still mapped at exit, created at ", PG, addr);
+    /* The creation site is this program's own object (wherever the tree
+     * lies and whatever it is called), never librmap's. */
+    snprintf(want, sizeof want, "rmap: leak: %zu bytes at %p still mapped at exit, created at %s+0x", PG, addr,
+             self_program());
     printf("     %s", r.err);
-    ok &= check(exited_ok(&r) && strncmp(r.err, want, strlen(want)) == 0 && strstr(r.err, "created at 0x0") == NULL &&
-                    strstr(r.err, "librmap") == NULL,
+    ok &= check(exited_ok(&r) && strncmp(r.err, want, strlen(want)) == 0,
                 "leak line naming the program's code that created the mapping");
 
     r = run_scenario("double-unmap", "1");
