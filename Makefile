@@ -34,7 +34,7 @@ LDLIBS  := -L$(RELEASE) -Wl,-rpath,'$$ORIGIN/../release' -lrmap -pthread
 # (checked by c_examples/run.sh), and the self-checking suites of tests/c/,
 # which share tests/c/harness.c.
 EXAMPLES := pagesize shared_modify private_modify shm_reader shm_writer \
-            anon_parent_child past_eof fork_counter sem_counter truncate_demo tour
+            anon_parent_child past_eof fork_counter sem_counter mistakes tour
 SUITES   := conformance nosyscall sweep differential registry fault_safe drop_in
 EXAMPLE_BINS := $(addprefix $(CBIN)/,$(EXAMPLES))
 SUITE_BINS   := $(addprefix $(CBIN)/,$(SUITES))
@@ -81,13 +81,15 @@ cargo-ready:
 # changed, so the C programs below are not relinked); build.rs writes the
 # SONAME link. The static library's system dependencies are the Rust
 # standard library's (librmap adds none; install-check links statically with
-# them): they become Libs.private of the .pc files.
+# them): they become Libs.private of the .pc files. rmap-uninstalled.pc
+# names the tree relative to itself (${pcfiledir}), so it holds wherever the
+# tree is.
 lib: cargo-ready
 	@$(CARGO) build --release --lib
 	@test -s $(RELEASE)/native-static-libs || \
 		echo '' | rustc --edition 2024 --crate-type staticlib --crate-name empty --print native-static-libs \
 			-o target/empty.a - 2>&1 | sed -n 's/.*native-static-libs: //p' >$(RELEASE)/native-static-libs
-	@$(call pkgconfig,$${PWD}/$(RELEASE),$${PWD}/include) >$(RELEASE)/rmap-uninstalled.pc.new
+	@$(call pkgconfig,$${pcfiledir},$${pcfiledir}/../../include) >$(RELEASE)/rmap-uninstalled.pc.new
 	@cmp -s $(RELEASE)/rmap-uninstalled.pc.new $(RELEASE)/rmap-uninstalled.pc && rm $(RELEASE)/rmap-uninstalled.pc.new || \
 		mv $(RELEASE)/rmap-uninstalled.pc.new $(RELEASE)/rmap-uninstalled.pc
 $(LIB) $(ARCHIVE): lib ;
@@ -131,7 +133,7 @@ checker-check: checker $(CHECK_PROGS) $(CHECK_BIN)/misuse-static $(VENV)/.ready
 	@bash tests/rmap-check/run.sh $(RELEASE)/rmap-check $(CHECK_BIN) $(VENV)/bin/python
 
 # $(call pkgconfig,LIBDIR,INCLUDEDIR)
-pkgconfig = printf '%s\n' "libdir=$(1)" "includedir=$(2)" '' 'Name: rmap' \
+pkgconfig = printf '%s\n' 'libdir=$(1)' 'includedir=$(2)' '' 'Name: rmap' \
 	'Description: Memory mapping for C, written in Rust' 'Version: $(VERSION)' \
 	'Libs: -L$${libdir} -lrmap' "Libs.private: $$(cat $(RELEASE)/native-static-libs)" \
 	'Cflags: -I$${includedir}'

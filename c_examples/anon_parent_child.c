@@ -1,4 +1,4 @@
-/* Seed 004: parent and child talk through MAP_SHARED|MAP_ANONYMOUS.
+/* From the article "mmap basics" (mmap基础用例): parent and child talk through MAP_SHARED|MAP_ANONYMOUS.
  * Changes from the original: calls renamed to rmap_*; the result of the map
  * is checked; the sleep-based hand-offs became bounded polls and a waitpid,
  * so both messages arrive however the two processes are scheduled. */

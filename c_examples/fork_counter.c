@@ -1,4 +1,4 @@
-/* Seed 003: after fork, a malloc'd counter is not shared; for contrast, the
+/* From the article on mmap for interprocess communication: after fork, a malloc'd counter is not shared; for contrast, the
  * same loop on a MAP_SHARED|MAP_ANONYMOUS counter is.
  * The original (malloc only) never calls mmap; the shared half is added so
  * the lesson shows both sides. The parent's sleep(1) became a waitpid. */

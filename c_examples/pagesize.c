@@ -1,4 +1,4 @@
-/* Seed 002, "额外": the page size, three ways; rmap_pagesize() must agree. */
+/* From the article "How others use mmap" (看看别人使用mmap), "额外": the page size, three ways; rmap_pagesize() must agree. */
 #include <stdio.h>
 #include <unistd.h>
 #include "rmap.h"

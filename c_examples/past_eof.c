@@ -1,4 +1,4 @@
-/* Seed 004: access beyond the file size in a 2-page mapping of a short file.
+/* From the article "mmap basics" (mmap基础用例): access beyond the file size in a 2-page mapping of a short file.
  * The original's comments mislabel the faults. What Linux really does, for a
  * file shorter than one page:
  *   p_map[sb.st_size] = '9'  inside the last page: works, never reaches the file;

@@ -1,4 +1,4 @@
-/* Seed 004, example 2: a private mapping cannot modify the file.
+/* From the article "mmap basics" (mmap基础用例), example 2: a private mapping cannot modify the file.
  * The original is a fragment of example 1 with MAP_PRIVATE; completed here
  * the same way (calls renamed to rmap_*, errors checked).
  * Usage: private_modify FILE (FILE must be at least 21 bytes long). */

@@ -3,8 +3,9 @@
 #   run.sh check BIN_DIR PROGRAM...  check each program's result; one line per
 #                                    check, then "N passed, N failed"; exit 1 on
 #                                    any failure (the Makefile gives the list)
-#   run.sh demo BIN_DIR              the story: seed programs, then librmap's own
-#                                    additions, each line saying what it shows
+#   run.sh demo BIN_DIR [RMAP_CHECK] the story: plain mmap against librmap on the
+#                                    same mistakes, librmap's additions, then the
+#                                    seed programs, each line saying what it shows
 # RUNNER, if set, prefixes every program (e.g. "valgrind --error-exitcode=99").
 set -u
 read -r -a runner <<<"${RUNNER:-}"
@@ -108,15 +109,41 @@ shared: 4" ]; then
         pass sem_counter "values 0..5 each printed once (3 parent, 3 child), final count 6"
     else fail sem_counter "values '$values' (exit $status)"; fi
 
+    # The four mistakes, plain and through librmap in checked mode.
     make_file "$work/f" 8192
-    run truncate_demo "$work/f" plain
-    if [ $status -eq $((128 + 7)) ]; then pass truncate_demo "pointer read of a truncated mapping: SIGBUS"
-    else fail truncate_demo "plain: exit $status, expected SIGBUS (135)"; fi
+    run mistakes truncated plain "$work/f"
+    if [ $status -eq $((128 + 7)) ]; then pass mistakes "plain: a pointer read of a truncated mapping dies of SIGBUS"
+    else fail mistakes "truncated plain: exit $status, expected SIGBUS (135)"; fi
     make_file "$work/f" 8192
-    run truncate_demo "$work/f" guarded
-    if [ $status -eq 0 ] && grep -q 'rmap_read: Input/output error at byte 0' "$work/out"; then
-        pass truncate_demo "rmap_read of the same page: EIO at byte 0, program goes on"
-    else fail truncate_demo "guarded: exit $status"; fi
+    RMAP_CHECK=1 run mistakes truncated rmap "$work/f"
+    if [ $status -eq 0 ] && grep -q '^result: rmap_read -> -1 EIO (Input/output error) at byte 0' "$work/out"; then
+        pass mistakes "librmap: rmap_read of the same page: EIO at byte 0, the program goes on"
+    else fail mistakes "truncated rmap: exit $status"; fi
+    run mistakes double-unmap plain
+    if [ $status -eq 0 ] && grep -q '^result: munmap(p) again -> 0$' "$work/out" && ! grep -q '^rmap: ' "$work/out"; then
+        pass mistakes "plain: the second munmap of a page answers 0"
+    else fail mistakes "double-unmap plain: exit $status"; fi
+    RMAP_CHECK=1 run mistakes double-unmap rmap
+    if [ $status -eq 0 ] && grep -q '^result: rmap_unmap(p) again -> -1 EINVAL$' "$work/out" &&
+        [ "$(grep -c '^rmap: double-unmap: ' "$work/out")" = 1 ]; then
+        pass mistakes "librmap checked mode: the second rmap_unmap is refused (EINVAL) and reported"
+    else fail mistakes "double-unmap rmap: exit $status"; fi
+    make_file "$work/f" 100
+    run mistakes past-eof plain "$work/f"
+    if [ $status -eq $((128 + 7)) ] && ! grep -q '^rmap: ' "$work/out"; then
+        pass mistakes "plain: a write to a page past the end of the file dies of SIGBUS, nothing said"
+    else fail mistakes "past-eof plain: exit $status"; fi
+    RMAP_CHECK=1 run mistakes past-eof rmap "$work/f"
+    if [ $status -eq $((128 + 7)) ] && [ "$(grep -c '^rmap: beyond-eof: ' "$work/out")" = 1 ]; then
+        pass mistakes "librmap checked mode: the same write is reported (beyond-eof), then SIGBUS"
+    else fail mistakes "past-eof rmap: exit $status"; fi
+    run mistakes leak plain
+    if [ $status -eq 0 ] && ! grep -q '^rmap: ' "$work/out"; then pass mistakes "plain: a leaked mapping: exit 0, nothing said"
+    else fail mistakes "leak plain: exit $status"; fi
+    RMAP_CHECK=1 run mistakes leak rmap
+    if [ $status -eq 0 ] && [ "$(grep -c '^rmap: leak: ' "$work/out")" = 1 ]; then
+        pass mistakes "librmap checked mode: the leak is reported at exit with its creation site"
+    else fail mistakes "leak rmap: exit $status"; fi
 
     run tour
     if [ $status -eq 0 ] && grep -q '^rmap: double-unmap: ' "$work/out" && grep -q 'again -> -1, errno EINVAL' "$work/out" &&
@@ -139,53 +166,97 @@ show() {
     elif [ $status -ne 0 ]; then echo "[exit status $status]"; fi
 }
 
+# mistake_cell MISTAKE plain|rmap [FILE]: runs it and says, in a few words,
+# how it ended: what the call answered, the signal, the reports made.
+mistake_cell() {
+    local side=$2 cell reports
+    if [ "$side" = rmap ]; then RMAP_CHECK=1 run mistakes "$@"; else run mistakes "$@"; fi
+    cp "$work/out" "$work/$1-$side"
+    cell=$(sed -n 's/^result: //p' "$work/out" | tail -n 1 | sed 's/ (.*)//; s/ at byte.*//; s/; the program.*//; s/(p) again//')
+    if [ $status -gt 128 ]; then cell="killed by SIG$(kill -l $((status - 128)))"
+    elif [ -z "$cell" ] || [ "${cell#exit}" != "$cell" ]; then cell="exit $status"
+    else cell="$cell; exit $status"; fi
+    reports=$(grep -c '^rmap: ' "$work/out")
+    if [ "$reports" -gt 0 ]; then cell="$cell; $reports report ($(sed -n 's/^rmap: \([a-z-]*\):.*/\1/p' "$work/out" | head -n 1))"
+    elif [ "$side" = plain ]; then cell="$cell; nothing said"; fi
+    echo "$cell"
+}
+
 demo() {
-    echo "=== The seed programs (the articles in ../shared/seeds), calling rmap_* instead of mmap/msync/munmap"
+    checker=${1:-}
+    echo "=== Plain mmap against librmap: the same four mistakes"
+    echo "(c_examples/mistakes.c makes each one through the C library, then through librmap"
+    echo " with RMAP_CHECK=1; every cell below is what this run measured)"
+    echo
+    local row what plain rmap
+    printf '  %-32s %-34s %s\n' "mistake" "plain mmap" "librmap (RMAP_CHECK=1)"
+    for row in "truncated|a file truncated while mapped|8192" "double-unmap|the same page unmapped twice|" \
+        "past-eof|a write past the end of the file|100" "leak|a mapping never unmapped|"; do
+        IFS='|' read -r mistake what size <<<"$row"
+        args=("$mistake")
+        [ -n "$size" ] && make_file "$work/m" "$size"
+        plain=$(mistake_cell "$mistake" plain ${size:+"$work/m"})
+        [ -n "$size" ] && make_file "$work/m" "$size"
+        rmap=$(mistake_cell "$mistake" rmap ${size:+"$work/m"})
+        printf '  %-32s %-34s %s\n' "$what" "$plain" "$rmap"
+    done
+    echo
+    echo "What librmap said, line by line (each report names where the program made the call;"
+    echo "addr2line -e PROGRAM OFFSET gives the source line):"
+    for mistake in truncated double-unmap past-eof leak; do
+        grep '^rmap: \|^result: rmap_read' "$work/$mistake-rmap" | sed "s|$work/||g; s/^/  /"
+    done
+    echo
+    if [ -n "$checker" ]; then
+        echo "--- rmap-check: the same checked mode for a program that never heard of librmap"
+        echo "(here the plain side, which calls the C library's mmap and munmap)"
+        echo "\$ rmap-check mistakes double-unmap plain"
+        "$checker" "$bin/mistakes" double-unmap plain 2>&1 | sed 's/^/  /'
+        echo
+    fi
+    echo "--- The rest of what librmap adds: its errno contract, the registry, checked mode from the program"
+    show tour
+    echo
+    echo "=== The seed programs: the articles' C samples, calling rmap_* instead of mmap/msync/munmap"
     echo
     make_file "$work/data" 64
-    echo "--- The page size three ways: rmap_pagesize, getpagesize, sysconf (seed 002)"
+    echo "--- The page size three ways: rmap_pagesize, getpagesize, sysconf"
+    echo "    (from the article 'How others use mmap', 看看别人使用mmap)"
     show pagesize
     echo
-    echo "--- A MAP_SHARED write reaches the file; a MAP_PRIVATE one never does (seed 004)"
+    echo "--- A MAP_SHARED write reaches the file; a MAP_PRIVATE one never does (from 'mmap basics', mmap基础用例)"
     echo "data: $(cat "$work/data")"
     show shared_modify "$work/data"; echo "data: $(cat "$work/data")   <- byte 20 is now '9'"
     make_file "$work/data" 64
     show private_modify "$work/data"; echo "data: $(cat "$work/data")   <- unchanged"
     echo
-    echo "--- Another process sees a MAP_SHARED write at once, never a MAP_PRIVATE one (seed 004)"
+    echo "--- Another process sees a MAP_SHARED write at once, never a MAP_PRIVATE one ('mmap basics')"
     echo "(the reader prints its own MAP_SHARED view of the file each time it changes)"
     "$bin/shm_reader" "$work/data" S 2>&1 | sed -u 's/^/    reader: /' &
     sleep 0.3; show shm_writer "$work/data" private P
     sleep 0.3; show shm_writer "$work/data" shared S
     wait
     echo
-    echo "--- Parent and child talk through MAP_SHARED|MAP_ANONYMOUS memory (seed 004)"
+    echo "--- Parent and child talk through MAP_SHARED|MAP_ANONYMOUS memory ('mmap basics')"
     show anon_parent_child
     echo
-    echo "--- A 2-page mapping of a 100-byte file: inside the last page, past the file, past the mapping (seed 004)"
+    echo "--- A 2-page mapping of a 100-byte file: inside the last page, past the file, past the mapping ('mmap basics')"
     make_file "$work/short" 100
     show past_eof "$work/short" inside
     show past_eof "$work/short" eof-page
     show past_eof "$work/short" past-mapping
     echo
-    echo "--- After fork, a malloc'd counter is the child's own copy; a MAP_SHARED one is shared (seed 003)"
-    echo "(the child increments both three times; then the parent prints them: a is still 1, shared is 4)"
+    echo "--- After fork, a malloc'd counter is the child's own copy; a MAP_SHARED one is shared"
+    echo "    (from the article on mmap for interprocess communication; the child increments both"
+    echo "    three times, then the parent prints them: a is still 1, shared is 4)"
     show fork_counter
     echo
-    echo "--- A process-shared semaphore in a file mapping: parent and child count 0..5 in turns (seed 003)"
+    echo "--- A process-shared semaphore in a file mapping: parent and child count 0..5 in turns (same article)"
     show sem_counter "$work/sem"
-    echo
-    echo "=== What librmap adds"
-    echo
-    show tour
-    echo
-    echo "4. rmap_read: a file truncated under its mapping, read through a pointer, then with rmap_read"
-    make_file "$work/t" 8192; show truncate_demo "$work/t" plain
-    make_file "$work/t" 8192; show truncate_demo "$work/t" guarded
 }
 
 case $mode in
 check) check_all "$@" ;;
-demo) demo ;;
+demo) demo "$@" ;;
 *) echo "usage: run.sh check|demo BIN_DIR" >&2; exit 2 ;;
 esac

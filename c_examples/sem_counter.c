@@ -1,4 +1,4 @@
-/* Seed 003 (from UNP vol. 2): a process-shared semaphore and a counter in a
+/* From the article on mmap for interprocess communication (after UNP vol. 2): a process-shared semaphore and a counter in a
  * MAP_SHARED file mapping; parent and child increment 3 times each.
  * Changes from the original: mmap renamed to rmap_map; the fixed path
  * /tmp/shared became argv[1]; open, write, map, sem_init and fork are

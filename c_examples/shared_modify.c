@@ -1,4 +1,4 @@
-/* Seed 004, example 1: modify a file through a shared mapping, then MS_SYNC.
+/* From the article "mmap basics" (mmap基础用例), example 1: modify a file through a shared mapping, then MS_SYNC.
  * Changes from the original: mmap/msync/munmap renamed to rmap_*; the offset
  * `o` typed for 0; the missing brace after the msync check; errors now end
  * the program instead of falling through; unused `nread` removed.

@@ -1,4 +1,4 @@
-/* Seed 004, "process A": watches a shared file mapping for changes.
+/* From the article "mmap basics" (mmap基础用例), "process A": watches a shared file mapping for changes.
  * Changes from the original: mmap renamed to rmap_map; errors end the
  * program; the endless 2-second loop is bounded: it polls every 10 ms, prints
  * the content each time it changes, and stops when byte 20 becomes the

@@ -1,4 +1,4 @@
-/* Seed 004, "process B": changes byte 20 of a file mapping.
+/* From the article "mmap basics" (mmap基础用例), "process B": changes byte 20 of a file mapping.
  * The original always used MAP_PRIVATE (so process A never sees the change);
  * here MODE picks MAP_PRIVATE or MAP_SHARED so both halves of the lesson run.
  * Calls renamed to rmap_*; errors end the program.

@@ -1,8 +1,9 @@
 /* tour: what librmap adds to mmap, in three short acts (make demo runs it).
  *   1. the errno contract: wrong calls through libc and librmap, side by side
- *   2. the registry: rmap_query and rmap_stats on live mappings
- *   3. checked mode: a double unmap reported and refused
- * (truncate_demo shows the fourth: rmap_read turns SIGBUS into EIO.) */
+ *   2. the registry: rmap_query, rmap_foreach and rmap_stats on two mappings
+ *   3. checked mode, switched on by the program itself: a double unmap
+ * (mistakes.c shows the rest: rmap_read turns SIGBUS into EIO, and checked
+ * mode's other reports.) */
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -62,9 +63,12 @@ static void registry(void)
     if (anon == RMAP_FAILED || !tmp || ftruncate(fileno(tmp), (off_t)(4 * pg)) != 0) exit(1);
     char *file = rmap_map(NULL, 2 * pg, PROT_READ, MAP_SHARED, fileno(tmp), (off_t)pg);
     if (file == RMAP_FAILED) exit(1);
+    printf("  anon = rmap_map(3 pages of anonymous memory)          -> %p\n", (void *)anon);
+    printf("  file = rmap_map(2 pages of a 4-page file, at offset %zu) -> %p\n", pg, (void *)file);
     struct rmap_info info;
     if (rmap_query(anon + pg + 123, &info) == 0)
-        printf("  rmap_query(anon + %zu): the mapping at %p, %zu bytes\n", pg + 123, info.start, info.length);
+        printf("  rmap_query(anon + %zu), an address inside anon's second page: the mapping at %p, %zu bytes\n",
+               pg + 123, info.start, info.length);
     rmap_unmap(anon + pg, pg);
     puts("  after rmap_unmap of its middle page, rmap_foreach sees the split:");
     rmap_foreach(print_one, NULL);

@@ -163,9 +163,11 @@ extern "C" {
 //   active swap file. (`MAP_DENYWRITE` is ignored, so it no longer causes
 //   this error.)
 //
-// The first six argument conditions of EINVAL, EBADF for a negative `fd` and
+// The first four EINVAL conditions (a misaligned `offset`, a `length` of 0,
+// a misaligned fixed `addr`, no map type), EBADF for a negative `fd` and
 // EOVERFLOW are decided by librmap before any system call, with Linux's own
-// rules and order; every other error is the kernel's answer, unchanged.
+// rules and order; every other error, the `MAP_HUGETLB` and `MAP_GROWSDOWN`
+// cases of EINVAL among them, is the kernel's answer, unchanged.
 //
 // # NOTES
 //

@@ -162,9 +162,12 @@ extern "C" fn at_exit() {
         std::array::from_fn(|i| PROCESS.findings[i].load(Ordering::Relaxed));
     let calls: [u64; 9] = std::array::from_fn(|i| PROCESS.calls[i].load(Ordering::Relaxed));
     // rmap-check's own program always has its summary; the processes it
-    // starts (shells, helpers) only when they made a call or a report.
+    // starts (shells, helpers) only when they made a call or a report, and
+    // so does a program's own librmap.so beside rmap-check's preload (which
+    // holds a librmap of its own and gets the program's calls).
     let quiet = calls.iter().chain(&findings).all(|&n| n == 0)
-        && std::env::var("RMAP_CHECK_PID").is_ok_and(|pid| pid != sys::pid().to_string());
+        && std::env::var("RMAP_CHECK_PID")
+            .is_ok_and(|pid| pid != sys::pid().to_string() || !libc_names());
     if sys::env_flag("RMAP_CHECK_SUMMARY", false) && !quiet {
         sys::report_line(&checked::summary(
             sys::pid(),

@@ -862,7 +862,7 @@ mod tests {
 
     #[test]
     fn an_entry_and_its_slot_stay_small() {
-        // The README states the memory per mapping from these sizes.
+        // docs/checked-mode.md states the memory per mapping from these sizes.
         assert_eq!(std::mem::size_of::<Entry>(), 64);
     }
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The README works as written: its first C example, saved as hello.c, builds
 # with the command in the sh block right under it (run from the repository
-# root, as the README says), and the program runs and exits 0.
+# root, as the README says) and runs; and it builds without a single warning
+# with the README's pkg-config line (against this tree's rmap-uninstalled.pc).
 set -u
 cd "$(dirname "$0")/.."
 work=$(mktemp -d /tmp/rmap-readme.XXXXXX)
@@ -26,3 +27,18 @@ if [ $status -ne 0 ]; then
     echo "$output"; echo "FAIL readme: the first C example exits $status"; exit 1
 fi
 echo "ok   readme: the first C example builds with '$command' and prints: $output"
+
+# The pkg-config line of "Install and link", with hello.c for prog.c.
+line=$(awk '/^## Install and link/ { s = 1 } s && /pkg-config --cflags --libs rmap/ { print; exit }' README.md |
+    sed 's/ *#.*//')
+[ -n "$line" ] || { echo "FAIL readme: no pkg-config line under 'Install and link'"; exit 1; }
+line=${line//prog.c/hello.c}
+if ! (cd "$work" && export PKG_CONFIG_PATH="$work/target/release" && eval "$line -o hello-pc") >"$work/log" 2>&1; then
+    cat "$work/log"; echo "FAIL readme: hello.c does not build with: $line"; exit 1
+fi
+if [ -s "$work/log" ]; then
+    cat "$work/log"; echo "FAIL readme: hello.c built with '$line' gives warnings"; exit 1
+fi
+output=$(cd "$work" && LD_LIBRARY_PATH="$work/target/release" ./hello-pc 2>&1) ||
+    { echo "$output"; echo "FAIL readme: hello.c built with pkg-config does not run"; exit 1; }
+echo "ok   readme: hello.c builds with '$line' (rmap-uninstalled.pc) without a warning and prints: $output"

@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
-# Install test: `make install` into a temporary DESTDIR, then build a program
-# that is not part of the build with nothing but pkg-config, dynamically and
-# statically; run both; check what they link; check the three version sources
-# agree; `make uninstall` must leave no file behind.
+# Install test: the staged install of docs/install.md, run as written (with
+# its own stage); `make install` into a temporary DESTDIR, then build a
+# program that is not part of the build with nothing but pkg-config,
+# dynamically and statically; run both; check what they link; check the
+# three version sources agree; `make uninstall` (given nothing but the
+# record install wrote) must leave no file behind, and without a record it
+# must refuse.
 set -u
 cd "$(dirname "$0")/.."
+root=$PWD
 make=${MAKE:-make}
 stage=$(mktemp -d /tmp/rmap-stage.XXXXXX)
 work=$(mktemp -d /tmp/rmap-outside.XXXXXX)
@@ -12,6 +16,28 @@ trap 'rm -rf "$stage" "$work"' EXIT
 failed=0
 ok() { echo "ok   install: $*"; }
 bad() { echo "FAIL install: $*"; failed=1; }
+# Never the user's own record (target/installed-files) of a real install.
+export INSTALL_RECORD="$work/record"
+unset PKG_CONFIG_PATH PKG_CONFIG_LIBDIR PKG_CONFIG_SYSROOT_DIR DESTDIR PREFIX
+
+# docs/install.md's staged install, run as written with the README's
+# hello.c: its make line in the repository root, the rest in a scratch
+# folder (hello.c is not written into the tree); only STAGE is its own.
+block=$(awk '/^<!-- staged-install/ { s = 1; next } s && /^```sh$/ { b = 1; next } b && /^```$/ { exit } b' docs/install.md)
+if [ -z "$block" ] || ! grep -q '^STAGE=' <<<"$block"; then bad "docs/install.md has no staged-install block starting with STAGE="
+else
+    mkdir "$work/scratch" "$work/stage"
+    awk '/^```c$/ && !seen { inside = 1; seen = 1; next } inside && /^```$/ { exit } inside' README.md >"$work/scratch/hello.c"
+    script=$(sed "s|^STAGE=.*|STAGE='$work/stage'|; s|^make \(.*\)|(cd \"\$ROOT\" \&\& \"\$MAKE\" -s \1 >/dev/null)|" <<<"$block")
+    expected_hello="hello from librmap $(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)"
+    if out=$(cd "$work/scratch" && ROOT=$root MAKE=$make bash -euc "$script" 2>&1) && [ "$(tail -n 1 <<<"$out")" = "$expected_hello" ]; then
+        ok "docs/install.md's staged install, run as written: $(tail -n 1 <<<"$out")"
+    else echo "$out" | tail -20; bad "docs/install.md's staged install does not work as written"; fi
+    "$make" -s uninstall >/dev/null 2>&1 || bad "make uninstall after the staged install failed"
+    left=$(cd "$work/stage" && find . -type f -o -type l)
+    [ -z "$left" ] && ok "make uninstall (no PREFIX, no DESTDIR) removed everything the staged install wrote" ||
+        bad "left behind after the staged install: $left"
+fi
 
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 "$make" -s install DESTDIR="$stage" PREFIX=/usr >"$work/log" 2>&1 || { cat "$work/log"; bad "make install failed"; exit 1; }
@@ -113,7 +139,17 @@ header_version=$(sed -n 's/#define RMAP_VERSION_STRING "\(.*\)"/\1/p' include/rm
 [ "$header_version" = "$version" ] && ok "Cargo.toml, rmap.h and rmap_version() all say $version" ||
     bad "Cargo.toml says $version, rmap.h says $header_version"
 
-"$make" -s uninstall DESTDIR="$stage" PREFIX=/usr >"$work/log" 2>&1 || { cat "$work/log"; bad "make uninstall failed"; }
+"$make" -s uninstall PREFIX=/elsewhere >"$work/log" 2>&1 && bad "make uninstall PREFIX=/elsewhere ran, though the install went to $stage/usr" ||
+    { grep -q "went to $stage/usr, not /elsewhere" "$work/log" && [ -n "$(cd "$stage" && find . -type f)" ] &&
+        ok "make uninstall with another PREFIX than the install's: refused, nothing removed ($(head -n 1 "$work/log" | cut -c1-60)...)" ||
+        { cat "$work/log"; bad "make uninstall with another PREFIX: no clear refusal"; }; }
+"$make" -s uninstall >"$work/log" 2>&1 || { cat "$work/log"; bad "make uninstall failed"; }
 left=$(cd "$stage" && find . -type f -o -type l)
-[ -z "$left" ] && ok "make uninstall left no file behind" || bad "left behind: $left"
+dirs=$(cd "$stage" && find . -mindepth 1 -type d)
+[ -z "$left" ] && [ -z "$dirs" ] && ok "make uninstall, given nothing but install's record, left no file and no folder behind" ||
+    bad "left behind: $left $dirs"
+"$make" -s uninstall >"$work/log" 2>&1 && bad "make uninstall without a record exited 0" ||
+    { grep -q "no record of what 'make install' wrote" "$work/log" &&
+        ok "make uninstall without a record: exit non-zero, nothing removed, and why ($(head -n 1 "$work/log" | cut -c1-60)...)" ||
+        { cat "$work/log"; bad "make uninstall without a record: no clear message"; }; }
 exit $failed

@@ -374,8 +374,14 @@ const char *source_line_of(const char *where)
     char object[400] = "";
     unsigned long offset = 0;
     result[0] = 0;
-    /* OBJECT+0xOFFSET: the offset from the object's load address, as addr2line wants. */
-    if (sscanf(where, "%399[^+ ]+%lx", object, &offset) != 2 || object[0] != '/') return result;
+    /* OBJECT+0xOFFSET, maybe followed by " (SYMBOL+0xOFF)": the offset from
+     * the object's load address, as addr2line wants. OBJECT may hold spaces. */
+    const char *symbol = strstr(where, " (");
+    size_t length = symbol ? (size_t)(symbol - where) : strlen(where);
+    snprintf(object, sizeof object, "%.*s", (int)length, where);
+    char *plus = strrchr(object, '+');
+    if (!plus || sscanf(plus, "+%lx", &offset) != 1 || object[0] != '/') return result;
+    *plus = 0;
     char command[600];
     snprintf(command, sizeof command, "addr2line -e '%s' 0x%lx 2>/dev/null", object, offset);
     FILE *p = popen(command, "r");

@@ -33,7 +33,8 @@ line_of() { grep -n "LINE: $1" "$here/misuse.c" | cut -d: -f1; }
 located_at() { # located_at KIND LINE-TAG [which "at"]: the report's location resolves to that line
     local report location
     report=$(grep "^rmap: $1:" "$work/err" | head -n 1)
-    location=$(grep -o "$3 /[^ ]*+0x[0-9a-f]*" <<<"$report" | head -n 1 | sed "s/^$3 //")
+    # The object's path may hold spaces: the shortest match up to "+0x...".
+    location=$(grep -oP "$3 \\K/.*?\\+0x[0-9a-f]+" <<<"$report" | head -n 1)
     [ -n "$location" ] || return 1
     [ "$(addr2line -e "${location%+*}" "${location##*+}" | sed 's/.*://; s/ .*//')" = "$(line_of "$2")" ]
 }

@@ -157,6 +157,35 @@ fn preload_library() -> PathBuf {
     ))
 }
 
+/// How `LD_PRELOAD` names the preload. The dynamic linker splits that list
+/// at spaces and colons, with no way to quote one, so a preload in a folder
+/// whose path holds a space (a build tree under "My Projects") is named by
+/// its file name alone, and its folder goes first in `LD_LIBRARY_PATH`,
+/// whose entries may hold spaces.
+fn preload_entry(preload: &Path, command: &mut Command) -> OsString {
+    let bytes = preload.as_os_str().as_bytes();
+    if !bytes.iter().any(|&b| b == b' ' || b == b':') {
+        return preload.as_os_str().to_owned();
+    }
+    let (Some(dir), Some(name)) = (preload.parent(), preload.file_name()) else {
+        fail(&format!("cannot name {} in LD_PRELOAD", preload.display()))
+    };
+    if dir.as_os_str().as_bytes().contains(&b':') || name.as_bytes().contains(&b' ') {
+        fail(&format!(
+            "{} cannot be named in LD_PRELOAD or LD_LIBRARY_PATH (a colon in its folder, or a \
+             space in its name); install rmap-check elsewhere or set RMAP_CHECK_PRELOAD",
+            preload.display()
+        ));
+    }
+    let mut search = dir.as_os_str().to_owned();
+    if let Some(existing) = std::env::var_os("LD_LIBRARY_PATH").filter(|v| !v.is_empty()) {
+        search.push(":");
+        search.push(existing);
+    }
+    command.env("LD_LIBRARY_PATH", search);
+    name.to_owned()
+}
+
 /// The file `program` names, as execvp(3) would find it.
 fn locate(program: &OsStr) -> Option<PathBuf> {
     if program.as_bytes().contains(&b'/') {
@@ -253,12 +282,12 @@ fn main() {
     let settings = parse(std::env::args_os().skip(1));
     check_program(&settings.program);
     let preload = preload_library();
-    let mut ld_preload = preload.into_os_string();
+    let mut command = Command::new(&settings.program);
+    let mut ld_preload = preload_entry(&preload, &mut command);
     if let Some(existing) = std::env::var_os("LD_PRELOAD").filter(|v| !v.is_empty()) {
         ld_preload.push(":");
         ld_preload.push(existing);
     }
-    let mut command = Command::new(&settings.program);
     command.args(&settings.args).env("LD_PRELOAD", ld_preload);
     for (name, value) in &settings.env {
         command.env(name, value);
