@@ -13,12 +13,16 @@ root=$PWD
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 failed=0
 
+# A target folder per way of finding librmap: the build script reruns when
+# its environment changes, so one shared folder would rebuild every time.
 hello() {
-    (cd bindings/rust/rmap-sys && env -u LD_LIBRARY_PATH "$@" cargo run -q --example hello --target-dir "$root/target/rmap-sys")
+    local target=$1
+    shift
+    (cd bindings/rust/rmap-sys && env -u LD_LIBRARY_PATH "$@" cargo run -q --example hello --target-dir "$root/$target")
 }
 for how in pkg-config tree; do
-    if [ $how = pkg-config ]; then out=$(hello PKG_CONFIG_PATH="$root/target/release")
-    else out=$(hello PKG_CONFIG_PATH= PKG_CONFIG_LIBDIR=/nonexistent); fi
+    if [ $how = pkg-config ]; then out=$(hello target/rmap-sys PKG_CONFIG_PATH="$root/target/release")
+    else out=$(hello target/rmap-sys-tree PKG_CONFIG_PATH= PKG_CONFIG_LIBDIR=/nonexistent); fi
     if [ "$out" = "hello from librmap $version" ]; then echo "ok   rmap-sys: cargo run --example hello (librmap found by $how): $out"
     else echo "FAIL rmap-sys: the example (librmap found by $how) printed '$out'"; failed=1; fi
 done
