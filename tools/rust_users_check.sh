@@ -27,7 +27,7 @@ for how in pkg-config tree; do
     else echo "FAIL rmap-sys: the example (librmap found by $how) printed '$out'"; failed=1; fi
 done
 
-user=$(mktemp -d)
+user=$(mktemp -d /tmp/rmap-rust-users.XXXXXX)
 trap 'rm -rf "$user"' EXIT
 cargo new -q --vcs none "$user/uses-rmap"
 cat >>"$user/uses-rmap/Cargo.toml" <<TOML

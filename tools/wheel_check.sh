@@ -22,7 +22,7 @@ assert m[0:5] == b"hello" and rmap.stats()["live_mappings"] == 1
 print(rmap.__file__)' | grep -q wheel-venv) || { echo "FAIL wheel: the installed wheel does not import alone"; exit 1; }
 echo "ok   wheel: $(basename "$wheel") installs alone in a fresh venv and imports with no environment"
 
-alone=$(mktemp -d)
+alone=$(mktemp -d /tmp/rmap-wheel.XXXXXX)
 trap 'rm -rf "$alone"' EXIT
 cp -r bindings/python "$alone"
 rm -rf "$alone"/python/build "$alone"/python/*.egg-info

@@ -6,7 +6,7 @@
 set -u
 checker=$1 bin=$2 python=$3
 here=$(cd "$(dirname "$0")" && pwd)
-work=$(mktemp -d)
+work=$(mktemp -d /tmp/rmap-check-test.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 passed=0 failed=0
 

@@ -55,8 +55,12 @@ fn locate() -> (PathBuf, PathBuf) {
         .probe("rmap")
         .is_ok()
     {
-        let variable =
-            |name| pkg_config::get_variable("rmap", name).expect("rmap.pc names its directories");
+        // pkg-config escapes a space in a path as "\ ".
+        let variable = |name| {
+            pkg_config::get_variable("rmap", name)
+                .expect("rmap.pc names its directories")
+                .replace("\\ ", " ")
+        };
         return (variable("includedir").into(), variable("libdir").into());
     }
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../..");
