@@ -370,8 +370,8 @@ static unsigned long random_differential(uint64_t seed, unsigned long count, lon
         trace_t r = in_child_trace(run_tuple, &rmap_side);
         mapped += !t.lone && l.steps > 0 && l.step[0].kind == OK;
         for (int k = t.lone ? 0 : 1; k < l.steps; k++) calls_ok += l.step[k].kind == OK;
-        /* A line every 5,000 tuples: a long run never looks hung. */
-        if (only < 0 && (i + 1) % 5000 == 0 && i + 1 < count)
+        /* A line every 2,000 tuples: a long run never looks hung. */
+        if (only < 0 && (i + 1) % 2000 == 0 && i + 1 < count)
             printf("     ... %lu of %lu tuples, %lu mismatches so far\n", i + 1, count, mismatches);
         if ((same_trace(&l, &r) || !compare) && only < 0) continue;
         if (!same_trace(&l, &r)) mismatches++;
