@@ -70,7 +70,7 @@ cargo-ready:
 	@command -v $(CARGO) >/dev/null 2>&1 || { \
 		echo "librmap is written in Rust, and '$(CARGO)' (Rust's build tool) is not on PATH."; \
 		if [ -x "$$HOME/.cargo/bin/cargo" ]; then \
-			echo "It is installed in ~/.cargo/bin: run  . \"\$$HOME/.cargo/env\"  (or add ~/.cargo/bin to PATH) and make again."; \
+			echo "rustup installed it in ~/.cargo/bin: run  . \"\$$HOME/.cargo/env\"  (or add ~/.cargo/bin to PATH) and make again."; \
 		else \
 			echo "Install the Rust toolchain with rustup (https://rustup.rs):"; \
 			echo "    curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh"; \

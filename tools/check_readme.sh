@@ -2,7 +2,8 @@
 # The README works as written: its first C example, saved as hello.c, builds
 # with the command in the sh block right under it (run from the repository
 # root, as the README says) and runs; and it builds without a single warning
-# with the README's pkg-config line (against this tree's rmap-uninstalled.pc).
+# with the README's pkg-config line (against this tree's rmap-uninstalled.pc);
+# and a machine without cargo is told how to get it.
 set -u
 cd "$(dirname "$0")/.."
 work=$(mktemp -d /tmp/rmap-readme.XXXXXX)
@@ -42,3 +43,9 @@ fi
 output=$(cd "$work" && LD_LIBRARY_PATH="$work/target/release" ./hello-pc 2>&1) ||
     { echo "$output"; echo "FAIL readme: hello.c built with pkg-config does not run"; exit 1; }
 echo "ok   readme: hello.c builds with '$line' (rmap-uninstalled.pc) without a warning and prints: $output"
+
+# Without cargo, make says what is missing and where to get it.
+out=$(env PATH=/usr/bin:/bin CARGO=rmap-no-such-cargo make -s cargo-ready 2>&1)
+if [ $? -ne 0 ] && grep -q rustup <<<"$out" && grep -q "not on PATH" <<<"$out"; then
+    echo "ok   readme: without cargo, make stops and says: $(head -n 1 <<<"$out") ... rustup ..."
+else echo "$out"; echo "FAIL readme: make without cargo does not point at rustup"; exit 1; fi
