@@ -27,13 +27,26 @@ for how in pkg-config tree; do
     else echo "FAIL rmap-sys: the example (librmap found by $how) printed '$out'"; failed=1; fi
 done
 
-user=$(mktemp -d /tmp/rmap-rust-users.XXXXXX)
-trap 'rm -rf "$user"' EXIT
-cargo new -q --vcs none "$user/uses-rmap"
-cat >>"$user/uses-rmap/Cargo.toml" <<TOML
-rmap = { path = "$root" }
-TOML
-cat >"$user/uses-rmap/src/main.rs" <<'RUST'
+# The projects live in target/rust-users and are made with `cargo new` once
+# (again when what they depend on changes); their files are rewritten only
+# when they differ, so a second run recompiles nothing.
+user=$root/target/rust-users
+mkdir -p "$user"
+put() { # put FILE: stdin into FILE, unless FILE already holds exactly that
+    local new
+    new=$(cat)
+    [ -f "$1" ] && [ "$(cat "$1")" = "$new" ] || printf '%s\n' "$new" >"$1"
+}
+# project NAME DEPENDENCY-LINE [--lib]: a `cargo new` project with that dependency.
+project() {
+    if ! grep -qxF "$2" "$user/$1/Cargo.toml" 2>/dev/null; then
+        rm -rf "${user:?}/$1"
+        cargo new -q --vcs none ${3:-} "$user/$1"
+        echo "$2" >>"$user/$1/Cargo.toml"
+    fi
+}
+project uses-rmap "rmap = { path = \"$root\" }"
+put "$user/uses-rmap/src/main.rs" <<'RUST'
 fn main() -> std::io::Result<()> {
     let mut map = rmap::MmapOptions::new().len(4096).map_anon()?;
     map[..6].copy_from_slice(b"mapped");
@@ -44,19 +57,16 @@ RUST
 tree=$(cd "$user/uses-rmap" && cargo tree -q -e normal,build)
 if grep -q cbindgen <<<"$tree"; then echo "FAIL rust: a project depending on rmap pulls in cbindgen"; failed=1
 else echo "ok   rust: cargo new + rmap by path: $(grep -c . <<<"$tree") crates in cargo tree, no cbindgen"; fi
-out=$(cd "$user/uses-rmap" && CARGO_TARGET_DIR="$root/target/rust-user" cargo run)
+out=$(cd "$user/uses-rmap" && cargo run)
 if [ "$out" = mapped ]; then echo "ok   rust: the new project runs: $out"
 else echo "FAIL rust: the new project printed '$out'"; failed=1; fi
-cargo new -q --vcs none --lib "$user/uses-memmap2"
-cat >>"$user/uses-memmap2/Cargo.toml" <<TOML
-memmap2 = "=0.9.12"
-TOML
-mkdir "$user/uses-memmap2/tests"
-grep -v '^use rmap as memmap2;$' tests/memmap2_port.rs >"$user/uses-memmap2/tests/port.rs"
+project uses-memmap2 'memmap2 = "=0.9.12"' --lib
+mkdir -p "$user/uses-memmap2/tests"
+grep -v '^use rmap as memmap2;$' tests/memmap2_port.rs | put "$user/uses-memmap2/tests/port.rs"
 if cmp -s tests/memmap2_port.rs "$user/uses-memmap2/tests/port.rs"; then
     echo "FAIL rust: tests/memmap2_port.rs lost its 'use rmap as memmap2;' line"; failed=1
-elif (cd "$user/uses-memmap2" && CARGO_TARGET_DIR="$root/target/memmap2-user" cargo test --no-run --test port) &&
-    out=$(cd "$user/uses-memmap2" && CARGO_TARGET_DIR="$root/target/memmap2-user" cargo test -q --test port 2>&1); then
+elif (cd "$user/uses-memmap2" && cargo test --no-run --test port) &&
+    out=$(cd "$user/uses-memmap2" && cargo test -q --test port 2>&1); then
     echo "ok   rust: tests/memmap2_port.rs without its use line passes against memmap2 $(cd "$user/uses-memmap2" && cargo tree -q -i memmap2 --depth 0 | sed 's/.* v//')"
 else echo "FAIL rust: tests/memmap2_port.rs against memmap2 itself:"; echo "$out" | tail -20; failed=1; fi
 exit $failed

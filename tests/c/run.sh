@@ -15,7 +15,7 @@ for suite in "$@"; do
     if ! nm -u "$bin/$suite" | grep -q ' rmap_'; then
         echo "FAIL $suite: does not call librmap (nm)"; failed=$((failed + 1)); continue
     fi
-    "${runner[@]}" "$bin/$suite" 2>&1 | tee "$out" | sed 's/^/     | /'
+    "${runner[@]}" "$bin/$suite" 2>&1 | tee "$out" | sed -u 's/^/     | /'
     status=${PIPESTATUS[0]}
     summary=$(tail -n 1 "$out")
     if [ "$status" -eq 0 ] && grep -Eq "^$suite: [0-9]+ passed, 0 failed, [0-9]+ skipped$" <<<"$summary"; then
