@@ -35,7 +35,7 @@ LDLIBS  := -L$(RELEASE) -Wl,-rpath,'$$ORIGIN/../release' -lrmap -pthread
 # which share tests/c/harness.c.
 EXAMPLES := pagesize shared_modify private_modify shm_reader shm_writer \
             anon_parent_child past_eof fork_counter sem_counter mistakes tour
-SUITES   := conformance nosyscall sweep differential registry fault_safe drop_in
+SUITES   := conformance nosyscall sweep differential registry checked fault_safe drop_in
 EXAMPLE_BINS := $(addprefix $(CBIN)/,$(EXAMPLES))
 SUITE_BINS   := $(addprefix $(CBIN)/,$(SUITES))
 HARNESS  := tests/c/harness.c tests/c/harness.h
@@ -95,7 +95,7 @@ lib: cargo-ready
 $(LIB) $(ARCHIVE): lib ;
 
 # rmap-check(1): the launcher (Rust) and the preload it puts in the program
-# (C, linked with librmap.a, exporting only the ten C library names).
+# (C, linked with librmap.a, exporting only the ten C library names and syscall).
 CHECKER := $(RELEASE)/rmap-check $(RELEASE)/librmap_check.so
 checker: lib $(CHECKER)
 $(RELEASE)/rmap-check: cargo-ready FORCE
@@ -126,8 +126,19 @@ $(CHECK_BIN)/misuse-static: tests/rmap-check/misuse.c
 	@mkdir -p $(CHECK_BIN)
 	@$(CC) $(PLAIN_CFLAGS) -static -o $@ $< 2>/dev/null || echo "no static C library: $@ not built"
 
-checker-check: checker $(CHECK_PROGS) $(CHECK_BIN)/misuse-static $(VENV)/.ready
-	$(call say,rmap-check: plain programs and real ones (python3, git, sort) under the checker)
+# The real programs rmap-check is tried on: LMDB's tools and sqlite3, from
+# the distribution when missing.
+target/.real-programs-ready:
+	@mkdir -p target
+	@command -v mdb_stat >/dev/null && command -v sqlite3 >/dev/null || { \
+		echo "== installing lmdb-utils and sqlite3 from the distribution (apt-get)"; export DEBIAN_FRONTEND=noninteractive; \
+		{ apt-get install -y -q lmdb-utils sqlite3 || { apt-get update -q && apt-get install -y -q lmdb-utils sqlite3; }; } \
+			>target/apt-real-programs.log 2>&1 || { tail -5 target/apt-real-programs.log; \
+			echo "FAIL: lmdb-utils or sqlite3 is missing and apt-get could not install them"; exit 1; }; }
+	@touch $@
+
+checker-check: checker $(CHECK_PROGS) $(CHECK_BIN)/misuse-static $(VENV)/.ready target/.real-programs-ready
+	$(call say,rmap-check: plain programs and real ones (python3$(,) git$(,) sort$(,) LMDB$(,) sqlite3) under the checker)
 	@test "$$($(RELEASE)/rmap-check --version)" = "rmap-check $(VERSION)" || \
 		{ echo "FAIL rmap-check's version (tools/rmap-check/Cargo.toml) is not librmap's $(VERSION)"; exit 1; }
 	@bash tests/rmap-check/run.sh $(RELEASE)/rmap-check $(CHECK_BIN) $(VENV)/bin/python
@@ -343,6 +354,19 @@ $(ASAN_BIN)/unload_helper: tests/c/unload_helper.c
 
 $(CBIN)/fault_safe: $(CBIN)/unload_helper
 $(ASAN_BIN)/fault_safe: $(ASAN_BIN)/unload_helper
+
+# checked runs them: a plugin it loads from a path of its choosing, and a
+# program it installs set-user-ID root (linked with librmap.a: such a
+# program's loader ignores $ORIGIN).
+CHECKED_HELPERS = $(1)/checked_plugin.so $(1)/secure_helper
+$(CBIN)/checked: $(call CHECKED_HELPERS,$(CBIN))
+$(ASAN_BIN)/checked: $(call CHECKED_HELPERS,$(ASAN_BIN))
+%/checked_plugin.so: tests/c/checked_plugin.c include/rmap.h $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -fPIC -shared -o $@ $< -L$(RELEASE) -Wl,-rpath,'$$ORIGIN/../release' -lrmap
+%/secure_helper: tests/c/secure_helper.c include/rmap.h $(ARCHIVE)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $< $(ARCHIVE) $$(cat $(RELEASE)/native-static-libs)
 
 demo: $(EXAMPLE_BINS) checker
 	@bash c_examples/run.sh demo $(CBIN) $(RELEASE)/rmap-check

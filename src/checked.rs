@@ -1,11 +1,24 @@
 //! Checked mode: off by default (POSIX-exact); `RMAP_CHECK=1` (or `report`)
 //! reports misuse and continues, `RMAP_CHECK=2` (or `abort`) reports and
-//! aborts; `rmap_set_check` sets it from the program. Each report is one
-//! line, `rmap: <kind>: ...`. This module decides the mode and words the
-//! reports; its only I/O is the warning about a value of `RMAP_CHECK` it
-//! does not know.
+//! aborts; `rmap_set_check` sets it from the program. This module decides
+//! the mode and the settings the `RMAP_CHECK_*` variables give, and words
+//! the reports: each is a [`Report`], written as one text line
+//! (`rmap: <kind>: ...`) or, with `RMAP_CHECK_FORMAT=json`, one JSON object.
+//!
+//! Reports are written without allocating (into a [`Line`]), so they can be
+//! made at exit in a process that has run out of address space, and from the
+//! fault handler. Every string in a report that comes from outside librmap
+//! (object paths, symbol names, the value of `RMAP_CHECK`) is escaped
+//! ([`Escaped`]): nothing it holds can end the line or start another report.
+//!
+//! The environment is read through `sys::env_var`, which gives nothing in a
+//! set-user-ID (secure-execution) process: there the variables are the
+//! caller's, not the program's, and `rmap_set_check` is the only switch.
 
+use std::fmt::{self, Write};
 use std::sync::atomic::{AtomicU8, Ordering};
+
+use crate::sys;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mode {
@@ -21,16 +34,17 @@ static MODE: AtomicU8 = AtomicU8::new(UNSET);
 /// `2`/`abort` (the numbers are `RMAP_CHECK_OFF`, `_REPORT`, `_ABORT`), in
 /// any case, spaces around ignored; unset or empty is off. Anything else is
 /// off too, with a warning line (Err).
-pub fn parse(value: Option<&str>) -> Result<Mode, String> {
+pub fn parse(value: Option<&[u8]>) -> Result<Mode, String> {
     let Some(value) = value else {
         return Ok(Mode::Off);
     };
-    match value.trim().to_ascii_lowercase().as_str() {
-        "" | "0" | "off" => Ok(Mode::Off),
-        "1" | "report" => Ok(Mode::Report),
-        "2" | "abort" => Ok(Mode::Abort),
+    match value.trim_ascii().to_ascii_lowercase().as_slice() {
+        b"" | b"0" | b"off" => Ok(Mode::Off),
+        b"1" | b"report" => Ok(Mode::Report),
+        b"2" | b"abort" => Ok(Mode::Abort),
         _ => Err(format!(
-            "rmap: RMAP_CHECK={value:?} is not one of 0, off, 1, report, 2, abort; checked mode stays off"
+            "rmap: RMAP_CHECK=\"{}\" is not one of 0, off, 1, report, 2, abort; checked mode stays off",
+            Escaped(value)
         )),
     }
 }
@@ -52,14 +66,19 @@ pub fn mode() -> Mode {
     }
 }
 
+/// The mode if it is already known, without reading the environment (for
+/// the fault handler, which must not).
+pub fn mode_if_known() -> Mode {
+    decode(MODE.load(Ordering::Relaxed))
+}
+
 #[cold]
 #[inline(never)]
 fn mode_from_environment() -> Mode {
-    let value = std::env::var_os("RMAP_CHECK");
-    let from_env = match parse(value.as_ref().map(|v| v.to_string_lossy()).as_deref()) {
+    let from_env = match parse(sys::env_var("RMAP_CHECK").as_deref()) {
         Ok(mode) => mode as u8,
         Err(warning) => {
-            warn(&warning);
+            sys::warn(&warning);
             Mode::Off as u8
         }
     };
@@ -70,15 +89,89 @@ fn mode_from_environment() -> Mode {
     }
 }
 
-/// Writes one line to stderr with a single write(2). (This module does no
-/// other I/O: the environment's verdict is reported where it is read.)
-fn warn(line: &str) {
-    use std::io::Write;
-    let _ = std::io::stderr().write_all(format!("{line}\n").as_bytes());
-}
-
 pub fn set(mode: Mode) {
     MODE.store(mode as u8, Ordering::Relaxed);
+}
+
+/// What the `RMAP_CHECK_*` variables ask of the reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Settings {
+    /// `RMAP_CHECK_FORMAT=json`: one JSON object per line.
+    pub json: bool,
+    /// `RMAP_CHECK_LEAKS=no` leaves out the leak reports.
+    pub leaks: bool,
+    /// `RMAP_CHECK_SUMMARY=yes`: the summary line at exit.
+    pub summary: bool,
+    /// `RMAP_CHECK_ERROR_EXITCODE=N`: exit status N when reports were made.
+    pub error_exitcode: Option<u8>,
+    /// `RMAP_CHECK_BEYOND_EOF=map`: report a file mapping that reaches past
+    /// its file when it is made, not only when a page past the end is
+    /// touched (costs an `fstat` per file mapping).
+    pub beyond_eof_at_map: bool,
+}
+
+const SETTINGS_UNREAD: u8 = 0;
+/// Bits of the settings, once read: bit 0 says read.
+static SETTINGS: AtomicU8 = AtomicU8::new(SETTINGS_UNREAD);
+static ERROR_EXITCODE: AtomicU8 = AtomicU8::new(0);
+
+/// The settings; the first call reads the environment. (Racing first calls
+/// compute the same value.)
+pub fn settings() -> Settings {
+    let mut bits = SETTINGS.load(Ordering::Acquire);
+    if bits == SETTINGS_UNREAD {
+        let flag = |name: &str, default: bool| parse_flag(sys::env_var(name).as_deref(), default);
+        let json = sys::env_var("RMAP_CHECK_FORMAT")
+            .is_some_and(|v| v.trim_ascii().eq_ignore_ascii_case(b"json"));
+        let eof_at_map = sys::env_var("RMAP_CHECK_BEYOND_EOF")
+            .is_some_and(|v| v.trim_ascii().eq_ignore_ascii_case(b"map"));
+        let exitcode = sys::env_var("RMAP_CHECK_ERROR_EXITCODE").and_then(|v| parse_status(&v));
+        ERROR_EXITCODE.store(exitcode.unwrap_or(0), Ordering::Relaxed);
+        bits = 1
+            | u8::from(json) << 1
+            | u8::from(flag("RMAP_CHECK_LEAKS", true)) << 2
+            | u8::from(flag("RMAP_CHECK_SUMMARY", false)) << 3
+            | u8::from(exitcode.is_some()) << 4
+            | u8::from(eof_at_map) << 5;
+        SETTINGS.store(bits, Ordering::Release);
+    }
+    decode_settings(bits)
+}
+
+/// The settings if they were read already (for the fault handler).
+pub fn settings_if_read() -> Option<Settings> {
+    match SETTINGS.load(Ordering::Acquire) {
+        SETTINGS_UNREAD => None,
+        bits => Some(decode_settings(bits)),
+    }
+}
+
+fn decode_settings(bits: u8) -> Settings {
+    Settings {
+        json: bits & 2 != 0,
+        leaks: bits & 4 != 0,
+        summary: bits & 8 != 0,
+        error_exitcode: (bits & 16 != 0).then(|| ERROR_EXITCODE.load(Ordering::Relaxed)),
+        beyond_eof_at_map: bits & 32 != 0,
+    }
+}
+
+/// yes/no: `1`, `yes`, `true`, `on` or `0`, `no`, `false`, `off` (any
+/// case); unset or anything else is `default`.
+pub fn parse_flag(value: Option<&[u8]>, default: bool) -> bool {
+    match value
+        .map(|v| v.trim_ascii().to_ascii_lowercase())
+        .as_deref()
+    {
+        Some(b"1" | b"yes" | b"true" | b"on") => true,
+        Some(b"0" | b"no" | b"false" | b"off") => false,
+        _ => default,
+    }
+}
+
+/// An exit status, 0 to 255.
+pub fn parse_status(value: &[u8]) -> Option<u8> {
+    std::str::from_utf8(value).ok()?.trim().parse().ok()
 }
 
 /// The nine mapping calls, as checked mode names and counts them.
@@ -162,44 +255,594 @@ impl Finding {
         }
     }
 
-    fn kind(index: usize) -> String {
+    /// The kind as reports name it: `unmap-unowned`, `leak`, ...
+    fn write_kind(index: usize, out: &mut dyn Write) -> fmt::Result {
         match index {
-            0..9 => format!("{}-unowned", Call::ALL[index].kind()),
-            9 => "leak".into(),
-            10 => "beyond-eof".into(),
-            11 => "write-exec".into(),
-            12 => "fault-handler".into(),
-            _ => "double-unmap".into(),
+            0..9 => write!(out, "{}-unowned", Call::ALL[index].kind()),
+            9 => out.write_str("leak"),
+            10 => out.write_str("beyond-eof"),
+            11 => out.write_str("write-exec"),
+            12 => out.write_str("fault-handler"),
+            _ => out.write_str("double-unmap"),
         }
     }
 }
 
-/// `CALL(addr, len) at WHERE`, as the reports show a call.
-fn shown(call: Call, libc_names: bool, addr: usize, len: usize, at: &str) -> String {
-    format!("{}({addr:#x}, {len}) at {at}", call.name(libc_names))
+/// Where in the program something happened: the object file (as the
+/// loader names it, raw bytes), the offset from its load address (what
+/// `addr2line -e OBJECT OFFSET` takes), and the exported symbol covering
+/// it, with the offset from that symbol.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Site<'a> {
+    pub object: &'a [u8],
+    pub offset: usize,
+    pub symbol: Option<(&'a [u8], usize)>,
 }
 
-pub fn unowned(call: Call, libc_names: bool, addr: usize, len: usize, at: &str) -> String {
-    format!(
-        "rmap: {}-unowned: {}: no librmap mapping covers this range \
-         (never mapped by librmap, or already unmapped); refused with EINVAL",
-        call.kind(),
-        shown(call, libc_names, addr, len, at)
-    )
+/// A code address as reports show it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Where<'a> {
+    Site(Site<'a>),
+    /// No object file contains the address.
+    Address(usize),
+    /// librmap is linked into the program, which cannot be told apart from
+    /// librmap's own code.
+    Unknown,
 }
 
-/// An unmap of a range this process unmapped before (at `unmapped_at`).
-pub fn double_unmap(
-    libc_names: bool,
-    addr: usize,
+impl fmt::Display for Where<'_> {
+    fn fmt(&self, out: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Where::Site(site) => {
+                write!(out, "{}+{:#x}", Escaped(site.object), site.offset)?;
+                match site.symbol {
+                    Some((name, off)) => write!(out, " ({}+{off:#x})", Escaped(name)),
+                    None => Ok(()),
+                }
+            }
+            Where::Address(addr) => write!(out, "{addr:#x}"),
+            Where::Unknown => {
+                out.write_str("an unknown caller (librmap is linked into the program)")
+            }
+        }
+    }
+}
+
+/// The most bytes of one outside string a report shows (then "...").
+const SHOWN: usize = 1024;
+
+/// Bytes from outside librmap, shown so that they can neither end the line
+/// nor start another report: printable UTF-8 as it is, a backslash as
+/// `\\`, control characters (C0, DEL, C1), line and paragraph separators as
+/// `\u{N}` (`\n` as `\n`, `\t` as `\t`), bytes that are not UTF-8 as `\xNN`;
+/// at most [`SHOWN`] bytes, then `...`.
+pub struct Escaped<'a>(pub &'a [u8]);
+
+impl fmt::Display for Escaped<'_> {
+    fn fmt(&self, out: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (shown, cut) = match self.0.len() > SHOWN {
+            true => (&self.0[..SHOWN], true),
+            false => (self.0, false),
+        };
+        for chunk in shown.utf8_chunks() {
+            for c in chunk.valid().chars() {
+                match c {
+                    '\\' => out.write_str("\\\\")?,
+                    '\n' => out.write_str("\\n")?,
+                    '\t' => out.write_str("\\t")?,
+                    c if c.is_control() || c == '\u{2028}' || c == '\u{2029}' => {
+                        write!(out, "\\u{{{:x}}}", c as u32)?
+                    }
+                    c => out.write_char(c)?,
+                }
+            }
+            for byte in chunk.invalid() {
+                write!(out, "\\x{byte:02x}")?;
+            }
+        }
+        if cut {
+            out.write_str("...")?;
+        }
+        Ok(())
+    }
+}
+
+/// A JSON string: the text `T` displays, with `"`, `\` and control
+/// characters escaped as JSON wants.
+struct Json<T>(T);
+
+impl<T: fmt::Display> fmt::Display for Json<T> {
+    fn fmt(&self, out: &mut fmt::Formatter<'_>) -> fmt::Result {
+        out.write_char('"')?;
+        write!(JsonEscaper(out), "{}", self.0)?;
+        out.write_char('"')
+    }
+}
+
+struct JsonEscaper<'a, 'b>(&'a mut fmt::Formatter<'b>);
+
+impl Write for JsonEscaper<'_, '_> {
+    fn write_str(&mut self, text: &str) -> fmt::Result {
+        for c in text.chars() {
+            match c {
+                '"' => self.0.write_str("\\\"")?,
+                '\\' => self.0.write_str("\\\\")?,
+                c if (c as u32) < 0x20 => write!(self.0, "\\u{:04x}", c as u32)?,
+                c => self.0.write_char(c)?,
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A [`Where`] as a JSON object: `{"object": ..., "offset": ..., "symbol":
+/// ..., "symbol_offset": ...}`, `{"address": ...}` or null.
+struct JsonWhere<'a>(Where<'a>);
+
+impl fmt::Display for JsonWhere<'_> {
+    fn fmt(&self, out: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Where::Site(site) => {
+                write!(
+                    out,
+                    "{{\"object\":{},\"offset\":\"{:#x}\"",
+                    Json(Escaped(site.object)),
+                    site.offset
+                )?;
+                if let Some((name, off)) = site.symbol {
+                    write!(
+                        out,
+                        ",\"symbol\":{},\"symbol_offset\":\"{off:#x}\"",
+                        Json(Escaped(name))
+                    )?;
+                }
+                out.write_char('}')
+            }
+            Where::Address(addr) => write!(out, "{{\"address\":\"{addr:#x}\"}}"),
+            Where::Unknown => out.write_str("null"),
+        }
+    }
+}
+
+/// The file behind a mapping whose page past its end was touched, or that
+/// reaches past its end when made.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PastEnd {
+    /// File offset of the first page wholly past the end of the file.
+    pub first_bad: u64,
+    /// The file's size, when known.
+    pub size: Option<u64>,
+}
+
+/// One report: what happened, with everything the line says.
+#[derive(Clone, Copy, Debug)]
+pub enum Report<'a> {
+    /// A call on a range librmap does not hold (`stale`: it held it, but
+    /// the kernel no longer maps it as recorded).
+    Unowned {
+        call: Call,
+        addr: usize,
+        len: usize,
+        at: Where<'a>,
+        stale: bool,
+    },
+    /// An unmap of a range unmapped before (at `unmapped_at`).
+    DoubleUnmap {
+        addr: usize,
+        len: usize,
+        at: Where<'a>,
+        unmapped_at: Where<'a>,
+    },
+    /// A mapping still held at exit.
+    Leak {
+        addr: usize,
+        len: usize,
+        created_at: Where<'a>,
+    },
+    /// A file mapping made (`rmap_map`, or grown by `rmap_remap`) reaching
+    /// past its file's last page (only with `RMAP_CHECK_BEYOND_EOF=map`).
+    MappedPastEnd {
+        call: Call,
+        addr: usize,
+        len: usize,
+        at: Where<'a>,
+        offset: i64,
+        file: PastEnd,
+    },
+    /// A page of a file mapping touched where the file has no data behind
+    /// it: SIGBUS, about to go to the program's own action.
+    TouchedPastEnd {
+        fault: usize,
+        file_offset: u64,
+        start: usize,
+        len: usize,
+        created_at: Where<'a>,
+        size: Option<u64>,
+    },
+    WriteExec {
+        call: Call,
+        addr: usize,
+        len: usize,
+        at: Where<'a>,
+    },
+    /// SIGBUS or SIGSEGV set to SIG_DFL or SIG_IGN behind librmap's back.
+    FaultHandler,
+    /// At exit: the calls and reports of this process, by kind.
+    Summary {
+        calls: &'a [u64; 9],
+        findings: &'a [u64; Finding::COUNT],
+    },
+}
+
+/// What every report line shares: the process, and whether calls go by
+/// the C library's names (under rmap-check).
+#[derive(Clone, Copy, Debug)]
+pub struct Context {
+    pub pid: u32,
+    pub libc_names: bool,
+}
+
+impl Report<'_> {
+    /// The kind it counts as (None: the summary counts nothing).
+    pub fn finding(&self) -> Option<Finding> {
+        Some(match self {
+            Report::Unowned { call, .. } => Finding::Unowned(*call),
+            Report::DoubleUnmap { .. } => Finding::DoubleUnmap,
+            Report::Leak { .. } => Finding::Leak,
+            Report::MappedPastEnd { .. } | Report::TouchedPastEnd { .. } => Finding::BeyondEof,
+            Report::WriteExec { .. } => Finding::WriteExec,
+            Report::FaultHandler => Finding::FaultHandler,
+            Report::Summary { .. } => return None,
+        })
+    }
+
+    fn kind(&self, out: &mut dyn Write) -> fmt::Result {
+        match self.finding() {
+            Some(finding) => Finding::write_kind(finding.index(), out),
+            None => out.write_str("summary"),
+        }
+    }
+
+    /// The report as one text line (without its newline).
+    pub fn text(&self, cx: Context, out: &mut dyn Write) -> fmt::Result {
+        out.write_str("rmap: ")?;
+        self.kind(out)?;
+        out.write_str(": ")?;
+        let name = |call: Call| call.name(cx.libc_names);
+        match *self {
+            Report::Unowned {
+                call,
+                addr,
+                len,
+                at,
+                stale: false,
+            } => write!(
+                out,
+                "{}({addr:#x}, {len}) at {at}: no librmap mapping covers this range \
+                 (never mapped by librmap, or already unmapped); refused with EINVAL",
+                name(call)
+            ),
+            Report::Unowned {
+                call,
+                addr,
+                len,
+                at,
+                stale: true,
+            } => write!(
+                out,
+                "{}({addr:#x}, {len}) at {at}: the librmap mapping here was unmapped \
+                 or replaced behind librmap's back (munmap, mmap or mremap called directly); \
+                 refused with EINVAL",
+                name(call)
+            ),
+            Report::DoubleUnmap {
+                addr,
+                len,
+                at,
+                unmapped_at,
+            } => write!(
+                out,
+                "{}({addr:#x}, {len}) at {at}: already unmapped at {unmapped_at}; refused with EINVAL",
+                name(Call::Unmap)
+            ),
+            Report::Leak {
+                addr,
+                len,
+                created_at,
+            } => write!(
+                out,
+                "{len} bytes at {addr:#x} still mapped at exit, created at {created_at}"
+            ),
+            Report::MappedPastEnd {
+                call,
+                addr,
+                len,
+                at,
+                offset,
+                file,
+            } => write!(
+                out,
+                "{}({addr:#x}, {len}) at {at} maps offset {offset} of a {}-byte file: \
+                 touching file offsets from {} on raises SIGBUS",
+                name(call),
+                file.size.unwrap_or(0),
+                file.first_bad
+            ),
+            Report::TouchedPastEnd {
+                fault,
+                file_offset,
+                start,
+                len,
+                created_at,
+                size,
+            } => {
+                write!(
+                    out,
+                    "{fault:#x} touched, file offset {file_offset} of the mapping {}({start:#x}, {len}) \
+                     created at {created_at}: ",
+                    name(Call::Map)
+                )?;
+                match size {
+                    Some(size) => write!(out, "the file is {size} bytes long"),
+                    None => out.write_str("the file no longer covers that page"),
+                }?;
+                out.write_str(" (SIGBUS; the program's own action follows)")
+            }
+            Report::WriteExec {
+                call,
+                addr,
+                len,
+                at,
+            } => write!(
+                out,
+                "{}({addr:#x}, {len}) at {at} is both writable and executable",
+                name(call)
+            ),
+            Report::FaultHandler => out.write_str(
+                "SIGBUS or SIGSEGV was set to SIG_DFL or SIG_IGN after librmap installed its \
+                 handler, bypassing librmap's sigaction and signal; installed again (chaining to that \
+                 action) so that rmap_read and rmap_write stay safe",
+            ),
+            Report::Summary { calls, findings } => summary(cx, calls, findings, out),
+        }
+    }
+
+    /// The report as one JSON object (without its newline): `kind`, `pid`,
+    /// then the fields of its kind, and `message`, the text line.
+    pub fn json(&self, cx: Context, out: &mut dyn Write) -> fmt::Result {
+        out.write_str("{\"kind\":\"")?;
+        self.kind(out)?;
+        write!(out, "\",\"pid\":{}", cx.pid)?;
+        let call = |out: &mut dyn Write, call: Call| {
+            write!(out, ",\"call\":\"{}\"", call.name(cx.libc_names))
+        };
+        let range = |out: &mut dyn Write, addr: usize, len: usize| {
+            write!(out, ",\"address\":\"{addr:#x}\",\"length\":{len}")
+        };
+        match *self {
+            Report::Unowned {
+                call: c,
+                addr,
+                len,
+                at,
+                stale,
+            } => {
+                call(out, c)?;
+                range(out, addr, len)?;
+                write!(out, ",\"caller\":{},\"stale\":{stale}", JsonWhere(at))?;
+            }
+            Report::DoubleUnmap {
+                addr,
+                len,
+                at,
+                unmapped_at,
+            } => {
+                call(out, Call::Unmap)?;
+                range(out, addr, len)?;
+                write!(
+                    out,
+                    ",\"caller\":{},\"unmapped_by\":{}",
+                    JsonWhere(at),
+                    JsonWhere(unmapped_at)
+                )?;
+            }
+            Report::Leak {
+                addr,
+                len,
+                created_at,
+            } => {
+                range(out, addr, len)?;
+                write!(out, ",\"created_by\":{}", JsonWhere(created_at))?;
+            }
+            Report::MappedPastEnd {
+                call: c,
+                addr,
+                len,
+                at,
+                offset,
+                file,
+            } => {
+                call(out, c)?;
+                range(out, addr, len)?;
+                write!(
+                    out,
+                    ",\"caller\":{},\"file_offset\":{offset},\"first_bad_offset\":{}",
+                    JsonWhere(at),
+                    file.first_bad
+                )?;
+                if let Some(size) = file.size {
+                    write!(out, ",\"file_size\":{size}")?;
+                }
+            }
+            Report::TouchedPastEnd {
+                fault,
+                file_offset,
+                start,
+                len,
+                created_at,
+                size,
+            } => {
+                write!(
+                    out,
+                    ",\"fault_address\":\"{fault:#x}\",\"file_offset\":{file_offset}"
+                )?;
+                call(out, Call::Map)?;
+                range(out, start, len)?;
+                write!(out, ",\"created_by\":{}", JsonWhere(created_at))?;
+                if let Some(size) = size {
+                    write!(out, ",\"file_size\":{size}")?;
+                }
+            }
+            Report::WriteExec {
+                call: c,
+                addr,
+                len,
+                at,
+            } => {
+                call(out, c)?;
+                range(out, addr, len)?;
+                write!(out, ",\"caller\":{}", JsonWhere(at))?;
+            }
+            Report::FaultHandler => {}
+            Report::Summary { calls, findings } => {
+                out.write_str(",\"calls\":{")?;
+                for (i, c) in Call::ALL.iter().enumerate() {
+                    let sep = if i == 0 { "" } else { "," };
+                    write!(
+                        out,
+                        "{sep}\"{}\":{}",
+                        c.name(cx.libc_names),
+                        calls[c.index()]
+                    )?;
+                }
+                out.write_str("},\"reports\":{")?;
+                for (i, n) in findings.iter().enumerate() {
+                    out.write_str(if i == 0 { "\"" } else { ",\"" })?;
+                    Finding::write_kind(i, out)?;
+                    write!(out, "\":{n}")?;
+                }
+                out.write_char('}')?;
+            }
+        }
+        out.write_str(",\"message\":")?;
+        write!(out, "{}", Json(TextOf(self, cx)))?;
+        out.write_char('}')
+    }
+}
+
+/// A report's text line, as a Display.
+struct TextOf<'a, 'b>(&'a Report<'b>, Context);
+
+impl fmt::Display for TextOf<'_, '_> {
+    fn fmt(&self, out: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.text(self.1, out)
+    }
+}
+
+/// The summary's text after `rmap: summary: `: calls seen and reports
+/// made, by kind (kinds with none left out), and the process they are about.
+fn summary(
+    cx: Context,
+    calls: &[u64; 9],
+    findings: &[u64; Finding::COUNT],
+    out: &mut dyn Write,
+) -> fmt::Result {
+    let plural = |n: u64| if n == 1 { "" } else { "s" };
+    let call_total: u64 = calls.iter().sum();
+    write!(
+        out,
+        "pid {}: {call_total} call{}",
+        cx.pid,
+        plural(call_total)
+    )?;
+    let mut first = true;
+    for c in Call::ALL {
+        let n = calls[c.index()];
+        if n > 0 {
+            out.write_str(if first { " (" } else { ", " })?;
+            write!(out, "{} {n}", c.name(cx.libc_names))?;
+            first = false;
+        }
+    }
+    if !first {
+        out.write_char(')')?;
+    }
+    let report_total: u64 = findings.iter().sum();
+    write!(out, ", {report_total} report{}", plural(report_total))?;
+    first = true;
+    for (i, &n) in findings.iter().enumerate() {
+        if n > 0 {
+            out.write_str(if first { " (" } else { ", " })?;
+            Finding::write_kind(i, out)?;
+            write!(out, " {n}")?;
+            first = false;
+        }
+    }
+    if !first {
+        out.write_char(')')?;
+    }
+    Ok(())
+}
+
+/// One report line, built without allocating: a fixed buffer that keeps
+/// what fits (a line that does not fit ends with "..."; outside strings are
+/// cut at [`SHOWN`] bytes each, so reports fit).
+pub struct Line {
+    bytes: [u8; Line::CAPACITY],
     len: usize,
-    at: &str,
-    unmapped_at: &str,
-) -> String {
-    format!(
-        "rmap: double-unmap: {}: already unmapped at {unmapped_at}; refused with EINVAL",
-        shown(Call::Unmap, libc_names, addr, len, at)
-    )
+    cut: bool,
+}
+
+impl Line {
+    const CAPACITY: usize = 16 * 1024;
+
+    pub const fn new() -> Line {
+        Line {
+            bytes: [0; Line::CAPACITY],
+            len: 0,
+            cut: false,
+        }
+    }
+
+    /// Writes `report` as text or JSON; returns the line with its newline.
+    pub fn of(&mut self, report: &Report, cx: Context, json: bool) -> &[u8] {
+        self.len = 0;
+        self.cut = false;
+        let _ = if json {
+            report.json(cx, self)
+        } else {
+            report.text(cx, self)
+        };
+        if self.cut {
+            self.len = Line::CAPACITY - 4;
+            self.bytes[self.len..self.len + 3].copy_from_slice(b"...");
+            self.len += 3;
+        }
+        self.bytes[self.len] = b'\n';
+        &self.bytes[..self.len + 1]
+    }
+}
+
+impl Default for Line {
+    fn default() -> Line {
+        Line::new()
+    }
+}
+
+impl Write for Line {
+    fn write_str(&mut self, text: &str) -> fmt::Result {
+        // One byte stays free for the newline.
+        let room = Line::CAPACITY - 1 - self.len;
+        if text.len() > room {
+            self.bytes[self.len..self.len + room].copy_from_slice(&text.as_bytes()[..room]);
+            self.len += room;
+            self.cut = true;
+            return Err(fmt::Error);
+        }
+        self.bytes[self.len..self.len + text.len()].copy_from_slice(text.as_bytes());
+        self.len += text.len();
+        Ok(())
+    }
 }
 
 /// The ranges most recently unmapped, with where: a later unmap that finds
@@ -242,159 +885,214 @@ impl Default for Unmapped {
     }
 }
 
-/// An unowned range that librmap had recorded, but that the kernel no
-/// longer holds as recorded.
-pub fn stale(call: Call, libc_names: bool, addr: usize, len: usize, at: &str) -> String {
-    format!(
-        "rmap: {}-unowned: {}: the librmap mapping here was unmapped \
-         or replaced behind librmap's back (munmap, mmap or mremap called directly); refused with EINVAL",
-        call.kind(),
-        shown(call, libc_names, addr, len, at)
-    )
-}
-
-pub fn leak(addr: usize, len: usize, creator: &str) -> String {
-    format!("rmap: leak: {len} bytes at {addr:#x} still mapped at exit, created at {creator}")
-}
-
-/// A file mapping reaching past the file's last page; `first_bad` is the
-/// file offset of the first page wholly past end of file.
-pub struct BeyondEof {
-    pub offset: i64,
-    pub size: u64,
-    pub first_bad: u64,
-}
-
-pub fn beyond_eof(
-    call: Call,
-    libc_names: bool,
-    addr: usize,
-    len: usize,
-    at: &str,
-    file: BeyondEof,
-) -> String {
-    format!(
-        "rmap: beyond-eof: {} maps offset {} of a {}-byte file: \
-         touching file offsets from {} on raises SIGBUS",
-        shown(call, libc_names, addr, len, at),
-        file.offset,
-        file.size,
-        file.first_bad
-    )
-}
-
-/// SIGBUS or SIGSEGV was set back to the default (or ignored) after librmap
-/// installed its handler, in a way that bypassed librmap's `sigaction`; a
-/// thread's first guarded copy noticed.
-pub fn handler_reinstalled() -> &'static str {
-    "rmap: fault-handler: SIGBUS or SIGSEGV was set to SIG_DFL or SIG_IGN after librmap installed its \
-     handler, bypassing librmap's sigaction and signal; installed again (chaining to that action) so that \
-     rmap_read and rmap_write stay safe"
-}
-
-pub fn write_exec(call: Call, libc_names: bool, addr: usize, len: usize, at: &str) -> String {
-    format!(
-        "rmap: write-exec: {} is both writable and executable",
-        shown(call, libc_names, addr, len, at)
-    )
-}
-
-/// The line at exit: calls seen and reports made, by kind (kinds with none
-/// left out), and the process they are about.
-pub fn summary(
-    pid: u32,
-    libc_names: bool,
-    calls: &[u64; 9],
-    findings: &[u64; Finding::COUNT],
-) -> String {
-    // "N" or "N (name n, ...)", kinds with none left out.
-    let list = |items: Vec<(String, u64)>| {
-        let total: u64 = items.iter().map(|(_, n)| n).sum();
-        let named: Vec<String> = items
-            .into_iter()
-            .filter(|&(_, n)| n > 0)
-            .map(|(name, n)| format!("{name} {n}"))
-            .collect();
-        (
-            total,
-            if named.is_empty() {
-                String::new()
-            } else {
-                format!(" ({})", named.join(", "))
-            },
-        )
-    };
-    let (call_total, call_kinds) = list(
-        Call::ALL
-            .iter()
-            .map(|c| (c.name(libc_names).to_string(), calls[c.index()]))
-            .collect(),
-    );
-    let (report_total, report_kinds) = list(
-        (0..Finding::COUNT)
-            .map(|i| (Finding::kind(i), findings[i]))
-            .collect(),
-    );
-    let plural = |n: u64| if n == 1 { "" } else { "s" };
-    format!(
-        "rmap: summary: pid {pid}: {call_total} call{}{call_kinds}, {report_total} report{}{report_kinds}",
-        plural(call_total),
-        plural(report_total)
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    const CX: Context = Context {
+        pid: 7,
+        libc_names: false,
+    };
+    const LIBC: Context = Context {
+        pid: 7,
+        libc_names: true,
+    };
+
+    fn text(report: &Report, cx: Context) -> String {
+        let mut line = Line::new();
+        String::from_utf8(line.of(report, cx, false).to_vec()).unwrap()
+    }
+
+    fn json(report: &Report, cx: Context) -> String {
+        let mut line = Line::new();
+        String::from_utf8(line.of(report, cx, true).to_vec()).unwrap()
+    }
+
+    fn site(object: &'static [u8]) -> Where<'static> {
+        Where::Site(Site {
+            object,
+            offset: 0x10,
+            symbol: None,
+        })
+    }
+
     #[test]
     fn environment_values() {
         assert_eq!(parse(None), Ok(Mode::Off));
-        assert_eq!(parse(Some("")), Ok(Mode::Off));
-        assert_eq!(parse(Some("0")), Ok(Mode::Off));
-        assert_eq!(parse(Some("off")), Ok(Mode::Off));
-        assert_eq!(parse(Some("1")), Ok(Mode::Report));
-        assert_eq!(parse(Some(" 1")), Ok(Mode::Report));
-        assert_eq!(parse(Some("Report")), Ok(Mode::Report));
-        assert_eq!(parse(Some("2")), Ok(Mode::Abort));
-        assert_eq!(parse(Some("ABORT")), Ok(Mode::Abort));
-        for wrong in ["yes", "3", "on", "1x"] {
+        assert_eq!(parse(Some(b"")), Ok(Mode::Off));
+        assert_eq!(parse(Some(b"0")), Ok(Mode::Off));
+        assert_eq!(parse(Some(b"off")), Ok(Mode::Off));
+        assert_eq!(parse(Some(b"1")), Ok(Mode::Report));
+        assert_eq!(parse(Some(b" 1")), Ok(Mode::Report));
+        assert_eq!(parse(Some(b"Report")), Ok(Mode::Report));
+        assert_eq!(parse(Some(b"2")), Ok(Mode::Abort));
+        assert_eq!(parse(Some(b"ABORT")), Ok(Mode::Abort));
+        for wrong in [&b"yes"[..], b"3", b"on", b"1x"] {
             let warning = parse(Some(wrong)).unwrap_err();
             assert!(warning.starts_with("rmap: RMAP_CHECK="), "{warning}");
             assert!(warning.contains("0, off, 1, report, 2, abort"), "{warning}");
         }
+        assert!(parse_flag(Some(b" Yes"), false) && !parse_flag(Some(b"off"), true));
+        assert!(parse_flag(Some(b"maybe"), true) && !parse_flag(None, false));
+        assert_eq!(parse_status(b" 9"), Some(9));
+        assert_eq!(parse_status(b"256"), None);
+    }
+
+    #[test]
+    fn a_value_can_neither_end_the_line_nor_start_a_report() {
+        let warning = parse(Some(b"x\nrmap: leak: forged")).unwrap_err();
+        assert!(!warning.contains('\n'), "{warning}");
+        assert!(warning.contains("x\\nrmap: leak: forged"), "{warning}");
+    }
+
+    #[test]
+    fn outside_bytes_are_escaped() {
+        let shown = |bytes: &[u8]| Escaped(bytes).to_string();
+        assert_eq!(shown(b"/usr/lib/a b.so"), "/usr/lib/a b.so");
+        assert_eq!(shown(b"a\nb\rc\td\\e"), "a\\nb\\u{d}c\\td\\\\e");
+        assert_eq!(shown(b"\x1b[31m\x7f"), "\\u{1b}[31m\\u{7f}");
+        assert_eq!(shown(b"bad\xff\xfe."), "bad\\xff\\xfe.");
+        assert_eq!(
+            shown("中文\u{85}\u{2028}".as_bytes()),
+            "中文\\u{85}\\u{2028}"
+        );
+        let long = vec![b'a'; SHOWN + 10];
+        assert_eq!(shown(&long).len(), SHOWN + 3);
+        // Nothing it writes is a line break.
+        let all: Vec<u8> = (0..=255).collect();
+        assert!(!shown(&all).contains(['\n', '\r']));
     }
 
     #[test]
     fn reports_start_with_rmap_and_their_kind() {
-        assert!(
-            unowned(Call::Unmap, false, 0x1000, 4096, "main+0x10 (prog)")
-                .starts_with("rmap: unmap-unowned: rmap_unmap(0x1000, 4096) at main+0x10 (prog): ")
-        );
-        assert!(
-            unowned(Call::Unmap, true, 0x1000, 4096, "prog+0x10")
-                .starts_with("rmap: unmap-unowned: munmap(0x1000, 4096) at prog+0x10: ")
-        );
-        assert_eq!(
-            leak(0x2000, 8192, "main+0x10 (prog)"),
-            "rmap: leak: 8192 bytes at 0x2000 still mapped at exit, created at main+0x10 (prog)"
-        );
-        let file = BeyondEof {
-            offset: 0,
-            size: 100,
-            first_bad: 4096,
+        let unowned = Report::Unowned {
+            call: Call::Unmap,
+            addr: 0x1000,
+            len: 4096,
+            at: site(b"/bin/p"),
+            stale: false,
         };
         assert!(
-            beyond_eof(Call::Map, true, 0x3000, 8192, "p+0x1", file)
-                .ends_with("of a 100-byte file: touching file offsets from 4096 on raises SIGBUS")
-        );
-        assert_eq!(
-            write_exec(Call::Protect, false, 0x4000, 4096, "p+0x2"),
-            "rmap: write-exec: rmap_protect(0x4000, 4096) at p+0x2 is both writable and executable"
+            text(&unowned, CX)
+                .starts_with("rmap: unmap-unowned: rmap_unmap(0x1000, 4096) at /bin/p+0x10: ")
         );
         assert!(
-            stale(Call::Resident, true, 0x5000, 4096, "p+0x3")
-                .starts_with("rmap: resident-unowned: mincore(0x5000, 4096) at p+0x3: ")
+            text(&unowned, LIBC)
+                .starts_with("rmap: unmap-unowned: munmap(0x1000, 4096) at /bin/p+0x10: ")
+        );
+        let leak = Report::Leak {
+            addr: 0x2000,
+            len: 8192,
+            created_at: Where::Site(Site {
+                object: b"/bin/p",
+                offset: 0x10,
+                symbol: Some((b"main", 0x2)),
+            }),
+        };
+        assert_eq!(
+            text(&leak, CX),
+            "rmap: leak: 8192 bytes at 0x2000 still mapped at exit, created at /bin/p+0x10 (main+0x2)\n"
+        );
+        let mapped = Report::MappedPastEnd {
+            call: Call::Map,
+            addr: 0x3000,
+            len: 8192,
+            at: site(b"/p"),
+            offset: 0,
+            file: PastEnd {
+                first_bad: 4096,
+                size: Some(100),
+            },
+        };
+        assert!(
+            text(&mapped, LIBC).ends_with(
+                "of a 100-byte file: touching file offsets from 4096 on raises SIGBUS\n"
+            )
+        );
+        let write_exec = Report::WriteExec {
+            call: Call::Protect,
+            addr: 0x4000,
+            len: 4096,
+            at: Where::Unknown,
+        };
+        assert_eq!(
+            text(&write_exec, CX),
+            "rmap: write-exec: rmap_protect(0x4000, 4096) at an unknown caller (librmap is linked \
+             into the program) is both writable and executable\n"
+        );
+        let stale = Report::Unowned {
+            call: Call::Resident,
+            addr: 0x5000,
+            len: 4096,
+            at: Where::Address(0x99),
+            stale: true,
+        };
+        assert!(
+            text(&stale, LIBC)
+                .starts_with("rmap: resident-unowned: mincore(0x5000, 4096) at 0x99: the librmap")
+        );
+        let double = Report::DoubleUnmap {
+            addr: 0x1000,
+            len: 4096,
+            at: site(b"/bin/p"),
+            unmapped_at: Where::Site(Site {
+                object: b"/bin/p",
+                offset: 0x8,
+                symbol: None,
+            }),
+        };
+        assert_eq!(
+            text(&double, LIBC),
+            "rmap: double-unmap: munmap(0x1000, 4096) at /bin/p+0x10: already unmapped at \
+             /bin/p+0x8; refused with EINVAL\n"
+        );
+        let touched = Report::TouchedPastEnd {
+            fault: 0x7000,
+            file_offset: 4096,
+            start: 0x6000,
+            len: 8192,
+            created_at: site(b"/p"),
+            size: Some(100),
+        };
+        assert_eq!(
+            text(&touched, LIBC),
+            "rmap: beyond-eof: 0x7000 touched, file offset 4096 of the mapping mmap(0x6000, 8192) \
+             created at /p+0x10: the file is 100 bytes long (SIGBUS; the program's own action follows)\n"
+        );
+    }
+
+    #[test]
+    fn a_forged_path_stays_inside_its_line() {
+        let forged =
+            b"/tmp/x\nrmap: double-unmap: munmap(0xdead, 1) at /bin/sh+0x1: already unmapped";
+        let leak = Report::Leak {
+            addr: 0x2000,
+            len: 4096,
+            created_at: site(forged),
+        };
+        for line in [text(&leak, CX), json(&leak, CX)] {
+            assert_eq!(line.matches('\n').count(), 1, "{line}");
+            assert!(line.ends_with('\n'));
+        }
+    }
+
+    #[test]
+    fn json_names_the_fields() {
+        let leak = Report::Leak {
+            addr: 0x2000,
+            len: 8192,
+            created_at: Where::Site(Site {
+                object: b"/bin/\"p\"\xff",
+                offset: 0x10,
+                symbol: Some((b"main", 0x2)),
+            }),
+        };
+        assert_eq!(
+            json(&leak, CX),
+            "{\"kind\":\"leak\",\"pid\":7,\"address\":\"0x2000\",\"length\":8192,\"created_by\":\
+             {\"object\":\"/bin/\\\"p\\\"\\\\xff\",\"offset\":\"0x10\",\"symbol\":\"main\",\
+             \"symbol_offset\":\"0x2\"},\"message\":\"rmap: leak: 8192 bytes at 0x2000 still \
+             mapped at exit, created at /bin/\\\"p\\\"\\\\xff+0x10 (main+0x2)\"}\n"
         );
     }
 
@@ -406,28 +1104,55 @@ mod tests {
         let mut findings = [0; Finding::COUNT];
         findings[Finding::Unowned(Call::Unmap).index()] = 1;
         findings[Finding::Leak.index()] = 1;
+        let report = Report::Summary {
+            calls: &calls,
+            findings: &findings,
+        };
         assert_eq!(
-            summary(7, true, &calls, &findings),
-            "rmap: summary: pid 7: 5 calls (mmap 3, munmap 2), 2 reports (unmap-unowned 1, leak 1)"
+            text(&report, LIBC),
+            "rmap: summary: pid 7: 5 calls (mmap 3, munmap 2), 2 reports (unmap-unowned 1, leak 1)\n"
         );
-        let mut findings = [0; Finding::COUNT];
-        findings[Finding::DoubleUnmap.index()] = 2;
+        let none = Report::Summary {
+            calls: &[0; 9],
+            findings: &[0; Finding::COUNT],
+        };
         assert_eq!(
-            summary(9, true, &calls, &findings),
-            "rmap: summary: pid 9: 5 calls (mmap 3, munmap 2), 2 reports (double-unmap 2)"
+            text(&none, CX),
+            "rmap: summary: pid 7: 0 calls, 0 reports\n"
         );
         let mut one = [0; 9];
         one[Call::Map.index()] = 1;
         let mut one_report = [0; Finding::COUNT];
-        one_report[Finding::Leak.index()] = 1;
+        one_report[Finding::DoubleUnmap.index()] = 1;
+        let report = Report::Summary {
+            calls: &one,
+            findings: &one_report,
+        };
         assert_eq!(
-            summary(10, false, &one, &one_report),
-            "rmap: summary: pid 10: 1 call (rmap_map 1), 1 report (leak 1)"
+            text(&report, CX),
+            "rmap: summary: pid 7: 1 call (rmap_map 1), 1 report (double-unmap 1)\n"
         );
-        assert_eq!(
-            summary(8, false, &[0; 9], &[0; Finding::COUNT]),
-            "rmap: summary: pid 8: 0 calls, 0 reports"
-        );
+        assert!(json(&report, CX).starts_with(
+            "{\"kind\":\"summary\",\"pid\":7,\"calls\":{\"rmap_map\":1,\"rmap_unmap\":0,"
+        ));
+    }
+
+    #[test]
+    fn a_line_too_long_is_cut_and_still_ends() {
+        let mut full = Line::new();
+        for _ in 0..Line::CAPACITY {
+            let _ = full.write_str("x");
+        }
+        assert!(full.cut);
+        let mut line = Line::new();
+        let long = vec![b'a'; 100_000];
+        let report = Report::Leak {
+            addr: 1,
+            len: 1,
+            created_at: site(long.leak()),
+        };
+        let out = line.of(&report, CX, false);
+        assert!(out.ends_with(b"...+0x10\n") && out.len() < Line::CAPACITY);
     }
 
     #[test]
@@ -453,14 +1178,6 @@ mod tests {
         assert_eq!(
             unmapped.find(0x1000 * (Unmapped::KEPT + 1), 0x1000),
             Some(Unmapped::KEPT)
-        );
-    }
-
-    #[test]
-    fn double_unmap_names_both_places() {
-        assert_eq!(
-            double_unmap(true, 0x1000, 4096, "/bin/p+0x10", "/bin/p+0x8"),
-            "rmap: double-unmap: munmap(0x1000, 4096) at /bin/p+0x10: already unmapped at /bin/p+0x8; refused with EINVAL"
         );
     }
 }

@@ -620,8 +620,9 @@ pub extern "C" fn rmap_unlock(addr: *const c_void, length: usize) -> c_int {
 ///
 /// - A `MREMAP_FIXED` move that fails late may already have unmapped the new
 ///   range, as with `mremap`; the registry asks the kernel and records that.
-/// - In checked mode, growing a file mapping past the file's last page is
-///   reported as `rmap: beyond-eof: ...`.
+/// - In checked mode with `RMAP_CHECK_BEYOND_EOF=map`, growing a file
+///   mapping past the file's last page is reported as `rmap: beyond-eof:
+///   ...`; without it, a touch of such a page is (see `rmap_set_check`).
 /// - Thread safety: safe from any number of threads at once. Not
 ///   async-signal-safe.
 ///
@@ -1325,30 +1326,65 @@ pub unsafe extern "C" fn rmap_foreach(
 /// - `rmap: leak: N bytes at ADDR still mapped at exit, created at WHERE`:
 ///   at exit, one line per mapping still held (and still held by the
 ///   kernel), with the code that created it.
-/// - `rmap: beyond-eof: ...`: a file mapping reaching past the file's last
-///   page, at `rmap_map` or when `rmap_remap` grows it; touching those pages
-///   raises SIGBUS.
+/// - `rmap: beyond-eof: ADDR touched, file offset N of the mapping
+///   rmap_map(START, LEN) created at WHERE: the file is SIZE bytes long
+///   (SIGBUS; the program's own action follows)`: a page of a file mapping
+///   touched where the file has no data (it ends before it, or shrank);
+///   the program's own SIGBUS action runs next, as without librmap. Mapping
+///   past the end of a file is no error by itself (LMDB reserves its whole
+///   map size over a smaller file): with `RMAP_CHECK_BEYOND_EOF=map` such a
+///   mapping is also reported when `rmap_map` makes it or `rmap_remap` grows
+///   it (`rmap: beyond-eof: rmap_map(ADDR, LEN) at WHERE maps offset O of a
+///   SIZE-byte file: touching file offsets from N on raises SIGBUS`; this
+///   costs an `fstat` per file mapping).
 /// - `rmap: write-exec: ...`: a mapping made, or changed by `rmap_protect`
 ///   to be, both writable and executable.
 /// - `rmap: fault-handler: ...`: SIGBUS or SIGSEGV was set to `SIG_DFL` or
 ///   `SIG_IGN` bypassing librmap's `sigaction` (see `rmap_read`); a
 ///   thread's first copy installed the handler again.
 ///
+/// Everything a line quotes from outside librmap (object paths, symbol
+/// names, the value of `RMAP_CHECK`) is escaped: a backslash as `\\`,
+/// newline and tab as `\n` and `\t`, other control characters and the
+/// Unicode line separators as `\u{N}`, bytes that are not UTF-8 as `\xNN`,
+/// so that no path can end a line or start a report of its own.
+///
 /// More environment variables shape the reports (rmap-check(1) sets them
 /// from its options): `RMAP_CHECK_LOG=FILE` appends them to FILE instead of
-/// stderr; `RMAP_CHECK_LEAKS=no` leaves out the leak lines;
-/// `RMAP_CHECK_SUMMARY=yes` adds one line at exit, `rmap: summary: pid N:
-/// C calls (rmap_map 3, rmap_unmap 2), R reports (leak 1)`; and
-/// `RMAP_CHECK_ERROR_EXITCODE=N` (1 to 255) makes the process exit with
-/// status N at exit when any report was made.
+/// stderr (a FILE that cannot be opened is said in one line on stderr, where
+/// the reports then go); `RMAP_CHECK_FORMAT=json` writes each as one JSON
+/// object on a line of its own instead (`kind`, `pid`, `message` with the
+/// text line, and the fields of its kind: `call`, `address` and `length`
+/// of the call's range, `caller`, `created_by` and `unmapped_by` as
+/// `{"object", "offset", "symbol", "symbol_offset"}` (`{"address"}` when no
+/// object contains the code, null when it is unknown), `stale`,
+/// `fault_address`, `file_offset`, `file_size`, `first_bad_offset`; the
+/// summary's `calls` and `reports` by name); `RMAP_CHECK_LEAKS=no` leaves
+/// out the leak lines; `RMAP_CHECK_SUMMARY=yes` adds one line at exit,
+/// `rmap: summary: pid N: C calls (rmap_map 3, rmap_unmap 2), R reports
+/// (leak 1)`; and `RMAP_CHECK_ERROR_EXITCODE=N` (0 to 255) makes the process
+/// exit with status N at exit when any report was made.
+///
+/// In secure-execution mode (a set-user-ID or set-group-ID program, or one
+/// with file capabilities: `getauxval(AT_SECURE)`), librmap ignores every
+/// `RMAP_CHECK*` variable, as `secure_getenv` would: whoever starts such a
+/// program must not choose which file it writes or the status it exits
+/// with. The program's own `rmap_set_check` still works there, reporting to
+/// stderr.
 ///
 /// Before an ownership or leak report, checked mode asks the kernel whether
 /// the recorded mapping is still there with its protection, sharing and
-/// file: it never reports a mapping the kernel no longer has. What it cannot
-/// tell: an anonymous mapping unmapped behind librmap's back and replaced by
-/// another anonymous mapping with the same protection at the same address
-/// (or a file mapping by one of the same file and offset) still counts as
-/// librmap's.
+/// file, over its whole extent: it never reports a mapping the kernel no
+/// longer has, and never accepts a record the kernel holds only in part.
+/// What it cannot tell: an anonymous mapping unmapped behind librmap's back
+/// and replaced by another anonymous mapping with the same protection over
+/// the same whole range (or a file mapping by one of the same file and
+/// offset) still counts as librmap's. The check and the call it guards are
+/// one step: no other thread's call can come between them.
+///
+/// Reports are written without allocating memory (at exit, one line per
+/// leak, even in a process that has used up its address space or
+/// `vm.max_map_count`, which then exits with its own status).
 ///
 /// # RETURN VALUE
 ///

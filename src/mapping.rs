@@ -13,8 +13,8 @@ use std::ptr::null_mut;
 
 use errno::Errno;
 
-use crate::checked::{self, BeyondEof, Call, Finding};
-use crate::process::{self, drop_stale, hold};
+use crate::checked::{self, Call, PastEnd, Report};
+use crate::process::{self, Hold, Ownership, hold, where_of};
 use crate::registry::{Entry, Registry};
 use crate::sys::{
     self, EINVAL, MAP_ANONYMOUS, MAP_LOCKED, MREMAP_DONTUNMAP, MREMAP_FIXED, PROT_GROWSDOWN,
@@ -42,8 +42,10 @@ pub fn set_check_mode(mode: CheckMode) {
     checked::set(mode);
 }
 
-fn report(finding: Finding, line: &str, mode: CheckMode) {
-    process::report(finding, line);
+/// Writes a report; in abort mode, aborts after it.
+#[cold]
+fn report(report: &Report, mode: CheckMode) {
+    process::report(report);
     if mode == CheckMode::Abort {
         sys::abort();
     }
@@ -57,12 +59,6 @@ fn mode_for(call: Call) -> CheckMode {
         process::count_call(call);
     }
     mode
-}
-
-/// Where the program called from, as reports show it.
-#[cold]
-fn described(address: usize) -> String {
-    sys::describe_caller(address)
 }
 
 /// Counts a failure; successes are counted where they happen.
@@ -104,10 +100,20 @@ pub unsafe fn map(
     };
     let page = page_size();
     validate::check_map(&args, page, sys::fd_kind).map_err(failed)?;
+    let anonymous = flags & MAP_ANONYMOUS != 0;
     let (creator, file) = match mode {
         CheckMode::Off => (0, None),
-        _ if flags & MAP_ANONYMOUS != 0 => (sys::caller_address(), None),
-        _ => (sys::caller_address(), sys::file_identity(fd)),
+        _ => {
+            if !anonymous {
+                process::watch_faults();
+            }
+            // The file's identity, so that a replacement behind librmap's
+            // back is noticed (and its size, for RMAP_CHECK_BEYOND_EOF=map).
+            (
+                sys::caller_address(),
+                (!anonymous).then(|| sys::file_identity(fd)).flatten(),
+            )
+        }
     };
     let mut held = hold();
     // SAFETY: forwarded to the caller's contract.
@@ -131,16 +137,19 @@ pub unsafe fn map(
     }
     drop(held);
     if let (Ok(ptr), CheckMode::Report | CheckMode::Abort) = (result, mode) {
-        let size = file.and_then(|f| f.size);
-        let at = || described(creator);
+        let size = file
+            .and_then(|f| f.size)
+            .filter(|_| checked::settings().beyond_eof_at_map);
+        let at = || where_of(creator);
         check_beyond_eof(Call::Map, ptr as usize, len, offset, size, page, mode, at);
         check_write_exec(Call::Map, ptr as usize, len, prot, mode, at);
     }
     result.map_err(failed)
 }
 
-/// Checked mode: a file mapping that reaches past the file's last page.
-/// `at` says where the program called from (asked only for a report).
+/// Checked mode with `RMAP_CHECK_BEYOND_EOF=map`: a file mapping that
+/// reaches past the file's last page, reported when it is made. `at` says
+/// where the program called from (asked only for a report).
 #[cold]
 #[allow(clippy::too_many_arguments)]
 fn check_beyond_eof(
@@ -151,18 +160,26 @@ fn check_beyond_eof(
     size: Option<u64>,
     page: usize,
     mode: CheckMode,
-    at: impl Fn() -> String,
+    at: impl Fn() -> checked::Where<'static>,
 ) {
     if let Some(size) = size {
         let first_bad = pages_covering(size as usize, page) as u64;
         if (offset as u64).saturating_add(len as u64) > first_bad {
-            let file = BeyondEof {
-                offset,
-                size,
+            let file = PastEnd {
                 first_bad,
+                size: Some(size),
             };
-            let line = checked::beyond_eof(call, process::libc_names(), start, len, &at(), file);
-            report(Finding::BeyondEof, &line, mode);
+            report(
+                &Report::MappedPastEnd {
+                    call,
+                    addr: start,
+                    len,
+                    at: at(),
+                    offset,
+                    file,
+                },
+                mode,
+            );
         }
     }
 }
@@ -170,20 +187,32 @@ fn check_beyond_eof(
 /// Checked mode: a range both writable and executable.
 fn check_write_exec(
     call: Call,
-    start: usize,
+    addr: usize,
     len: usize,
     prot: i32,
     mode: CheckMode,
-    at: impl Fn() -> String,
+    at: impl Fn() -> checked::Where<'static>,
 ) {
     if prot & PROT_WRITE != 0 && prot & PROT_EXEC != 0 {
-        let line = checked::write_exec(call, process::libc_names(), start, len, &at());
-        report(Finding::WriteExec, &line, mode);
+        let at = at();
+        report(
+            &Report::WriteExec {
+                call,
+                addr,
+                len,
+                at,
+            },
+            mode,
+        );
     }
 }
 
-/// In checked mode, refuses a range librmap does not hold. The mode test is
-/// inlined; the rest stays off the default path.
+/// In checked mode, refuses a range librmap does not hold, and otherwise
+/// returns the registry lock, still held: the caller makes its system call
+/// and updates the registry under that same hold, so no other thread can
+/// unmap or replace the range between the check and the call. Off, it
+/// returns None at once (the mode test is inlined, the rest stays off the
+/// default path).
 #[inline]
 fn check_owned(
     call: Call,
@@ -191,10 +220,10 @@ fn check_owned(
     addr: usize,
     len: usize,
     page: usize,
-) -> Result<(), Errno> {
+) -> Result<Option<Hold>, Errno> {
     match mode {
-        CheckMode::Off => Ok(()),
-        mode => check_owned_slow(call, addr, len, page, mode),
+        CheckMode::Off => Ok(None),
+        mode => check_owned_slow(call, addr, len, page, mode).map(Some),
     }
 }
 
@@ -207,10 +236,11 @@ fn foreign_but_mapped(call: Call, addr: usize, len: usize) -> bool {
     call != Call::Unmap && process::libc_names() && sys::kernel_maps(addr, len)
 }
 
-/// The range must be recorded, and the kernel must still hold what was
-/// recorded there: a mapping unmapped or replaced behind librmap's back
-/// (with `munmap`, `mmap`, `mremap` called directly) is not librmap's any
-/// more, and its stale records are dropped.
+/// The range must be recorded, and the kernel must still hold every record
+/// it meets, whole, as recorded: a mapping unmapped or replaced (even in
+/// part) behind librmap's back (with `munmap`, `mmap`, `mremap` called
+/// directly) is not librmap's any more, and its stale records are dropped.
+/// Reports are written after the lock is let go.
 #[cold]
 #[inline(never)]
 fn check_owned_slow(
@@ -219,48 +249,40 @@ fn check_owned_slow(
     len: usize,
     page: usize,
     mode: CheckMode,
-) -> Result<(), Errno> {
+) -> Result<Hold, Errno> {
     let len = pages_covering(len, page);
     let mut held = hold();
-    if !held.registry.covers(addr, len) {
-        let unmapped_at = match call {
-            Call::Unmap => held.unmapped.find(addr, len),
-            _ => None,
-        };
-        drop(held);
-        if let Some(unmapped_at) = unmapped_at {
-            let at = described(sys::caller_address());
-            let line = checked::double_unmap(
-                process::libc_names(),
-                addr,
-                len,
-                &at,
-                &described(unmapped_at),
-            );
-            report(Finding::DoubleUnmap, &line, mode);
-            return Err(Errno(EINVAL));
-        }
-        if foreign_but_mapped(call, addr, len) {
-            return Ok(());
-        }
-        let at = described(sys::caller_address());
-        report(
-            Finding::Unowned(call),
-            &checked::unowned(call, process::libc_names(), addr, len, &at),
-            mode,
-        );
-        return Err(Errno(EINVAL));
-    }
-    if drop_stale(&mut held.registry, addr, len) == 0 {
-        return Ok(());
+    let registry = &mut held.registry;
+    let stale = match process::ownership(registry, addr, len) {
+        Ownership::Owned => return Ok(held),
+        Ownership::Stale => true,
+        Ownership::NotRecorded => false,
+    };
+    let unmapped_at = match call {
+        Call::Unmap if !stale => held.unmapped.find(addr, len),
+        _ => None,
+    };
+    if !stale && unmapped_at.is_none() && foreign_but_mapped(call, addr, len) {
+        return Ok(held);
     }
     drop(held);
-    let at = described(sys::caller_address());
-    report(
-        Finding::Unowned(call),
-        &checked::stale(call, process::libc_names(), addr, len, &at),
-        mode,
-    );
+    let at = where_of(sys::caller_address());
+    let refusal = match unmapped_at {
+        Some(unmapped_at) => Report::DoubleUnmap {
+            addr,
+            len,
+            at,
+            unmapped_at: where_of(unmapped_at),
+        },
+        None => Report::Unowned {
+            call,
+            addr,
+            len,
+            at,
+            stale,
+        },
+    };
+    report(&refusal, mode);
     Err(Errno(EINVAL))
 }
 
@@ -273,9 +295,10 @@ pub unsafe fn sync(addr: *mut u8, len: usize, flags: i32) -> Result<(), Errno> {
     let mode = mode_for(Call::Sync);
     let page = page_size();
     validate::check_sync(addr as usize, len, flags, page).map_err(failed)?;
-    check_owned(Call::Sync, mode, addr as usize, len, page).map_err(failed)?;
+    let owned = check_owned(Call::Sync, mode, addr as usize, len, page).map_err(failed)?;
     // SAFETY: forwarded to the caller's contract.
     unsafe { sys::msync(addr, len, flags) }.map_err(failed)?;
+    drop(owned);
     process::count_sync();
     Ok(())
 }
@@ -290,12 +313,12 @@ pub unsafe fn unmap(addr: *mut u8, len: usize) -> Result<(), Errno> {
     let mode = mode_for(Call::Unmap);
     let page = page_size();
     validate::check_unmap(addr as usize, len, page).map_err(failed)?;
-    check_owned(Call::Unmap, mode, addr as usize, len, page).map_err(failed)?;
     let at = match mode {
         CheckMode::Off => 0,
         _ => sys::caller_address(),
     };
-    let mut held = hold();
+    let owned = check_owned(Call::Unmap, mode, addr as usize, len, page).map_err(failed)?;
+    let mut held = owned.unwrap_or_else(hold);
     // SAFETY: forwarded to the caller's contract.
     unsafe { sys::munmap(addr, len) }.map_err(failed)?;
     let len = pages_covering(len, page);
@@ -318,10 +341,10 @@ pub unsafe fn protect(addr: *mut u8, len: usize, prot: i32) -> Result<(), Errno>
     let mode = mode_for(Call::Protect);
     let page = page_size();
     validate::check_protect(addr as usize, len, prot, page).map_err(failed)?;
-    check_owned(Call::Protect, mode, addr as usize, len, page).map_err(failed)?;
+    let owned = check_owned(Call::Protect, mode, addr as usize, len, page).map_err(failed)?;
     let recorded = prot & !(PROT_GROWSDOWN | PROT_GROWSUP);
     let (mut start, pages_len) = (addr as usize, pages_covering(len, page));
-    let mut held = hold();
+    let mut held = owned.unwrap_or_else(hold);
     let registry = &mut held.registry;
     if prot & PROT_GROWSDOWN != 0 {
         // The kernel extends the change down to the start of the mapping.
@@ -339,7 +362,7 @@ pub unsafe fn protect(addr: *mut u8, len: usize, prot: i32) -> Result<(), Errno>
     drop(held);
     result.map_err(failed)?;
     if mode != CheckMode::Off {
-        let at = || described(sys::caller_address());
+        let at = || where_of(sys::caller_address());
         check_write_exec(Call::Protect, addr as usize, pages_len, prot, mode, at);
     }
     Ok(())
@@ -375,12 +398,14 @@ pub unsafe fn advise(addr: *mut u8, len: usize, advice: i32) -> Result<(), Errno
     let mode = mode_for(Call::Advise);
     let page = page_size();
     validate::check_advise(addr as usize, len, page).map_err(failed)?;
-    check_owned(Call::Advise, mode, addr as usize, len, page).map_err(failed)?;
+    let owned = check_owned(Call::Advise, mode, addr as usize, len, page).map_err(failed)?;
     if advice != MADV_DONTFORK && advice != MADV_DOFORK {
         // SAFETY: forwarded to the caller's contract.
-        return unsafe { sys::madvise(addr, len, advice) }.map_err(failed);
+        let result = unsafe { sys::madvise(addr, len, advice) };
+        drop(owned);
+        return result.map_err(failed);
     }
-    let mut held = hold();
+    let mut held = owned.unwrap_or_else(hold);
     // SAFETY: forwarded to the caller's contract.
     let result = unsafe { sys::madvise(addr, len, advice) };
     // On failure (a hole), the kernel applied it to what precedes the hole.
@@ -419,8 +444,8 @@ pub fn lock(addr: *const u8, len: usize) -> Result<(), Errno> {
     let mode = mode_for(Call::Lock);
     let page = page_size();
     let (start, pages_len) = pages_of(addr as usize, len, page);
-    check_owned(Call::Lock, mode, start, pages_len, page).map_err(failed)?;
-    let mut held = hold();
+    let owned = check_owned(Call::Lock, mode, start, pages_len, page).map_err(failed)?;
+    let mut held = owned.unwrap_or_else(hold);
     let result = sys::mlock(addr, len);
     record_lock(&mut held.registry, start, pages_len, true, result.is_ok());
     result.map_err(failed)
@@ -434,8 +459,8 @@ pub fn unlock(addr: *const u8, len: usize) -> Result<(), Errno> {
     let page = page_size();
     validate::check_unlock(addr as usize, len, page).map_err(failed)?;
     let (start, pages_len) = pages_of(addr as usize, len, page);
-    check_owned(Call::Unlock, mode, start, pages_len, page).map_err(failed)?;
-    let mut held = hold();
+    let owned = check_owned(Call::Unlock, mode, start, pages_len, page).map_err(failed)?;
+    let mut held = owned.unwrap_or_else(hold);
     let result = sys::munlock(addr, len);
     record_lock(&mut held.registry, start, pages_len, false, result.is_ok());
     result.map_err(failed)
@@ -502,8 +527,9 @@ pub unsafe fn remap(
         null_mut()
     };
     // A zero old length duplicates the mapping at `old`: its first page must be ours.
-    check_owned(Call::Remap, mode, old as usize, old_len.max(1), page).map_err(failed)?;
-    let mut held = hold();
+    let owned =
+        check_owned(Call::Remap, mode, old as usize, old_len.max(1), page).map_err(failed)?;
+    let mut held = owned.unwrap_or_else(hold);
     let registry = &mut held.registry;
     // SAFETY: forwarded to the caller's contract.
     let result = unsafe { sys::mremap(old, old_len, new_len, flags, new_addr) };
@@ -521,13 +547,14 @@ pub unsafe fn remap(
     }
     drop(held);
     let ptr = result.map_err(failed)?;
-    if mode != CheckMode::Off && new_len > old_len {
+    if mode != CheckMode::Off && new_len > old_len && checked::settings().beyond_eof_at_map {
         check_grown_file(ptr as usize, new_len, page, mode);
     }
     Ok(ptr)
 }
 
-/// Checked mode: a grown file mapping that now reaches past its file.
+/// Checked mode with `RMAP_CHECK_BEYOND_EOF=map`: a grown file mapping
+/// that now reaches past its file.
 #[cold]
 fn check_grown_file(at: usize, len: usize, page: usize, mode: CheckMode) {
     let Some((start, entry)) = hold().registry.find(at) else {
@@ -536,7 +563,7 @@ fn check_grown_file(at: usize, len: usize, page: usize, mode: CheckMode) {
     if entry.flags & MAP_ANONYMOUS == 0 {
         let offset = entry.offset.wrapping_add((at - start) as i64);
         let size = sys::mapped_file_size(at);
-        let caller = || described(sys::caller_address());
+        let caller = || where_of(sys::caller_address());
         check_beyond_eof(Call::Remap, at, len, offset, size, page, mode, caller);
     }
 }
@@ -631,9 +658,11 @@ pub unsafe fn resident(addr: *mut u8, len: usize, vec: *mut u8) -> Result<(), Er
     let mode = mode_for(Call::Resident);
     let page = page_size();
     validate::check_resident(addr as usize, len, vec as usize, page).map_err(failed)?;
-    check_owned(Call::Resident, mode, addr as usize, len, page).map_err(failed)?;
+    let owned = check_owned(Call::Resident, mode, addr as usize, len, page).map_err(failed)?;
     // SAFETY: forwarded to the caller's contract.
-    unsafe { sys::mincore(addr, len, vec) }.map_err(failed)
+    let result = unsafe { sys::mincore(addr, len, vec) };
+    drop(owned);
+    result.map_err(failed)
 }
 
 /// A mapping librmap holds, as the introspection calls report it.

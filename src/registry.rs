@@ -655,21 +655,6 @@ impl Registry {
         (page < s + entry.pages()).then_some((addr_of(s), entry))
     }
 
-    /// Whether every byte of [start, start + len) lies in recorded entries.
-    pub fn covers(&self, start: usize, len: usize) -> bool {
-        let Some(end) = start.checked_add(len) else {
-            return false;
-        };
-        let mut at = start;
-        while at < end {
-            match self.find(at) {
-                Some((s, e)) => at = s + e.len,
-                None => return false,
-            }
-        }
-        true
-    }
-
     /// Every entry, in address order.
     pub fn iter(&self) -> impl Iterator<Item = (usize, Entry)> + '_ {
         self.order.iter().flat_map(move |&id| {
@@ -772,17 +757,13 @@ mod tests {
     }
 
     #[test]
-    fn find_and_covers() {
+    fn find() {
         let mut r = Registry::new();
         r.insert(10 * P, entry(2 * P, 0));
         r.insert(12 * P, entry(P, 0));
         assert_eq!(r.find(11 * P + 5).map(|(s, _)| s), Some(10 * P));
         assert_eq!(r.find(13 * P), None);
         assert_eq!(r.find(9 * P), None);
-        assert!(r.covers(10 * P, 3 * P));
-        assert!(!r.covers(10 * P, 4 * P));
-        assert!(!r.covers(9 * P, P));
-        assert!(!r.covers(usize::MAX - P, 2 * P));
     }
 
     fn with_prot(r: &Registry) -> Vec<(usize, usize, i32)> {

@@ -35,5 +35,5 @@ with tempfile.TemporaryDirectory() as files:
         with open(os.path.join(files, f"file{i}"), "wb") as f:
             f.write(os.urandom(64 << 10))
     row("rmap-check: mmap-based file reader (open, fstat, mmap, scan, munmap, close; 64 files of 64 KiB)",
-        ["files", files, "20"], 21, 1.2)
-row("rmap-check: anonymous mmap, touch, munmap of one page", ["pages", "20000"], 21, None)
+        ["files", files, "20"], 41, 1.10)
+row("rmap-check: anonymous mmap, touch, munmap of one page", ["pages", "20000"], 41, 1.10)

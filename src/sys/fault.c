@@ -301,6 +301,15 @@ static void chain(int sig, siginfo_t *info, void *context)
         handler.sa_handler(sig);
 }
 
+/* Called (in the handler) for each real SIGBUS passed on to the program:
+ * checked mode reports a touch past the end of a mapped file. */
+typedef void bus_observer_fn(void *addr);
+static _Atomic(bus_observer_fn *) bus_observer;
+void rmap_sys_set_bus_observer(bus_observer_fn *observer)
+{
+    atomic_store_explicit(&bus_observer, observer, memory_order_release);
+}
+
 static void on_fault(int sig, siginfo_t *info, void *context)
 {
     ucontext_t *uc = context;
@@ -320,6 +329,8 @@ static void on_fault(int sig, siginfo_t *info, void *context)
         return;
     }
     int saved_errno = errno;
+    bus_observer_fn *observer = atomic_load_explicit(&bus_observer, memory_order_acquire);
+    if (sig == SIGBUS && info->si_code > 0 && observer != NULL) observer(info->si_addr);
     chain(sig, info, context);
     errno = saved_errno;
 }
@@ -452,6 +463,21 @@ int rmap_sys_sigmask(int how, const sigset_t *set, sigset_t *old, int process)
  * calls rmap_sys_start_interposed when it loads, and sets the hint around
  * each call to the program's return address. */
 int rmap_sys_interposed __attribute__((visibility("hidden")));
+
+/* Under rmap-check, set once a mapping system call reached the kernel
+ * without librmap (the program's syscall(), or a call from a signal
+ * handler that interrupted a librmap call of its thread): from then on the
+ * registry may hold records the kernel no longer has, and checked mode
+ * asks the kernel before it trusts one. */
+atomic_int rmap_sys_foreign_change __attribute__((visibility("hidden")));
+__attribute__((visibility("hidden"))) void rmap_sys_note_foreign_change(void)
+{
+    atomic_store_explicit(&rmap_sys_foreign_change, 1, memory_order_relaxed);
+}
+int rmap_sys_foreign_change_seen(void)
+{
+    return atomic_load_explicit(&rmap_sys_foreign_change, memory_order_relaxed);
+}
 __thread uintptr_t rmap_sys_caller_hint_value __attribute__((tls_model("initial-exec"), visibility("hidden")));
 uintptr_t rmap_sys_caller_hint(void) { return rmap_sys_caller_hint_value; }
 

@@ -317,11 +317,21 @@ unsafe extern "C" {
     -> c_int;
     fn rmap_sys_sigmask(how: c_int, set: *const SigSet, old: *mut SigSet, process: c_int) -> c_int;
     fn rmap_sys_hold_actions();
+    fn rmap_sys_set_bus_observer(observer: extern "C" fn(*mut c_void));
     fn rmap_sys_release_actions();
     // Set by rmap-check's preload (tools/rmap-check/preload.c).
     static rmap_sys_interposed: c_int;
     fn rmap_sys_caller_hint() -> usize;
     fn rmap_sys_report_stderr() -> c_int;
+    fn rmap_sys_foreign_change_seen() -> c_int;
+}
+
+/// Has the fault handler call `observer` with the faulting address for each
+/// real SIGBUS it passes on to the program's action (a fault that is not a
+/// guarded copy's), just before. The observer runs in the signal handler.
+pub fn set_bus_observer(observer: extern "C" fn(*mut c_void)) {
+    // SAFETY: stores a function pointer valid for the process lifetime.
+    unsafe { rmap_sys_set_bus_observer(observer) };
 }
 
 /// Takes the lock on the program's SIGBUS/SIGSEGV actions (with every
@@ -767,19 +777,10 @@ pub fn kernel_locked_ranges(start: usize, end: usize) -> Vec<(usize, usize)> {
 /// /proc/self/maps if it still names the same inode. For checked mode.
 #[cold]
 pub fn mapped_file_size(addr: usize) -> Option<u64> {
-    let vma = kernel_vma(addr, false)?;
-    let regular_size = |st: &libc::stat| {
-        (st.st_mode & libc::S_IFMT == libc::S_IFREG && st.st_ino == vma.ino)
-            .then_some(st.st_size as u64)
-    };
-    let link = std::ffi::CString::new(format!(
-        "/proc/self/map_files/{:x}-{:x}",
-        vma.start, vma.end
-    ))
-    .ok()?;
-    if let Some(st) = stat_path(&link) {
-        return regular_size(&st);
+    if let Some(size) = mapped_file_size_in_handler(addr) {
+        return Some(size);
     }
+    let vma = kernel_vma(addr, false)?;
     let text = read_proc(c"/proc/self/maps")?;
     let line = text
         .lines()
@@ -788,7 +789,33 @@ pub fn mapped_file_size(addr: usize) -> Option<u64> {
         .split_ascii_whitespace()
         .nth(5)
         .filter(|p| p.starts_with('/'))?;
-    regular_size(&stat_path(&std::ffi::CString::new(path).ok()?)?)
+    let st = stat_path(&std::ffi::CString::new(path).ok()?)?;
+    (st.st_mode & libc::S_IFMT == libc::S_IFREG && st.st_ino == vma.ino)
+        .then_some(st.st_size as u64)
+}
+
+/// [`mapped_file_size`] without allocating or reading /proc/self/maps as
+/// text (for the fault handler): `PROCMAP_QUERY` and /proc/self/map_files
+/// only, so None on kernels before 6.11 or without the privilege.
+pub fn mapped_file_size_in_handler(addr: usize) -> Option<u64> {
+    if NO_PROCMAP_QUERY.load(Ordering::Relaxed) {
+        return None;
+    }
+    let vma = procmap_query(maps_fd(), addr, false).ok()??;
+    // "/proc/self/map_files/START-END": at most 22 + 2 * 16 + 1 bytes.
+    let mut path = [0u8; 64];
+    let mut writer = &mut path[..];
+    use std::io::Write;
+    write!(
+        writer,
+        "/proc/self/map_files/{:x}-{:x}\0",
+        vma.start, vma.end
+    )
+    .ok()?;
+    let path = std::ffi::CStr::from_bytes_until_nul(&path).ok()?;
+    let st = stat_path(path)?;
+    (st.st_mode & libc::S_IFMT == libc::S_IFREG && st.st_ino == vma.ino)
+        .then_some(st.st_size as u64)
 }
 
 fn stat_path(path: &std::ffi::CStr) -> Option<libc::stat> {
@@ -819,73 +846,97 @@ fn parse_maps_line(line: &str) -> Option<KernelVma> {
     })
 }
 
-/// Writes one report line to stderr with a single write(2), so lines from
-/// different threads do not interleave.
-pub fn report_line(line: &str) {
-    let mut bytes = Vec::with_capacity(line.len() + 1);
-    bytes.extend_from_slice(line.as_bytes());
-    bytes.push(b'\n');
-    // SAFETY: the buffer is valid for its length; a failed write is dropped.
-    let _ = unsafe { libc::write(report_fd(), bytes.as_ptr().cast(), bytes.len()) };
+/// Writes one report line (with its newline) with a single write(2), so
+/// lines from different threads do not interleave: to the log set by
+/// [`set_report_log`], else stderr. Allocates nothing and reads no
+/// environment, so a signal handler may call it.
+pub fn report_line(line: &[u8]) {
+    let fd = match LOG.load(Ordering::Relaxed) {
+        fd if fd >= 0 => fd,
+        // SAFETY: no arguments; fault.c answers a descriptor (fstat only):
+        // under rmap-check, the program's first stderr.
+        _ => unsafe { rmap_sys_report_stderr() },
+    };
+    write_all(fd, line);
 }
 
-/// Where reports go: the file named by `RMAP_CHECK_LOG` (appended to, so
-/// that the processes of one run share it, and opened at the first report),
-/// else stderr (under rmap-check, the program's first stderr: fault.c).
-fn report_fd() -> c_int {
-    const UNOPENED: c_int = -1;
-    const NO_LOG: c_int = -2;
-    static LOG: AtomicI32 = AtomicI32::new(UNOPENED);
-    let mut log = LOG.load(Ordering::Relaxed);
-    if log == UNOPENED {
-        let opened = std::env::var_os("RMAP_CHECK_LOG")
-            .and_then(|path| std::ffi::CString::new(path.into_encoded_bytes()).ok())
-            .map_or(NO_LOG, |path| {
-                let flags = libc::O_WRONLY | libc::O_CREAT | libc::O_APPEND | libc::O_CLOEXEC;
-                // SAFETY: a NUL-terminated path; the mode is passed as open(2) wants.
-                let fd =
-                    moved_high(unsafe { libc::open(path.as_ptr(), flags, 0o644 as libc::c_uint) });
-                if fd < 0 { NO_LOG } else { fd }
-            });
-        log = match LOG.compare_exchange(UNOPENED, opened, Ordering::Relaxed, Ordering::Relaxed) {
-            Ok(_) => opened,
-            Err(first) => {
-                if opened >= 0 {
-                    // SAFETY: our own descriptor, never handed out.
-                    unsafe { libc::close(opened) };
-                }
-                first
-            }
-        };
+fn write_all(fd: c_int, mut bytes: &[u8]) {
+    while !bytes.is_empty() {
+        // SAFETY: the buffer is valid for its length.
+        let n = unsafe { libc::write(fd, bytes.as_ptr().cast(), bytes.len()) };
+        if n <= 0 {
+            return; // a failed write is dropped: reports never stop the program
+        }
+        bytes = &bytes[n as usize..];
     }
-    if log >= 0 {
-        return log;
-    }
-    // SAFETY: no arguments; fault.c answers a descriptor.
-    unsafe { rmap_sys_report_stderr() }
 }
 
-/// An environment variable as yes/no: `1`, `yes`, `true`, `on` or `0`,
-/// `no`, `false`, `off` (any case); unset or anything else is `default`.
-pub fn env_flag(name: &str, default: bool) -> bool {
-    match std::env::var(name)
-        .map(|v| v.trim().to_ascii_lowercase())
-        .as_deref()
+static LOG: AtomicI32 = AtomicI32::new(-1);
+
+/// Opens `path` for appending (created if missing, so that the processes of
+/// one run share it) and sends reports there from now on.
+pub fn set_report_log(path: &[u8]) -> Result<(), Errno> {
+    let path = std::ffi::CString::new(path).map_err(|_| Errno(libc::EINVAL))?;
+    let flags = libc::O_WRONLY | libc::O_CREAT | libc::O_APPEND | libc::O_CLOEXEC;
+    // SAFETY: a NUL-terminated path; the mode is passed as open(2) wants.
+    let fd = unsafe { libc::open(path.as_ptr(), flags, 0o644 as libc::c_uint) };
+    if fd < 0 {
+        return Err(errno());
+    }
+    let moved = moved_high(fd);
+    if moved < 0 {
+        return Err(Errno(libc::EMFILE));
+    }
+    if LOG
+        .compare_exchange(-1, moved, Ordering::Relaxed, Ordering::Relaxed)
+        .is_err()
     {
-        Ok("1" | "yes" | "true" | "on") => true,
-        Ok("0" | "no" | "false" | "off") => false,
-        _ => default,
+        // SAFETY: our own descriptor, never handed out.
+        unsafe { libc::close(moved) };
     }
+    Ok(())
 }
 
-/// An environment variable as an exit status, 0 to 255.
-pub fn env_number(name: &str) -> Option<c_int> {
-    std::env::var(name)
-        .ok()?
-        .trim()
-        .parse::<u8>()
-        .ok()
-        .map(c_int::from)
+/// The text of an errno value.
+pub fn error_text(error: Errno) -> String {
+    error.to_string()
+}
+
+/// Whether the process runs in secure-execution mode (set-user-ID or
+/// set-group-ID, file capabilities, a security module's say): the kernel's
+/// `AT_SECURE`, which glibc's `secure_getenv` obeys. Its environment then
+/// belongs to whoever started it, who may not choose where a privileged
+/// program writes or with what status it exits.
+pub fn secure_execution() -> bool {
+    // SAFETY: getauxval reads the auxiliary vector; 0 when absent.
+    unsafe { libc::getauxval(libc::AT_SECURE) != 0 }
+}
+
+/// An environment variable's bytes, as `secure_getenv` gives them: nothing
+/// in secure-execution mode.
+pub fn env_var(name: &str) -> Option<Vec<u8>> {
+    if secure_execution() {
+        return None;
+    }
+    std::env::var_os(name).map(|value| value.into_encoded_bytes())
+}
+
+/// Calls `f` with an environment variable's bytes as they are now (nothing
+/// in secure-execution mode), without allocating: for exit handlers.
+pub fn env_now<T>(name: &std::ffi::CStr, f: impl FnOnce(Option<&[u8]>) -> T) -> T {
+    if secure_execution() {
+        return f(None);
+    }
+    // SAFETY: a NUL-terminated name; the value is read before anything
+    // here could change the environment.
+    let value = unsafe { libc::getenv(name.as_ptr()) };
+    // SAFETY: getenv returns a NUL-terminated string or NULL.
+    f((!value.is_null()).then(|| unsafe { std::ffi::CStr::from_ptr(value) }.to_bytes()))
+}
+
+/// Writes one line to stderr (a warning of librmap's, not a report).
+pub fn warn(line: &str) {
+    write_all(2, format!("{line}\n").as_bytes());
 }
 
 /// This process's id.
@@ -910,6 +961,18 @@ pub fn interposed() -> bool {
     unsafe { rmap_sys_interposed != 0 }
 }
 
+/// Whether the kernel's mappings may have changed without librmap seeing
+/// it. Always, for a program that calls librmap itself (it may call the C
+/// library's `munmap` too); under rmap-check, only once the program made a
+/// mapping system call that bypassed librmap (`syscall(SYS_munmap, ...)`
+/// and the like, which the preload notices), since every other mapping call
+/// of the program comes to librmap and the C library's own mappings are
+/// never librmap's.
+pub fn foreign_changes_possible() -> bool {
+    // SAFETY: reads C ints.
+    !interposed() || unsafe { rmap_sys_foreign_change_seen() } != 0
+}
+
 /// Ends the process with SIGABRT.
 pub fn abort() -> ! {
     std::process::abort()
@@ -928,10 +991,16 @@ pub fn caller_address() -> usize {
     if hint != 0 {
         return hint - 1;
     }
+    let own = object_base(caller_address as *const () as usize);
+    // Linked into the program itself (librmap.a): its frames and the
+    // program's cannot be told apart.
+    // SAFETY: getauxval reads the auxiliary vector.
+    if own == object_base(unsafe { libc::getauxval(libc::AT_ENTRY) } as usize) {
+        return 0;
+    }
     let mut frames = [std::ptr::null_mut::<c_void>(); 8];
     // SAFETY: the buffer holds as many pointers as passed.
     let n = unsafe { libc::backtrace(frames.as_mut_ptr(), frames.len() as c_int) };
-    let own = object_base(caller_address as *const () as usize);
     // Frames before librmap's own can be a sanitizer's backtrace interceptor.
     frames[..n.max(0) as usize]
         .iter()
@@ -952,51 +1021,87 @@ fn object_base(addr: usize) -> usize {
     }
 }
 
-/// The symbol, offset and object file that contain `addr`, if known.
-/// A [`caller_address`] as reports show it: [`describe_address`], or, for
-/// 0, that the caller is unknown.
-pub fn describe_caller(addr: usize) -> String {
-    match addr {
-        0 => "an unknown caller (librmap is linked into the program)".to_string(),
-        addr => describe_address(addr),
-    }
+/// Where a code address lies, as reports show it: the object file, the
+/// offset from its load address (what `addr2line -e OBJECT OFFSET` takes),
+/// and the exported symbol covering it. The names are the loader's, valid
+/// while the object stays loaded (reports use them at once).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CodeAt {
+    Site {
+        object: &'static [u8],
+        offset: usize,
+        symbol: Option<(&'static [u8], usize)>,
+    },
+    /// No object file contains the address.
+    Address(usize),
+    /// 0: librmap is linked into the program ([`caller_address`]).
+    Unknown,
 }
 
-/// "/path/prog+0x11c9 (main+0x2a)": the object containing `addr` (an
-/// absolute path) and the offset from its load address, which addr2line
-/// takes (`addr2line -e /path/prog 0x11c9`), then the exported symbol that
-/// covers it when there is one; or the bare address.
-pub fn describe_address(addr: usize) -> String {
+/// [`CodeAt`] for `addr`. Allocates nothing (reports at exit and from the
+/// fault handler use it).
+pub fn locate(addr: usize) -> CodeAt {
+    if addr == 0 {
+        return CodeAt::Unknown;
+    }
     // SAFETY: Dl_info is plain data; dladdr fills it or returns 0.
     let mut info: libc::Dl_info = unsafe { std::mem::zeroed() };
     // SAFETY: `info` is a valid out-parameter.
     if unsafe { libc::dladdr(addr as *const c_void, &mut info) } == 0 {
-        return format!("{addr:#x}");
+        return CodeAt::Address(addr);
     }
-    let text = |p: *const std::ffi::c_char| {
-        // SAFETY: dladdr returns NUL-terminated strings or NULL.
-        (!p.is_null()).then(|| {
-            unsafe { std::ffi::CStr::from_ptr(p) }
-                .to_string_lossy()
-                .into_owned()
-        })
+    let text = |p: *const std::ffi::c_char| -> Option<&'static [u8]> {
+        // SAFETY: dladdr returns NUL-terminated strings (or NULL) that live
+        // as long as the object is loaded.
+        (!p.is_null()).then(|| unsafe { std::ffi::CStr::from_ptr(p) }.to_bytes())
     };
     let mut object = text(info.dli_fname).unwrap_or_default();
     // The loader names libraries by absolute path; only the program itself
     // may go by the relative name it was started with.
-    if !object.starts_with('/')
-        && let Ok(exe) = std::env::current_exe()
-    {
-        object = exe.to_string_lossy().into_owned();
+    if !object.starts_with(b"/") {
+        object = program_path();
     }
-    let offset = addr - info.dli_fbase as usize;
-    match text(info.dli_sname) {
-        Some(name) => format!(
-            "{object}+{offset:#x} ({name}+{:#x})",
-            addr - info.dli_saddr as usize
-        ),
-        None => format!("{object}+{offset:#x}"),
+    CodeAt::Site {
+        object,
+        offset: addr - info.dli_fbase as usize,
+        symbol: text(info.dli_sname).map(|name| (name, addr - info.dli_saddr as usize)),
     }
+}
+
+/// The program's absolute path, read from /proc/self/exe when librmap is
+/// loaded (the program may change directory or delete itself later).
+fn program_path() -> &'static [u8] {
+    let len = PROGRAM_PATH_LEN.load(Ordering::Acquire);
+    // SAFETY: written once at load, before any reader (and never again).
+    unsafe { &(&*PROGRAM_PATH.0.get())[..len] }
+}
+
+struct PathBuffer(std::cell::UnsafeCell<[u8; 4096]>);
+// SAFETY: written once at load, before threads can read it.
+unsafe impl Sync for PathBuffer {}
+static PROGRAM_PATH: PathBuffer = PathBuffer(std::cell::UnsafeCell::new([0; 4096]));
+static PROGRAM_PATH_LEN: AtomicUsize = AtomicUsize::new(0);
+
+fn read_program_path() {
+    let buffer = PROGRAM_PATH.0.get();
+    // SAFETY: at load nothing else touches the buffer; readlink writes at
+    // most its size.
+    let n = unsafe {
+        libc::readlink(
+            c"/proc/self/exe".as_ptr(),
+            (*buffer).as_mut_ptr().cast(),
+            (*buffer).len(),
+        )
+    };
+    if n > 0 && (n as usize) < 4096 {
+        PROGRAM_PATH_LEN.store(n as usize, Ordering::Release);
+    }
+}
+
+/// This thread's id (async-signal-safe).
+pub fn thread_id() -> i32 {
+    // SAFETY: gettid takes no arguments.
+    unsafe { libc::gettid() }
 }
 
 /// `pthread_atfork`; returns false if it failed.
@@ -1015,7 +1120,7 @@ pub fn at_exit(handler: extern "C" fn()) -> bool {
 /// loads; null before that, with an older C library, or in a static program.
 static SINGLE_THREADED_FLAG: AtomicPtr<u8> = AtomicPtr::new(std::ptr::null_mut());
 
-extern "C" fn find_single_threaded_flag() {
+fn find_single_threaded_flag() {
     // SAFETY: dlsym with a NUL-terminated name; null when absent.
     let flag = unsafe { libc::dlsym(libc::RTLD_DEFAULT, c"__libc_single_threaded".as_ptr()) };
     SINGLE_THREADED_FLAG.store(flag.cast(), Ordering::Relaxed);
@@ -1073,7 +1178,12 @@ macro_rules! run_at_load {
 }
 pub(crate) use run_at_load;
 
-run_at_load!(find_single_threaded_flag);
+extern "C" fn at_load() {
+    find_single_threaded_flag();
+    read_program_path();
+}
+
+run_at_load!(at_load);
 
 #[cfg(test)]
 mod tests {

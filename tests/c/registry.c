@@ -406,7 +406,9 @@ static int checked_reports_each_kind(void)
 {
     int ok = 1;
     void *addr = NULL;
+    setenv("RMAP_CHECK_BEYOND_EOF", "map", 1); /* reported when mapped, not only when touched */
     run_t r = run_scenario("beyond-eof", "1");
+    unsetenv("RMAP_CHECK_BEYOND_EOF");
     char want[512];
     ok &= sscanf(r.out, "%p", &addr) == 1;
     snprintf(want, sizeof want,
@@ -469,7 +471,9 @@ static int checked_reports_the_new_calls(void)
     ok &= check(exited_ok(&r) && rc == 0 && strcmp(unlocated(&r), want) == 0,
                 "write-exec line for rmap_protect, call made");
 
+    setenv("RMAP_CHECK_BEYOND_EOF", "map", 1);
     r = run_scenario("remap-beyond-eof", "1");
+    unsetenv("RMAP_CHECK_BEYOND_EOF");
     ok &= sscanf(r.out, "%p", &addr) == 1;
     snprintf(want, sizeof want,
              "rmap: beyond-eof: rmap_remap(%p, %zu) maps offset 0 of a %zu-byte file: touching file offsets from %zu on "

@@ -3,11 +3,46 @@
  * is reported with its line; without it nothing is said. The lines marked
  * LINE: are the ones the reports must name (run.sh finds them). */
 #define _GNU_SOURCE
+#include <fcntl.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
-int main(void)
+/* misuse past-eof FILE: maps 2 pages of FILE (100 bytes) and reads the
+ * second, which has no file behind it: SIGBUS. */
+static int past_eof(const char *path)
 {
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) return perror(path), 1;
+    volatile char *p = mmap(NULL, 8192, PROT_READ, MAP_SHARED, fd, 0); /* LINE: past eof */
+    if (p == MAP_FAILED) return perror("mmap"), 1;
+    printf("misuse: reading byte 4096 of a 2-page mapping of a 100-byte file\n");
+    fflush(stdout);
+    return p[4096];
+}
+
+/* misuse behind-back: a mapping unmapped with syscall(SYS_munmap), behind
+ * the C library's munmap, and another made there the same way; then munmap
+ * of the address, which is not the program's first mapping any more. */
+static int behind_back(void)
+{
+    char *p = mmap(NULL, 8192, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) return perror("mmap"), 1;
+    syscall(SYS_munmap, p, 8192);
+    long q = syscall(SYS_mmap, p, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+    if ((char *)q != p) return perror("syscall(SYS_mmap)"), 1;
+    int rc = munmap(p, 8192);
+    p[0] = 1; /* still mapped when the munmap was refused */
+    printf("misuse: munmap of the replaced mapping returned %d\n", rc);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc == 3 && strcmp(argv[1], "past-eof") == 0) return past_eof(argv[2]);
+    if (argc == 2 && strcmp(argv[1], "behind-back") == 0) return behind_back();
     char *page = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (page == MAP_FAILED) return perror("mmap"), 1;
     page[0] = 1;

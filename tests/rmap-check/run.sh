@@ -79,6 +79,34 @@ check "a program not on PATH: exit 127 and a message" eval '[ $status = 127 ] &&
 run "$checker" --version
 check "--version prints rmap-check's version" eval '[ $status = 0 ] && grep -q "^rmap-check [0-9]" "$work/out"'
 
+run "$checker" --json --error-exitcode=9 "$bin/misuse"
+check "--json: one JSON object per line (double-unmap, write-exec, leak, summary), each with its fields" \
+    eval '[ $status = 9 ] && "$python" -c "
+import json, sys
+kinds = []
+for line in open(sys.argv[1]):
+    o = json.loads(line)
+    assert o[\"pid\"] > 0 and o[\"message\"].startswith(\"rmap: \")
+    if o[\"kind\"] != \"summary\":
+        where = o.get(\"caller\") or o.get(\"created_by\")
+        assert where[\"object\"].endswith(\"/misuse\") and where[\"offset\"].startswith(\"0x\")
+    kinds.append(o[\"kind\"])
+assert sorted(kinds) == [\"double-unmap\", \"leak\", \"summary\", \"write-exec\"], kinds
+" "$work/err"'
+
+echo "== a page past the end of a file, touched"
+head -c 100 /dev/zero >"$work/short"
+run bash -c '"$@"; exit $?' - "$checker" "$bin/misuse" past-eof "$work/short"
+check "the read past the end of the file: the beyond-eof report (naming the mmap line), then SIGBUS" \
+    eval '[ $status = 135 ] && [ "$(grep -c "^rmap: " "$work/err")" = 1 ] && grep -q "^rmap: beyond-eof: 0x[0-9a-f]* touched, file offset 4096 of the mapping mmap(" "$work/err" &&
+          located_at beyond-eof "past eof" "created at"'
+
+echo "== a mapping replaced behind the C library's back"
+run "$checker" "$bin/misuse" behind-back
+check "unmapped and mapped again with syscall(): the program's later munmap is refused as stale, the new mapping left alone" \
+    eval '[ $status = 0 ] && grep -q "munmap of the replaced mapping returned -1" "$work/out" &&
+          [ "$(count unmap-unowned)" = 1 ] && grep -q "replaced behind librmap.s back" "$work/err"'
+
 echo "== what cannot be seen is said"
 if [ -x "$bin/misuse-static" ]; then
     run "$checker" "$bin/misuse-static"
@@ -145,6 +173,28 @@ if [ -n "$repo" ]; then
 else
     echo "skip git log -p and git fsck: not run from a git clone"
 fi
+# LMDB maps its whole map size (here 1 GiB) over a smaller file on purpose,
+# and touches only the file's pages: correct, so nothing to report.
+{ printf 'VERSION=3\nformat=print\ntype=btree\nmapsize=1073741824\nHEADER=END\n'
+  seq 1 2000 | awk '{ print " key" $1; print " value" $1 }'; echo DATA=END; } >"$work/lmdb.txt"
+if mdb_load -n -f "$work/lmdb.txt" "$work/lmdb" 2>"$work/err"; then
+    run "$checker" --error-exitcode=9 mdb_stat -n -a "$work/lmdb"
+    check "LMDB's mdb_stat -a (a 1 GiB map over a 132 KiB file): exit 0, no report" \
+        eval '[ $status = 0 ] && grep -q "Entries: 2000" "$work/out" && no_reports'
+    echo "     $(summary_of)"
+    mdb_dump -n -a "$work/lmdb" >"$work/plain-out"
+    run "$checker" --error-exitcode=9 mdb_dump -n -a "$work/lmdb"
+    check "LMDB's mdb_dump -a: same output, exit 0, no report" \
+        eval '[ $status = 0 ] && cmp -s "$work/out" "$work/plain-out" && no_reports'
+    echo "     $(summary_of)"
+else
+    check "mdb_load makes the test database" false
+fi
+sql="PRAGMA mmap_size=268435456; CREATE TABLE t(k, v); WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 20000) INSERT INTO t SELECT i, hex(randomblob(32)) FROM n; SELECT count(*), sum(k) FROM t;"
+run "$checker" --error-exitcode=9 sqlite3 "$work/sqlite.db" "$sql"
+check "sqlite3 with PRAGMA mmap_size (20,000 rows written and read): exit 0, no report" \
+    eval '[ $status = 0 ] && grep -q "^20000|200010000$" "$work/out" && no_reports'
+echo "     $(summary_of)"
 seq 1 1000000 | awk '{ print ($1 * 7919) % 1000003 }' >"$work/numbers"
 sort -S 200M -n "$work/numbers" >"$work/plain-out"
 run "$checker" --error-exitcode=9 sort -S 200M -n "$work/numbers"

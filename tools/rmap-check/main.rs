@@ -36,13 +36,21 @@ held at exit are reported with the calling location.
 
 options:
   --log-file=FILE        append reports to FILE instead of stderr
+  --json                 one JSON object per report instead of a text line
   --leaks=yes|no         report mappings still held at exit [yes]
   --summary=yes|no       one summary line per process at exit [yes]
+  --beyond-eof=touch|map report a file mapping reaching past its file's end
+                         when a page there is touched [touch], or also
+                         when it is made [map]
   --trace-children=yes|no  check programs it executes too [yes]
   --abort-on-report      abort (SIGABRT) at the first report
   --error-exitcode=N     exit with status N if any report was made
   -h, --help             this text
   --version              rmap-check's version
+
+Set-user-ID and set-group-ID programs run unchecked: rmap-check refuses to
+start one, and one the checked program starts ignores the checker (the
+dynamic linker drops LD_PRELOAD, librmap ignores RMAP_CHECK*).
 
 Environment: RMAP_CHECK_PRELOAD names the preload library to use.
 See rmap-check(1).
@@ -110,6 +118,11 @@ fn parse(mut args: impl Iterator<Item = OsString>) -> Settings {
                 exit(0)
             }
             ("--abort-on-report", None) => set("RMAP_CHECK", "abort".into()),
+            ("--json", None) => set("RMAP_CHECK_FORMAT", "json".into()),
+            ("--beyond-eof", Some(v @ ("touch" | "map"))) => set("RMAP_CHECK_BEYOND_EOF", v.into()),
+            ("--beyond-eof", Some(v)) => fail(&format!(
+                "--beyond-eof takes touch or map, not {v:?} (see rmap-check --help)"
+            )),
             ("--log-file", Some(file)) if !file.is_empty() => set("RMAP_CHECK_LOG", file.into()),
             ("--leaks", Some(v)) => set("RMAP_CHECK_LEAKS", yes_no(option, v).into()),
             ("--summary", Some(v)) => set("RMAP_CHECK_SUMMARY", yes_no(option, v).into()),

@@ -4,8 +4,9 @@
  * mmap64, munmap, msync, mprotect, madvise, mremap, mlock, munlock and
  * mincore, so that every such call a program makes through the PLT (its
  * own, and every library's) goes to librmap's rmap_* function, in checked
- * mode. It is linked with librmap.a and exports only those ten names
- * (exports.map): librmap.so keeps exporting only rmap_*.
+ * mode; and syscall, to notice mapping system calls made around them. It is
+ * linked with librmap.a and exports only those eleven names (exports.map):
+ * librmap.so keeps exporting only rmap_*.
  *
  * librmap never calls back into these names: its system calls are made
  * directly (src/sys). A call made while this thread is already inside one
@@ -19,9 +20,12 @@
 #define _GNU_SOURCE
 #include <rmap.h>
 
+#include <dlfcn.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <sys/auxv.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/syscall.h>
@@ -30,6 +34,41 @@
 /* librmap's (src/sys/fault.c), linked in from librmap.a. */
 extern __thread uintptr_t rmap_sys_caller_hint_value;
 void rmap_sys_start_interposed(void);
+void rmap_sys_note_foreign_change(void);
+
+/* syscall(2), for the program: a mapping system call made through it
+ * reaches the kernel without librmap, so librmap is told that its records
+ * may no longer be the kernel's (and asks the kernel before trusting one
+ * from then on). Every call goes on to the C library's syscall, whose six
+ * argument registers are passed as they came. */
+typedef long syscall_fn(long, long, long, long, long, long, long);
+static syscall_fn *_Atomic next_syscall;
+
+long syscall(long number, ...)
+{
+    va_list args;
+    va_start(args, number);
+    long a[6];
+    for (int i = 0; i < 6; i++) a[i] = va_arg(args, long);
+    va_end(args);
+    switch (number) {
+    case SYS_mmap:
+    case SYS_munmap:
+    case SYS_mremap:
+    case SYS_mprotect:
+    case SYS_pkey_mprotect:
+    case SYS_shmat:
+    case SYS_shmdt:
+        rmap_sys_note_foreign_change();
+    }
+    syscall_fn *next = atomic_load_explicit(&next_syscall, memory_order_relaxed);
+    if (!next) {
+        void *found = dlsym(RTLD_NEXT, "syscall");
+        memcpy(&next, &found, sizeof next);
+        atomic_store_explicit(&next_syscall, next, memory_order_relaxed);
+    }
+    return next(number, a[0], a[1], a[2], a[3], a[4], a[5]);
+}
 
 static __thread int inside;
 
@@ -131,6 +170,10 @@ static void untrace_children(void)
 
 __attribute__((constructor)) static void start(void)
 {
+    /* A set-user-ID program's environment is its caller's: the loader
+     * preloads only trusted libraries there, and if this one was, it must
+     * not take orders from RMAP_CHECK* (as librmap does not). */
+    if (getauxval(AT_SECURE)) return;
     rmap_sys_start_interposed();
     /* rmap-check sets RMAP_CHECK to report or abort; loaded without it,
      * this library still checks (and reports). */
