@@ -134,6 +134,9 @@ shared: 4" ]; then
         pass mistakes "plain: a write to a page past the end of the file dies of SIGBUS, nothing said"
     else fail mistakes "past-eof plain: exit $status"; fi
     RMAP_CHECK=1 run mistakes past-eof rmap "$work/f"
+    # Behind librmap's handler the fault is delivered again to SIG_DFL, which
+    # valgrind reports as SIGSEGV (reproduced without librmap).
+    if [ -n "${RMAP_UNDER_VALGRIND:-}" ] && [ $status -eq $((128 + 11)) ]; then status=$((128 + 7)); fi
     if [ $status -eq $((128 + 7)) ] && [ "$(grep -c '^rmap: beyond-eof: ' "$work/out")" = 1 ]; then
         pass mistakes "librmap checked mode: the same write is reported (beyond-eof), then SIGBUS"
     else fail mistakes "past-eof rmap: exit $status"; fi
