@@ -95,8 +95,12 @@ pub fn report(report: &Report) {
         PROCESS.findings[finding.index()].fetch_add(1, Ordering::Relaxed);
     }
     let json = checked::settings().json;
-    let line = take_line(false).expect("another thread gives the line back");
-    sys::report_line(line.get().of(report, context(), json));
+    // None only when a signal handler of this thread reports while the
+    // thread was writing a report: the handler's report is counted, not
+    // written.
+    if let Some(line) = take_line(false) {
+        sys::report_line(line.get().of(report, context(), json));
+    }
 }
 
 fn context() -> Context {
