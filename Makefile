@@ -352,8 +352,17 @@ $(ASAN_BIN)/unload_helper: tests/c/unload_helper.c
 	@mkdir -p $(ASAN_BIN)
 	$(CC) $(CFLAGS) -fsanitize=address,undefined -o $@ $< -ldl
 
-$(CBIN)/fault_safe: $(CBIN)/unload_helper
-$(ASAN_BIN)/fault_safe: $(ASAN_BIN)/unload_helper
+# And a plugin host: a program that loads librmap with dlopen(RTLD_LOCAL).
+$(CBIN)/dlopen_host: tests/c/dlopen_host.c
+	@mkdir -p $(CBIN)
+	$(CC) $(CFLAGS) -o $@ $< -ldl
+
+$(ASAN_BIN)/dlopen_host: tests/c/dlopen_host.c
+	@mkdir -p $(ASAN_BIN)
+	$(CC) $(CFLAGS) -fsanitize=address,undefined -o $@ $< -ldl
+
+$(CBIN)/fault_safe: $(CBIN)/unload_helper $(CBIN)/dlopen_host
+$(ASAN_BIN)/fault_safe: $(ASAN_BIN)/unload_helper $(ASAN_BIN)/dlopen_host
 
 # checked runs them: a plugin it loads from a path of its choosing, and a
 # program it installs set-user-ID root (linked with librmap.a: such a

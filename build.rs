@@ -19,6 +19,7 @@ fn main() {
     // signal handler rewrites the interrupted context: C, see the file.
     cc::Build::new()
         .file("src/sys/fault.c")
+        .file("src/sys/rebind.c")
         .flag("-std=c11")
         .flag("-fvisibility=hidden")
         .warnings(true)
@@ -26,6 +27,7 @@ fn main() {
         .warnings_into_errors(true)
         .compile("rmap_fault");
     println!("cargo:rerun-if-changed=src/sys/fault.c");
+    println!("cargo:rerun-if-changed=src/sys/rebind.c");
     println!("cargo:rerun-if-changed=build.rs");
 
     // OUT_DIR is target/<profile>/build/rmap-<hash>/out.

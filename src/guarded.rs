@@ -47,15 +47,44 @@ pub fn last_copied() -> usize {
 /// caller (as for `memcpy`); inaccessible pages are allowed.
 #[inline]
 pub unsafe fn copy(dst: *mut u8, src: *const u8, n: usize) -> Result<(), Errno> {
-    ensure_fault_handler()?;
-    // SAFETY: the handler is installed; the rest is the caller's contract.
-    match unsafe { sys::guarded_copy(dst, src, n) } {
-        Copied::All => Ok(()),
+    // SAFETY: forwarded to the caller's contract.
+    match unsafe { copy_fast(dst, src, n) } {
+        0 => Ok(()),
         // SAFETY: as above.
-        Copied::Faulted(_) => unsafe { copy_failed(dst, src, n, false) },
-        // SAFETY: as above.
-        Copied::Unchecked => unsafe { copy_at_checkpoint(dst, src, n) },
+        unfinished => unsafe { copy_rest(unfinished) },
     }
+}
+
+/// The fast path of [`copy`], all of it in `sys` (no Rust code that could
+/// panic): 0 when everything was copied, else the code [`copy_rest`] takes.
+/// A thread that passed its checkpoint copies with nothing set up.
+///
+/// # Safety
+/// As for [`copy`].
+#[inline(always)]
+pub unsafe fn copy_fast(dst: *mut u8, src: *const u8, n: usize) -> c_int {
+    // SAFETY: a thread passes its checkpoint only once the handler is in
+    // place; the rest is the caller's contract.
+    unsafe { sys::guarded_copy(dst, src, n) }
+}
+
+/// The rest of a copy whose fast path returned `unfinished`: a fault
+/// (redone page by page), or a thread that has not passed its checkpoint.
+///
+/// # Safety
+/// Right after [`copy_fast`] returned `unfinished` in this thread, whose
+/// arguments still hold the caller's contract.
+#[cold]
+#[inline(never)]
+pub unsafe fn copy_rest(unfinished: c_int) -> Result<(), Errno> {
+    let (dst, src, n) = sys::failed_copy_args();
+    if unfinished == sys::COPY_FAULTED {
+        // SAFETY: the caller's contract, for the same arguments.
+        return unsafe { copy_failed(dst, src, n, false) };
+    }
+    ensure_fault_handler()?;
+    // SAFETY: as above.
+    unsafe { copy_at_checkpoint(dst, src, n) }
 }
 
 /// A thread's first guarded copy, and every copy of a thread that blocks

@@ -35,6 +35,12 @@ def read_1m(module, fd, batch):
             m.read(MIB)
 
 
+def index_loop(module, fd, batch):
+    with module.mmap(fd, SIZE, access=module.ACCESS_READ) as m:
+        for i in range(batch):
+            m[i]
+
+
 def sha256(module, fd, batch):
     for _ in range(batch):
         with module.mmap(fd, SIZE, access=module.ACCESS_READ) as m:
@@ -46,6 +52,7 @@ ROWS = [
     ("Python: map + close, 4 KiB anonymous", map_close_4k, 2000, 41, 1.2),
     ("Python: slice 1 MiB pieces of a 64 MiB file", slices_1m, 64, 41, 1.1),
     ("Python: read(1 MiB) of a 64 MiB file", read_1m, 64, 41, 1.1),
+    ("Python: m[i] over a 64 MiB file, 100,000 bytes", index_loop, 100_000, 41, 1.1),
     ("Python: sha256 over a 64 MiB file mapping (buffer)", sha256, 1, 15, None),
 ]
 

@@ -58,7 +58,7 @@ setup(
             "rmap._rmap",
             sources=["rmap/_rmap.c"],
             libraries=[":librmap.so.0"],
-            extra_compile_args=["-std=c11", "-Wall", "-Wextra", "-Wpedantic", "-Werror"],
+            extra_compile_args=["-std=c11", "-Wall", "-Wextra", "-Wpedantic", "-Werror", "-fno-plt"],
             extra_link_args=["-Wl,-rpath,$ORIGIN"],
         )
     ],

@@ -55,6 +55,7 @@ __thread char rmap_sys_thread_checked __attribute__((tls_model("initial-exec"), 
  * with that stack pointer; the callee-saved registers are on that stack.
  * (Below LARGE_COPY the extra stores and call would cost a few percent.) */
 #define LARGE_COPY 65536
+
 struct large_copy {
     void *resume_sp;
     uintptr_t dst, src, n; /* n: 0 when no copy is running */
@@ -64,11 +65,29 @@ __thread struct large_copy rmap_sys_large_copy __attribute__((tls_model("initial
 #define STRINGIFY(x) #x
 #define STR(x) STRINGIFY(x)
 
+/* The arguments of this thread's last copy that did not finish (returned 1
+ * or 2), for the slow path (guarded.rs): the fast path then keeps nothing
+ * across the call, so rmap_read needs no stack frame of its own. */
+struct copy_args {
+    void *dst;
+    const void *src;
+    size_t n;
+};
+__thread struct copy_args rmap_sys_copy_args __attribute__((tls_model("initial-exec"), visibility("hidden")));
+
+void rmap_sys_failed_copy_args(void **dst, const void **src, size_t *n)
+{
+    *dst = rmap_sys_copy_args.dst;
+    *src = rmap_sys_copy_args.src;
+    *n = rmap_sys_copy_args.n;
+}
+
 /* int rmap_sys_guarded_copy(void *dst, const void *src, size_t n):
  * returns 0, 1 when a fault stopped the copy, or 2 (nothing copied) when
- * this thread has not been checked yet.
+ * this thread has not been checked yet; for 1 and 2 its arguments are in
+ * rmap_sys_copy_args.
  * int rmap_sys_guarded_copy_unchecked(...): the same copy without the test,
- * always with `rep movsb`. */
+ * always with `rep movsb` (rmap_sys_copy_args unspecified). */
 __asm__(".text\n"
         ".globl rmap_sys_guarded_copy, rmap_sys_guarded_copy_unchecked\n"
         ".hidden rmap_sys_guarded_copy, rmap_sys_guarded_copy_unchecked\n"
@@ -77,7 +96,11 @@ __asm__(".text\n"
         ".p2align 4\n"
         ".globl rmap_copy_instruction, rmap_copy_fixup, rmap_large_copy_fixup\n"
         ".hidden rmap_copy_instruction, rmap_copy_fixup, rmap_large_copy_fixup\n"
+
         "rmap_sys_guarded_copy:\n"
+        "    mov %rdi, %r8\n"
+        "    mov %rsi, %r9\n"
+        "    mov %rdx, %r10\n"
         "    mov rmap_sys_thread_checked@gottpoff(%rip), %rax\n"
         "    cmpb $0, %fs:(%rax)\n"
         "    je 1f\n"
@@ -91,8 +114,12 @@ __asm__(".text\n"
         "    ret\n"
         "rmap_copy_fixup:\n"
         "    mov $1, %eax\n"
-        "    ret\n"
+        "    jmp 8f\n"
         "1:  mov $2, %eax\n"
+        "8:  mov rmap_sys_copy_args@gottpoff(%rip), %rcx\n"
+        "    mov %r8, %fs:(%rcx)\n"
+        "    mov %r9, %fs:8(%rcx)\n"
+        "    mov %r10, %fs:16(%rcx)\n"
         "    ret\n"
         /* The large copy: save the callee-saved registers, align the stack
          * for the call, record where to come back to. */
@@ -103,6 +130,10 @@ __asm__(".text\n"
         "    push %r14\n"
         "    push %r15\n"
         "    sub $8, %rsp\n"
+        "    mov rmap_sys_copy_args@gottpoff(%rip), %rax\n"
+        "    mov %rdi, %fs:(%rax)\n"
+        "    mov %rsi, %fs:8(%rax)\n"
+        "    mov %rdx, %fs:16(%rax)\n"
         "    mov rmap_sys_large_copy@gottpoff(%rip), %rax\n"
         "    mov %rsp, %fs:(%rax)\n"
         "    mov %rdi, %fs:8(%rax)\n"
@@ -124,9 +155,27 @@ __asm__(".text\n"
         "rmap_large_copy_fixup:\n"
         "    mov $1, %ecx\n"
         "    jmp 4b\n"
+
         ".size rmap_sys_guarded_copy, . - rmap_sys_guarded_copy\n");
 
 extern const char rmap_copy_instruction[], rmap_copy_fixup[], rmap_large_copy_fixup[];
+
+/* The small copies (sys/mod.rs: below SMALL_COPY bytes, inlined into
+ * rmap_read and rmap_write) list each move that may fault, and where to go
+ * when it does, in the section rmap_copy_fixups, as the kernel's exception
+ * table does; the linker gives its bounds. */
+struct copy_fixup {
+    uintptr_t instruction, fixup;
+};
+extern const struct copy_fixup __start_rmap_copy_fixups[] __attribute__((weak, visibility("hidden")));
+extern const struct copy_fixup __stop_rmap_copy_fixups[] __attribute__((weak, visibility("hidden")));
+
+static uintptr_t fixup_of(uintptr_t ip)
+{
+    for (const struct copy_fixup *f = __start_rmap_copy_fixups; f < __stop_rmap_copy_fixups; f++)
+        if (f->instruction == ip) return f->fixup;
+    return 0;
+}
 int rmap_sys_guarded_copy_unchecked(void *dst, const void *src, size_t n);
 
 /* Whether a fault at `addr` belongs to this thread's running large copy. */
@@ -150,6 +199,7 @@ static __thread void *volatile last_fault_addr __attribute__((tls_model("initial
  * out the C library's two internal signals as glibc does, and signal() builds
  * its action as glibc does. */
 int __sigaction(int sig, const struct sigaction *act, struct sigaction *old);
+void rmap_sys_rebind(void); /* rebind.c */
 
 typedef int mask_fn(int how, const sigset_t *set, sigset_t *old);
 typedef void (*handler_fn)(int);
@@ -221,6 +271,35 @@ static int real_mask(int how, const sigset_t *set, sigset_t *old)
  * waits on its own thread. */
 static struct sigaction previous[2];
 static atomic_uint previous_version;
+/* What glibc's sigaction adds to every action it hands the kernel
+ * (SA_RESTORER and its restorer), read back from the kernel when librmap
+ * installs its handler: the program's actions are recorded as the kernel
+ * would hold them, so reading one back gives what glibc gives. */
+#ifndef SA_RESTORER
+#define SA_RESTORER 0x04000000
+#endif
+static int restorer_flag;
+static void (*restorer)(void);
+
+static void as_the_kernel_holds(struct sigaction *sa)
+{
+    if (!restorer_flag) return;
+    sa->sa_flags |= SA_RESTORER;
+    sa->sa_restorer = restorer;
+}
+
+/* The process id librmap last saw as its own: a vfork child shares this
+ * memory with its parent but has an id of its own, and its signal actions
+ * are its own (not shared), so it must not write the parent's record. */
+static atomic_int own_pid;
+
+static int in_vfork_child(void)
+{
+    int pid = (int)syscall(SYS_getpid);
+    return pid != atomic_load_explicit(&own_pid, memory_order_relaxed);
+}
+
+static void note_own_pid(void) { atomic_store_explicit(&own_pid, (int)syscall(SYS_getpid), memory_order_relaxed); }
 static atomic_flag previous_writer = ATOMIC_FLAG_INIT;
 static atomic_int installed;
 
@@ -247,7 +326,13 @@ static void end_write(const sigset_t *saved)
  * handlers): a child must not inherit a writer that does not exist in it. */
 static __thread sigset_t held_across_fork __attribute__((tls_model("initial-exec")));
 void rmap_sys_hold_actions(void) { begin_write(&held_across_fork); }
-void rmap_sys_release_actions(void) { end_write(&held_across_fork); }
+void rmap_sys_release_actions(void)
+{
+    /* In the child of a fork (and, harmlessly, the parent): the id the
+     * records belong to. */
+    note_own_pid();
+    end_write(&held_across_fork);
+}
 
 static struct sigaction read_previous(int sig)
 {
@@ -286,6 +371,10 @@ static void chain(int sig, siginfo_t *info, void *context)
         default_action(sig, info);
         return;
     }
+    /* The handler may leave with longjmp, keeping SIGBUS or SIGSEGV blocked
+     * (plain longjmp restores no mask): this thread's next copy reads its
+     * mask again. */
+    rmap_sys_thread_checked = 0;
     if (handler.sa_flags & SA_RESETHAND) {
         /* One-shot: the next signal gets the default action, as the kernel
          * would have reset it on this delivery. */
@@ -319,6 +408,13 @@ static void on_fault(int sig, siginfo_t *info, void *context)
         last_fault = sig;
         last_fault_addr = info->si_addr;
         *ip = (greg_t)rmap_copy_fixup;
+        return;
+    }
+    uintptr_t small_fixup = info->si_code > 0 ? fixup_of((uintptr_t)*ip) : 0;
+    if (small_fixup) {
+        last_fault = sig;
+        last_fault_addr = info->si_addr;
+        *ip = (greg_t)small_fixup;
         return;
     }
     if (info->si_code > 0 && in_large_copy((uintptr_t)info->si_addr)) {
@@ -360,8 +456,12 @@ static int install(int sig)
     struct sigaction current;
     if (__sigaction(sig, NULL, &current) != 0) return errno;
     if (is_ours(&current)) return 0;
-    struct sigaction sa = ours(&current);
+    struct sigaction sa = ours(&current), installed_one;
     if (__sigaction(sig, &sa, NULL) != 0) return errno;
+    if (__sigaction(sig, NULL, &installed_one) == 0 && (installed_one.sa_flags & SA_RESTORER)) {
+        restorer_flag = 1;
+        restorer = installed_one.sa_restorer;
+    }
     previous[which_signal(sig)] = current;
     return 0;
 }
@@ -378,8 +478,14 @@ int rmap_sys_install_fault_handler(void)
         error = install(SIGSEGV);
         if (error) __sigaction(SIGBUS, &bus_before, NULL);
     }
-    if (!error) atomic_store_explicit(&installed, 1, memory_order_relaxed);
+    if (!error) {
+        note_own_pid();
+        atomic_store_explicit(&installed, 1, memory_order_relaxed);
+    }
     end_write(&saved);
+    /* From now on the other objects' calls of the C library's signal
+     * functions come here too (rebind.c). */
+    if (!error) rmap_sys_rebind();
     return error;
 }
 
@@ -389,6 +495,9 @@ int rmap_sys_install_fault_handler(void)
 int rmap_sys_sigaction(int sig, const struct sigaction *act, struct sigaction *old)
 {
     if (sig != SIGBUS && sig != SIGSEGV) return __sigaction(sig, act, old) == 0 ? 0 : errno;
+    /* A vfork child's actions are its own: the C library's, untouched. */
+    if (atomic_load_explicit(&installed, memory_order_relaxed) && in_vfork_child())
+        return __sigaction(sig, act, old) == 0 ? 0 : errno;
     /* Both copied outside the write: a bad pointer faults as it does in the
      * C library, and that fault's handler must not find the writer busy. */
     struct sigaction wanted, was;
@@ -402,10 +511,12 @@ int rmap_sys_sigaction(int sig, const struct sigaction *act, struct sigaction *o
         was = previous[which_signal(sig)];
         if (act != NULL) {
             struct sigaction sa = ours(&wanted);
-            if (__sigaction(sig, &sa, NULL) != 0)
+            if (__sigaction(sig, &sa, NULL) != 0) {
                 error = errno;
-            else
+            } else {
+                as_the_kernel_holds(&wanted);
                 previous[which_signal(sig)] = wanted;
+            }
         }
     }
     end_write(&saved);
@@ -457,6 +568,85 @@ int rmap_sys_sigmask(int how, const sigset_t *set, sigset_t *old, int process)
     /* Again, in case a handler's copy passed the checkpoint in between. */
     rmap_sys_thread_checked = 0;
     return error;
+}
+
+/* ---- The C library's signatures, for rebind.c ----
+ * The functions other objects' calls of the C library's sigaction, signal,
+ * sigprocmask, ... are rebound to: the same functions librmap's exported
+ * ones reach (ffi.rs), with the C library's way of reporting errors. */
+static int minus_one(int error)
+{
+    if (!error) return 0;
+    errno = error;
+    return -1;
+}
+
+int rmap_sys_rebound_sigaction(int sig, const struct sigaction *act, struct sigaction *old)
+{
+    return minus_one(rmap_sys_sigaction(sig, act, old));
+}
+
+static handler_fn signal_for(int sig, handler_fn handler, int sysv)
+{
+    handler_fn old = SIG_ERR;
+    int error = rmap_sys_signal(sig, handler, sysv, &old);
+    if (error) errno = error;
+    return error ? SIG_ERR : old;
+}
+
+handler_fn rmap_sys_rebound_signal(int sig, handler_fn handler) { return signal_for(sig, handler, 0); }
+handler_fn rmap_sys_rebound_sysv_signal(int sig, handler_fn handler) { return signal_for(sig, handler, 1); }
+
+int rmap_sys_rebound_sigprocmask(int how, const sigset_t *set, sigset_t *old)
+{
+    return minus_one(rmap_sys_sigmask(how, set, old, 1));
+}
+
+int rmap_sys_rebound_pthread_sigmask(int how, const sigset_t *set, sigset_t *old)
+{
+    return rmap_sys_sigmask(how, set, old, 0);
+}
+
+static int one_signal_mask(int how, int sig)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    if (sigaddset(&set, sig) != 0) return -1;
+    return rmap_sys_rebound_sigprocmask(how, &set, NULL);
+}
+
+int rmap_sys_rebound_sighold(int sig) { return one_signal_mask(SIG_BLOCK, sig); }
+int rmap_sys_rebound_sigrelse(int sig) { return one_signal_mask(SIG_UNBLOCK, sig); }
+
+int rmap_sys_rebound_sigignore(int sig)
+{
+    struct sigaction act;
+    memset(&act, 0, sizeof act);
+    act.sa_handler = SIG_IGN;
+    sigemptyset(&act.sa_mask);
+    return rmap_sys_rebound_sigaction(sig, &act, NULL);
+}
+
+/* sigset(3), as glibc has it: SIG_HOLD blocks the signal and leaves its
+ * action; any other disposition sets the action and unblocks the signal.
+ * Returns SIG_HOLD if the signal was blocked, else the previous action. */
+handler_fn rmap_sys_rebound_sigset(int sig, handler_fn disposition)
+{
+    sigset_t set, old_mask;
+    sigemptyset(&set);
+    if (sigaddset(&set, sig) != 0) return SIG_ERR;
+    struct sigaction act, old;
+    if (disposition == SIG_HOLD) {
+        if (rmap_sys_rebound_sigaction(sig, NULL, &old) != 0) return SIG_ERR;
+        if (rmap_sys_rebound_sigprocmask(SIG_BLOCK, &set, &old_mask) != 0) return SIG_ERR;
+        return sigismember(&old_mask, sig) ? SIG_HOLD : old.sa_handler;
+    }
+    memset(&act, 0, sizeof act);
+    act.sa_handler = disposition;
+    sigemptyset(&act.sa_mask);
+    if (rmap_sys_rebound_sigaction(sig, &act, &old) != 0) return SIG_ERR;
+    if (rmap_sys_rebound_sigprocmask(SIG_UNBLOCK, &set, &old_mask) != 0) return SIG_ERR;
+    return sigismember(&old_mask, sig) ? SIG_HOLD : old.sa_handler;
 }
 
 /* rmap-check's preload (tools/rmap-check/preload.c, linked with librmap.a)
@@ -568,6 +758,8 @@ int rmap_sys_reinstall_over_default(void)
         }
     }
     end_write(&saved);
+    /* Objects loaded since the last checkpoint are rewritten now. */
+    rmap_sys_rebind();
     return error ? -error : again;
 }
 

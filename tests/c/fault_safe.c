@@ -374,6 +374,145 @@ static int dlclose_leaves_no_dangling_handler(void)
     return check(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the helper's own handler ran after dlclose") ? 0 : 1;
 }
 
+/* A program beside this one, given `args`; returns its wait status. */
+static int run_helper(const char *name, const char *const args[])
+{
+    char helper[4200];
+    snprintf(helper, sizeof helper, "%s", self_program());
+    strcpy(strrchr(helper, '/') + 1, name);
+    pid_t pid = fork();
+    if (pid == 0) {
+        const char *argv[8] = {helper};
+        for (int i = 0; args[i] && i < 6; i++) argv[i + 1] = args[i];
+        execv(helper, (char *const *)argv);
+        die("exec helper");
+    }
+    int status;
+    waitpid(pid, &status, 0);
+    return status;
+}
+
+/* A host that loads librmap with dlopen(RTLD_LOCAL) and changes SIGBUS
+ * through the C library after the first copy (tests/c/dlopen_host.c). */
+static int dlopen_host_changing_sigbus_through_the_c_library_gets_eio(void)
+{
+    char librmap[4096] = "";
+    if (!dl_iterate_phdr(find_librmap, librmap)) die("librmap is not loaded");
+    char path[] = "/tmp/rmap-host-XXXXXX";
+    int fd = mkstemp(path);
+    if (fd < 0 || ftruncate(fd, 8192) != 0) die("file for the host");
+    close(fd);
+    const char *args[] = {librmap, path, NULL};
+    int status = run_helper("dlopen_host", args);
+    unlink(path);
+    return check(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+                 "EIO after each of: its own handler, SIG_DFL, SIG_IGN, SIGBUS blocked")
+               ? 0
+               : 1;
+}
+
+/* A handler of the program's that leaves with plain longjmp: SIGBUS stays
+ * blocked (the kernel blocked it for the handler, longjmp restores no
+ * mask), as it would without librmap; the next copy must still give EIO. */
+static jmp_buf plain_jump;
+static void longjmp_handler(int sig)
+{
+    (void)sig;
+    longjmp(plain_jump, 1);
+}
+
+static int longjmp_out_of_a_handler_keeps_copies_safe(void)
+{
+    char buf[8], *p = truncated_mapping();
+    if (rmap_read(buf, p, sizeof buf) != -1) return 1; /* the first copy: checkpoint passed */
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = longjmp_handler;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGBUS, &sa, NULL);
+    if (setjmp(plain_jump) == 0) touch(p); /* the program's own fault, its handler longjmps */
+    int rc = rmap_read(buf, p, sizeof buf), err = errno;
+    int blocked = blocks(SIGBUS); /* asked after the copy: asking goes through librmap */
+    printf("     after longjmp out of the program's handler SIGBUS is %s; rmap_read -> %d (%s)\n",
+           blocked ? "blocked" : "not blocked", rc, rc ? strerrorname_np(err) : "-");
+    return check(blocked && rc == -1 && err == EIO, "EIO, not death, with SIGBUS left blocked") ? 0 : 1;
+}
+
+/* What a vfork child does to its signal actions is its own: the parent's
+ * handler keeps working. */
+static volatile sig_atomic_t parent_handler_runs;
+static sigjmp_buf parent_jump;
+static void parent_handler(int sig)
+{
+    (void)sig;
+    parent_handler_runs++;
+    siglongjmp(parent_jump, 1);
+}
+
+static int vfork_child_changing_actions_leaves_the_parents(void)
+{
+    char buf[8], *p = truncated_mapping();
+    if (rmap_read(buf, p, sizeof buf) != -1) return 1;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = parent_handler;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGSEGV, &sa, NULL);
+    pid_t pid = vfork();
+    if (pid == 0) {
+        signal(SIGSEGV, SIG_DFL); /* before exec, as a shell does */
+        execl("/bin/true", "true", (char *)NULL);
+        _exit(127);
+    }
+    int status;
+    waitpid(pid, &status, 0);
+    struct sigaction now;
+    sigaction(SIGSEGV, NULL, &now);
+    if (sigsetjmp(parent_jump, 1) == 0) touch(no_access_page());
+    int rc = rmap_read(buf, no_access_page(), sizeof buf), err = errno;
+    printf("     after a vfork child set SIGSEGV to SIG_DFL: the parent reads back %s, its handler ran %d time(s), "
+           "rmap_read -> %s\n",
+           now.sa_handler == parent_handler ? "its handler" : "something else", (int)parent_handler_runs,
+           rc ? strerrorname_np(err) : "0");
+    return check(now.sa_handler == parent_handler && parent_handler_runs == 1 && rc == -1 && err == EFAULT,
+                 "the parent's record, handler and copies are as before")
+               ? 0
+               : 1;
+}
+
+/* An action read back once librmap's handler is installed is what glibc
+ * gives back: its sa_flags with SA_RESTORER, and its sa_restorer. */
+#ifndef SA_RESTORER
+#define SA_RESTORER 0x04000000
+#endif
+static void some_handler(int sig) { (void)sig; }
+
+static int read_back_flags_and_restorer_are_glibcs(void)
+{
+    struct sigaction sa, before, after;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = some_handler;
+    sa.sa_flags = SA_ONSTACK | SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGBUS, &sa, NULL); /* librmap's handler not yet installed: the kernel's answer */
+    sigaction(SIGBUS, NULL, &before);
+    char buf[8];
+    rmap_read(buf, truncated_mapping(), sizeof buf); /* installs librmap's */
+    sigaction(SIGBUS, &sa, NULL);
+    sigaction(SIGBUS, NULL, &after);
+    uintptr_t restorer_before, restorer_after;
+    memcpy(&restorer_before, &before.sa_restorer, sizeof restorer_before);
+    memcpy(&restorer_after, &after.sa_restorer, sizeof restorer_after);
+    printf("     before: flags %#x restorer %#lx; after librmap's handler: flags %#x restorer %#lx\n",
+           (unsigned)before.sa_flags, (unsigned long)restorer_before, (unsigned)after.sa_flags,
+           (unsigned long)restorer_after);
+    return check((before.sa_flags & SA_RESTORER) && after.sa_flags == before.sa_flags &&
+                     after.sa_restorer == before.sa_restorer && after.sa_handler == some_handler,
+                 "the same sa_flags (with SA_RESTORER) and sa_restorer as glibc's")
+               ? 0
+               : 1;
+}
+
 /* SIG_IGN stays: a SIGBUS sent with kill() is still ignored once librmap's
  * handler is installed over it. */
 static int ignored_sigbus_stays_ignored(void)
@@ -827,6 +966,10 @@ static const test_t TESTS[] = {
     K(blocked_sigsegv_thread_gets_efault),
     K(thread_blocking_every_signal_gets_errors),
     K(dlclose_leaves_no_dangling_handler),
+    K(dlopen_host_changing_sigbus_through_the_c_library_gets_eio),
+    K(longjmp_out_of_a_handler_keeps_copies_safe),
+    K(vfork_child_changing_actions_leaves_the_parents),
+    K(read_back_flags_and_restorer_are_glibcs),
     K(ignored_sigbus_stays_ignored),
     S(ignored_sigbus_real_fault_still_kills, SIGBUS),
     K(chained_handler_gets_its_mask_and_info),

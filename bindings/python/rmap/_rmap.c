@@ -768,16 +768,9 @@ static int byte_at(mmap_object *self, Py_ssize_t i, unsigned char *byte)
     return copy_out(self, byte, i, 1);
 }
 
-/* m[i] is an int (the mapping protocol); the sequence protocol, which
-   iteration, `in` and reversed() use, gives 1-byte bytes, as the standard
-   module's does. */
-
-static PyObject *mmap_int_item(mmap_object *self, Py_ssize_t i)
-{
-    unsigned char byte;
-    if (byte_at(self, i, &byte) != 0) return NULL;
-    return PyLong_FromLong(byte);
-}
+/* m[i] is an int (the mapping protocol: mmap_subscript); the sequence
+   protocol, which iteration, `in` and reversed() use, gives 1-byte bytes, as
+   the standard module's does. */
 
 static PyObject *mmap_item(mmap_object *self, Py_ssize_t i)
 {
@@ -805,11 +798,18 @@ static int mmap_ass_item(mmap_object *self, Py_ssize_t i, PyObject *value)
 static PyObject *mmap_subscript(mmap_object *self, PyObject *item)
 {
     CHECK_VALID(self, NULL);
-    if (PyIndex_Check(item)) {
+    /* An int, the common case, without a call to ask (PyIndex_Check is one
+     * for extensions, an inline function for the standard module). */
+    if (PyLong_CheckExact(item) || PyIndex_Check(item)) {
         Py_ssize_t i = PyNumber_AsSsize_t(item, PyExc_IndexError);
         if (i == -1 && PyErr_Occurred()) return NULL;
         if (i < 0) i += self->size;
-        return mmap_int_item(self, i);
+        /* The hot path of m[i], written out: one guarded copy of one byte. */
+        CHECK_VALID(self, NULL);
+        if (check_index(self, i) != 0) return NULL;
+        unsigned char byte;
+        if (rmap_read(&byte, self->data + i, 1) != 0) return (fault_error(errno, i), NULL);
+        return PyLong_FromLong(byte);
     }
     if (!PySlice_Check(item)) {
         PyErr_SetString(PyExc_TypeError, "mmap indices must be integers");
