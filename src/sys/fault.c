@@ -165,15 +165,16 @@ extern const char rmap_copy_instruction[], rmap_copy_fixup[], rmap_large_copy_fi
  * when it does, in the section rmap_copy_fixups, as the kernel's exception
  * table does; the linker gives its bounds. */
 struct copy_fixup {
-    uintptr_t instruction, fixup;
+    int32_t instruction, fixup; /* each relative to its own address */
 };
-extern const struct copy_fixup __start_rmap_copy_fixups[] __attribute__((weak, visibility("hidden")));
-extern const struct copy_fixup __stop_rmap_copy_fixups[] __attribute__((weak, visibility("hidden")));
+extern const struct copy_fixup __start_rmap_copy_fixups[] __attribute__((visibility("hidden")));
+extern const struct copy_fixup __stop_rmap_copy_fixups[] __attribute__((visibility("hidden")));
 
 static uintptr_t fixup_of(uintptr_t ip)
 {
     for (const struct copy_fixup *f = __start_rmap_copy_fixups; f < __stop_rmap_copy_fixups; f++)
-        if (f->instruction == ip) return f->fixup;
+        if ((uintptr_t)&f->instruction + (intptr_t)f->instruction == ip)
+            return (uintptr_t)&f->fixup + (intptr_t)f->fixup;
     return 0;
 }
 int rmap_sys_guarded_copy_unchecked(void *dst, const void *src, size_t n);

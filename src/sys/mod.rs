@@ -541,10 +541,14 @@ pub unsafe fn guarded_copy(dst: *mut u8, src: *const u8, n: usize) -> c_int {
             "mov {src}, %fs:8({tls})",
             "mov {n}, %fs:16({tls})",
             "8:",
-            ".pushsection rmap_copy_fixups, \"a\"",
-            ".balign 8",
-            ".quad 2b, 6b",
-            ".quad 3b, 6b",
+            // Entries relative to themselves, as the kernel's exception
+            // table: no relocation for the loader to apply.
+            ".pushsection rmap_copy_fixups, \"aR\"",
+            ".balign 4",
+            ".long 2b - .",
+            ".long 6b - .",
+            ".long 3b - .",
+            ".long 6b - .",
             ".popsection",
             tls = out(reg) _,
             byte = out(reg) _,
