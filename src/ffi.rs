@@ -761,32 +761,46 @@ pub unsafe extern "C" fn rmap_resident(
 ///   `SIG_IGN` for signals sent with `kill()`; otherwise the default), so the
 ///   process dies of the same signal as without librmap. A plain pointer
 ///   access to a truncated page still raises SIGBUS.
-/// - librmap also exports `sigaction`, `signal`, `sysv_signal`,
-///   `__sysv_signal`, `sigprocmask` and `pthread_sigmask`, which call the C
-///   library's. Through them, a SIGBUS or SIGSEGV action set after the first
-///   copy goes behind librmap's handler instead of replacing it (and is what
-///   the program reads back), and a thread that changes its mask has it read
-///   again at its next copy. So `SIG_DFL`, `SIG_IGN`, a handler that does not
-///   chain, or a blocked SIGBUS/SIGSEGV cannot make a copy kill the process.
+/// - The guarantee: a guarded copy returns EIO or EFAULT whatever the rest
+///   of the process did to SIGBUS/SIGSEGV handling and to the signal mask,
+///   in any order and through the C library's functions, whoever calls
+///   them: the program, a library loaded before librmap, or a host that
+///   loaded librmap with `dlopen(RTLD_LOCAL)` (Python's faulthandler and
+///   signal modules, a JVM). librmap exports `sigaction`, `signal`,
+///   `sysv_signal`, `__sysv_signal`, `sigprocmask` and `pthread_sigmask`,
+///   and when it installs its handler it also points every loaded object's
+///   calls of those and of `bsd_signal`, `sigset`, `sigignore`, `sighold`
+///   and `sigrelse` at its own (objects loaded later: at any thread's next
+///   first copy, or copy after a mask change). Through them a SIGBUS or
+///   SIGSEGV action set after the first copy goes behind librmap's handler
+///   instead of replacing it (and is what the program reads back, flags and
+///   `sa_restorer` as glibc gives them), and a thread that changes its mask
+///   has it read again at its next copy. So `SIG_DFL`, `SIG_IGN`, a handler
+///   that does not chain or returns, or a blocked SIGBUS/SIGSEGV cannot make
+///   a copy kill the process or hang. A program's handler that leaves with
+///   `longjmp` (SIGBUS then stays blocked) sends its thread back to the
+///   first-copy check too. In a `vfork` child, `sigaction` and `signal` act
+///   on the child's own actions only, leaving the parent's record alone.
 /// - Blocked signals: in a thread whose mask blocks SIGBUS or SIGSEGV, each
 ///   copy runs with both unblocked and restores the mask (two more system
 ///   calls per copy).
-/// - What librmap cannot see: an action or mask changed bypassing those
-///   functions (the system call itself, `sigset`, `sigignore`, `sighold`,
-///   `sigblock`, `siglongjmp` or `swapcontext` restoring a mask, a library
-///   loaded with `RTLD_LOCAL` calling the C library's `sigaction`) is found
-///   at each thread's first copy only, where librmap installs its handler
-///   again over `SIG_DFL` or `SIG_IGN` and reads the mask; a thread that
-///   already copied can still be killed. A handler installed that way must
-///   pass the faults it does not handle to the old action.
+/// - What the guarantee does not cover: an action or mask changed with the
+///   system call itself (`rt_sigaction`, `rt_sigprocmask`), through a
+///   function pointer fetched with `dlsym`, or by the C library's own
+///   internal calls (`swapcontext`, `siglongjmp` restoring a saved mask).
+///   Those are found at each thread's first copy, and at its first after a
+///   mask change, where librmap installs its handler again over `SIG_DFL`
+///   or `SIG_IGN` and reads the mask; between two such points a copy can
+///   still be killed. A handler installed that way must pass the faults it
+///   does not handle to the old action.
 /// - librmap is never unloaded (`dlclose` leaves it in place), so its
 ///   handler never points into unmapped code.
 /// - On failure, bytes of `dst` past `rmap_copied()` are unspecified: part
 ///   of the page that faulted may have been written.
-/// - `src` and `dst` must not overlap, as for `memcpy`. Below 64 KiB the
-///   copy is one `rep movsb` (x86-64), about as fast as `memcpy` from a few
-///   KiB up; from 64 KiB up it is the C library's `memcpy` under the same
-///   guard. After a fault, a second, page-by-page pass finds the exact
+/// - `src` and `dst` must not overlap, as for `memcpy`. Below 16 bytes the
+///   copy is a byte loop; below 64 KiB one `rep movsb` (x86-64), about as
+///   fast as `memcpy` from a few KiB up; from 64 KiB up it is the C
+///   library's `memcpy` under the same guard. After a fault, a second, page-by-page pass finds the exact
 ///   count. If
 ///   installing the handler fails, the call returns -1 with the errno of
 ///   `sigaction(2)`.
