@@ -51,8 +51,10 @@ bench=${1:-target/bench}
     echo "The Python rows time rmap.mmap against the standard mmap.mmap: map + close"
     echo "(librmap's registry on top of mmap/munmap), slices and read() (one"
     echo "guarded copy each, the C library's memcpy from 64 KiB up), and hashing"
-    echo "through the buffer (no copy, the same memory). A verdict reads \"within"
-    echo "noise\" when the median misses but the middle half of the rounds holds."
+    echo "through the buffer (no copy, the same memory). m[i] is a one-byte guarded"
+    echo "copy: the byte loop inlined into rmap_read, so what it adds is a call into"
+    echo "librmap (~3 ns here). A verdict reads \"within noise\" when the median"
+    echo "misses but the middle half of the rounds holds."
     echo
     echo "The rmap-check rows run bench/mapping_workload.c (a plain C program)"
     echo "alone and under rmap-check, alternating; each run reports its own ns/op,"
