@@ -220,6 +220,41 @@ static void copy_n(const api_t *a, long iters, size_t n)
 static void copy_4k(const api_t *a, long n) { copy_n(a, n, 4096); }
 static void copy_1m(const api_t *a, long n) { copy_n(a, n, 1 << 20); }
 
+/* ---- tolerant mappings (rmap_tolerate) ---- */
+
+/* Reading a resident 1 MiB file mapping: untolerated (side A) against
+ * tolerant (side B). Nothing costs until a fault. */
+static char *untolerated_1m, *tolerant_1m;
+static void read_tolerant(const api_t *a, long n)
+{
+    for (long i = 0; i < n; i++) sink += sum_words(a == &LIBC ? untolerated_1m : tolerant_1m, 1 << 20);
+}
+
+/* librmap's map+unmap (side A) against map + rmap_tolerate + unmap (B). */
+static void map_tolerate_unmap(const api_t *a, long n)
+{
+    for (long i = 0; i < n; i++) {
+        char *p = rmap_map(NULL, 1 << 20, PROT_READ, MAP_SHARED, file_fd, 0);
+        if (p == RMAP_FAILED || (a == &RMAP && rmap_tolerate(p, 1 << 20) != 0)) die("map/tolerate");
+        if (rmap_unmap(p, 1 << 20) != 0) die("unmap");
+    }
+}
+
+/* One page touched for the first time (per op): a page of the file in the
+ * page cache, a minor fault (side A), against a tolerant page of an empty
+ * file: SIGBUS, a zero page swapped in by the handler, the touch again (B). */
+static int empty_fd = -1;
+enum { FAULT_PAGES = 64 };
+static void fault_pages(const api_t *a, long n)
+{
+    for (long done = 0; done < n; done += FAULT_PAGES) {
+        char *p = rmap_map(NULL, FAULT_PAGES * PG, PROT_READ, MAP_SHARED, a == &LIBC ? file_fd : empty_fd, 0);
+        if (p == RMAP_FAILED || (a == &RMAP && rmap_tolerate(p, FAULT_PAGES * PG) != 0)) die("fault pages");
+        for (size_t i = 0; i < FAULT_PAGES; i++) sink += (unsigned char)p[i * PG];
+        rmap_unmap(p, FAULT_PAGES * PG);
+    }
+}
+
 /* ---- live mappings around the measured ones (the registry's cost as it grows) ---- */
 
 static void **live;
@@ -322,6 +357,14 @@ int main(void)
     if (resident == MAP_FAILED || posix_memalign((void **)&dst_block, 4096, (1 << 20) + 4096) != 0) die("resident mapping");
     copy_dst = dst_block + 64;
     memset(copy_dst, 1, 1 << 20);
+    untolerated_1m = rmap_map(NULL, 1 << 20, PROT_READ, MAP_SHARED | MAP_POPULATE, file_fd, 0);
+    tolerant_1m = rmap_map(NULL, 1 << 20, PROT_READ, MAP_SHARED | MAP_POPULATE, file_fd, 0);
+    if (untolerated_1m == RMAP_FAILED || tolerant_1m == RMAP_FAILED || rmap_tolerate(tolerant_1m, 1 << 20) != 0)
+        die("tolerant mappings");
+    char empty_path[] = "/tmp/rmap-bench-empty-XXXXXX";
+    empty_fd = mkstemp(empty_path);
+    if (empty_fd < 0) die("empty file");
+    unlink(empty_path);
     read_buf = malloc(big_len);
     if (!read_buf) die("malloc");
     for (size_t i = 0; i < big_len; i++) read_buf[i] = (char)i;
@@ -348,6 +391,12 @@ int main(void)
         {"copy 4 KiB out of a resident mapping", copy_4k, 20000, 1001, 0, "memcpy", "rmap_read", "ratio <= 1.10", 1.10},
         {"copy 1 MiB out of a resident mapping", copy_1m, 20, 1001, 0, "memcpy", "rmap_read", "ratio <= 1.05", 1.05},
         {"read 64 MiB file, page cache warm", read_64m, 1, 15, 0, "read()", "rmap_map", NULL, 0},
+        {"read a resident 1 MiB file mapping", read_tolerant, 20, 1001, 0, "untolerated", "tolerant", "ratio <= 1.01",
+         1.01},
+        {"file map+unmap 1 MiB, and rmap_tolerate between", map_tolerate_unmap, 200, 1001, 0, "map+unmap",
+         "+tolerate", le, 1.05},
+        {"first touch of a page: minor fault / SIGBUS absorbed", fault_pages, 640, 101, 0, "page cache", "lost page",
+         NULL, 0},
     };
     printf("| operation | side A ns/op | side B ns/op | ratio B/A (median) | ratio p25 / p75 | ratio min / max | target |\n");
     printf("| --- | --- | --- | --- | --- | --- | --- |\n");

@@ -7,12 +7,15 @@
  * Each access runs on its own (ACCESS picks one), so a harness can check the
  * outcome of each. Calls renamed to rmap_*; errors checked; the page after
  * the mapping is unmapped on purpose, so "past the mapping" is a real hole.
- * Usage: past_eof FILE inside|eof-page|past-mapping */
+ * eof-page-tolerant (librmap's addition): the same write after
+ * rmap_tolerate: the program goes on, and librmap tells what was lost.
+ * Usage: past_eof FILE inside|eof-page|past-mapping|eof-page-tolerant */
 #include <sys/mman.h>
 #include <sys/types.h>
 #include <sys/stat.h>
 #include <fcntl.h>
 #include <unistd.h>
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include "rmap.h"
@@ -25,7 +28,7 @@ int main(int argc, char **argv)
     struct stat sb;
 
     if (argc != 3) {
-        fprintf(stderr, "usage: %s FILE inside|eof-page|past-mapping\n", argv[0]);
+        fprintf(stderr, "usage: %s FILE inside|eof-page|past-mapping|eof-page-tolerant\n", argv[0]);
         return 2;
     }
     setbuf(stdout, NULL);
@@ -64,6 +67,26 @@ int main(int argc, char **argv)
     } else if (strcmp(argv[2], "eof-page") == 0) {
         printf("writing offset %ld, the first page wholly past end of file\n", pagesize);
         p_map[pagesize] = '9'; /* SIGBUS */
+    } else if (strcmp(argv[2], "eof-page-tolerant") == 0) {
+        if (rmap_tolerate(p_map, pagesize * 2) != 0) {
+            perror("rmap_tolerate");
+            return 1;
+        }
+        printf("rmap_tolerate(p_map, 2 pages); writing offset %ld, the first page wholly past end of file\n",
+               pagesize);
+        p_map[pagesize] = '9'; /* no SIGBUS: the page is replaced by zeros, then written */
+        printf("the program goes on: p_map[%ld] is '%c' (in memory only)\n", pagesize, p_map[pagesize]);
+        struct rmap_info info;
+        off_t lost[2];
+        ssize_t n = rmap_losses(p_map, pagesize * 2, lost, 2);
+        int synced = rmap_sync(p_map, pagesize * 2, MS_SYNC), sync_errno = errno;
+        if (rmap_query(p_map, &info) != 0 || n != 1) {
+            perror("rmap_query");
+            return 1;
+        }
+        printf("librmap says: file offset %lld was lost; rmap_query flags %s; rmap_sync -> %d (%s)\n",
+               (long long)lost[0], info.flags & RMAP_INFO_DAMAGED ? "RMAP_INFO_DAMAGED" : "-", synced,
+               synced ? strerror(sync_errno) : "ok");
     } else if (strcmp(argv[2], "past-mapping") == 0) {
         printf("writing offset %ld, past the mapping\n", pagesize * 2);
         p_map[pagesize * 2] = '9'; /* SIGSEGV */

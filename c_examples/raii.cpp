@@ -180,6 +180,22 @@ int main()
         close(fd);
     }
     {
+        int fd = temp_file(3 * page);
+        rmap::mapping m = rmap::mapping::file(fd, 3 * page, PROT_READ | PROT_WRITE);
+        m.tolerate();
+        check((m.query().flags & RMAP_INFO_TOLERANT) != 0 && m.losses().empty(), "tolerate(): tolerant, nothing lost");
+        truncate_elsewhere(fd, static_cast<off_t>(page));
+        unsigned char *bytes = m.bytes().data();
+        check(bytes[0] == 'a' && bytes[page] == 0 && bytes[2 * page + 1] == 0,
+              "tolerate(): the pages past the new end read 0, no SIGBUS");
+        const std::vector<off_t> lost = m.losses();
+        check(lost.size() == 2 && lost[0] == static_cast<off_t>(page) && lost[1] == static_cast<off_t>(2 * page),
+              "losses(): the two file offsets lost");
+        check(errno_thrown([&] { m.sync(); }) == EIO && (m.query().flags & RMAP_INFO_DAMAGED) != 0,
+              "sync() over a lost page throws EIO; query() says damaged");
+        close(fd);
+    }
+    {
         std::string what;
         check(errno_thrown([] { rmap::mapping::anonymous(0); }, &what) == EINVAL &&
                   what.rfind("rmap_map", 0) == 0,

@@ -92,6 +92,12 @@ parent got a message: hi, dad, this is son" ]; then
     run past_eof "$work/f" past-mapping
     if [ $status -eq $((128 + 11)) ]; then pass past_eof "past the end of the mapping: SIGSEGV"
     else fail past_eof "past-mapping: exit $status, expected SIGSEGV (139)"; fi
+    run past_eof "$work/f" eof-page-tolerant
+    if [ $status -eq 0 ] && grep -q "goes on: p_map\[[0-9]*\] is '9'" "$work/out" &&
+        grep -q "file offset $(getconf PAGESIZE) was lost; rmap_query flags RMAP_INFO_DAMAGED; rmap_sync -> -1 (Input/output error)" "$work/out" &&
+        [ "$(stat -c %s "$work/f")" = 100 ]; then
+        pass past_eof "the same write after rmap_tolerate: goes on, the loss told, the file still 100 bytes"
+    else fail past_eof "eof-page-tolerant: exit $status"; fi
 
     run fork_counter
     if [ $status -eq 0 ] && [ "$(cat "$work/out")" = "child: 1
@@ -248,6 +254,8 @@ demo() {
     show past_eof "$work/short" inside
     show past_eof "$work/short" eof-page
     show past_eof "$work/short" past-mapping
+    echo "    ...and the article's SIGBUS write once more, after librmap's rmap_tolerate:"
+    show past_eof "$work/short" eof-page-tolerant
     echo
     echo "--- After fork, a malloc'd counter is the child's own copy; a MAP_SHARED one is shared"
     echo "    (from the article on mmap for interprocess communication; the child increments both"

@@ -215,6 +215,28 @@ public:
         return result;
     }
 
+    /* rmap_tolerate: a page the file no longer backs (truncated by another
+     * process, an I/O error) reads as zeros instead of raising SIGBUS;
+     * sync() then throws (EIO) and losses() says which pages were lost. */
+    void tolerate() const { tolerate(0, size_); }
+    void tolerate(std::size_t offset, std::size_t length) const
+    {
+        if (rmap_tolerate(at(offset, length, "rmap::mapping::tolerate"), length) != 0) throw_errno("rmap_tolerate");
+    }
+
+    /* rmap_losses: the file offsets of the pages lost so far. */
+    std::vector<off_t> losses() const
+    {
+        for (;;) {
+            const ssize_t count = rmap_losses(data_, size_, nullptr, 0);
+            if (count < 0) throw_errno("rmap_losses");
+            std::vector<off_t> offsets(static_cast<std::size_t>(count));
+            const ssize_t again = rmap_losses(data_, size_, offsets.data(), offsets.size());
+            if (again < 0) throw_errno("rmap_losses");
+            if (again == count) return offsets; /* else another thread lost a page meanwhile */
+        }
+    }
+
     /* rmap_query: what librmap recorded for the mapping at its start. */
     rmap_info query() const
     {

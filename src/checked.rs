@@ -186,10 +186,12 @@ pub enum Call {
     Unlock,
     Remap,
     Resident,
+    Tolerate,
 }
 
 impl Call {
-    pub const ALL: [Call; 9] = [
+    pub const COUNT: usize = 10;
+    pub const ALL: [Call; Call::COUNT] = [
         Call::Map,
         Call::Unmap,
         Call::Sync,
@@ -199,6 +201,7 @@ impl Call {
         Call::Unlock,
         Call::Remap,
         Call::Resident,
+        Call::Tolerate,
     ];
 
     pub fn index(self) -> usize {
@@ -209,6 +212,7 @@ impl Call {
     pub fn kind(self) -> &'static str {
         [
             "map", "unmap", "sync", "protect", "advise", "lock", "unlock", "remap", "resident",
+            "tolerate",
         ][self.index()]
     }
 
@@ -225,6 +229,7 @@ impl Call {
             ("rmap_unlock", "munlock"),
             ("rmap_remap", "mremap"),
             ("rmap_resident", "mincore"),
+            ("rmap_tolerate", "rmap_tolerate"),
         ][self.index()];
         if libc_names { libc } else { rmap }
     }
@@ -239,32 +244,39 @@ pub enum Finding {
     WriteExec,
     FaultHandler,
     DoubleUnmap,
+    Lost,
 }
 
 impl Finding {
-    pub const COUNT: usize = 14;
+    pub const COUNT: usize = Call::COUNT + 6;
 
     pub fn index(self) -> usize {
         match self {
             Finding::Unowned(call) => call.index(),
-            Finding::Leak => 9,
-            Finding::BeyondEof => 10,
-            Finding::WriteExec => 11,
-            Finding::FaultHandler => 12,
-            Finding::DoubleUnmap => 13,
+            Finding::Leak => Call::COUNT,
+            Finding::BeyondEof => Call::COUNT + 1,
+            Finding::WriteExec => Call::COUNT + 2,
+            Finding::FaultHandler => Call::COUNT + 3,
+            Finding::DoubleUnmap => Call::COUNT + 4,
+            Finding::Lost => Call::COUNT + 5,
         }
     }
 
     /// The kind as reports name it: `unmap-unowned`, `leak`, ...
     fn write_kind(index: usize, out: &mut dyn Write) -> fmt::Result {
-        match index {
-            0..9 => write!(out, "{}-unowned", Call::ALL[index].kind()),
-            9 => out.write_str("leak"),
-            10 => out.write_str("beyond-eof"),
-            11 => out.write_str("write-exec"),
-            12 => out.write_str("fault-handler"),
-            _ => out.write_str("double-unmap"),
+        if index < Call::COUNT {
+            return write!(out, "{}-unowned", Call::ALL[index].kind());
         }
+        out.write_str(
+            [
+                "leak",
+                "beyond-eof",
+                "write-exec",
+                "fault-handler",
+                "double-unmap",
+                "lost-page",
+            ][index - Call::COUNT],
+        )
     }
 }
 
@@ -465,11 +477,19 @@ pub enum Report<'a> {
         len: usize,
         at: Where<'a>,
     },
+    /// A page of a tolerant mapping raised SIGBUS and was replaced by zeros.
+    Lost {
+        fault: usize,
+        file_offset: u64,
+        start: usize,
+        len: usize,
+        created_at: Where<'a>,
+    },
     /// SIGBUS or SIGSEGV set to SIG_DFL or SIG_IGN behind librmap's back.
     FaultHandler,
     /// At exit: the calls and reports of this process, by kind.
     Summary {
-        calls: &'a [u64; 9],
+        calls: &'a [u64; Call::COUNT],
         findings: &'a [u64; Finding::COUNT],
     },
 }
@@ -491,6 +511,7 @@ impl Report<'_> {
             Report::Leak { .. } => Finding::Leak,
             Report::MappedPastEnd { .. } | Report::TouchedPastEnd { .. } => Finding::BeyondEof,
             Report::WriteExec { .. } => Finding::WriteExec,
+            Report::Lost { .. } => Finding::Lost,
             Report::FaultHandler => Finding::FaultHandler,
             Report::Summary { .. } => return None,
         })
@@ -519,8 +540,10 @@ impl Report<'_> {
             } => write!(
                 out,
                 "{}({addr:#x}, {len}) at {at}: no librmap mapping covers this range \
-                 (never mapped by librmap, or already unmapped); refused with EINVAL",
-                name(call)
+                 (never mapped by librmap, or already unmapped); refused with {}",
+                name(call),
+                // rmap_tolerate answers ENOMEM in every mode, as documented.
+                if call == Call::Tolerate { "ENOMEM" } else { "EINVAL" }
             ),
             Report::Unowned {
                 call,
@@ -597,6 +620,19 @@ impl Report<'_> {
                 out,
                 "{}({addr:#x}, {len}) at {at} is both writable and executable",
                 name(call)
+            ),
+            Report::Lost {
+                fault,
+                file_offset,
+                start,
+                len,
+                created_at,
+            } => write!(
+                out,
+                "{fault:#x} touched, file offset {file_offset} of the tolerant mapping {}({start:#x}, {len}) \
+                 created at {created_at}: the file no longer backs that page; it reads as zeros from now on, \
+                 writes to it stay in memory, and rmap_sync over it fails with EIO",
+                name(Call::Map)
             ),
             Report::FaultHandler => out.write_str(
                 "SIGBUS or SIGSEGV was set to SIG_DFL or SIG_IGN after librmap installed its \
@@ -703,6 +739,21 @@ impl Report<'_> {
                 range(out, addr, len)?;
                 write!(out, ",\"caller\":{}", JsonWhere(at))?;
             }
+            Report::Lost {
+                fault,
+                file_offset,
+                start,
+                len,
+                created_at,
+            } => {
+                write!(
+                    out,
+                    ",\"fault_address\":\"{fault:#x}\",\"file_offset\":{file_offset}"
+                )?;
+                call(out, Call::Map)?;
+                range(out, start, len)?;
+                write!(out, ",\"created_by\":{}", JsonWhere(created_at))?;
+            }
             Report::FaultHandler => {}
             Report::Summary { calls, findings } => {
                 out.write_str(",\"calls\":{")?;
@@ -743,7 +794,7 @@ impl fmt::Display for TextOf<'_, '_> {
 /// made, by kind (kinds with none left out), and the process they are about.
 fn summary(
     cx: Context,
-    calls: &[u64; 9],
+    calls: &[u64; Call::COUNT],
     findings: &[u64; Finding::COUNT],
     out: &mut dyn Write,
 ) -> fmt::Result {
@@ -1098,7 +1149,7 @@ mod tests {
 
     #[test]
     fn summary_names_what_happened() {
-        let mut calls = [0; 9];
+        let mut calls = [0; Call::COUNT];
         calls[Call::Map.index()] = 3;
         calls[Call::Unmap.index()] = 2;
         let mut findings = [0; Finding::COUNT];
@@ -1113,14 +1164,14 @@ mod tests {
             "rmap: summary: pid 7: 5 calls (mmap 3, munmap 2), 2 reports (unmap-unowned 1, leak 1)\n"
         );
         let none = Report::Summary {
-            calls: &[0; 9],
+            calls: &[0; Call::COUNT],
             findings: &[0; Finding::COUNT],
         };
         assert_eq!(
             text(&none, CX),
             "rmap: summary: pid 7: 0 calls, 0 reports\n"
         );
-        let mut one = [0; 9];
+        let mut one = [0; Call::COUNT];
         one[Call::Map.index()] = 1;
         let mut one_report = [0; Finding::COUNT];
         one_report[Finding::DoubleUnmap.index()] = 1;

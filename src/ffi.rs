@@ -12,7 +12,7 @@ use std::ffi::{CStr, c_char, c_int, c_uchar, c_void};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use errno::{Errno, set_errno};
-use libc::{EINVAL, ENOENT, ENOTRECOVERABLE, off_t};
+use libc::{EINVAL, ENOENT, ENOTRECOVERABLE, off_t, ssize_t};
 
 use crate::guarded;
 use crate::mapping::{self, CheckMode, Info};
@@ -1171,6 +1171,13 @@ pub struct rmap_stats {
     pub failures: u64,
 }
 
+/// A bit of `struct rmap_info`'s `flags`: the range is tolerant
+/// (`rmap_tolerate`). Not a `MAP_*` value (no flag of `mmap` uses it).
+pub const RMAP_INFO_TOLERANT: c_int = 0x0200_0000;
+/// A bit of `struct rmap_info`'s `flags`: a page of the range was lost (a
+/// tolerant page that raised SIGBUS reads as zeros now; `rmap_losses`).
+pub const RMAP_INFO_DAMAGED: c_int = 0x0100_0000;
+
 /// Checked mode off: POSIX-exact behaviour (the default).
 pub const RMAP_CHECK_OFF: c_int = 0;
 /// Checked mode: report misuse on stderr and go on.
@@ -1183,11 +1190,158 @@ fn info_of(found: Info) -> rmap_info {
         start: found.start as *mut c_void,
         length: found.entry.len,
         prot: found.entry.prot,
-        flags: found.entry.flags,
+        flags: found.entry.flags
+            | if found.entry.tolerant {
+                RMAP_INFO_TOLERANT
+            } else {
+                0
+            }
+            | if found.damaged { RMAP_INFO_DAMAGED } else { 0 },
         dev: found.entry.dev,
         ino: found.entry.ino,
         offset: found.entry.offset,
     }
+}
+
+/// Let pages of librmap mappings survive the loss of what backs them.
+///
+/// Marks the pages of `[addr, addr + length)`, which must lie wholly in
+/// mappings made by librmap, as tolerant: when an access to one of them
+/// raises SIGBUS (its file was truncated below it, reading it hit an I/O
+/// error, the file system has no space to fill a hole, the page is
+/// poisoned), librmap puts zero-filled private memory with the page's
+/// protection in its place, records the loss, and lets the access run
+/// again, instead of the process dying. Reads see zeros; writes stay in
+/// memory and never reach the file. Pages still backed by the file stay
+/// shared with it. `length` is rounded up to whole pages.
+///
+/// The program learns what was lost: `rmap_sync` of a range holding a lost
+/// page fails with EIO every time (its data never reaches the file, and
+/// never will: unlike `fsync`, which reports a writeback error once),
+/// `rmap_query` sets `RMAP_INFO_DAMAGED` in `info.flags` (and
+/// `RMAP_INFO_TOLERANT` for any tolerant range), `rmap_losses` gives the
+/// file offsets lost, and checked mode reports each loss (`rmap: lost-page:
+/// ...`, with where the mapping was made).
+///
+/// # RETURN VALUE
+///
+/// 0 on success; -1 with errno set.
+///
+/// # ERRORS
+///
+/// - `EINVAL` [tolerate_einval_misaligned]: `addr` is not page aligned.
+/// - `EINVAL` [tolerate_einval_length_zero]: `length` is 0.
+/// - `EINVAL` [tolerate_einval_stale_checked]: checked mode only: a mapping
+///   of the range was unmapped or replaced behind librmap's back.
+/// - `ENOMEM` [tolerate_enomem_not_librmaps]: part of the range is not a
+///   mapping librmap made (or the range wraps around the address space).
+///
+/// # NOTES
+///
+/// - Tolerance is an attribute of the pages, as protection is: it goes with
+///   them through `rmap_protect`, `rmap_lock`, `rmap_remap` (grown pages of
+///   a tolerant mapping are tolerant, a moved range stays tolerant) and
+///   into the child of `fork`; a partial `rmap_unmap` or a `MAP_FIXED`
+///   mapping over the range ends it there. Memory librmap did not map, and
+///   librmap's mappings that are not tolerant, keep the kernel's behaviour
+///   exactly: a SIGBUS still kills.
+/// - Guarded copies (`rmap_read`, `rmap_write`) of a tolerant page succeed
+///   too, reading zeros after a loss.
+/// - The first call installs librmap's SIGBUS/SIGSEGV handler (see
+///   `rmap_read`, which says how it stays in charge). The handler replaces
+///   a page only while it holds librmap's registry lock, so a fault in one
+///   thread never replaces memory another thread's `rmap_unmap`,
+///   `rmap_remap` or `rmap_map` put there meanwhile; memory unmapped behind
+///   librmap's back (the C library's `munmap`) is outside that promise.
+/// - A lost page is a separate mapping to the kernel: `rmap_remap` of a
+///   range holding one fails with EFAULT, as `mremap` of a range spanning
+///   two mappings does; and each loss counts toward `vm.max_map_count` (at
+///   the limit the page cannot be replaced, and the SIGBUS goes on to the
+///   program's action).
+/// - Cost: marking costs no system call; until a fault nothing else
+///   changes (reading a tolerant mapping is as fast as any other), and one
+///   absorbed fault costs a `mmap` system call in the signal handler.
+/// - Thread safety: safe from any number of threads at once. Not
+///   async-signal-safe.
+///
+/// # EXAMPLES
+///
+/// ```c
+/// char *p = rmap_map(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
+/// rmap_tolerate(p, len);
+/// checksum(p, len);                       /* never dies of SIGBUS */
+/// if (rmap_sync(p, len, MS_SYNC) == -1 && errno == EIO)
+///     fprintf(stderr, "the file shrank under us\n");
+/// ```
+///
+/// # SEE ALSO
+///
+/// `rmap_losses(3)`, `rmap_query(3)`, `rmap_sync(3)`, `rmap_read(3)`
+#[unsafe(no_mangle)]
+pub extern "C" fn rmap_tolerate(addr: *mut c_void, length: usize) -> c_int {
+    guard(-1, || {
+        mapping::tolerate(addr as usize, length)?;
+        Ok(0)
+    })
+}
+
+/// Which file offsets of a tolerant mapping were lost.
+///
+/// Looks at the pages of `[addr, addr + length)`, which must lie wholly in
+/// mappings made by librmap, and writes the file offsets of the lost ones
+/// (tolerant pages that raised SIGBUS and read as zeros now; see
+/// `rmap_tolerate`), in address order, to `offsets`: at most `max` of them.
+/// `length` is rounded up to whole pages.
+///
+/// # RETURN VALUE
+///
+/// The number of lost pages in the range (which may exceed `max`: call
+/// again with room for all); -1 with errno set.
+///
+/// # ERRORS
+///
+/// - `EINVAL` [losses_einval_misaligned]: `addr` is not page aligned.
+/// - `EINVAL` [losses_einval_length_zero]: `length` is 0.
+/// - `EINVAL` [losses_einval_null_offsets]: `offsets` is NULL and `max` is
+///   not 0.
+/// - `ENOMEM` [losses_enomem_not_librmaps]: part of the range is not a
+///   mapping librmap made.
+/// - `EOVERFLOW` [losses_eoverflow_too_many]: more pages were lost in the
+///   process than librmap remembers one by one (16,384): every tolerant
+///   mapping then counts as damaged.
+///
+/// # NOTES
+///
+/// - The offsets are those of the mapped file (for anonymous memory, the
+///   offset passed to `rmap_map`, moved along). A lost page is forgotten
+///   when it is unmapped or mapped over.
+/// - Thread safety: safe from any number of threads at once.
+///
+/// # SEE ALSO
+///
+/// `rmap_tolerate(3)`, `rmap_query(3)`
+///
+/// # Safety
+///
+/// `offsets` is NULL or points to writable memory for `max` `off_t`s.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rmap_losses(
+    addr: *const c_void,
+    length: usize,
+    offsets: *mut off_t,
+    max: usize,
+) -> ssize_t {
+    guard(-1, || {
+        if offsets.is_null() && max != 0 {
+            return Err(Errno(EINVAL));
+        }
+        let lost = mapping::losses(addr as usize, length)?;
+        for (i, &(_, offset)) in lost.iter().take(max).enumerate() {
+            // SAFETY: i < max, and the caller vouches for `max` off_t's.
+            unsafe { offsets.add(i).write(offset) };
+        }
+        Ok(lost.len() as ssize_t)
+    })
 }
 
 /// Find the librmap mapping that contains an address.
@@ -1210,6 +1364,9 @@ fn info_of(found: Info) -> rmap_info {
 ///
 /// # NOTES
 ///
+/// - `flags` also holds `RMAP_INFO_TOLERANT` for a tolerant range
+///   (`rmap_tolerate`) and `RMAP_INFO_DAMAGED` when a page of the range was
+///   lost (`rmap_losses`).
 /// - The file's device and inode are not looked up when the file is mapped
 ///   (that would cost every file mapping a system call): the first query of
 ///   a file mapping asks the kernel (`PROCMAP_QUERY` on Linux 6.11 and

@@ -17,8 +17,8 @@ use crate::checked::{self, Call, PastEnd, Report};
 use crate::process::{self, Hold, Ownership, hold, where_of};
 use crate::registry::{Entry, Registry};
 use crate::sys::{
-    self, EINVAL, MAP_ANONYMOUS, MAP_LOCKED, MREMAP_DONTUNMAP, MREMAP_FIXED, PROT_GROWSDOWN,
-    PROT_GROWSUP, PROT_READ, PROT_WRITE,
+    self, EINVAL, EIO, ENOMEM, EOVERFLOW, MAP_ANONYMOUS, MAP_LOCKED, MREMAP_DONTUNMAP,
+    MREMAP_FIXED, PROT_GROWSDOWN, PROT_GROWSUP, PROT_READ, PROT_WRITE,
 };
 use crate::validate::{self, MapArgs, round_up_to_page};
 
@@ -128,12 +128,16 @@ pub unsafe fn map(
             offset,
             creator,
             dont_fork: false,
+            tolerant: false,
             // Every successful map counts once, under the lock: a unique id.
             origin: held.maps,
             whole: true,
         };
         held.registry.insert(ptr as usize, entry);
         held.maps += 1;
+        if process::some_loss() {
+            held.losses.forget(ptr as usize, entry.len, None);
+        }
     }
     drop(held);
     if let (Ok(ptr), CheckMode::Report | CheckMode::Abort) = (result, mode) {
@@ -252,8 +256,7 @@ fn check_owned_slow(
 ) -> Result<Hold, Errno> {
     let len = pages_covering(len, page);
     let mut held = hold();
-    let registry = &mut held.registry;
-    let stale = match process::ownership(registry, addr, len) {
+    let stale = match process::ownership(&mut held, addr, len) {
         Ownership::Owned => return Ok(held),
         Ownership::Stale => true,
         Ownership::NotRecorded => false,
@@ -299,6 +302,15 @@ pub unsafe fn sync(addr: *mut u8, len: usize, flags: i32) -> Result<(), Errno> {
     // SAFETY: forwarded to the caller's contract.
     unsafe { sys::msync(addr, len, flags) }.map_err(failed)?;
     drop(owned);
+    if process::some_loss()
+        && hold()
+            .losses
+            .any_within(addr as usize, pages_covering(len, page))
+    {
+        // The pages still backed by the file were written; the lost ones
+        // never will be.
+        return Err(failed(Errno(EIO)));
+    }
     process::count_sync();
     Ok(())
 }
@@ -323,6 +335,9 @@ pub unsafe fn unmap(addr: *mut u8, len: usize) -> Result<(), Errno> {
     unsafe { sys::munmap(addr, len) }.map_err(failed)?;
     let len = pages_covering(len, page);
     held.registry.remove(addr as usize, len);
+    if process::some_loss() {
+        held.losses.forget(addr as usize, len, None);
+    }
     held.unmaps += 1;
     if mode != CheckMode::Off {
         held.unmapped.record(addr as usize, len, at);
@@ -536,7 +551,18 @@ pub unsafe fn remap(
     let (old_start, old_len) = (old as usize, pages_covering(old_len, page));
     let new_len = pages_covering(new_len, page);
     match result {
-        Ok(ptr) => record_remap(registry, old_start, old_len, new_len, flags, ptr as usize),
+        Ok(ptr) => {
+            record_remap(registry, old_start, old_len, new_len, flags, ptr as usize);
+            if process::some_loss() {
+                // A move's target first lost what it held; the old range's
+                // losses go along (a copy's stay: MREMAP_DONTUNMAP).
+                let losses = &mut held.losses;
+                losses.forget(ptr as usize, new_len, None);
+                if old_len > 0 && flags & MREMAP_DONTUNMAP == 0 {
+                    losses.forget(old_start, old_len, Some((ptr as usize, new_len)));
+                }
+            }
+        }
         Err(_) => {
             // A fixed move unmaps its target first, a shrink its tail.
             drop_unmapped(registry, old_start, old_len);
@@ -665,11 +691,87 @@ pub unsafe fn resident(addr: *mut u8, len: usize, vec: *mut u8) -> Result<(), Er
     result.map_err(failed)
 }
 
+/// Marks the pages of [addr, addr + len) tolerant: a SIGBUS at one of them
+/// (file truncated, I/O error, no space to fill a hole, a poisoned page)
+/// replaces it by zero-filled private memory instead of killing the process
+/// (process.rs, from the fault handler). The range must lie wholly in
+/// mappings librmap made (ENOMEM otherwise; in checked mode also reported,
+/// and refused with EINVAL for a range the kernel no longer holds as
+/// recorded); `addr` page aligned and `len` not 0 (EINVAL).
+pub fn tolerate(addr: usize, len: usize) -> Result<(), Errno> {
+    let mode = mode_for(Call::Tolerate);
+    let page = page_size();
+    if addr & (page - 1) != 0 || len == 0 {
+        return Err(failed(Errno(EINVAL)));
+    }
+    let len = match round_up_to_page(len, page) {
+        Some(len) if addr.checked_add(len).is_some() => len,
+        _ => return Err(failed(Errno(ENOMEM))),
+    };
+    process::ensure_fault_handler().map_err(failed)?;
+    let mut held = hold();
+    let found = match mode {
+        CheckMode::Off => process::ownership_of_records(&mut held.registry, addr, len),
+        _ => process::ownership(&mut held, addr, len),
+    };
+    if found == process::Ownership::Owned {
+        let registry = &mut held.registry;
+        match registry.find_exact(addr, len) {
+            Some(exact) => registry.update_exact(exact, |e| e.tolerant = true),
+            None => registry.update(addr, len, |e| e.tolerant = true),
+        }
+        return Ok(());
+    }
+    drop(held);
+    let stale = found == process::Ownership::Stale;
+    if mode != CheckMode::Off {
+        let at = where_of(sys::caller_address());
+        let refusal = Report::Unowned {
+            call: Call::Tolerate,
+            addr,
+            len,
+            at,
+            stale,
+        };
+        report(&refusal, mode);
+    }
+    Err(failed(Errno(if stale { EINVAL } else { ENOMEM })))
+}
+
+/// The lost pages of [addr, addr + len) (pages of tolerant mappings
+/// replaced by zeros after a SIGBUS), each with the file offset it stood
+/// for, in address order.
+/// EINVAL for a misaligned `addr` or a `len` of 0; ENOMEM when the range is
+/// not wholly librmap's; EOVERFLOW when more pages were lost in the process
+/// than librmap remembers one by one.
+pub fn losses(addr: usize, len: usize) -> Result<Vec<(usize, i64)>, Errno> {
+    let page = page_size();
+    if addr & (page - 1) != 0 || len == 0 {
+        return Err(Errno(EINVAL));
+    }
+    let Some(len) = round_up_to_page(len, page).filter(|&l| addr.checked_add(l).is_some()) else {
+        return Err(Errno(ENOMEM));
+    };
+    let mut held = hold();
+    if process::ownership_of_records(&mut held.registry, addr, len) != process::Ownership::Owned {
+        return Err(Errno(ENOMEM));
+    }
+    if held.losses.overflowed {
+        return Err(Errno(EOVERFLOW));
+    }
+    let mut found: Vec<(usize, i64)> = held.losses.within(addr, len).collect();
+    found.sort_unstable();
+    Ok(found)
+}
+
 /// A mapping librmap holds, as the introspection calls report it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Info {
     pub start: usize,
     pub entry: Entry,
+    /// Whether a page of it was lost (a tolerant mapping's page that raised
+    /// SIGBUS and reads as zeros now).
+    pub damaged: bool,
 }
 
 /// The mapping containing `addr`, its file's identity asked of the kernel
@@ -677,9 +779,12 @@ pub struct Info {
 pub fn query(addr: usize) -> Option<Info> {
     let mut held = hold();
     let (start, entry) = held.registry.find(addr)?;
+    let damaged =
+        entry.tolerant && process::some_loss() && held.losses.any_within(start, entry.len);
     Some(Info {
         start,
         entry: with_identity(&mut held.registry, start, entry),
+        damaged,
     })
 }
 
@@ -739,6 +844,9 @@ pub fn snapshot() -> Vec<Info> {
         .map(|(start, entry)| Info {
             start,
             entry: with_identity(&mut held.registry, start, entry),
+            damaged: entry.tolerant
+                && process::some_loss()
+                && held.losses.any_within(start, entry.len),
         })
         .collect()
 }

@@ -84,7 +84,14 @@ unsafe impl Send for Inner {}
 unsafe impl Sync for Inner {}
 
 impl Inner {
-    fn map(len: usize, prot: i32, flags: i32, fd: RawFd, offset: u64) -> Result<Inner> {
+    fn map(
+        len: usize,
+        prot: i32,
+        flags: i32,
+        fd: RawFd,
+        offset: u64,
+        tolerant: bool,
+    ) -> Result<Inner> {
         // A slice never exceeds isize::MAX bytes; memmap2 refuses such a length the same way.
         if isize::try_from(len).is_err() {
             return Err(Error::new(
@@ -106,6 +113,11 @@ impl Inner {
         // SAFETY: no MAP_FIXED, so nothing already mapped is touched.
         let base = unsafe { mapping::map(null_mut(), map_len, prot, flags, fd, aligned) }
             .map_err(os_error)?;
+        if tolerant && let Err(error) = mapping::tolerate(base as usize, map_len) {
+            // SAFETY: the mapping just made, never handed out.
+            let _ = unsafe { mapping::unmap(base, map_len) };
+            return Err(os_error(error));
+        }
         Ok(Inner {
             // SAFETY: alignment < page <= map_len: inside the new mapping.
             ptr: unsafe { base.add(alignment) },
@@ -215,7 +227,19 @@ impl Inner {
             dev: found.entry.dev,
             ino: found.entry.ino,
             offset: found.entry.offset,
+            tolerant: found.entry.tolerant,
+            damaged: found.damaged,
         })
+    }
+
+    fn losses(&self) -> Result<Vec<usize>> {
+        let (start, len, _) = self.range();
+        let lost = mapping::losses(start as usize, len).map_err(os_error)?;
+        let first = self.ptr as usize;
+        Ok(lost
+            .into_iter()
+            .map(|(page, _)| page.max(first) - first)
+            .collect())
     }
 
     fn slice(&self) -> &[u8] {
@@ -265,6 +289,7 @@ pub struct MmapOptions {
     stack: bool,
     populate: bool,
     no_reserve_swap: bool,
+    tolerant: bool,
 }
 
 impl MmapOptions {
@@ -364,6 +389,31 @@ impl MmapOptions {
         self
     }
 
+    /// Makes the map tolerant (librmap's `rmap_tolerate`, beyond memmap2):
+    /// a page the file no longer backs (another process truncated it, an
+    /// I/O error) reads as zeros instead of raising SIGBUS, writes to it stay
+    /// in memory, and the map's [`Mmap::losses`] and a failing `flush`
+    /// (`EIO`) tell the program. Reading a tolerant map costs nothing more
+    /// until a page is lost.
+    ///
+    /// ```
+    /// use std::io::Write;
+    /// let path = std::env::temp_dir().join(format!("rmap-doc-tolerant-{}", std::process::id()));
+    /// std::fs::File::create(&path)?.write_all(&[7u8; 8192])?;
+    /// let file = std::fs::OpenOptions::new().read(true).write(true).open(&path)?;
+    /// let map = unsafe { rmap::MmapOptions::new().tolerant().map_mut(&file)? };
+    /// file.set_len(4096)?; // the second page is gone
+    /// assert_eq!((map[0], map[4096]), (7, 0)); // no SIGBUS: zeros
+    /// assert_eq!(map.losses()?, vec![4096]);
+    /// assert_eq!(map.flush().unwrap_err().raw_os_error(), Some(libc::EIO));
+    /// # std::fs::remove_file(&path)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn tolerant(&mut self) -> &mut Self {
+        self.tolerant = true;
+        self
+    }
+
     fn flags(&self, sharing: i32) -> i32 {
         let mut flags = sharing;
         if self.populate {
@@ -404,6 +454,7 @@ impl MmapOptions {
             self.flags(sharing),
             fd,
             self.offset,
+            self.tolerant,
         )
     }
 
@@ -514,7 +565,14 @@ impl MmapOptions {
             flags |= MAP_HUGETLB | (i32::from(bits) << MAP_HUGE_SHIFT);
         }
         Ok(MmapMut {
-            inner: Inner::map(self.len.unwrap_or(0), READ | WRITE, flags, -1, 0)?,
+            inner: Inner::map(
+                self.len.unwrap_or(0),
+                READ | WRITE,
+                flags,
+                -1,
+                0,
+                self.tolerant,
+            )?,
         })
     }
 }
@@ -636,6 +694,10 @@ pub struct MapInfo {
     pub ino: u64,
     /// File offset of `start`.
     pub offset: i64,
+    /// Tolerant ([`MmapOptions::tolerant`]).
+    pub tolerant: bool,
+    /// A page of it was lost ([`Mmap::losses`]).
+    pub damaged: bool,
 }
 
 /// librmap's totals for the process ([`stats`]).
@@ -805,6 +867,19 @@ macro_rules! shared_methods {
         /// ```
         pub fn query(&self) -> Option<MapInfo> {
             self.inner.query()
+        }
+
+        /// The positions in the map of the pages lost so far: pages of a
+        /// tolerant map ([`MmapOptions::tolerant`]) that the file no longer
+        /// backs, which read as zeros now. Empty for a map that lost none.
+        ///
+        /// ```
+        /// let map = rmap::MmapOptions::new().len(4096).tolerant().map_anon()?;
+        /// assert!(map.losses()?.is_empty() && map.query().unwrap().tolerant);
+        /// # Ok::<(), std::io::Error>(())
+        /// ```
+        pub fn losses(&self) -> Result<Vec<usize>> {
+            self.inner.losses()
         }
     };
 }

@@ -18,7 +18,9 @@ use errno::Errno;
 use crate::checked::{self, Call, Context, Finding, Line, Mode, Report, Site, Unmapped, Where};
 use crate::lock::{self, Lock, LockGuard};
 use crate::registry::{Entry, Registry};
-use crate::sys::{self, MAP_ANONYMOUS, MAP_SHARED, PROT_EXEC, PROT_READ, PROT_WRITE};
+use crate::sys::{
+    self, MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, MAP_SHARED, PROT_EXEC, PROT_READ, PROT_WRITE,
+};
 
 /// What the registry lock guards: every mapping librmap made, and the
 /// counts of the calls that change it (counted under the lock, so without
@@ -29,6 +31,90 @@ pub struct Held {
     pub unmaps: u64,
     /// Checked mode: the last ranges unmapped, to name double unmaps.
     pub unmapped: Unmapped,
+    /// Pages of tolerant mappings replaced by zeros after a SIGBUS.
+    pub losses: Losses,
+}
+
+/// The pages of tolerant mappings that raised SIGBUS and were replaced by
+/// zero-filled private memory: each page's address and the file offset it
+/// stood for. A fixed table, written by the fault handler (which must not
+/// allocate) under the registry lock; beyond its capacity a loss is still
+/// absorbed, and `overflowed` makes every tolerant mapping count as damaged.
+pub struct Losses {
+    pages: [(usize, i64); Losses::CAPACITY],
+    len: usize,
+    pub overflowed: bool,
+}
+
+impl Losses {
+    pub const CAPACITY: usize = 16_384;
+
+    const fn new() -> Losses {
+        Losses {
+            pages: [(0, 0); Losses::CAPACITY],
+            len: 0,
+            overflowed: false,
+        }
+    }
+
+    fn add(&mut self, page: usize, offset: i64) {
+        if self.len < Losses::CAPACITY {
+            self.pages[self.len] = (page, offset);
+            self.len += 1;
+        } else {
+            self.overflowed = true;
+        }
+    }
+
+    /// The lost pages in [start, start + len), in the order they were lost.
+    pub fn within(&self, start: usize, len: usize) -> impl Iterator<Item = (usize, i64)> + '_ {
+        self.pages[..self.len]
+            .iter()
+            .copied()
+            .filter(move |&(page, _)| page >= start && page - start < len)
+    }
+
+    /// Forgets the lost pages of [start, start + len) (unmapped, or mapped
+    /// over); with `moved_to`, moves them to the same place of a range
+    /// starting there instead (`mremap`), keeping those below `new_len`.
+    pub fn forget(&mut self, start: usize, len: usize, moved_to: Option<(usize, usize)>) {
+        let mut kept = 0;
+        for i in 0..self.len {
+            let (page, offset) = self.pages[i];
+            let inside = page >= start && page - start < len;
+            let moved = match (inside, moved_to) {
+                (false, _) => Some(page),
+                (true, Some((to, new_len))) if page - start < new_len => Some(to + (page - start)),
+                (true, _) => None,
+            };
+            if let Some(page) = moved {
+                self.pages[kept] = (page, offset);
+                kept += 1;
+            }
+        }
+        self.len = kept;
+    }
+
+    /// Whether every page of [start, start + len) is a lost page.
+    fn all_lost(&self, start: usize, len: usize) -> bool {
+        let page = sys::page_size();
+        (start..start + len)
+            .step_by(page)
+            .all(|at| self.within(at, page).next().is_some())
+    }
+
+    /// Whether [start, start + len) holds a lost page (or could: overflowed).
+    pub fn any_within(&self, start: usize, len: usize) -> bool {
+        self.overflowed || self.within(start, len).next().is_some()
+    }
+}
+
+/// Whether any page was ever lost (so that the calls that look for losses
+/// cost nothing in a process that never had one).
+static SOME_LOSS: AtomicBool = AtomicBool::new(false);
+
+pub fn some_loss() -> bool {
+    SOME_LOSS.load(Ordering::Relaxed)
 }
 
 /// The process-wide state, in one place: the registry and all the counters.
@@ -41,7 +127,7 @@ struct Process {
     syncs: AtomicU64,
     failures: AtomicU64,
     /// Checked mode only, for the summary: calls by kind, reports by kind.
-    calls: [AtomicU64; 9],
+    calls: [AtomicU64; Call::COUNT],
     findings: [AtomicU64; Finding::COUNT],
 }
 
@@ -51,10 +137,11 @@ static PROCESS: Process = Process {
         maps: 0,
         unmaps: 0,
         unmapped: Unmapped::new(),
+        losses: Losses::new(),
     }),
     syncs: AtomicU64::new(0),
     failures: AtomicU64::new(0),
-    calls: [const { AtomicU64::new(0) }; 9],
+    calls: [const { AtomicU64::new(0) }; Call::COUNT],
     findings: [const { AtomicU64::new(0) }; Finding::COUNT],
 };
 
@@ -248,6 +335,68 @@ extern "C" fn at_load() {
     sys::at_fork(before_fork, after_fork_in_parent, after_fork_in_child);
     sys::at_exit(at_exit);
     sys::set_bus_observer(bus_seen);
+    sys::set_bus_tolerator(tolerate_bus);
+}
+
+/// The fault handler's first question for a real SIGBUS (a guarded copy's
+/// too): whether `addr` lies in a tolerant page librmap mapped. If so, the
+/// page is replaced, under the registry lock (so no other thread's unmap,
+/// remap or map can have put something else there meanwhile), by
+/// zero-filled private memory with the record's protection, the loss is
+/// recorded, checked mode reports it, and the handler returns 1: the access
+/// runs again. Runs in the signal handler: allocates nothing, reads no
+/// environment, and gives up (0: the signal goes on as before) rather than
+/// wait long for the lock.
+extern "C" fn tolerate_bus(addr: *mut c_void) -> std::ffi::c_int {
+    let addr = addr as usize;
+    let Some(mut held) = PROCESS.held.lock_in_handler() else {
+        return 0;
+    };
+    let Some((start, entry)) = held.registry.find(addr).filter(|(_, e)| e.tolerant) else {
+        return 0;
+    };
+    let page_size = sys::page_size();
+    let page = addr & !(page_size - 1);
+    let rwx = PROT_READ | PROT_WRITE | PROT_EXEC;
+    // SAFETY: the page lies in a mapping librmap made and holds (the lock
+    // keeps every librmap call that could unmap or replace it out); its
+    // file no longer backs it, so nothing readable is lost by the swap.
+    let replaced = unsafe {
+        sys::mmap(
+            page as *mut u8,
+            page_size,
+            entry.prot & rwx,
+            MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED,
+            -1,
+            0,
+        )
+    };
+    if replaced.is_err() {
+        return 0;
+    }
+    let offset = entry.offset.wrapping_add((page - start) as i64);
+    held.losses.add(page, offset);
+    SOME_LOSS.store(true, Ordering::Relaxed);
+    drop(held);
+    let mode = checked::mode_if_known();
+    if mode != Mode::Off && checked::settings_if_read().is_some() {
+        let lost = Report::Lost {
+            fault: addr,
+            file_offset: offset as u64,
+            start,
+            len: entry.len,
+            created_at: where_of(entry.creator),
+        };
+        PROCESS.findings[Finding::Lost.index()].fetch_add(1, Ordering::Relaxed);
+        if let Some(line) = take_line(true) {
+            let json = checked::settings_if_read().is_some_and(|s| s.json);
+            sys::report_line(line.get().of(&lost, context(), json));
+        }
+        if mode == Mode::Abort {
+            sys::abort();
+        }
+    }
+    1
 }
 
 /// Checked mode, at the first file mapping: the fault handler goes in
@@ -325,7 +474,8 @@ extern "C" fn at_exit() {
     }
     let findings: [u64; Finding::COUNT] =
         std::array::from_fn(|i| PROCESS.findings[i].load(Ordering::Relaxed));
-    let calls: [u64; 9] = std::array::from_fn(|i| PROCESS.calls[i].load(Ordering::Relaxed));
+    let calls: [u64; Call::COUNT] =
+        std::array::from_fn(|i| PROCESS.calls[i].load(Ordering::Relaxed));
     // rmap-check's own program always has its summary; the processes it
     // starts (shells, helpers) only when they made a call or a report, and
     // so does a program's own librmap.so beside rmap-check's preload (which
@@ -368,7 +518,7 @@ fn is_decimal(text: &[u8], n: u32) -> bool {
 fn report_leaks() {
     let held = hold();
     for (start, entry) in held.registry.iter() {
-        if kernel_holds(start, &entry) {
+        if kernel_holds(start, &entry, &held.losses) {
             report(&Report::Leak {
                 addr: start,
                 len: entry.len,
@@ -381,13 +531,23 @@ fn report_leaks() {
 /// Whether the kernel holds `entry` at `start` as recorded: mapped
 /// throughout, with its protection, sharing and (when known) file.
 /// Costs system calls: checked mode only.
-fn kernel_holds(start: usize, entry: &Entry) -> bool {
+fn kernel_holds(start: usize, entry: &Entry, losses: &Losses) -> bool {
     let end = start + entry.len;
     let mut at = start;
     while at < end {
         let Some(vma) = sys::kernel_vma(at, false) else {
             return false;
         };
+        // A lost page of a tolerant mapping is the kernel's private
+        // anonymous memory now, librmap's own doing.
+        if entry.tolerant
+            && !vma.shared
+            && vma.ino == 0
+            && losses.all_lost(at, vma.end.min(end) - at)
+        {
+            at = vma.end;
+            continue;
+        }
         let offset = entry.offset.wrapping_add((at - start) as i64);
         let shared = entry.flags & MAP_SHARED != 0;
         let same_backing = if entry.flags & MAP_ANONYMOUS != 0 {
@@ -417,6 +577,20 @@ pub enum Ownership {
     Stale,
 }
 
+/// Whether every byte of [start, start + len) lies in recorded mappings
+/// (without asking the kernel).
+pub fn ownership_of_records(registry: &mut Registry, start: usize, len: usize) -> Ownership {
+    let end = start.saturating_add(len);
+    let mut at = start;
+    while at < end {
+        match registry.find(at) {
+            Some((record_start, record)) => at = record_start + record.len,
+            None => return Ownership::NotRecorded,
+        }
+    }
+    Ownership::Owned
+}
+
 /// Walks the records meeting [start, start + len) once, in place: each is
 /// checked against the kernel over its whole extent (its first page may be
 /// gone while the pages asked about are someone else's with the same
@@ -425,7 +599,10 @@ pub enum Ownership {
 /// is asked only when something could have changed behind librmap's back
 /// ([`sys::foreign_changes_possible`]): under rmap-check that is one
 /// system call per unmap saved, 8% of a one-page map+unmap.
-pub fn ownership(registry: &mut Registry, start: usize, len: usize) -> Ownership {
+pub fn ownership(held: &mut Held, start: usize, len: usize) -> Ownership {
+    let Held {
+        registry, losses, ..
+    } = held;
     let end = start.saturating_add(len);
     let mut at = start;
     let mut found = Ownership::Owned;
@@ -433,7 +610,7 @@ pub fn ownership(registry: &mut Registry, start: usize, len: usize) -> Ownership
         let Some((record_start, record)) = registry.find(at) else {
             return Ownership::NotRecorded;
         };
-        if sys::foreign_changes_possible() && !kernel_holds(record_start, &record) {
+        if sys::foreign_changes_possible() && !kernel_holds(record_start, &record, losses) {
             registry.remove(record_start, record.len);
             found = Ownership::Stale;
         }

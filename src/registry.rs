@@ -52,6 +52,8 @@ pub struct Entry {
     pub creator: usize,
     /// `MADV_DONTFORK`: a child made by fork does not have this range.
     pub dont_fork: bool,
+    /// `rmap_tolerate`: a page that raises SIGBUS is replaced by zeros.
+    pub tolerant: bool,
     /// Which mapping call made it: the pieces of one mapping share it, and
     /// only they merge back into one entry.
     pub origin: u64,
@@ -690,6 +692,7 @@ mod tests {
             offset,
             creator: 0,
             dont_fork: false,
+            tolerant: false,
             origin: 1,
             whole: true,
         }

@@ -173,3 +173,34 @@ fn debug_shows_pointer_and_length() {
         "{text}"
     );
 }
+
+#[test]
+fn a_tolerant_map_reads_zeros_where_the_file_shrank() {
+    let page = page_size();
+    let file = temp_file("tolerant", 3 * page);
+    let mut map = unsafe { MmapOptions::new().tolerant().map_mut(&file.file) }.unwrap();
+    let untolerated = unsafe { MmapOptions::new().map(&file.file) }.unwrap();
+    assert!(map.query().unwrap().tolerant && !untolerated.query().unwrap().tolerant);
+    file.file.set_len(page as u64).unwrap();
+    // The lost pages read 0, and a write to one stays in memory only.
+    assert_eq!((map[page], map[2 * page + 5]), (0, 0));
+    map[page + 1] = b'x';
+    assert_eq!(map[page + 1], b'x');
+    assert_eq!(file.file.metadata().unwrap().len(), page as u64);
+    // The intact page is still the file's.
+    map[0] = b'Q';
+    assert_eq!(std::fs::read(&file.path).unwrap()[0], b'Q');
+    // The program learns what was lost: flush fails with EIO, every time;
+    // the positions; the record is damaged.
+    for _ in 0..2 {
+        assert_eq!(map.flush().unwrap_err().raw_os_error(), Some(libc::EIO));
+    }
+    map.flush_range(0, page).unwrap();
+    assert_eq!(map.losses().unwrap(), vec![page, 2 * page]);
+    assert!(map.query().unwrap().damaged);
+    assert!(untolerated.losses().unwrap().is_empty());
+    // A guarded read of a lost page succeeds with zeros too.
+    let mut buf = [1u8; 16];
+    map.read_at(2 * page, &mut buf).unwrap();
+    assert_eq!(buf, [0; 16]);
+}

@@ -400,10 +400,33 @@ void rmap_sys_set_bus_observer(bus_observer_fn *observer)
     atomic_store_explicit(&bus_observer, observer, memory_order_release);
 }
 
+/* Asked first about every real SIGBUS (process.rs: a tolerant page is
+ * replaced by zeros); 1 means the access may run again. */
+typedef int bus_tolerator_fn(void *addr);
+static _Atomic(bus_tolerator_fn *) bus_tolerator;
+void rmap_sys_set_bus_tolerator(bus_tolerator_fn *tolerator)
+{
+    atomic_store_explicit(&bus_tolerator, tolerator, memory_order_release);
+}
+
+static int tolerated(int sig, const siginfo_t *info)
+{
+    if (sig != SIGBUS || info->si_code <= 0) return 0;
+    bus_tolerator_fn *tolerator = atomic_load_explicit(&bus_tolerator, memory_order_acquire);
+    if (tolerator == NULL) return 0;
+    int saved_errno = errno;
+    int again = tolerator(info->si_addr);
+    errno = saved_errno;
+    return again;
+}
+
 static void on_fault(int sig, siginfo_t *info, void *context)
 {
     ucontext_t *uc = context;
     greg_t *ip = &uc->uc_mcontext.gregs[REG_RIP];
+    /* A tolerant page: replaced, and the faulting instruction (a copy's
+     * too: `rep movsb`, the byte loop and memcpy all resume) runs again. */
+    if (tolerated(sig, info)) return;
     /* si_code > 0: a real fault, not a signal sent with kill(). */
     if (*ip == (greg_t)rmap_copy_instruction && info->si_code > 0) {
         last_fault = sig;

@@ -319,6 +319,7 @@ unsafe extern "C" {
     fn rmap_sys_sigmask(how: c_int, set: *const SigSet, old: *mut SigSet, process: c_int) -> c_int;
     fn rmap_sys_hold_actions();
     fn rmap_sys_set_bus_observer(observer: extern "C" fn(*mut c_void));
+    fn rmap_sys_set_bus_tolerator(tolerator: extern "C" fn(*mut c_void) -> c_int);
     fn rmap_sys_release_actions();
     // Set by rmap-check's preload (tools/rmap-check/preload.c).
     static rmap_sys_interposed: c_int;
@@ -333,6 +334,15 @@ unsafe extern "C" {
 pub fn set_bus_observer(observer: extern "C" fn(*mut c_void)) {
     // SAFETY: stores a function pointer valid for the process lifetime.
     unsafe { rmap_sys_set_bus_observer(observer) };
+}
+
+/// Has the fault handler ask `tolerator` first about every real SIGBUS (a
+/// guarded copy's too), with the faulting address: when it answers 1 it has
+/// made the page accessible, and the access runs again. It runs in the
+/// signal handler.
+pub fn set_bus_tolerator(tolerator: extern "C" fn(*mut c_void) -> c_int) {
+    // SAFETY: stores a function pointer valid for the process lifetime.
+    unsafe { rmap_sys_set_bus_tolerator(tolerator) };
 }
 
 /// Takes the lock on the program's SIGBUS/SIGSEGV actions (with every

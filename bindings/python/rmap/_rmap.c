@@ -210,12 +210,12 @@ static Py_ssize_t search(mmap_object *self, const char *needle, Py_ssize_t m, Py
 
 static PyObject *mmap_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 {
-    static char *keywords[] = {"fileno", "length", "flags", "prot", "access", "offset", NULL};
-    int fd, flags = MAP_SHARED, prot = PROT_WRITE | PROT_READ, access = ACCESS_DEFAULT;
+    static char *keywords[] = {"fileno", "length", "flags", "prot", "access", "offset", "tolerant", NULL};
+    int fd, flags = MAP_SHARED, prot = PROT_WRITE | PROT_READ, access = ACCESS_DEFAULT, tolerant = 0;
     Py_ssize_t map_size;
     long long offset = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "in|iiiL", keywords, &fd, &map_size, &flags, &prot, &access,
-                                     &offset))
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "in|iiiL$p", keywords, &fd, &map_size, &flags, &prot, &access,
+                                     &offset, &tolerant))
         return NULL;
     if (map_size < 0) {
         PyErr_SetString(PyExc_OverflowError, "memory mapped length must be positive");
@@ -304,6 +304,14 @@ static PyObject *mmap_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
         return NULL;
     }
     self->data = data;
+    /* tolerant=True: a page the file no longer backs reads as zeros instead
+     * of killing the interpreter, for buffer consumers too (re, numpy,
+     * hashlib); flush() then raises OSError(EIO). */
+    if (tolerant && rmap_tolerate(data, (size_t)map_size) != 0) {
+        errno_error();
+        Py_DECREF(self);
+        return NULL;
+    }
     return (PyObject *)self;
 }
 
@@ -731,10 +739,34 @@ static PyObject *mmap_resident(mmap_object *self, PyObject *args, PyObject *kwar
 
 static PyObject *info_dict(const struct rmap_info *info)
 {
-    return Py_BuildValue("{s:K,s:n,s:i,s:i,s:K,s:K,s:L}", "start", (unsigned long long)(uintptr_t)info->start,
-                         "length", (Py_ssize_t)info->length, "prot", info->prot, "flags", info->flags, "dev",
-                         (unsigned long long)info->dev, "ino", (unsigned long long)info->ino, "offset",
-                         (long long)info->offset);
+    int flags = info->flags & ~(RMAP_INFO_TOLERANT | RMAP_INFO_DAMAGED);
+    return Py_BuildValue("{s:K,s:n,s:i,s:i,s:K,s:K,s:L,s:O,s:O}", "start",
+                         (unsigned long long)(uintptr_t)info->start, "length", (Py_ssize_t)info->length, "prot",
+                         info->prot, "flags", flags, "dev", (unsigned long long)info->dev, "ino",
+                         (unsigned long long)info->ino, "offset", (long long)info->offset, "tolerant",
+                         info->flags & RMAP_INFO_TOLERANT ? Py_True : Py_False, "damaged",
+                         info->flags & RMAP_INFO_DAMAGED ? Py_True : Py_False);
+}
+
+/* The file offsets of the pages lost so far (a tolerant mapping's pages the
+ * file no longer backs, which read as zeros now). */
+static PyObject *mmap_losses(mmap_object *self, PyObject *unused)
+{
+    (void)unused;
+    CHECK_VALID(self, NULL);
+    ssize_t count = rmap_losses(self->data, (size_t)self->size, NULL, 0);
+    if (count < 0) return (errno_error(), NULL);
+    off_t *offsets = PyMem_New(off_t, count > 0 ? count : 1);
+    if (offsets == NULL) return PyErr_NoMemory();
+    count = rmap_losses(self->data, (size_t)self->size, offsets, (size_t)count);
+    PyObject *result = count < 0 ? (errno_error(), NULL) : PyList_New(0);
+    for (ssize_t i = 0; result != NULL && i < count; i++) {
+        PyObject *offset = PyLong_FromLongLong((long long)offsets[i] - self->offset);
+        if (offset == NULL || PyList_Append(result, offset) != 0) Py_CLEAR(result);
+        Py_XDECREF(offset);
+    }
+    PyMem_Free(offsets);
+    return result;
 }
 
 static PyObject *mmap_query(mmap_object *self, PyObject *unused)
@@ -935,6 +967,9 @@ static PyMethodDef mmap_methods[] = {
     METHOD(resident, METH_VARARGS | METH_KEYWORDS,
            "resident(start=0, length=None)\n--\n\nOne byte per page of the range: 1 if it is in memory, else 0."),
     METHOD(query, METH_NOARGS, "query()\n--\n\nWhat librmap recorded for the mapping at the start, as a dict."),
+    METHOD(losses, METH_NOARGS,
+           "losses()\n--\n\nThe positions of the pages lost so far: pages of a tolerant mapping that the file no "
+           "longer backs, which read as zeros now."),
     {"__enter__", (PyCFunction)(void (*)(void))mmap_enter, METH_NOARGS, NULL},
     {"__exit__", (PyCFunction)(void (*)(void))mmap_exit, METH_VARARGS, NULL},
     {NULL, NULL, 0, NULL},
