@@ -426,10 +426,14 @@ check-asan: $(ASAN_BINS) $(ASAN_BIN)/raii
 # valgrind.supp silences only the calls the suites make on unmapped memory on purpose.
 # --fair-sched: valgrind runs one thread at a time, and its default lock lets
 # threads that loop on system calls starve the others (the fork test hung).
+# --vex-iropt-register-updates=allregs-at-mem-access: a tolerant page's
+# access runs again after the handler returns, which needs every register
+# exact at the faulting access (by default valgrind keeps only those it
+# needs to unwind, and the retried store went to a stale address).
 check-valgrind: $(EXAMPLE_BINS) $(SUITE_BINS)
 	$(call say,the C programs under valgrind)
 	@export RUNNER="valgrind -q --fair-sched=yes --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
-		--suppressions=tests/c/valgrind.supp" RMAP_UNDER_VALGRIND=1; \
+		--vex-iropt-register-updates=allregs-at-mem-access --suppressions=tests/c/valgrind.supp" RMAP_UNDER_VALGRIND=1; \
 		bash c_examples/run.sh check $(CBIN) $(EXAMPLES) && bash tests/c/run.sh $(CBIN) $(SUITES)
 
 check: lint layers-check test header-check man-check docs-check abi-check readme-check install-check c-check \
