@@ -34,7 +34,8 @@ typedef struct {
     Py_ssize_t pos;
     long long offset;
     Py_ssize_t exports;
-    int fd; /* a dup of the caller's, or -1 for anonymous memory */
+    int fd; /* a dup of the caller's, or -1 for anonymous memory (or trackfd=False) */
+    int trackfd; /* 3.13's trackfd= (always 1 before) */
     enum access_mode access;
     PyObject *weakreflist;
 } mmap_object;
@@ -210,13 +211,21 @@ static Py_ssize_t search(mmap_object *self, const char *needle, Py_ssize_t m, Py
 
 static PyObject *mmap_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 {
-    static char *keywords[] = {"fileno", "length", "flags", "prot", "access", "offset", "tolerant", NULL};
-    int fd, flags = MAP_SHARED, prot = PROT_WRITE | PROT_READ, access = ACCESS_DEFAULT, tolerant = 0;
+    int fd, flags = MAP_SHARED, prot = PROT_WRITE | PROT_READ, access = ACCESS_DEFAULT, tolerant = 0, trackfd = 1;
     Py_ssize_t map_size;
     long long offset = 0;
+#if PY_VERSION_HEX >= 0x030D0000
+    /* 3.13's keyword-only trackfd=: False keeps no descriptor of its own. */
+    static char *keywords[] = {"fileno", "length", "flags", "prot", "access", "offset", "trackfd", "tolerant", NULL};
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "in|iiiL$pp", keywords, &fd, &map_size, &flags, &prot, &access,
+                                     &offset, &trackfd, &tolerant))
+        return NULL;
+#else
+    static char *keywords[] = {"fileno", "length", "flags", "prot", "access", "offset", "tolerant", NULL};
     if (!PyArg_ParseTupleAndKeywords(args, kwargs, "in|iiiL$p", keywords, &fd, &map_size, &flags, &prot, &access,
                                      &offset, &tolerant))
         return NULL;
+#endif
     if (map_size < 0) {
         PyErr_SetString(PyExc_OverflowError, "memory mapped length must be positive");
         return NULL;
@@ -284,9 +293,10 @@ static PyObject *mmap_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
     self->weakreflist = NULL;
     self->access = (enum access_mode)access;
     self->fd = -1;
+    self->trackfd = trackfd;
     if (fd == -1) {
         flags |= MAP_ANONYMOUS;
-    } else {
+    } else if (trackfd) {
         self->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
         if (self->fd == -1) {
             errno_error();
@@ -542,6 +552,16 @@ out_of_range:
     return NULL;
 }
 
+#if PY_VERSION_HEX >= 0x030D0000
+/* 3.13: an mmap is seekable. */
+static PyObject *mmap_seekable(mmap_object *self, PyObject *unused)
+{
+    (void)self;
+    (void)unused;
+    Py_RETURN_TRUE;
+}
+#endif
+
 static PyObject *mmap_tell(mmap_object *self, PyObject *unused)
 {
     (void)unused;
@@ -553,6 +573,11 @@ static PyObject *mmap_size(mmap_object *self, PyObject *unused)
 {
     (void)unused;
     CHECK_VALID(self, NULL);
+    if (!self->trackfd) {
+        /* No descriptor kept: the standard module's fstat(-1). */
+        errno = EBADF;
+        return (errno_error(), NULL);
+    }
     if (self->fd == -1) return PyLong_FromSsize_t(self->size);
     struct stat st;
     if (fstat(self->fd, &st) != 0) return (errno_error(), NULL);
@@ -602,14 +627,18 @@ static PyObject *mmap_flush(mmap_object *self, PyObject *args, PyObject *kwargs)
 static int range_of(mmap_object *self, const char *call, Py_ssize_t start, PyObject *length_obj,
                     Py_ssize_t *length)
 {
-    if (start < 0 || start >= self->size) {
-        PyErr_Format(PyExc_ValueError, "%s start out of bounds", call);
-        return -1;
-    }
-    Py_ssize_t length_value = self->size;
+    /* Converted first: its __index__ may resize or close the mapping, and
+     * every check below is against what is mapped now. */
+    Py_ssize_t length_value = -1;
     if (length_obj != Py_None) {
         length_value = PyNumber_AsSsize_t(length_obj, PyExc_OverflowError);
         if (length_value == -1 && PyErr_Occurred()) return -1;
+    }
+    CHECK_VALID(self, -1);
+    if (length_obj == Py_None) length_value = self->size;
+    if (start < 0 || start >= self->size) {
+        PyErr_Format(PyExc_ValueError, "%s start out of bounds", call);
+        return -1;
     }
     if (length_value < 0) {
         PyErr_Format(PyExc_ValueError, "%s length invalid", call);
@@ -645,6 +674,10 @@ static PyObject *mmap_resize(mmap_object *self, PyObject *args)
     CHECK_VALID(self, NULL);
     if (self->exports > 0) {
         PyErr_SetString(PyExc_BufferError, "mmap can't resize with extant buffers exported.");
+        return NULL;
+    }
+    if (!self->trackfd) {
+        PyErr_SetString(PyExc_ValueError, "mmap can't resize with trackfd=False.");
         return NULL;
     }
     if (self->access != ACCESS_WRITE && self->access != ACCESS_DEFAULT) {
@@ -887,7 +920,11 @@ static int mmap_ass_subscript(mmap_object *self, PyObject *item, PyObject *value
             PyErr_SetString(PyExc_ValueError, "mmap item value must be in range(0, 256)");
             return -1;
         }
+        /* The value's __index__ may have resized or closed the mapping:
+         * the index is checked again against what is mapped now, never
+         * written through a stale offset (the standard module does). */
         CHECK_VALID(self, -1);
+        if (check_index(self, i) != 0) return -1;
         unsigned char byte = (unsigned char)v;
         return copy_in(self, i, &byte, 1);
     }
@@ -895,9 +932,10 @@ static int mmap_ass_subscript(mmap_object *self, PyObject *item, PyObject *value
         PyErr_SetString(PyExc_TypeError, "mmap indices must be integer");
         return -1;
     }
-    Py_ssize_t start, stop, step;
-    if (PySlice_Unpack(item, &start, &stop, &step) < 0) return -1;
+    Py_ssize_t first, last, step;
+    if (PySlice_Unpack(item, &first, &last, &step) < 0) return -1;
     CHECK_VALID(self, -1);
+    Py_ssize_t start = first, stop = last;
     Py_ssize_t length = PySlice_AdjustIndices(self->size, &start, &stop, step);
     if (value == NULL) {
         PyErr_SetString(PyExc_TypeError, "mmap object doesn't support slice deletion");
@@ -906,10 +944,16 @@ static int mmap_ass_subscript(mmap_object *self, PyObject *item, PyObject *value
     Py_buffer data;
     if (PyObject_GetBuffer(value, &data, PyBUF_SIMPLE) < 0) return -1;
     int rc = -1;
-    if (data.len != length)
-        PyErr_SetString(PyExc_IndexError, "mmap slice assignment is wrong size");
-    else if (self->data == NULL)
+    /* The value's __buffer__ (3.12+) may have resized the mapping: the
+     * slice is taken again against what is mapped now. */
+    if (self->data != NULL) {
+        start = first, stop = last;
+        length = PySlice_AdjustIndices(self->size, &start, &stop, step);
+    }
+    if (self->data == NULL)
         closed_error();
+    else if (data.len != length)
+        PyErr_SetString(PyExc_IndexError, "mmap slice assignment is wrong size");
     else if (step == 1)
         rc = copy_in(self, start, data.buf, length);
     else {
@@ -957,6 +1001,9 @@ static PyMethodDef mmap_methods[] = {
     METHOD(seek, METH_VARARGS, "seek(pos[, whence])\n--\n\nSets the position."),
     METHOD(size, METH_NOARGS, "size()\n--\n\nThe size of the file (of the mapping, for anonymous memory)."),
     METHOD(tell, METH_NOARGS, "tell()\n--\n\nThe position."),
+#if PY_VERSION_HEX >= 0x030D0000
+    METHOD(seekable, METH_NOARGS, "seekable()\n--\n\nTrue: the position can be set."),
+#endif
     METHOD(write, METH_VARARGS, "write(bytes)\n--\n\nWrites at the position; returns the number of bytes."),
     METHOD(write_byte, METH_VARARGS, "write_byte(byte)\n--\n\nWrites one byte at the position."),
     METHOD(protect, METH_VARARGS | METH_KEYWORDS,
@@ -1114,6 +1161,7 @@ PyMODINIT_FUNC PyInit__rmap(void)
         {"MAP_ANONYMOUS", MAP_ANONYMOUS},
         {"MAP_POPULATE", MAP_POPULATE},
         {"MAP_STACK", MAP_STACK},
+        {"MAP_32BIT", MAP_32BIT}, /* the standard module has it from 3.13 */
         {"MAP_NORESERVE", MAP_NORESERVE},
         {"MAP_LOCKED", MAP_LOCKED},
         {"PAGESIZE", (long)rmap_pagesize()},

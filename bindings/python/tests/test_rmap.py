@@ -175,8 +175,22 @@ MISUSE = {
 }
 
 
+# Before 3.11 the standard module crashes (a use after free) when an index's
+# __index__ closes the mapping in these calls; rmap answers as 3.11's does.
+CRASH_THE_STANDARD_MODULE_BEFORE_3_11 = {
+    "closed_by_index_read": ("ValueError", "mmap closed or invalid"),
+    "closed_by_index_slice": ("ValueError", "mmap closed or invalid"),
+    "closed_by_index_assign": ("ValueError", "mmap closed or invalid"),
+    "closed_by_index_move": ("ValueError", "mmap closed or invalid"),
+}
+
+
 @pytest.mark.parametrize("name", sorted(MISUSE))
 def test_misuse_is_answered_as_the_standard_module_does(data, name):
+    if sys.version_info < (3, 11) and name in CRASH_THE_STANDARD_MODULE_BEFORE_3_11:
+        with open(data, "r+b") as f:
+            assert outcome(lambda: MISUSE[name](rmap, f)) == CRASH_THE_STANDARD_MODULE_BEFORE_3_11[name]
+        return
     standard, ours = both(data, MISUSE[name])
     assert ours == standard
 
