@@ -174,10 +174,38 @@ target/wheel/.checked: $(PY_SOURCES) $(LIB) tools/wheel_check.sh $(VENV)/.ready
 	@bash tools/wheel_check.sh
 	@touch $@
 
-# The pytest suite includes CPython's own test.test_mmap run against rmap.
-python-check: lib $(VENV)/.rmap-installed target/wheel/.checked
-	$(call say,Python: pytest (the standard mmap module case by case$(,) and CPython's test.test_mmap))
-	@cd target && venv/bin/python -m pytest -q ../bindings/python/tests
+# Every supported interpreter (tools/pythons.sh finds them) gets its own venv
+# with pytest and numpy, the package built for it, and the pytest suite, which
+# runs that interpreter's own Lib/test/test_mmap.py against rmap and against
+# the standard module and compares the counts.
+PY_VERSIONS := 3.9 3.10 3.11 3.12 3.13
+PY_CHECKED  := $(foreach v,$(PY_VERSIONS),target/python/$(v)/.checked)
+target/python/%/.ready: tools/pythons.sh
+	$(call say,creating target/python/$* (CPython $*) with pytest and numpy from PyPI)
+	@rm -rf target/python/$*
+	@interpreter=$$(bash tools/pythons.sh $*) && "$$interpreter" -m venv target/python/$*
+	@target/python/$*/bin/pip install -q --disable-pip-version-check --progress-bar off pytest numpy
+	@touch $@
+
+target/python/%/.installed: $(PY_SOURCES) $(LIB) target/python/%/.ready
+	$(call say,installing bindings/python for CPython $*)
+	@target/python/$*/bin/pip install -q --disable-pip-version-check bindings/python
+	@touch $@
+
+PY_TESTS := $(wildcard bindings/python/tests/*.py)
+target/python/%/.checked: $(PY_TESTS) target/python/%/.installed
+	$(call say,Python $*: pytest (the standard mmap module case by case$(,) and CPython $*'s own test_mmap))
+	@cd target/python/$* && bin/python -m pytest -q -rsP -p no:cacheprovider ../../../bindings/python/tests >pytest.log 2>&1 || \
+		{ cat pytest.log; echo "FAIL Python $*: pytest"; exit 1; }
+	@grep -h "^test.test_mmap against" target/python/$*/pytest.log | sed 's/^/ok   /'
+	@grep -h "^SKIPPED" target/python/$*/pytest.log | sed "s/^SKIPPED \[[0-9]*\] [./]*/skip /" || true
+	@echo "ok   Python $*: $$(tail -n 1 target/python/$*/pytest.log | tr -d =)"
+	@touch $@
+
+# The stamps the pattern rules make are kept, so a warm run does nothing.
+.SECONDARY: $(foreach v,$(PY_VERSIONS),target/python/$(v)/.ready target/python/$(v)/.installed)
+
+python-check: lib $(PY_CHECKED) target/wheel/.checked
 
 # rmap-sys finds this tree's librmap through pkg-config (rmap-uninstalled.pc).
 RMAP_SYS_ENV = PKG_CONFIG_PATH="$${PWD}/$(RELEASE)" LIBCLANG_PATH="$(LIBCLANG_PATH)"
