@@ -30,6 +30,9 @@
 #define RMAP_FAILED ((void *) -1)
 #endif
 
+// `rmap_find` flag: find the last occurrence instead of the first.
+#define RMAP_FIND_LAST 1
+
 // A bit of `struct rmap_info`'s `flags`: the range is tolerant
 // (`rmap_tolerate`). Not a `MAP_*` value (no flag of `mmap` uses it).
 #define RMAP_INFO_TOLERANT 33554432
@@ -844,7 +847,7 @@ int rmap_read(void *dst, const void *src, size_t n);
 int rmap_write(void *dst, const void *src, size_t n);
 
 // How many bytes the calling thread's last failed `rmap_read` or
-// `rmap_write` copied.
+// `rmap_write` copied (for `rmap_find`: where its search faulted).
 //
 // Like errno, it is meaningful right after a call that returned -1: a
 // successful copy copied all its bytes and does not update the count (so
@@ -856,6 +859,8 @@ int rmap_write(void *dst, const void *src, size_t n);
 // every byte before the first page that faulted (of the source or of the
 // destination), whose first byte was not copied; 0 in a thread with no
 // failed copy. Bytes of the destination past the count are unspecified.
+// After a failed `rmap_find`: the offset in its haystack of the start of
+// the page that faulted (0 if that page starts before the haystack).
 // This function cannot fail.
 //
 // # NOTES
@@ -864,8 +869,66 @@ int rmap_write(void *dst, const void *src, size_t n);
 //
 // # SEE ALSO
 //
-// `rmap_read(3)`, `rmap_write(3)`
+// `rmap_read(3)`, `rmap_write(3)`, `rmap_find(3)`
 size_t rmap_copied(void);
+
+// Search a mapping for bytes without risking SIGBUS or SIGSEGV.
+//
+// Looks for the `needle_len` bytes at `needle` in the `n` bytes at
+// `haystack` (typically inside a mapping), like `memmem(3)` (`memchr(3)`
+// for one byte), but in place and guarded as `rmap_read` copies are: a page
+// of the haystack that faults does not kill the process, the call fails
+// with an errno instead. With `RMAP_FIND_LAST` in `flags` it finds the last
+// occurrence (`memrchr(3)` for one byte). An empty needle is found at
+// offset 0 (the last: at `n`); a needle longer than the haystack is not
+// found.
+//
+// # RETURN VALUE
+//
+// 1 when the needle was found, its offset from `haystack` stored in
+// `*offset`; 0 when it was not (`*offset` untouched); -1 on error, with
+// errno set and `rmap_copied()` giving the offset in the haystack of the
+// start of the page that faulted.
+//
+// # ERRORS
+//
+// - `EINVAL` [find_einval_flags]: `flags` holds a bit other than
+//   `RMAP_FIND_LAST`.
+// - `EINVAL` [find_einval_null_offset]: `offset` is NULL.
+// - `EIO` [find_eio_truncated]: a page of the haystack that the search
+//   read, or of the needle, is no longer backed by its file, or reading it
+//   hit an I/O error (SIGBUS).
+// - `EFAULT` [find_efault_unmapped]: a page of the haystack that the search
+//   read, or of the needle, is not mapped or not readable (SIGSEGV).
+//
+// # NOTES
+//
+// - The search reads the haystack in place (SIMD, at about `memchr`'s
+//   speed; no copy): only pages it reads can fault, so a needle found
+//   before a truncated page is found.
+// - The needle may lie in a mapping too: it is copied first, guarded, and
+//   a fault there fails the same way (`rmap_copied()` then 0).
+// - As for `rmap_read`: the handler, what a program with its own handler
+//   must do, blocked signals, thread safety.
+//
+// # EXAMPLES
+//
+// ```c
+// size_t at;
+// int found = rmap_find(map + start, len - start, "\n", 1, 0, &at);
+// if (found == -1)
+//     fprintf(stderr, "byte %zu: %s\n", start + rmap_copied(), strerror(errno));
+// ```
+//
+// # SEE ALSO
+//
+// `rmap_read(3)`, `rmap_copied(3)`, `memmem(3)`
+//
+// # Safety
+//
+// `offset` is NULL or valid; the pages of the haystack and of the needle
+// may be inaccessible.
+int rmap_find(const void *haystack, size_t n, const void *needle, size_t needle_len, int flags, size_t *offset);
 
 // Let pages of librmap mappings survive the loss of what backs them.
 //

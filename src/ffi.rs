@@ -846,13 +846,15 @@ unsafe fn guarded_copy(dst: *mut c_void, src: *const c_void, n: usize) -> c_int 
 }
 
 /// The slow path of `rmap_read` and `rmap_write`, in the panic guard. (Not
-/// inlined: its landing pad would give the fast path a stack frame.)
+/// inlined: its landing pad would give the fast path a stack frame. `extern
+/// "C"`, which cannot unwind: the fast path then jumps to it instead of
+/// calling it, and keeps no frame at all.)
 ///
 /// # Safety
 /// Right after the fast path returned `unfinished`, in this thread.
 #[cold]
 #[inline(never)]
-unsafe fn copy_unfinished(unfinished: c_int) -> c_int {
+unsafe extern "C" fn copy_unfinished(unfinished: c_int) -> c_int {
     guard(-1, || {
         // SAFETY: the caller's contract.
         unsafe { guarded::copy_rest(unfinished) }?;
@@ -906,7 +908,7 @@ pub unsafe extern "C" fn rmap_write(dst: *mut c_void, src: *const c_void, n: usi
 }
 
 /// How many bytes the calling thread's last failed `rmap_read` or
-/// `rmap_write` copied.
+/// `rmap_write` copied (for `rmap_find`: where its search faulted).
 ///
 /// Like errno, it is meaningful right after a call that returned -1: a
 /// successful copy copied all its bytes and does not update the count (so
@@ -918,6 +920,8 @@ pub unsafe extern "C" fn rmap_write(dst: *mut c_void, src: *const c_void, n: usi
 /// every byte before the first page that faulted (of the source or of the
 /// destination), whose first byte was not copied; 0 in a thread with no
 /// failed copy. Bytes of the destination past the count are unspecified.
+/// After a failed `rmap_find`: the offset in its haystack of the start of
+/// the page that faulted (0 if that page starts before the haystack).
 /// This function cannot fail.
 ///
 /// # NOTES
@@ -926,11 +930,139 @@ pub unsafe extern "C" fn rmap_write(dst: *mut c_void, src: *const c_void, n: usi
 ///
 /// # SEE ALSO
 ///
-/// `rmap_read(3)`, `rmap_write(3)`
+/// `rmap_read(3)`, `rmap_write(3)`, `rmap_find(3)`
 #[unsafe(no_mangle)]
 pub extern "C" fn rmap_copied() -> usize {
     guard(0, || Ok(guarded::last_copied()))
 }
+
+/// Search a mapping for bytes without risking SIGBUS or SIGSEGV.
+///
+/// Looks for the `needle_len` bytes at `needle` in the `n` bytes at
+/// `haystack` (typically inside a mapping), like `memmem(3)` (`memchr(3)`
+/// for one byte), but in place and guarded as `rmap_read` copies are: a page
+/// of the haystack that faults does not kill the process, the call fails
+/// with an errno instead. With `RMAP_FIND_LAST` in `flags` it finds the last
+/// occurrence (`memrchr(3)` for one byte). An empty needle is found at
+/// offset 0 (the last: at `n`); a needle longer than the haystack is not
+/// found.
+///
+/// # RETURN VALUE
+///
+/// 1 when the needle was found, its offset from `haystack` stored in
+/// `*offset`; 0 when it was not (`*offset` untouched); -1 on error, with
+/// errno set and `rmap_copied()` giving the offset in the haystack of the
+/// start of the page that faulted.
+///
+/// # ERRORS
+///
+/// - `EINVAL` [find_einval_flags]: `flags` holds a bit other than
+///   `RMAP_FIND_LAST`.
+/// - `EINVAL` [find_einval_null_offset]: `offset` is NULL.
+/// - `EIO` [find_eio_truncated]: a page of the haystack that the search
+///   read, or of the needle, is no longer backed by its file, or reading it
+///   hit an I/O error (SIGBUS).
+/// - `EFAULT` [find_efault_unmapped]: a page of the haystack that the search
+///   read, or of the needle, is not mapped or not readable (SIGSEGV).
+///
+/// # NOTES
+///
+/// - The search reads the haystack in place (SIMD, at about `memchr`'s
+///   speed; no copy): only pages it reads can fault, so a needle found
+///   before a truncated page is found.
+/// - The needle may lie in a mapping too: it is copied first, guarded, and
+///   a fault there fails the same way (`rmap_copied()` then 0).
+/// - As for `rmap_read`: the handler, what a program with its own handler
+///   must do, blocked signals, thread safety.
+///
+/// # EXAMPLES
+///
+/// ```c
+/// size_t at;
+/// int found = rmap_find(map + start, len - start, "\n", 1, 0, &at);
+/// if (found == -1)
+///     fprintf(stderr, "byte %zu: %s\n", start + rmap_copied(), strerror(errno));
+/// ```
+///
+/// # SEE ALSO
+///
+/// `rmap_read(3)`, `rmap_copied(3)`, `memmem(3)`
+///
+/// # Safety
+///
+/// `offset` is NULL or valid; the pages of the haystack and of the needle
+/// may be inaccessible.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rmap_find(
+    haystack: *const c_void,
+    n: usize,
+    needle: *const c_void,
+    needle_len: usize,
+    flags: c_int,
+    offset: *mut usize,
+) -> c_int {
+    let mut searched = 0;
+    if needle_len == 1 && flags == 0 && !offset.is_null() {
+        // SAFETY: the haystack and the needle may fault, find_fast guards
+        // both; `offset` is not NULL, and the caller vouches for it.
+        match unsafe { guarded::find_fast(haystack.cast(), n, needle.cast(), offset) } {
+            guarded::FastFind::Found => return 1,
+            guarded::FastFind::NotFound => return 0,
+            guarded::FastFind::NotInFirstSpan => searched = guarded::FIND_FAST_SPAN,
+            guarded::FastFind::Unknown => {}
+        }
+    }
+    // SAFETY: the caller's contract.
+    unsafe { find_slow(haystack, n, needle, needle_len, flags, offset, searched) }
+}
+
+/// The rest of `rmap_find`, in the panic guard. (Not inlined, and `extern
+/// "C"` as `copy_unfinished` is: its landing pad and frame would cost the
+/// fast path, a readline()'s newline, ~15%.)
+///
+/// # Safety
+/// As for `rmap_find`.
+#[cold]
+#[inline(never)]
+unsafe extern "C" fn find_slow(
+    haystack: *const c_void,
+    n: usize,
+    needle: *const c_void,
+    needle_len: usize,
+    flags: c_int,
+    offset: *mut usize,
+    searched: usize,
+) -> c_int {
+    guard(-1, || {
+        if flags & !RMAP_FIND_LAST != 0 || offset.is_null() {
+            return Err(Errno(EINVAL));
+        }
+        let occurrence = if flags & RMAP_FIND_LAST != 0 {
+            guarded::Occurrence::Last
+        } else {
+            guarded::Occurrence::First
+        };
+        // SAFETY: the haystack and the needle may fault; find() guards both.
+        let found = unsafe {
+            guarded::find(
+                haystack.cast(),
+                n,
+                needle.cast(),
+                needle_len,
+                occurrence,
+                searched,
+            )
+        }?;
+        Ok(found.map_or(0, |at| {
+            // SAFETY: `offset` is not NULL, and the caller vouches for it.
+            unsafe { *offset = at };
+            1
+        }))
+    })
+}
+
+/// `rmap_find` flag: find the last occurrence instead of the first.
+pub const RMAP_FIND_LAST: c_int = 1;
 
 // The C library's signal functions, as librmap keeps them.
 //

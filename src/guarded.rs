@@ -17,12 +17,12 @@
 //! at every copy, which then runs with the two signals unblocked.
 
 use std::cell::Cell;
-use std::ffi::c_int;
+use std::ffi::{c_int, c_void};
 
 use errno::Errno;
 
 use crate::process::{ensure_fault_handler, recheck_fault_handler};
-use crate::sys::{self, Copied, EFAULT, EIO, Fault};
+use crate::sys::{self, Copied, EFAULT, EIO, ENOMEM, Fault};
 pub use crate::sys::{SigAction, SigHandler, SigSet};
 
 thread_local! {
@@ -151,6 +151,197 @@ fn start_of_faulting_page(
         .into_iter()
         .find(|&base| (base..base + n).contains(&fault.addr))
         .map_or(usize::MAX, |base| page_start.saturating_sub(base))
+}
+
+/// Which occurrence [`find`] looks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Occurrence {
+    First,
+    Last,
+}
+
+/// What the guarded search reads and where it answers: plain data, so the
+/// search can be abandoned at a fault (see [`sys::guarded_call`]).
+struct Search {
+    haystack: *const u8,
+    n: usize,
+    needle: *const u8,
+    m: usize,
+    occurrence: Occurrence,
+    found: Option<usize>,
+}
+
+/// The search itself, run by the guarded call. `memchr`'s functions hold no
+/// lock, allocate nothing (the one-byte and short searches build their
+/// searcher on the stack) and own nothing with a destructor.
+///
+/// # Safety
+/// `arg` points to a [`Search`] whose pointers are valid for their lengths,
+/// except that the haystack's pages may fault.
+unsafe extern "C" fn run_search(arg: *mut c_void) {
+    // SAFETY: the caller's contract.
+    let search = unsafe { &mut *arg.cast::<Search>() };
+    // SAFETY: as above; a page of the haystack that faults leaves this
+    // function through the guard, never through these slices' users.
+    let (haystack, needle) = unsafe {
+        (
+            std::slice::from_raw_parts(search.haystack, search.n),
+            std::slice::from_raw_parts(search.needle, search.m),
+        )
+    };
+    search.found = match (search.occurrence, needle) {
+        (Occurrence::First, [byte]) => memchr::memchr(*byte, haystack),
+        (Occurrence::Last, [byte]) => memchr::memrchr(*byte, haystack),
+        (Occurrence::First, _) => memchr::memmem::find(haystack, needle),
+        (Occurrence::Last, _) => memchr::memmem::rfind(haystack, needle),
+    };
+}
+
+/// How much of a one-byte forward search [`find_fast`] does in place before
+/// handing the rest to [`find`] (whose guarded call, ~10 ns to set up, runs
+/// the C library's vector width).
+pub const FIND_FAST_SPAN: usize = sys::FIND_BYTE_SPAN;
+
+/// What [`find_fast`] settled.
+pub enum FastFind {
+    /// Found: the offset is stored.
+    Found,
+    NotFound,
+    /// Not in the first [`FIND_FAST_SPAN`] bytes: [`find`] searches the rest.
+    NotInFirstSpan,
+    /// A fault, or a thread that has not passed its checkpoint: [`find`].
+    Unknown,
+}
+
+/// The fast path of a one-byte forward [`find`] (readline's newline): the
+/// first [`FIND_FAST_SPAN`] bytes searched in place with nothing set up,
+/// the offset stored at `at` when found (and only then).
+///
+/// # Safety
+/// As for [`find`]; `at` is valid for writing.
+#[inline(always)]
+pub unsafe fn find_fast(
+    haystack: *const u8,
+    n: usize,
+    byte: *const u8,
+    at: *mut usize,
+) -> FastFind {
+    // SAFETY: forwarded to the caller's contract.
+    match unsafe { sys::find_byte(haystack, n, byte, at) } {
+        sys::FIND_BYTE_FOUND => FastFind::Found,
+        sys::FIND_BYTE_NOT_FOUND => FastFind::NotFound,
+        sys::FIND_BYTE_NOT_IN_SPAN => FastFind::NotInFirstSpan,
+        _ => FastFind::Unknown,
+    }
+}
+
+/// The offset of the first or last occurrence of the `m` bytes at `needle`
+/// in the `n` bytes at `haystack` (an empty needle: 0 or `n`), or None;
+/// SIGBUS in the haystack becomes EIO and SIGSEGV EFAULT, and then
+/// [`last_copied`] gives the offset of the start of the page that faulted
+/// (0 if before the haystack, or in the needle: its pages may fault too).
+/// A forward search starts at `searched`: the bytes before it are known not
+/// to start an occurrence (0 when nothing is known).
+///
+/// # Safety
+/// The `n` bytes at `haystack` and the `m` bytes at `needle` are memory
+/// whose pages may fault (a mapping), or valid.
+pub unsafe fn find(
+    haystack: *const u8,
+    n: usize,
+    needle: *const u8,
+    m: usize,
+    occurrence: Occurrence,
+    searched: usize,
+) -> Result<Option<usize>, Errno> {
+    if m > n {
+        return Ok(None);
+    }
+    if m == 0 {
+        return Ok(Some(if occurrence == Occurrence::First {
+            0
+        } else {
+            n
+        }));
+    }
+    // The needle may lie in a mapping too: a guarded copy of it (on the
+    // stack when short, as a one-byte needle is).
+    let mut short = [0u8; 64];
+    let mut long = Vec::new();
+    let copy: *mut u8 = if m <= short.len() {
+        short.as_mut_ptr()
+    } else {
+        long.try_reserve_exact(m).map_err(|_| Errno(ENOMEM))?;
+        long.as_mut_ptr()
+    };
+    // SAFETY: `copy` has room for `m` bytes and does not overlap the needle.
+    if let Err(error) = unsafe { self::copy(copy, needle, m) } {
+        LAST_COPIED.set(0);
+        return Err(error);
+    }
+    let needle = copy.cast_const();
+    let unblock = if sys::thread_checked() {
+        false
+    } else {
+        ensure_fault_handler()?;
+        recheck_fault_handler()?;
+        let blocked = sys::fault_signals_blocked()?;
+        if !blocked {
+            sys::set_thread_checked();
+        }
+        blocked
+    };
+    // A search reads ahead of what it has matched (vectors of up to 128
+    // bytes), so a fault does not prove that no occurrence lies before the
+    // page that faulted: search again up to that page (from its end, for
+    // the last occurrence). What is found there is the answer; else the
+    // error is, at the page nearest to the search's start that faulted.
+    let page = sys::page_size();
+    let (mut from, mut to) = match occurrence {
+        Occurrence::First => (searched.min(n), n),
+        Occurrence::Last => (0, n),
+    };
+    let mut faulted: Option<(usize, Errno)> = None;
+    loop {
+        let mut search = Search {
+            // SAFETY: `from` <= `to` <= `n`: inside the haystack.
+            haystack: unsafe { haystack.add(from) },
+            n: to - from,
+            needle,
+            m,
+            occurrence,
+            found: None,
+        };
+        let arg = (&raw mut search).cast::<c_void>();
+        // SAFETY: the handler is in place and the signals reach it (checked,
+        // or unblocked for the call); run_search can be abandoned; `search`
+        // holds the caller's pointers.
+        match unsafe { sys::guarded_call(search.haystack, search.n, run_search, arg, unblock) }? {
+            Copied::Faulted(fault) => {
+                let page_start = (fault.addr & !(page - 1)).saturating_sub(haystack as usize);
+                let error = Errno(if fault.bus { EIO } else { EFAULT });
+                faulted = Some((page_start, error));
+                match occurrence {
+                    Occurrence::First if page_start > from && page_start < to => to = page_start,
+                    Occurrence::Last if page_start + page > from && page_start + page < to => {
+                        from = page_start + page
+                    }
+                    _ => break,
+                }
+                if to - from < m {
+                    break;
+                }
+            }
+            _ => match (search.found, faulted) {
+                (Some(at), _) => return Ok(Some(from + at)),
+                (None, None) => return Ok(None),
+                (None, Some(_)) => break,
+            },
+        }
+    }
+    let (at, error) = faulted.expect("the loop leaves only after a fault");
+    LAST_COPIED.set(at);
+    Err(error)
 }
 
 /// `sigaction` for the program. Once librmap's handler is installed, a

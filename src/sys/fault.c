@@ -53,8 +53,14 @@ __thread char rmap_sys_thread_checked __attribute__((tls_model("initial-exec"), 
  * stack pointer to come back to in this thread-local record. A fault
  * inside that memcpy, at an address of the range, resumes at a fix-up label
  * with that stack pointer; the callee-saved registers are on that stack.
- * (Below LARGE_COPY the extra stores and call would cost a few percent.) */
+ * (Below LARGE_COPY the extra stores and call would cost a few percent.)
+ * A guarded call (rmap_sys_guarded_call_raw: searches) uses the same record. */
 #define LARGE_COPY 65536
+
+/* Below this many bytes a guarded copy moves 16 bytes at a time with SSE2
+ * (x86-64's baseline): `rep movsb` takes ~30 cycles to start, which is most
+ * of a 100-byte copy (Python's readline() and small slices). */
+#define VECTOR_COPY 256
 
 struct large_copy {
     void *resume_sp;
@@ -106,6 +112,8 @@ __asm__(".text\n"
         "    je 1f\n"
         "    cmp $" STR(LARGE_COPY) ", %rdx\n"
         "    jae 3f\n"
+        "    cmp $" STR(VECTOR_COPY) ", %rdx\n"
+        "    jb 5f\n"
         "rmap_sys_guarded_copy_unchecked:\n"
         "    mov %rdx, %rcx\n"
         "rmap_copy_instruction:\n"
@@ -115,6 +123,42 @@ __asm__(".text\n"
         "rmap_copy_fixup:\n"
         "    mov $1, %eax\n"
         "    jmp 8f\n"
+        /* 16 <= n < VECTOR_COPY: 32 bytes at a time, then the last 32 (again,
+         * where they overlap); 16 to 32 bytes: the first 16 and the last 16.
+         * Each move is listed in rmap_copy_fixups. */
+        "5:  lea -16(%rsi,%rdx), %r11\n"
+        "    lea -16(%rdi,%rdx), %rax\n"
+        "    cmp $32, %rdx\n"
+        "    jbe 9f\n"
+        "    mov %rdx, %rcx\n"
+        "6:  movdqu (%rsi), %xmm0\n"
+        "61: movdqu 16(%rsi), %xmm1\n"
+        "7:  movdqu %xmm0, (%rdi)\n"
+        "71: movdqu %xmm1, 16(%rdi)\n"
+        "    add $32, %rsi\n"
+        "    add $32, %rdi\n"
+        "    sub $32, %rcx\n"
+        "    cmp $32, %rcx\n"
+        "    ja 6b\n"
+        "    lea -16(%r11), %rsi\n"
+        "    lea -16(%rax), %rdi\n"
+        "9:  movdqu (%rsi), %xmm0\n"
+        "91: movdqu (%r11), %xmm1\n"
+        "10: movdqu %xmm0, (%rdi)\n"
+        "11: movdqu %xmm1, (%rax)\n"
+        "    xor %eax, %eax\n"
+        "    ret\n"
+        ".pushsection rmap_copy_fixups, \"aR\"\n"
+        ".balign 4\n"
+        ".long 6b - ., rmap_copy_fixup - .\n"
+        ".long 61b - ., rmap_copy_fixup - .\n"
+        ".long 7b - ., rmap_copy_fixup - .\n"
+        ".long 71b - ., rmap_copy_fixup - .\n"
+        ".long 9b - ., rmap_copy_fixup - .\n"
+        ".long 91b - ., rmap_copy_fixup - .\n"
+        ".long 10b - ., rmap_copy_fixup - .\n"
+        ".long 11b - ., rmap_copy_fixup - .\n"
+        ".popsection\n"
         "1:  mov $2, %eax\n"
         "8:  mov rmap_sys_copy_args@gottpoff(%rip), %rcx\n"
         "    mov %r8, %fs:(%rcx)\n"
@@ -155,8 +199,139 @@ __asm__(".text\n"
         "rmap_large_copy_fixup:\n"
         "    mov $1, %ecx\n"
         "    jmp 4b\n"
+        /* The guarded call: the same frame and record as the large copy,
+         * so a fault resumes at the same fix-up. */
+        ".globl rmap_sys_guarded_call_raw\n"
+        ".hidden rmap_sys_guarded_call_raw\n"
+        ".type rmap_sys_guarded_call_raw, @function\n"
+        "rmap_sys_guarded_call_raw:\n"
+        "    push %rbx\n"
+        "    push %rbp\n"
+        "    push %r12\n"
+        "    push %r13\n"
+        "    push %r14\n"
+        "    push %r15\n"
+        "    sub $8, %rsp\n"
+        "    mov rmap_sys_large_copy@gottpoff(%rip), %rax\n"
+        "    mov %rsp, %fs:(%rax)\n"
+        "    mov %rdi, %fs:8(%rax)\n"
+        "    mov %rdi, %fs:16(%rax)\n"
+        "    mov %rsi, %fs:24(%rax)\n"
+        "    mov %rcx, %rdi\n"
+        "    call *%rdx\n"
+        "    xor %ecx, %ecx\n"
+        "    jmp 4b\n"
+        ".size rmap_sys_guarded_call_raw, . - rmap_sys_guarded_call_raw\n"
 
         ".size rmap_sys_guarded_copy, . - rmap_sys_guarded_copy\n");
+
+/* int rmap_sys_find_byte(const void *s, size_t n, const unsigned char *byte,
+ *                        size_t *at), `at` in r9 (not rcx):
+ * memchr for rmap_find's fast path over the first FIND_SPAN bytes, 32 at a
+ * time with SSE2 (x86-64's baseline), every load within the range and
+ * listed in rmap_copy_fixups. Returns 1 (the offset stored in *at), 0 (not
+ * found), 4 (not in the first FIND_SPAN bytes of more), 2 when this thread
+ * has not passed its checkpoint, 3 when a fault stopped it (the slow path
+ * redoes it). Called from inline assembly (sys/mod.rs): it changes only
+ * rax, r10, r11, xmm0 to xmm3 and the flags, and uses no stack but its
+ * return address, so its caller keeps everything in registers. */
+#define FIND_SPAN 65536
+__asm__(".text\n"
+        ".globl rmap_sys_find_byte\n"
+        ".hidden rmap_sys_find_byte\n"
+        ".type rmap_sys_find_byte, @function\n"
+        ".p2align 4\n"
+        "rmap_sys_find_byte:\n"
+        "    mov rmap_sys_thread_checked@gottpoff(%rip), %rax\n"
+        "    cmpb $0, %fs:(%rax)\n"
+        "    je 7f\n"
+        "    mov $" STR(FIND_SPAN) ", %r11\n"
+        "    cmp %r11, %rsi\n"
+        "    cmovb %rsi, %r11\n"
+        "1:  movzbl (%rdx), %eax\n"
+        "    mov %rdi, %r10\n"
+        "    cmp $16, %r11\n"
+        "    jb 5f\n"
+        "    movd %eax, %xmm0\n"
+        "    punpcklbw %xmm0, %xmm0\n"
+        "    punpcklwd %xmm0, %xmm0\n"
+        "    pshufd $0, %xmm0, %xmm0\n"
+        "    cmp $32, %r11\n"
+        "    lea -16(%rdi,%r11), %r11\n" /* from here: the last 16 bytes */
+        "    jbe 3f\n"
+        "2:  movdqu (%r10), %xmm1\n"
+        "21: movdqu 16(%r10), %xmm2\n"
+        "    pcmpeqb %xmm0, %xmm1\n"
+        "    pcmpeqb %xmm0, %xmm2\n"
+        "    movdqa %xmm1, %xmm3\n"
+        "    por %xmm2, %xmm3\n"
+        "    pmovmskb %xmm3, %eax\n"
+        "    test %eax, %eax\n"
+        "    jnz 12f\n"
+        "    add $32, %r10\n"
+        "    lea 16(%r10), %rax\n"
+        "    cmp %r11, %rax\n"
+        "    jb 2b\n"
+        "    lea -16(%r11), %r10\n"
+        /* The last 32 bytes (16 to 32 in all: the first 16 and the last
+         * 16), overlapping what was searched. */
+        "3:  movdqu (%r10), %xmm1\n"
+        "31: movdqu (%r11), %xmm2\n"
+        "    pcmpeqb %xmm0, %xmm1\n"
+        "    pcmpeqb %xmm0, %xmm2\n"
+        "    pmovmskb %xmm1, %eax\n"
+        "    test %eax, %eax\n"
+        "    jnz 4f\n"
+        "    pmovmskb %xmm2, %eax\n"
+        "    test %eax, %eax\n"
+        "    jz 9f\n"
+        "    mov %r11, %r10\n"
+        "    jmp 4f\n"
+        /* A hit in the 32 bytes at r10: which half. */
+        "12: pmovmskb %xmm1, %eax\n"
+        "    test %eax, %eax\n"
+        "    jnz 4f\n"
+        "    pmovmskb %xmm2, %eax\n"
+        "    add $16, %r10\n"
+        "4:  bsf %eax, %eax\n"
+        "    add %r10, %rax\n"
+        "    sub %rdi, %rax\n"
+        "    mov %rax, (%r9)\n"
+        "    mov $1, %eax\n"
+        "    ret\n"
+        /* Fewer than 16 bytes: one at a time. */
+        "5:  add %rdi, %r11\n"
+        "    cmp %r11, %r10\n"
+        "    jae 9f\n"
+        "6:  cmpb %al, (%r10)\n"
+        "    je 10f\n"
+        "    inc %r10\n"
+        "    cmp %r11, %r10\n"
+        "    jb 6b\n"
+        "9:  xor %eax, %eax\n"
+        "    cmp $" STR(FIND_SPAN) ", %rsi\n"
+        "    jbe 11f\n"
+        "    mov $4, %eax\n"
+        "11: ret\n"
+        "10: mov %r10, %rax\n"
+        "    sub %rdi, %rax\n"
+        "    mov %rax, (%r9)\n"
+        "    mov $1, %eax\n"
+        "    ret\n"
+        "7:  mov $2, %eax\n"
+        "    ret\n"
+        "8:  mov $3, %eax\n"
+        "    ret\n"
+        ".pushsection rmap_copy_fixups, \"aR\"\n"
+        ".balign 4\n"
+        ".long 1b - ., 8b - .\n"
+        ".long 2b - ., 8b - .\n"
+        ".long 21b - ., 8b - .\n"
+        ".long 3b - ., 8b - .\n"
+        ".long 31b - ., 8b - .\n"
+        ".long 6b - ., 8b - .\n"
+        ".popsection\n"
+        ".size rmap_sys_find_byte, . - rmap_sys_find_byte\n");
 
 extern const char rmap_copy_instruction[], rmap_copy_fixup[], rmap_large_copy_fixup[];
 
@@ -757,6 +932,34 @@ int rmap_sys_guarded_copy_unblocked(void *dst, const void *src, size_t n)
     real_mask(SIG_SETMASK, &old, NULL);
     return copied;
 }
+
+/* int rmap_sys_guarded_call_raw(const void *base, size_t len,
+ *                               void (*fn)(void *), void *arg):
+ * calls fn(arg), and a fault at an address of [base, base + len) inside it
+ * comes back here instead: returns 0, or 1 when a fault stopped fn (its
+ * signal and address in last_fault). fn must be a function that can be
+ * left at any instruction: it holds no lock, allocates nothing, and leaves
+ * nothing half-written that outlives it (a search). */
+int rmap_sys_guarded_call_raw(const void *base, size_t len, void (*fn)(void *), void *arg);
+
+/* rmap_sys_guarded_call_raw, with SIGBUS and SIGSEGV unblocked in this
+ * thread for the call when `unblock` (two more system calls); -errno if
+ * the mask cannot be set. */
+int rmap_sys_guarded_call(const void *base, size_t len, void (*fn)(void *), void *arg, int unblock)
+{
+    if (!unblock) return rmap_sys_guarded_call_raw(base, len, fn, arg);
+    sigset_t faults, old;
+    sigemptyset(&faults);
+    sigaddset(&faults, SIGBUS);
+    sigaddset(&faults, SIGSEGV);
+    int error = real_mask(SIG_UNBLOCK, &faults, &old);
+    if (error) return -error;
+    int faulted = rmap_sys_guarded_call_raw(base, len, fn, arg);
+    real_mask(SIG_SETMASK, &old, NULL);
+    return faulted;
+}
+
+int rmap_sys_thread_is_checked(void) { return rmap_sys_thread_checked; }
 
 /* The kernel's action for SIGBUS or SIGSEGV can still change behind
  * librmap's back (a system call made directly, sigset(), sigignore(), a

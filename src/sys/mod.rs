@@ -313,6 +313,14 @@ unsafe extern "C" {
     fn rmap_sys_guarded_copy_unblocked(dst: *mut c_void, src: *const c_void, n: usize) -> c_int;
     fn rmap_sys_last_fault(addr: *mut *mut c_void) -> c_int;
     fn rmap_sys_set_thread_checked();
+    fn rmap_sys_thread_is_checked() -> c_int;
+    fn rmap_sys_guarded_call(
+        base: *const c_void,
+        len: usize,
+        call: unsafe extern "C" fn(*mut c_void),
+        arg: *mut c_void,
+        unblock: c_int,
+    ) -> c_int;
     fn rmap_sys_sigaction(sig: c_int, act: *const SigAction, old: *mut SigAction) -> c_int;
     fn rmap_sys_signal(sig: c_int, handler: SigHandler, sysv: c_int, old: *mut SigHandler)
     -> c_int;
@@ -573,6 +581,77 @@ pub unsafe fn guarded_copy(dst: *mut u8, src: *const u8, n: usize) -> c_int {
         );
     }
     result
+}
+
+/// [`find_byte`]'s answers.
+pub const FIND_BYTE_NOT_FOUND: c_int = 0;
+pub const FIND_BYTE_FOUND: c_int = 1;
+pub const FIND_BYTE_NOT_IN_SPAN: c_int = 4;
+/// How much [`find_byte`] searches: the first 64 KiB.
+pub const FIND_BYTE_SPAN: usize = 65536;
+
+/// `memchr` of the byte at `byte` in the first [`FIND_BYTE_SPAN`] of the
+/// `n` bytes at `s`, turning a fault (there or at `byte`) into an early
+/// return, if this thread passed its checkpoint: [`FIND_BYTE_FOUND`] (the
+/// offset stored in `*at`), [`FIND_BYTE_NOT_FOUND`],
+/// [`FIND_BYTE_NOT_IN_SPAN`] (not in the first span of a longer range), or
+/// another value (unchecked thread, fault) after which nothing is known.
+/// SSE2, 32 bytes at a time: for short searches, where a guarded call's
+/// set-up would cost more than the search.
+///
+/// # Safety
+/// As for [`guarded_copy`]; `at` is valid for writing.
+#[inline(always)]
+pub unsafe fn find_byte(s: *const u8, n: usize, byte: *const u8, at: *mut usize) -> c_int {
+    let result: c_int;
+    // SAFETY: forwarded to the caller's contract. rmap_sys_find_byte
+    // (fault.c) changes only the registers listed and keeps the rest, so
+    // its caller keeps everything in registers (an `extern "C"` call made
+    // rmap_find save six registers: ~10% of a Python readline()).
+    unsafe {
+        std::arch::asm!(
+            "call rmap_sys_find_byte",
+            in("rdi") s,
+            in("rsi") n,
+            in("rdx") byte,
+            in("r9") at, // where rmap_find has it
+            lateout("eax") result,
+            out("r10") _,
+            out("r11") _,
+            out("xmm0") _,
+            out("xmm1") _,
+            out("xmm2") _,
+            out("xmm3") _,
+        );
+    }
+    result
+}
+
+/// Whether the calling thread passed its checkpoint ([`set_thread_checked`]).
+pub fn thread_checked() -> bool {
+    // SAFETY: the C function reads a thread-local byte of this thread.
+    unsafe { rmap_sys_thread_is_checked() != 0 }
+}
+
+/// Calls `call(arg)`; a SIGBUS or SIGSEGV at an address of
+/// `[base, base + len)` inside it stops it and returns
+/// [`Copied::Faulted`] instead. With `unblock`, both signals are unblocked
+/// in this thread for the call (two more system calls).
+///
+/// # Safety
+/// The fault handler is installed and this thread passed its checkpoint
+/// (or `unblock`). `call` can be abandoned at any instruction: it holds no
+/// lock, allocates nothing, owns nothing with a destructor, and writes
+/// nothing that outlives it but through `arg` (a search).
+pub unsafe fn guarded_call(
+    base: *const u8,
+    len: usize,
+    call: unsafe extern "C" fn(*mut c_void),
+    arg: *mut c_void,
+    unblock: bool,
+) -> Result<Copied, Errno> {
+    // SAFETY: forwarded to the caller's contract.
+    copied(unsafe { rmap_sys_guarded_call(base.cast(), len, call, arg, unblock as c_int) })
 }
 
 /// [`guarded_copy`]'s answer when a fault stopped the copy.

@@ -1,4 +1,4 @@
-/* fault_safe: rmap_read / rmap_write turn SIGBUS and SIGSEGV into errors,
+/* fault_safe: rmap_read / rmap_write / rmap_find turn SIGBUS and SIGSEGV into errors,
  * and leave every other fault exactly as it was.
  *
  * Each test runs in its own child. Tests named <fn>_<errno>_<what> are the
@@ -106,6 +106,188 @@ static int write_efault_readonly(void)
     int rc = rmap_write(p, "zzzz", 4);
     int err = errno;
     return check(rc == -1 && p[0] == 'a', "-1 and the mapping unchanged") ? err : -1;
+}
+
+static int find_einval_flags(void)
+{
+    size_t at = 99;
+    int rc = rmap_find("abcabc", 6, "b", 1, RMAP_FIND_LAST << 1, &at);
+    int err = errno;
+    return check(rc == -1 && at == 99, "-1 and *offset untouched") ? err : -1;
+}
+
+static int find_einval_null_offset(void)
+{
+    int rc = rmap_find("abcabc", 6, "b", 1, 0, NULL);
+    int err = errno;
+    return check(rc == -1, "-1") ? err : -1;
+}
+
+/* A file of 3 pages truncated to 1: the search reads in place, so what lies
+ * before the truncated page is found, and a search that reaches it fails
+ * where memchr would have died. */
+static int find_eio_truncated(void)
+{
+    int fd = temp_file(3 * PG);
+    char *p = map_file(fd, 3 * PG, PROT_READ);
+    truncate_elsewhere(fd, (off_t)PG);
+    size_t at = 0;
+    int ok = check(rmap_find(p, 3 * PG, "klmn", 4, 0, &at) == 1 && at == 10, "\"klmn\" found at 10, before the lost pages") &&
+             check(rmap_find(p, PG, "z", 1, RMAP_FIND_LAST, &at) == 1 && at == PG - 1 - (PG - 26) % 26,
+                   "the last 'z' of the first page found");
+    int last = rmap_find(p, 3 * PG, "k", 1, RMAP_FIND_LAST, &at);
+    ok &= check(last == -1 && errno == EIO && rmap_copied() == 2 * PG,
+                "RMAP_FIND_LAST over the 3 pages: EIO at the last page (rmap_copied() 2 pages)");
+    ok &= check(rmap_find("klmn", 4, p + 2 * PG, 1, 0, &at) == -1 && errno == EIO && rmap_copied() == 0,
+                "a needle on a truncated page: EIO, rmap_copied() 0");
+    int rc = rmap_find(p, 3 * PG, "#", 1, 0, &at);
+    int err = errno;
+    size_t where = rmap_copied();
+    ok &= check(rc == -1 && where == PG, "-1, rmap_copied() one page");
+    printf("     truncated to 1 page: rmap_find of a missing byte -> %d at %zu, then the program went on\n", rc, where);
+    return ok ? err : -1;
+}
+
+static int find_efault_unmapped(void)
+{
+    size_t at = 99;
+    int rc = rmap_find(hole(2), 2 * PG, "ab", 2, 0, &at);
+    int err = errno;
+    int ok = check(rc == -1 && at == 99 && rmap_copied() == 0, "-1, *offset untouched, rmap_copied() 0");
+    char hay[100] = "abab";
+    ok &= check(rmap_find(hay, sizeof hay, no_access_page() + 10, 70, 0, &at) == -1 && errno == EFAULT,
+                "a needle on a PROT_NONE page (70 bytes: copied to the heap): EFAULT");
+    return ok ? err : -1;
+}
+
+/* A search reads ahead in vectors, maybe into the next page, yet an
+ * occurrence before a page that faults is found, for any distance to that
+ * page: forward with the next page truncated, backward with the previous
+ * one PROT_NONE. */
+static int finds_stop_short_of_a_faulting_page(void)
+{
+    int fd = temp_file(3 * PG);
+    char *p = map_file(fd, 3 * PG, PROT_READ | PROT_WRITE);
+    truncate_elsewhere(fd, (off_t)PG);
+    int ok = 1;
+    size_t at;
+    for (size_t d = 1; d <= 300 && ok; d++) {
+        p[PG - d] = '#';
+        ok &= check(rmap_find(p, 3 * PG, "#", 1, 0, &at) == 1 && at == PG - d, "a byte before the truncated page");
+        ok &= check(rmap_find(p, 3 * PG, "#a", 2, 0, &at) == (d == 1 ? -1 : 1), "two bytes before it (or across it)");
+        p[PG - d] = 'a';
+    }
+    char *q = rmap_map(NULL, 2 * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (q == RMAP_FAILED) die("rmap_map");
+    memset(q, 'a', 2 * PG);
+    if (mprotect(q, PG, PROT_NONE) != 0) die("mprotect");
+    for (size_t d = 0; d < 300 && ok; d++) {
+        q[PG + d] = '#';
+        ok &= check(rmap_find(q, 2 * PG, "#", 1, RMAP_FIND_LAST, &at) == 1 && at == PG + d,
+                    "the last byte after a PROT_NONE page");
+        ok &= check(rmap_find(q, 2 * PG, "a#", 2, RMAP_FIND_LAST, &at) == (d == 0 ? -1 : 1),
+                    "two bytes after it (or across it)");
+        q[PG + d] = 'a';
+    }
+    ok &= check(rmap_find(q, 2 * PG, "#", 1, RMAP_FIND_LAST, &at) == -1 && errno == EFAULT && rmap_copied() == 0,
+                "none there: EFAULT at the PROT_NONE page");
+    printf("     an occurrence 1 to 300 bytes before a truncated page, and 0 to 299 after a PROT_NONE one, is found\n");
+    return ok ? 0 : 1;
+}
+
+/* One-byte searches look at the first 64 KiB in place and hand the rest to
+ * the guarded call: an occurrence either side, none, a fault past 64 KiB. */
+static int long_finds_past_the_fast_span(void)
+{
+    size_t len = 40 * PG, at = 0;
+    int fd = temp_file(len);
+    char *p = map_file(fd, len, PROT_READ | PROT_WRITE);
+    memset(p, 'a', len);
+    int ok = check(rmap_find(p, len, "#", 1, 0, &at) == 0, "none in 160 KiB");
+    p[100000] = '#';
+    ok &= check(rmap_find(p, len, "#", 1, 0, &at) == 1 && at == 100000, "found at 100,000");
+    p[65535] = '#';
+    ok &= check(rmap_find(p, len, "#", 1, 0, &at) == 1 && at == 65535, "found at 65,535");
+    ok &= check(rmap_find(p + 1, len - 1, "#", 1, 0, &at) == 1 && at == 65534, "from byte 1: at 65,534");
+    p[65535] = p[100000] = 'a';
+    truncate_elsewhere(fd, (off_t)(20 * PG));
+    ok &= check(rmap_find(p, len, "#", 1, 0, &at) == -1 && errno == EIO && rmap_copied() == 20 * PG,
+                "the file truncated to 20 pages: EIO at page 20");
+    printf("     160 KiB: none, at 100,000, at 65,535 (the last byte of the in-place span), EIO at 80 KiB\n");
+    return ok ? 0 : 1;
+}
+
+/* rmap_find equals memmem/memchr (first) and a byte-by-byte search (last)
+ * at random places, lengths and needles, empty ones included. */
+static size_t naive_last(const char *h, size_t n, const char *needle, size_t m, int *found)
+{
+    *found = 0;
+    if (m > n) return 0;
+    for (size_t i = n - m + 1; i-- > 0;)
+        if (memcmp(h + i, needle, m) == 0) {
+            *found = 1;
+            return i;
+        }
+    return 0;
+}
+
+static int finds_match_memmem(void)
+{
+    size_t len = 16 * PG;
+    int fd = temp_file(len);
+    char *p = map_file(fd, len, PROT_READ | PROT_WRITE);
+    srand(11);
+    for (size_t i = 0; i < len; i += (size_t)rand() % 97) p[i] = (char)('#' + rand() % 3);
+    int checked = 0;
+    for (int i = 0; i < (under_valgrind() ? 300 : 3000); i++) {
+        size_t off = (size_t)rand() % len, n = (size_t)rand() % (len - off + 1);
+        size_t m = (size_t)rand() % 4, from = (size_t)rand() % (len - m);
+        if (i % 7 == 0) from = off + n / 2 < len - m ? off + n / 2 : from;
+        const char *needle = p + from;
+        char copy[4];
+        memcpy(copy, needle, m);
+        size_t at = 0, want;
+        int found = rmap_find(p + off, n, copy, m, 0, &at);
+        const char *hit = memmem(p + off, n, copy, m);
+        if (found != (hit != NULL) || (hit && at != (size_t)(hit - (p + off)))) {
+            printf("     first: off %zu n %zu m %zu: rmap_find %d at %zu, memmem %s\n", off, n, m, found, at,
+                   hit ? "found" : "not found");
+            return 1;
+        }
+        int found_last;
+        want = m == 0 ? n : naive_last(p + off, n, copy, m, &found_last);
+        if (m == 0) found_last = 1;
+        found = rmap_find(p + off, n, copy, m, RMAP_FIND_LAST, &at);
+        if (found != found_last || (found && at != want)) {
+            printf("     last: off %zu n %zu m %zu: rmap_find %d at %zu, want %d at %zu\n", off, n, m, found, at,
+                   found_last, want);
+            return 1;
+        }
+        checked++;
+    }
+    /* Every haystack length up to 100 at 16 alignments, the byte at each
+     * place or nowhere, and twice (the first is found). */
+    memset(p, 'a', 256);
+    for (size_t n = 0; n <= 100; n++)
+        for (size_t align = 0; align < 16; align++)
+            for (size_t hit = 0; hit <= n; hit++) {
+                char *h = p + align;
+                if (hit < n) h[hit] = '#';
+                if (hit + 5 < n) h[hit + 5] = '#';
+                size_t at = 12345;
+                int found = rmap_find(h, n, "#", 1, 0, &at);
+                if (hit < n ? found != 1 || at != hit : found != 0 || at != 12345) {
+                    printf("     n %zu align %zu hit %zu: rmap_find %d at %zu\n", n, align, hit, found, at);
+                    return 1;
+                }
+                h[hit] = 'a';
+                if (hit + 5 < n) h[hit + 5] = 'a';
+                checked++;
+            }
+    printf("     %d random haystacks and needles (0 to 3 bytes), and one byte at each place of haystacks of 0 to 100 "
+           "bytes at 16 alignments: rmap_find equals memmem, and RMAP_FIND_LAST a byte-by-byte search from the end\n",
+           checked);
+    return 0;
 }
 
 /* ---- everything else stays as it was ---- */
@@ -246,7 +428,18 @@ static int copies_match_memcpy(void)
         if (rmap_write(p + to, got, n) != 0 || memcmp(p + to, got, n) != 0) return 1;
         checked++;
     }
-    printf("     %d random offsets and lengths (0 and unaligned included): rmap_read and rmap_write equal memcpy\n", checked);
+    /* Every length up to 300 (the byte loop, 16 to 32, the 32-byte loop,
+     * rep movsb) at every alignment of either side. */
+    for (size_t n = 0; n <= 300; n++)
+        for (size_t align = 0; align < 16; align++) {
+            memset(got, 0, 400);
+            if (rmap_read(got + align, p + 3 * align + n, n) != 0 || memcmp(got + align, p + 3 * align + n, n) != 0 ||
+                got[align + n] != 0 || (align && got[align - 1] != 0))
+                return 1;
+            checked++;
+        }
+    printf("     %d random offsets and lengths (0 and unaligned included), and each length 0 to 300 at 16 alignments: "
+           "rmap_read and rmap_write equal memcpy, no byte written outside\n", checked);
     free(want);
     free(got);
     return 0;
@@ -324,6 +517,10 @@ static void *blocking_reader(void *arg)
     for (int i = 0; i < 3; i++) {
         ok &= check(rmap_read(buf, p + 10, sizeof buf) == -1 && errno == EIO, "EIO from a truncated page");
         ok &= check(rmap_read(buf, no_access_page(), sizeof buf) == -1 && errno == EFAULT, "EFAULT from PROT_NONE");
+        size_t at;
+        ok &= check(rmap_find(p, PG, "#", 1, 0, &at) == -1 && errno == EIO, "rmap_find: EIO from a truncated page");
+        ok &= check(rmap_find(no_access_page(), PG, "#", 1, 0, &at) == -1 && errno == EFAULT,
+                    "rmap_find: EFAULT from PROT_NONE");
     }
     ok &= check(!which || blocks(which), "the signal is still blocked after the copies");
     *(int *)arg = ok;
@@ -336,7 +533,7 @@ static int in_blocking_thread(int which)
     int arg = which;
     pthread_create(&t, NULL, blocking_reader, &arg);
     pthread_join(t, NULL);
-    printf("     a thread blocking %s: 3 reads of a truncated page gave EIO, 3 of a PROT_NONE page EFAULT\n",
+    printf("     a thread blocking %s: 3 reads and finds of a truncated page gave EIO, 3 of a PROT_NONE page EFAULT\n",
            which ? sigabbrev_np(which) : "every signal");
     return arg ? 0 : 1;
 }
@@ -955,6 +1152,13 @@ static const test_t TESTS[] = {
     E(write_eio_past_eof, EIO),
     E(write_efault_unmapped, EFAULT),
     E(write_efault_readonly, EFAULT),
+    E(find_einval_flags, EINVAL),
+    E(find_einval_null_offset, EINVAL),
+    E(find_eio_truncated, EIO),
+    E(find_efault_unmapped, EFAULT),
+    K(finds_match_memmem),
+    K(finds_stop_short_of_a_faulting_page),
+    K(long_finds_past_the_fast_span),
     S(plain_access_still_sigbus, SIGBUS),
     S(plain_segv_without_handler, SIGSEGV),
     K(own_handler_installed_before),
