@@ -208,7 +208,7 @@ static void read_64m(const api_t *a, long n)
 }
 
 /* rmap_read (side B) against memcpy (side A), from a resident file mapping. */
-static char *resident, *copy_dst;
+static char *resident, *copy_dst, *resident_find;
 static void copy_n(const api_t *a, long iters, size_t n)
 {
     for (long i = 0; i < iters; i++) {
@@ -219,6 +219,29 @@ static void copy_n(const api_t *a, long iters, size_t n)
 }
 static void copy_4k(const api_t *a, long n) { copy_n(a, n, 4096); }
 static void copy_1m(const api_t *a, long n) { copy_n(a, n, 1 << 20); }
+
+static void copy_100(const api_t *a, long n) { copy_n(a, n, 100); }
+
+/* rmap_find (side B) against memchr (side A) in the resident mapping: a
+ * newline 80 bytes in (a line), and a byte that is not there. */
+static void find_n(const api_t *a, long iters, size_t at, size_t n)
+{
+    resident_find[at] = '\n';
+    for (long i = 0; i < iters; i++) {
+        size_t off = 0;
+        if (a == &LIBC) {
+            const char *hit = memchr(resident_find, '\n', n);
+            off = hit ? (size_t)(hit - resident_find) : n;
+        } else if (rmap_find(resident_find, n, "\n", 1, 0, &off) == 0) {
+            off = n;
+        }
+        sink += off;
+        __asm__ volatile("" ::: "memory");
+    }
+    resident_find[at] = 0;
+}
+static void find_line(const api_t *a, long n) { find_n(a, n, 80, 1 << 20); }
+static void find_missing_1m(const api_t *a, long n) { find_n(a, n, (1 << 20) - 1, (1 << 20) - 1); }
 
 /* ---- tolerant mappings (rmap_tolerate) ---- */
 
@@ -357,6 +380,8 @@ int main(void)
     if (resident == MAP_FAILED || posix_memalign((void **)&dst_block, 4096, (1 << 20) + 4096) != 0) die("resident mapping");
     copy_dst = dst_block + 64;
     memset(copy_dst, 1, 1 << 20);
+    resident_find = mmap(NULL, 1 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_POPULATE, file_fd, 0);
+    if (resident_find == MAP_FAILED) die("resident mapping to search");
     untolerated_1m = rmap_map(NULL, 1 << 20, PROT_READ, MAP_SHARED | MAP_POPULATE, file_fd, 0);
     tolerant_1m = rmap_map(NULL, 1 << 20, PROT_READ, MAP_SHARED | MAP_POPULATE, file_fd, 0);
     if (untolerated_1m == RMAP_FAILED || tolerant_1m == RMAP_FAILED || rmap_tolerate(tolerant_1m, 1 << 20) != 0)
@@ -390,6 +415,9 @@ int main(void)
         {"two threads map+unmap 1 page at once", two_threads, 400, 1001, 0, "libc", "rmap", tput, 1.0 / 0.95},
         {"copy 4 KiB out of a resident mapping", copy_4k, 20000, 1001, 0, "memcpy", "rmap_read", "ratio <= 1.10", 1.10},
         {"copy 1 MiB out of a resident mapping", copy_1m, 20, 1001, 0, "memcpy", "rmap_read", "ratio <= 1.05", 1.05},
+        {"copy 100 bytes out of a resident mapping", copy_100, 100000, 1001, 0, "memcpy", "rmap_read", NULL, 0},
+        {"find a newline 80 bytes in (a line)", find_line, 100000, 1001, 0, "memchr", "rmap_find", NULL, 0},
+        {"find a byte that is not in 1 MiB", find_missing_1m, 20, 1001, 0, "memchr", "rmap_find", NULL, 0},
         {"read 64 MiB file, page cache warm", read_64m, 1, 15, 0, "read()", "rmap_map", NULL, 0},
         {"read a resident 1 MiB file mapping", read_tolerant, 20, 1001, 0, "untolerated", "tolerant", "ratio <= 1.01",
          1.01},

@@ -496,10 +496,11 @@ fn copied(result: c_int) -> Result<Copied, Errno> {
     }
 }
 
-/// Below this many bytes a guarded copy is a byte loop inlined into its
-/// caller: `rep movsb` takes ~5 ns to start on some CPUs (AMD Zen with FSRM
-/// measured here), and a call another 2 to 3 ns, where Python's `m[i]`
-/// copies one byte in a 30 to 45 ns operation.
+/// Below this many bytes a guarded copy is inlined into its caller (at most
+/// four moves: two overlapping of 8, 4 or 2 bytes, or one byte and two):
+/// `rep movsb` takes ~5 ns to start on some CPUs (AMD Zen with FSRM measured
+/// here), and a call another 2 to 3 ns, where Python's `m[i]` copies one
+/// byte in a 30 to 45 ns operation.
 const SMALL_COPY: usize = 16;
 
 /// Copies `n` bytes, turning a SIGBUS or SIGSEGV raised by the copy into
@@ -522,29 +523,56 @@ pub unsafe fn guarded_copy(dst: *mut u8, src: *const u8, n: usize) -> c_int {
     }
     let result: c_int;
     // SAFETY: reads `n` bytes at `src` and writes them at `dst`, as the
-    // caller allows; a fault at either move goes to the fix-up (label 6)
-    // through the table in section rmap_copy_fixups, which the fault
-    // handler (fault.c) searches. An unfinished copy leaves its arguments in
-    // this thread's rmap_sys_copy_args (fault.c), as the large copies do.
-    // No stack is used.
+    // caller allows (each move within both ranges: the pairs overlap in the
+    // middle, never past an end); a fault at any move goes to the fix-up
+    // (label 6) through the table in section rmap_copy_fixups, which the
+    // fault handler (fault.c) searches. An unfinished copy leaves its
+    // arguments in this thread's rmap_sys_copy_args (fault.c), as the large
+    // copies do. No stack is used.
     unsafe {
         std::arch::asm!(
             "mov rmap_sys_thread_checked@gottpoff(%rip), {tls}",
             "cmpb $0, %fs:({tls})",
             "je 5f",
-            "mov {src}, {at_src}",
-            "mov {dst}, {at_dst}",
-            "mov {n}, {left}",
-            "test {left}, {left}",
+            "cmp $8, {n}",
+            "jb 11f",
+            // 8 to 15 bytes: the first 8 and the last 8.
+            "20:",
+            "mov ({src}), {a}",
+            "21:",
+            "mov -8({src},{n}), {b}",
+            "22:",
+            "mov {a}, ({dst})",
+            "23:",
+            "mov {b}, -8({dst},{n})",
+            "jmp 4f",
+            "11:",
+            "cmp $4, {n}",
+            "jb 12f",
+            // 4 to 7: the first 4 and the last 4.
+            "24:",
+            "mov ({src}), {a:e}",
+            "25:",
+            "mov -4({src},{n}), {b:e}",
+            "26:",
+            "mov {a:e}, ({dst})",
+            "27:",
+            "mov {b:e}, -4({dst},{n})",
+            "jmp 4f",
+            "12:",
+            "test {n}, {n}",
             "jz 4f",
-            "2:",
-            "movzbl ({at_src}), {byte:e}",
-            "3:",
-            "movb {byte:l}, ({at_dst})",
-            "inc {at_src}",
-            "inc {at_dst}",
-            "dec {left}",
-            "jnz 2b",
+            // 1 to 3: the first byte, then the last 2.
+            "28:",
+            "movzbl ({src}), {a:e}",
+            "29:",
+            "mov {a:l}, ({dst})",
+            "cmp $2, {n}",
+            "jb 4f",
+            "30:",
+            "movzwl -2({src},{n}), {b:e}",
+            "31:",
+            "mov {b:x}, -2({dst},{n})",
             "4:",
             "xor {result:e}, {result:e}",
             "jmp 8f",
@@ -563,16 +591,22 @@ pub unsafe fn guarded_copy(dst: *mut u8, src: *const u8, n: usize) -> c_int {
             // table: no relocation for the loader to apply.
             ".pushsection rmap_copy_fixups, \"aR\"",
             ".balign 4",
-            ".long 2b - .",
-            ".long 6b - .",
-            ".long 3b - .",
-            ".long 6b - .",
+            ".long 20b - ., 6b - .",
+            ".long 21b - ., 6b - .",
+            ".long 22b - ., 6b - .",
+            ".long 23b - ., 6b - .",
+            ".long 24b - ., 6b - .",
+            ".long 25b - ., 6b - .",
+            ".long 26b - ., 6b - .",
+            ".long 27b - ., 6b - .",
+            ".long 28b - ., 6b - .",
+            ".long 29b - ., 6b - .",
+            ".long 30b - ., 6b - .",
+            ".long 31b - ., 6b - .",
             ".popsection",
             tls = out(reg) _,
-            byte = out(reg) _,
-            at_src = out(reg) _,
-            at_dst = out(reg) _,
-            left = out(reg) _,
+            a = out(reg) _,
+            b = out(reg) _,
             result = out(reg) result,
             src = in(reg) src,
             dst = in(reg) dst,

@@ -446,6 +446,30 @@ static int copies_match_memcpy(void)
 }
 
 
+/* Copies below 16 bytes (inlined, two overlapping moves) that straddle a
+ * page boundary into a truncated page fail with the exact count, for every
+ * length and split, both ways. */
+static int small_copies_stop_at_the_faulting_page(void)
+{
+    int fd = temp_file(2 * PG);
+    char *p = map_file(fd, 2 * PG, PROT_READ | PROT_WRITE);
+    truncate_elsewhere(fd, (off_t)PG);
+    int ok = 1, cases = 0;
+    for (size_t n = 1; n < 16; n++)
+        for (size_t k = 0; k < n; k++) {
+            char buf[16] = {0};
+            int rc = rmap_read(buf, p + PG - k, n);
+            ok &= check(rc == -1 && errno == EIO && rmap_copied() == k && memcmp(buf, p + PG - k, k) == 0,
+                        "a read straddling into the truncated page: EIO, the bytes before it copied");
+            rc = rmap_write(p + PG - k, "0123456789abcdef", n);
+            ok &= check(rc == -1 && errno == EIO && rmap_copied() == k && memcmp(p + PG - k, "0123456789abcdef", k) == 0,
+                        "a write straddling into it: EIO, the bytes before it written");
+            cases += 2;
+        }
+    printf("     %d copies of 1 to 15 bytes across the boundary of a truncated page: EIO with the exact count\n", cases);
+    return ok ? 0 : 1;
+}
+
 /* Large copies (64 KiB and up, the C library's memcpy under the guard)
  * stop at the first faulting page as small ones do, and the thread goes on
  * with its registers and stack intact. */
@@ -1165,6 +1189,7 @@ static const test_t TESTS[] = {
     K(own_handler_installed_after),
     K(two_threads_do_not_confuse_faults),
     K(copies_match_memcpy),
+    K(small_copies_stop_at_the_faulting_page),
     K(large_copies_stop_at_the_first_faulting_page),
     K(blocked_sigbus_thread_gets_eio),
     K(blocked_sigsegv_thread_gets_efault),
