@@ -246,7 +246,7 @@ rmap-sys-check: lib $(VENV)/.ready
 
 # include/rmap.hpp and its test, c_examples/raii.cpp: C++17 with g++ and
 # clang++ (installed from the distribution when missing), C++20 (std::span).
-CXXWARN := -Wall -Wextra -Wpedantic -Wold-style-cast -Werror
+CXXWARN := -Wall -Wextra -Wpedantic -Wold-style-cast -Wshadow -Werror
 CLANGXX ?= clang++
 target/.clang-ready:
 	@mkdir -p target

@@ -180,6 +180,43 @@ int main()
         close(fd);
     }
     {
+        // A whole file (length 0), and an offset that is not page aligned.
+        const std::size_t length = 2 * page + 100;
+        int fd = temp_file(length);
+        rmap::mapping whole = rmap::mapping::file(fd, 0, PROT_READ);
+        check(whole.size() == length && whole.bytes()[length - 1] == 'a' + (length - 1) % 26,
+              "file(fd, 0): the whole file, to its last byte (" + std::to_string(length) + " bytes)");
+        const off_t odd = static_cast<off_t>(page + 7);
+        rmap::mapping tail = rmap::mapping::file(fd, 0, PROT_READ | PROT_WRITE, MAP_SHARED, odd);
+        check(tail.size() == length - page - 7 && tail.bytes()[0] == 'a' + (page + 7) % 26 &&
+                  reinterpret_cast<std::uintptr_t>(tail.data()) % page == 7 && tail.mapped_size() == tail.size() + 7,
+              "file(fd, 0, ..., offset page + 7): data() at that byte, size() to the end, the mapping from its page");
+        rmap::mapping some = rmap::mapping::file(fd, 10, PROT_READ, MAP_PRIVATE, 3);
+        check(some.size() == 10 && std::memcmp(some.data(), "defghijklm", 10) == 0, "file(fd, 10, ..., offset 3)");
+        tail.bytes()[0] = '#';
+        tail.sync();
+        tail.advise(MADV_RANDOM);
+        tail.lock();
+        tail.unlock();
+        char byte = 0;
+        check(pread(fd, &byte, 1, odd) == 1 && byte == '#' && tail.resident().size() == 2,
+              "sync(), advise(), lock() of an unaligned mapping act on its pages; resident() counts 2");
+        struct rmap_stats before{};
+        rmap_stats(&before);
+        tail.remap(tail.size() + page);
+        check(tail.size() == length - page - 7 + page && tail.bytes()[0] == '#', "remap() keeps data() at the offset");
+        tail.reset();
+        struct rmap_stats after{};
+        rmap_stats(&after);
+        check(after.live_mappings == before.live_mappings - 1, "reset() unmaps the whole mapping");
+        check(errno_thrown([&] { rmap::mapping::file(fd, 0, PROT_READ, MAP_SHARED, static_cast<off_t>(length)); }) ==
+                  EINVAL,
+              "file(fd, 0) from the end of the file: EINVAL, nothing to map");
+        check(errno_thrown([&] { rmap::mapping::file(fd, 10, PROT_READ, MAP_SHARED, -1); }) == EINVAL,
+              "a negative offset: EINVAL");
+        close(fd);
+    }
+    {
         int fd = temp_file(3 * page);
         rmap::mapping m = rmap::mapping::file(fd, 3 * page, PROT_READ | PROT_WRITE);
         m.tolerate();

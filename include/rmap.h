@@ -30,6 +30,16 @@
 #define RMAP_FAILED ((void *) -1)
 #endif
 
+/* In C, `struct rmap_stats` and the function rmap_stats() live in separate
+ * name spaces; in C++ the function hides the struct's implicit constructor,
+ * which g++'s -Wshadow reports. Both names stay (C callers use both), so
+ * C++ compilers are told, for these declarations only. */
+#if defined(__cplusplus) && defined(__GNUC__)
+#define RMAP_H_SHADOW_PUSHED
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wshadow"
+#endif
+
 // `rmap_find` flag: find the last occurrence instead of the first.
 #define RMAP_FIND_LAST 1
 
@@ -1302,3 +1312,8 @@ const char *rmap_version(void);
 #endif  // __cplusplus
 
 #endif  /* RMAP_H */
+
+#ifdef RMAP_H_SHADOW_PUSHED
+#undef RMAP_H_SHADOW_PUSHED
+#pragma GCC diagnostic pop
+#endif

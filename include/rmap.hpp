@@ -11,22 +11,28 @@
  * same); it can be moved, not copied. Every failing call throws
  * std::system_error with std::generic_category() and the errno of the C
  * function, whose name is the what() prefix. The range members take an
- * offset and length inside the mapping: a range reaching past its end throws
+ * offset and length from data(): a range reaching past its end throws
  * std::out_of_range before any call (the C call would act on whatever is
  * mapped next); within it they are passed as given, so the kernel's page
- * rules apply (an unaligned offset is EINVAL).
+ * rules apply (an unaligned offset is EINVAL). The members without a range
+ * act on every page of the mapping, also those before data() when a file's
+ * offset was not page aligned.
  *
  * Written by hand (the C header is generated); compiles warning-free with
- * -std=c++17 -Wall -Wextra -Wpedantic -Wold-style-cast -Werror under g++ and
- * clang++ (make check builds c_examples/raii.cpp, its test, with both).
+ * -std=c++17 -Wall -Wextra -Wpedantic -Wold-style-cast -Wshadow -Werror
+ * under g++ and clang++ (make check builds c_examples/raii.cpp, its test,
+ * with both).
  */
 #ifndef RMAP_HPP
 #define RMAP_HPP
 
 #include <rmap.h>
 
+#include <sys/stat.h>
+
 #include <cerrno>
 #include <cstddef>
+#include <cstdint>
 #include <stdexcept>
 #include <string>
 #include <system_error>
@@ -125,16 +131,39 @@ public:
         return mapping(nullptr, length, prot, flags | MAP_ANONYMOUS, -1, 0);
     }
 
-    /* `length` bytes of the file behind `fd` from `offset` (page aligned). */
+    /* `length` bytes of the file behind `fd` from `offset`; a `length` of 0
+     * maps from `offset` to the end of the file (as Boost's mapped_region
+     * does with size 0; EINVAL if nothing lies there). `offset` need not be
+     * page aligned: the mapping starts at the page holding it, data()
+     * points at the byte at `offset` and size() counts from there (as the
+     * Rust API and memmap2 do). */
     static mapping file(int fd, std::size_t length, int prot, int flags = MAP_SHARED, off_t offset = 0)
     {
-        return mapping(nullptr, length, prot, flags, fd, offset);
+        if (offset < 0) throw std::system_error(EINVAL, std::generic_category(), "rmap::mapping::file: negative offset");
+        if (length == 0) {
+            struct stat st;
+            if (fstat(fd, &st) != 0) throw_errno("fstat");
+            if (st.st_size <= offset)
+                throw std::system_error(EINVAL, std::generic_category(),
+                                        "rmap::mapping::file: nothing to map from the offset to the end of the file");
+            if (static_cast<unsigned long long>(st.st_size - offset) > SIZE_MAX)
+                throw std::system_error(EFBIG, std::generic_category(), "rmap::mapping::file: the file is too large");
+            length = static_cast<std::size_t>(st.st_size - offset);
+        }
+        const std::size_t lead = static_cast<std::size_t>(offset) % rmap_pagesize();
+        if (length > SIZE_MAX - lead)
+            throw std::system_error(ENOMEM, std::generic_category(), "rmap::mapping::file: length too large");
+        mapping m(nullptr, lead + length, prot, flags, fd, offset - static_cast<off_t>(lead));
+        m.lead_ = lead;
+        m.size_ = length;
+        return m;
     }
 
     ~mapping() { reset(); }
 
     mapping(mapping &&other) noexcept
-        : data_(std::exchange(other.data_, nullptr)), size_(std::exchange(other.size_, 0))
+        : data_(std::exchange(other.data_, nullptr)), lead_(std::exchange(other.lead_, 0)),
+          size_(std::exchange(other.size_, 0))
     {
     }
 
@@ -143,6 +172,7 @@ public:
         if (this != &other) {
             reset();
             data_ = std::exchange(other.data_, nullptr);
+            lead_ = std::exchange(other.lead_, 0);
             size_ = std::exchange(other.size_, 0);
         }
         return *this;
@@ -151,42 +181,65 @@ public:
     mapping(const mapping &) = delete;
     mapping &operator=(const mapping &) = delete;
 
-    void *data() const noexcept { return data_; }
+    /* The byte at the offset asked for, and how many follow it. */
+    void *data() const noexcept { return data_ == nullptr ? nullptr : static_cast<unsigned char *>(data_) + lead_; }
     std::size_t size() const noexcept { return size_; }
     bool empty() const noexcept { return data_ == nullptr; }
     explicit operator bool() const noexcept { return data_ != nullptr; }
 
-    /* The mapped bytes (writable only if the protection allows). */
-    span<unsigned char> bytes() const noexcept { return {static_cast<unsigned char *>(data_), size_}; }
+    /* The mapping as the kernel holds it: from the start of the page that
+     * holds data() (data() itself unless a file's offset was unaligned),
+     * mapped_size() bytes. What release() gives up. */
+    void *mapped_data() const noexcept { return data_; }
+    std::size_t mapped_size() const noexcept { return data_ == nullptr ? 0 : lead_ + size_; }
 
-    /* rmap_sync of the whole mapping or of [offset, offset + length). */
-    void sync(int flags = MS_SYNC) const { sync(0, size_, flags); }
+    /* The mapped bytes (writable only if the protection allows). */
+    span<unsigned char> bytes() const noexcept { return {static_cast<unsigned char *>(data()), size_}; }
+
+    /* rmap_sync of the whole mapping or of [offset, offset + length) (the
+     * whole-mapping members act on all of its pages). */
+    void sync(int flags = MS_SYNC) const
+    {
+        if (rmap_sync(data_, mapped_size(), flags) != 0) throw_errno("rmap_sync");
+    }
     void sync(std::size_t offset, std::size_t length, int flags = MS_SYNC) const
     {
         if (rmap_sync(at(offset, length, "rmap::mapping::sync"), length, flags) != 0) throw_errno("rmap_sync");
     }
 
     /* rmap_advise. */
-    void advise(int advice) const { advise(0, size_, advice); }
+    void advise(int advice) const
+    {
+        if (rmap_advise(data_, mapped_size(), advice) != 0) throw_errno("rmap_advise");
+    }
     void advise(std::size_t offset, std::size_t length, int advice) const
     {
         if (rmap_advise(at(offset, length, "rmap::mapping::advise"), length, advice) != 0) throw_errno("rmap_advise");
     }
 
     /* rmap_protect. */
-    void protect(int prot) const { protect(0, size_, prot); }
+    void protect(int prot) const
+    {
+        if (rmap_protect(data_, mapped_size(), prot) != 0) throw_errno("rmap_protect");
+    }
     void protect(std::size_t offset, std::size_t length, int prot) const
     {
         if (rmap_protect(at(offset, length, "rmap::mapping::protect"), length, prot) != 0) throw_errno("rmap_protect");
     }
 
     /* rmap_lock and rmap_unlock. */
-    void lock() const { lock(0, size_); }
+    void lock() const
+    {
+        if (rmap_lock(data_, mapped_size()) != 0) throw_errno("rmap_lock");
+    }
     void lock(std::size_t offset, std::size_t length) const
     {
         if (rmap_lock(at(offset, length, "rmap::mapping::lock"), length) != 0) throw_errno("rmap_lock");
     }
-    void unlock() const { unlock(0, size_); }
+    void unlock() const
+    {
+        if (rmap_unlock(data_, mapped_size()) != 0) throw_errno("rmap_unlock");
+    }
     void unlock(std::size_t offset, std::size_t length) const
     {
         if (rmap_unlock(at(offset, length, "rmap::mapping::unlock"), length) != 0) throw_errno("rmap_unlock");
@@ -198,7 +251,8 @@ public:
      * unchanged. */
     void remap(std::size_t new_size, int flags = MREMAP_MAYMOVE, void *new_address = nullptr)
     {
-        void *moved = rmap_remap(data_, size_, new_size, flags, new_address);
+        if (new_size > SIZE_MAX - lead_) throw std::system_error(ENOMEM, std::generic_category(), "rmap_remap");
+        void *moved = rmap_remap(data_, mapped_size(), lead_ + new_size, flags, new_address);
         if (moved == RMAP_FAILED) throw_errno("rmap_remap");
         data_ = moved;
         size_ = new_size;
@@ -207,9 +261,9 @@ public:
     /* rmap_resident: whether each page is in memory. */
     std::vector<bool> resident() const
     {
-        const std::size_t page = rmap_pagesize(), pages = (size_ + page - 1) / page;
+        const std::size_t page = rmap_pagesize(), pages = (mapped_size() + page - 1) / page;
         std::vector<unsigned char> vec(pages);
-        if (rmap_resident(data_, size_, vec.data()) != 0) throw_errno("rmap_resident");
+        if (rmap_resident(data_, mapped_size(), vec.data()) != 0) throw_errno("rmap_resident");
         std::vector<bool> result(pages);
         for (std::size_t i = 0; i < pages; i++) result[i] = (vec[i] & 1) != 0;
         return result;
@@ -218,7 +272,10 @@ public:
     /* rmap_tolerate: a page the file no longer backs (truncated by another
      * process, an I/O error) reads as zeros instead of raising SIGBUS;
      * sync() then throws (EIO) and losses() says which pages were lost. */
-    void tolerate() const { tolerate(0, size_); }
+    void tolerate() const
+    {
+        if (rmap_tolerate(data_, mapped_size()) != 0) throw_errno("rmap_tolerate");
+    }
     void tolerate(std::size_t offset, std::size_t length) const
     {
         if (rmap_tolerate(at(offset, length, "rmap::mapping::tolerate"), length) != 0) throw_errno("rmap_tolerate");
@@ -228,10 +285,10 @@ public:
     std::vector<off_t> losses() const
     {
         for (;;) {
-            const ssize_t count = rmap_losses(data_, size_, nullptr, 0);
+            const ssize_t count = rmap_losses(data_, mapped_size(), nullptr, 0);
             if (count < 0) throw_errno("rmap_losses");
             std::vector<off_t> offsets(static_cast<std::size_t>(count));
-            const ssize_t again = rmap_losses(data_, size_, offsets.data(), offsets.size());
+            const ssize_t again = rmap_losses(data_, mapped_size(), offsets.data(), offsets.size());
             if (again < 0) throw_errno("rmap_losses");
             if (again == count) return offsets; /* else another thread lost a page meanwhile */
         }
@@ -255,18 +312,21 @@ public:
         rmap::write(at(offset, n, "rmap::mapping::write"), src, n);
     }
 
-    /* Gives the range up: the caller unmaps it. */
+    /* Gives the mapping up: the caller unmaps [mapped_data(), mapped_size())
+     * as they were; returns mapped_data(). */
     void *release() noexcept
     {
         size_ = 0;
+        lead_ = 0;
         return std::exchange(data_, nullptr);
     }
 
     /* Unmaps now (errors ignored, as in the destructor). */
     void reset() noexcept
     {
-        if (data_ != nullptr) (void)rmap_unmap(data_, size_);
+        if (data_ != nullptr) (void)rmap_unmap(data_, mapped_size());
         data_ = nullptr;
+        lead_ = 0;
         size_ = 0;
     }
 
@@ -276,11 +336,12 @@ private:
     {
         if (offset > size_ || length > size_ - offset)
             throw std::out_of_range(std::string(member) + ": range past the end of the mapping");
-        return static_cast<unsigned char *>(data_) + offset;
+        return static_cast<unsigned char *>(data()) + offset;
     }
 
-    void *data_ = nullptr;
-    std::size_t size_ = 0;
+    void *data_ = nullptr;    /* where the mapping starts (a page boundary) */
+    std::size_t lead_ = 0;    /* bytes before data(): a file offset's distance past its page */
+    std::size_t size_ = 0;    /* bytes from data() */
 };
 
 } // namespace rmap
