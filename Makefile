@@ -181,7 +181,7 @@ $(TOOLS_VENV)/.ready:
 # The wheel and the sdist as PyPI would get them, once per change of what
 # goes into them (the sdist builds librmap from scratch: ~1 minute).
 PY_PACKAGE := $(PY_SOURCES) bindings/python/README.md LICENSE-MIT LICENSE-APACHE Cargo.toml Cargo.lock build.rs \
-              $(wildcard src/*.rs src/sys/*)
+              $(wildcard src/*.rs rmap/Cargo.toml rmap/build.rs rmap/src/*.rs rmap/src/sys/*)
 target/wheel/.checked: $(PY_PACKAGE) $(LIB) tools/wheel_check.sh $(VENV)/.ready $(TOOLS_VENV)/.ready
 	$(call say,the Python wheel (manylinux$(,) RUNPATH$(,) licenses) and sdist (built from its Rust sources) in fresh venvs)
 	@bash tools/wheel_check.sh $(TOOLS_VENV)
@@ -292,6 +292,7 @@ bench: lib checker $(CBIN)/bench target/mapping_workload $(VENV)/.rmap-installed
 	$(call say,benchmarks: librmap against libc and the standard mmap module (writes BENCHMARKS.md))
 	@PYTHON_BENCH="$(VENV)/bin/python tools/bench_python.py" \
 		CHECKER_BENCH="$(VENV)/bin/python tools/bench_checker.py $(RELEASE)/rmap-check target/mapping_workload" \
+		BUILD_BENCH="$(VENV)/bin/python tools/bench_build.py" \
 		bash tools/bench.sh $(CBIN)/bench
 
 # What install writes (DESTDIR in front of each), one "SOURCE DESTINATION MODE"
@@ -436,16 +437,17 @@ demo: $(EXAMPLE_BINS) checker
 
 lint: cargo-ready
 	$(call say,lint: rustfmt and clippy (librmap$(,) tools/header$(,) tools/rmap-check))
-	@$(CARGO) fmt --check
+	@$(CARGO) fmt --all --check
 	@$(CARGO) fmt --check --manifest-path tools/header/Cargo.toml
 	@$(CARGO) fmt --check --manifest-path tools/rmap-check/Cargo.toml
-	@$(CARGO) clippy --all-targets -- -D warnings
+	@$(CARGO) clippy --workspace --all-targets -- -D warnings
+	@$(CARGO) clippy -p rmap --all-targets -- -D warnings
 	@$(CARGO) clippy --manifest-path tools/header/Cargo.toml --target-dir target/header-tool -- -D warnings
 	@$(CARGO) clippy --manifest-path tools/rmap-check/Cargo.toml --target-dir target/checker -- -D warnings
 
 test: cargo-ready
 	$(call say,cargo test: unit tests$(,) the Rust API$(,) doctests)
-	@$(CARGO) test
+	@$(CARGO) test --workspace
 
 c-check: $(EXAMPLE_BINS) $(SUITE_BINS)
 	$(call say,C programs: the seed programs$(,) then the suites of tests/c)

@@ -1,5 +1,5 @@
-//! Compiles the guarded copy (src/sys/fault.c) and gives the shared library
-//! its SONAME and a `librmap.so.0` link in the target directory.
+//! Gives the shared library its SONAME and a `librmap.so.0` link in the
+//! target directory. (The C half of `sys` is the Rust crate's: rmap/build.rs.)
 //!
 //! The C header is not generated here: `make header` runs tools/header
 //! (cbindgen), and `make header-check` fails on a stale include/rmap.h, so
@@ -15,19 +15,6 @@ fn main() {
     // Never unloaded (DF_1_NODELETE): dlclose must not leave the SIGBUS and
     // SIGSEGV handlers pointing into unmapped code.
     println!("cargo:rustc-cdylib-link-arg=-Wl,-z,nodelete");
-    // The guarded copy is one assembly instruction with a fix-up label, and its
-    // signal handler rewrites the interrupted context: C, see the file.
-    cc::Build::new()
-        .file("src/sys/fault.c")
-        .file("src/sys/rebind.c")
-        .flag("-std=c11")
-        .flag("-fvisibility=hidden")
-        .warnings(true)
-        .extra_warnings(true)
-        .warnings_into_errors(true)
-        .compile("rmap_fault");
-    println!("cargo:rerun-if-changed=src/sys/fault.c");
-    println!("cargo:rerun-if-changed=src/sys/rebind.c");
     println!("cargo:rerun-if-changed=build.rs");
 
     // OUT_DIR is target/<profile>/build/rmap-<hash>/out.

@@ -789,12 +789,12 @@ int rmap_resident(void *addr, size_t length, unsigned char *vec);
 // - On failure, bytes of `dst` past `rmap_copied()` are unspecified: part
 //   of the page that faulted may have been written.
 // - `src` and `dst` must not overlap, as for `memcpy`. Below 16 bytes the
-//   copy is a byte loop; below 64 KiB one `rep movsb` (x86-64), about as
+//   copy is at most four moves inlined into the call; below 256 bytes SSE2
+//   moves of 16 bytes; below 64 KiB one `rep movsb` (x86-64), about as
 //   fast as `memcpy` from a few KiB up; from 64 KiB up it is the C
-//   library's `memcpy` under the same guard. After a fault, a second, page-by-page pass finds the exact
-//   count. If
-//   installing the handler fails, the call returns -1 with the errno of
-//   `sigaction(2)`.
+//   library's `memcpy` under the same guard. After a fault, a second,
+//   page-by-page pass finds the exact count. If installing the handler
+//   fails, the call returns -1 with the errno of `sigaction(2)`.
 // - Thread safety: safe from any number of threads at once. Not
 //   async-signal-safe. A panic inside librmap returns -1 with errno
 //   `ENOTRECOVERABLE`.

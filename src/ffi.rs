@@ -6,7 +6,7 @@
 //! C test case under `tests/c/` that provokes it (the man pages leave it out).
 //!
 //! This layer sees C types (from `libc`, as C types) and calls only the
-//! operations: `mapping` and `guarded`.
+//! operations of the Rust crate (`rmap/`): `mapping` and `guarded`.
 
 use std::ffi::{CStr, c_char, c_int, c_uchar, c_void};
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -14,8 +14,8 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use errno::{Errno, set_errno};
 use libc::{EINVAL, ENOENT, ENOTRECOVERABLE, off_t, ssize_t};
 
-use crate::guarded;
-use crate::mapping::{self, CheckMode, Info};
+use rmap_rust::guarded;
+use rmap_rust::mapping::{self, CheckMode, Info};
 
 /// The panic boundary shared by every exported function: runs `body`, and on
 /// an error or a panic returns `failure` with errno set (ENOTRECOVERABLE for
@@ -798,12 +798,12 @@ pub unsafe extern "C" fn rmap_resident(
 /// - On failure, bytes of `dst` past `rmap_copied()` are unspecified: part
 ///   of the page that faulted may have been written.
 /// - `src` and `dst` must not overlap, as for `memcpy`. Below 16 bytes the
-///   copy is a byte loop; below 64 KiB one `rep movsb` (x86-64), about as
+///   copy is at most four moves inlined into the call; below 256 bytes SSE2
+///   moves of 16 bytes; below 64 KiB one `rep movsb` (x86-64), about as
 ///   fast as `memcpy` from a few KiB up; from 64 KiB up it is the C
-///   library's `memcpy` under the same guard. After a fault, a second, page-by-page pass finds the exact
-///   count. If
-///   installing the handler fails, the call returns -1 with the errno of
-///   `sigaction(2)`.
+///   library's `memcpy` under the same guard. After a fault, a second,
+///   page-by-page pass finds the exact count. If installing the handler
+///   fails, the call returns -1 with the errno of `sigaction(2)`.
 /// - Thread safety: safe from any number of threads at once. Not
 ///   async-signal-safe. A panic inside librmap returns -1 with errno
 ///   `ENOTRECOVERABLE`.

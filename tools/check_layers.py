@@ -2,11 +2,13 @@
 """The layer rules of docs/architecture.md, checked against the sources.
 
 The table in docs/architecture.md (columns: file, role, may use) is the
-rule: each source file may name, through `crate::`, only the modules its
-"may use" cell lists in backticks, and only files whose cell lists `libc`
-may name the libc crate. Also: every module under src/ has a row, every row
-names a file that exists, and C entry points (`no_mangle`) live only in
-src/ffi.rs. So the map a newcomer reads cannot drift from the code.
+rule: each source file may name, through `crate::` (or, from the C library
+package, through `rmap_rust::`, its name for the Rust crate), only the
+modules its "may use" cell lists in backticks, and only files whose cell
+lists `libc` may name the libc crate. Also: every module under src/ (the C
+library) and rmap/src/ (the Rust crate) has a row, every row names a file
+that exists, and C entry points (`no_mangle`) live only in src/ffi.rs. So
+the map a newcomer reads cannot drift from the code.
 
 Usage: check_layers.py [ROOT]      check the tree at ROOT (default: here)
        check_layers.py --self-test  prove that each rule fails when broken
@@ -16,9 +18,11 @@ import sys
 import tempfile
 from pathlib import Path
 
-ROW = re.compile(r"^\|\s*`(?P<file>src/[^`]+)`\s*\|(?P<role>[^|]*)\|(?P<uses>[^|]*)\|\s*$", re.M)
+ROW = re.compile(r"^\|\s*`(?P<file>(?:rmap/)?src/[^`]+)`\s*\|(?P<role>[^|]*)\|(?P<uses>[^|]*)\|\s*$", re.M)
 NAME = re.compile(r"`([A-Za-z_][\w]*)`")
-CRATE_PATH = re.compile(r"\bcrate::(\{|\w+)")
+CRATE_PATH = re.compile(r"\b(?:crate|rmap_rust)::(\{|\w+)")
+CRATE_ROOTS = ("src/lib.rs", "rmap/src/lib.rs")
+SOURCE_DIRS = ("src", "rmap/src")
 EXPORTS_ONLY_IN = "src/ffi.rs"
 
 
@@ -73,7 +77,7 @@ def check(root):
     problems = []
     if not rules:
         return ["docs/architecture.md has no layer table"]
-    sources = sorted(p.relative_to(root).as_posix() for p in (root / "src").rglob("*.rs"))
+    sources = sorted(p.relative_to(root).as_posix() for folder in SOURCE_DIRS for p in (root / folder).rglob("*.rs"))
     modules = {Path(s).stem if Path(s).name != "mod.rs" else Path(s).parent.name for s in sources}
     for missing in sorted(set(sources) - set(rules)):
         problems.append(f"{missing} has no row in docs/architecture.md's layer table")
@@ -84,9 +88,9 @@ def check(root):
             continue
         text = strip_comments((root / source).read_text())
         allowed = rules[source]
-        for used in sorted(crate_modules(text, source == "src/lib.rs") & modules):
+        for used in sorted(crate_modules(text, source in CRATE_ROOTS) & modules):
             if used not in allowed:
-                problems.append(f"{source} uses crate::{used}, which its row does not allow ({', '.join(sorted(allowed)) or 'nothing'})")
+                problems.append(f"{source} uses {used}, which its row does not allow ({', '.join(sorted(allowed)) or 'nothing'})")
         if re.search(r"\blibc::", text) and "libc" not in allowed:
             problems.append(f"{source} uses libc::, which its row does not allow")
         if "no_mangle" in text and source != EXPORTS_ONLY_IN:
@@ -105,6 +109,7 @@ def self_test():
              "src/sys/mod.rs": "fn f() { libc::mmap; }"}
     breakages = {
         "a use of a layer not in the row": ("src/ffi.rs", "use crate::{ops, sys::MAP_SHARED};"),
+        "a use of the Rust crate's layer not in the row": ("src/ffi.rs", "use rmap_rust::sys;"),
         "a path to a layer not in the row": ("src/ops.rs", "fn f() { crate::ffi::f(); }"),
         "a bare path from the crate root": ("src/lib.rs", "fn f() { sys::page_size(); }"),
         "libc outside its rows": ("src/ops.rs", "fn f() { libc::EINVAL; }"),

@@ -3,7 +3,7 @@
 # `cargo run --example hello` (no LD_LIBRARY_PATH), finding librmap through
 # pkg-config and, without it, in this tree; a fresh `cargo new` project that
 # depends on rmap by path has no cbindgen in its dependency tree and runs;
-# tests/memmap2_port.rs, with its `use rmap as memmap2;` line removed, builds
+# rmap/tests/memmap2_port.rs, with its `use rmap as memmap2;` line removed, builds
 # and passes against memmap2 0.9 itself (so the port test is memmap2's API,
 # not ours).
 # LIBCLANG_PATH comes from the Makefile (bindgen needs libclang).
@@ -38,14 +38,21 @@ put() { # put FILE: stdin into FILE, unless FILE already holds exactly that
     [ -f "$1" ] && [ "$(cat "$1")" = "$new" ] || printf '%s\n' "$new" >"$1"
 }
 # project NAME DEPENDENCY-LINE [--lib]: a `cargo new` project with that dependency.
+# Made outside this tree and moved in: `cargo new` inside the workspace
+# would add the project to its members (target/ is excluded from it, so
+# there the project is a workspace of its own, with its own target folder).
 project() {
     if ! grep -qxF "$2" "$user/$1/Cargo.toml" 2>/dev/null; then
         rm -rf "${user:?}/$1"
-        cargo new -q --vcs none ${3:-} "$user/$1"
-        echo "$2" >>"$user/$1/Cargo.toml"
+        local scratch
+        scratch=$(mktemp -d /tmp/rmap-rust-user.XXXXXX)
+        cargo new -q --vcs none ${3:-} "$scratch/$1"
+        echo "$2" >>"$scratch/$1/Cargo.toml"
+        mv "$scratch/$1" "$user/$1"
+        rmdir "$scratch"
     fi
 }
-project uses-rmap "rmap = { path = \"$root\" }"
+project uses-rmap "rmap = { path = \"$root/rmap\" }"
 put "$user/uses-rmap/src/main.rs" <<'RUST'
 fn main() -> std::io::Result<()> {
     let mut map = rmap::MmapOptions::new().len(4096).map_anon()?;
@@ -60,13 +67,17 @@ else echo "ok   rust: cargo new + rmap by path: $(grep -c . <<<"$tree") crates i
 out=$(cd "$user/uses-rmap" && cargo run)
 if [ "$out" = mapped ]; then echo "ok   rust: the new project runs: $out"
 else echo "FAIL rust: the new project printed '$out'"; failed=1; fi
+# A Rust program builds the Rust crate, not the C library.
+artefacts=$(find "$user/uses-rmap/target" \( -name 'librmap*.so*' -o -name 'librmap*.a' \) -printf '%P\n')
+if [ -z "$artefacts" ]; then echo "ok   rust: no librmap*.so or librmap*.a in the new project's target folder"
+else echo "FAIL rust: the new project's target folder holds C library artefacts: $artefacts"; failed=1; fi
 project uses-memmap2 'memmap2 = "=0.9.12"' --lib
 mkdir -p "$user/uses-memmap2/tests"
-grep -v '^use rmap as memmap2;$' tests/memmap2_port.rs | put "$user/uses-memmap2/tests/port.rs"
-if cmp -s tests/memmap2_port.rs "$user/uses-memmap2/tests/port.rs"; then
-    echo "FAIL rust: tests/memmap2_port.rs lost its 'use rmap as memmap2;' line"; failed=1
+grep -v '^use rmap as memmap2;$' rmap/tests/memmap2_port.rs | put "$user/uses-memmap2/tests/port.rs"
+if cmp -s rmap/tests/memmap2_port.rs "$user/uses-memmap2/tests/port.rs"; then
+    echo "FAIL rust: rmap/tests/memmap2_port.rs lost its 'use rmap as memmap2;' line"; failed=1
 elif (cd "$user/uses-memmap2" && cargo test --no-run --test port) &&
     out=$(cd "$user/uses-memmap2" && cargo test -q --test port 2>&1); then
-    echo "ok   rust: tests/memmap2_port.rs without its use line passes against memmap2 $(cd "$user/uses-memmap2" && cargo tree -q -i memmap2 --depth 0 | sed 's/.* v//')"
-else echo "FAIL rust: tests/memmap2_port.rs against memmap2 itself:"; echo "$out" | tail -20; failed=1; fi
+    echo "ok   rust: rmap/tests/memmap2_port.rs without its use line passes against memmap2 $(cd "$user/uses-memmap2" && cargo tree -q -i memmap2 --depth 0 | sed 's/.* v//')"
+else echo "FAIL rust: rmap/tests/memmap2_port.rs against memmap2 itself:"; echo "$out" | tail -20; failed=1; fi
 exit $failed

@@ -24,7 +24,7 @@ HERE = Path(__file__).resolve().parent
 TREE = HERE.parent.parent
 VENDORED = HERE / "librmap"
 # What cargo needs to build librmap (relative to the tree's top).
-RUST_SOURCES = ["Cargo.toml", "Cargo.lock", "build.rs", "src", "include/rmap.h"]
+RUST_SOURCES = ["Cargo.toml", "Cargo.lock", "build.rs", "src", "include/rmap.h", "rmap/Cargo.toml", "rmap/build.rs", "rmap/src"]
 
 
 def is_librmap_tree(path):

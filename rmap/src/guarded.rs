@@ -17,7 +17,7 @@
 //! at every copy, which then runs with the two signals unblocked.
 
 use std::cell::Cell;
-use std::ffi::{c_int, c_void};
+use std::ffi::c_int;
 
 use errno::Errno;
 
@@ -160,43 +160,6 @@ pub enum Occurrence {
     Last,
 }
 
-/// What the guarded search reads and where it answers: plain data, so the
-/// search can be abandoned at a fault (see [`sys::guarded_call`]).
-struct Search {
-    haystack: *const u8,
-    n: usize,
-    needle: *const u8,
-    m: usize,
-    occurrence: Occurrence,
-    found: Option<usize>,
-}
-
-/// The search itself, run by the guarded call. `memchr`'s functions hold no
-/// lock, allocate nothing (the one-byte and short searches build their
-/// searcher on the stack) and own nothing with a destructor.
-///
-/// # Safety
-/// `arg` points to a [`Search`] whose pointers are valid for their lengths,
-/// except that the haystack's pages may fault.
-unsafe extern "C" fn run_search(arg: *mut c_void) {
-    // SAFETY: the caller's contract.
-    let search = unsafe { &mut *arg.cast::<Search>() };
-    // SAFETY: as above; a page of the haystack that faults leaves this
-    // function through the guard, never through these slices' users.
-    let (haystack, needle) = unsafe {
-        (
-            std::slice::from_raw_parts(search.haystack, search.n),
-            std::slice::from_raw_parts(search.needle, search.m),
-        )
-    };
-    search.found = match (search.occurrence, needle) {
-        (Occurrence::First, [byte]) => memchr::memchr(*byte, haystack),
-        (Occurrence::Last, [byte]) => memchr::memrchr(*byte, haystack),
-        (Occurrence::First, _) => memchr::memmem::find(haystack, needle),
-        (Occurrence::Last, _) => memchr::memmem::rfind(haystack, needle),
-    };
-}
-
 /// How much of a one-byte forward search [`find_fast`] does in place before
 /// handing the rest to [`find`] (whose guarded call, ~10 ns to set up, runs
 /// the C library's vector width).
@@ -303,20 +266,20 @@ pub unsafe fn find(
     };
     let mut faulted: Option<(usize, Errno)> = None;
     loop {
-        let mut search = Search {
-            // SAFETY: `from` <= `to` <= `n`: inside the haystack.
-            haystack: unsafe { haystack.add(from) },
-            n: to - from,
-            needle,
-            m,
-            occurrence,
-            found: None,
-        };
-        let arg = (&raw mut search).cast::<c_void>();
         // SAFETY: the handler is in place and the signals reach it (checked,
-        // or unblocked for the call); run_search can be abandoned; `search`
-        // holds the caller's pointers.
-        match unsafe { sys::guarded_call(search.haystack, search.n, run_search, arg, unblock) }? {
+        // or unblocked for the call); `from` <= `to` <= `n`: inside the
+        // haystack; the needle is our copy.
+        let (copied, found) = unsafe {
+            sys::guarded_search(
+                haystack.add(from),
+                to - from,
+                needle,
+                m,
+                occurrence == Occurrence::Last,
+                unblock,
+            )
+        }?;
+        match copied {
             Copied::Faulted(fault) => {
                 let page_start = (fault.addr & !(page - 1)).saturating_sub(haystack as usize);
                 let error = Errno(if fault.bus { EIO } else { EFAULT });
@@ -332,7 +295,7 @@ pub unsafe fn find(
                     break;
                 }
             }
-            _ => match (search.found, faulted) {
+            _ => match (found, faulted) {
                 (Some(at), _) => return Ok(Some(from + at)),
                 (None, None) => return Ok(None),
                 (None, Some(_)) => break,

@@ -314,12 +314,14 @@ unsafe extern "C" {
     fn rmap_sys_last_fault(addr: *mut *mut c_void) -> c_int;
     fn rmap_sys_set_thread_checked();
     fn rmap_sys_thread_is_checked() -> c_int;
-    fn rmap_sys_guarded_call(
-        base: *const c_void,
-        len: usize,
-        call: unsafe extern "C" fn(*mut c_void),
-        arg: *mut c_void,
+    fn rmap_sys_guarded_search(
+        haystack: *const c_void,
+        n: usize,
+        needle: *const c_void,
+        m: usize,
+        last: c_int,
         unblock: c_int,
+        at: *mut usize,
     ) -> c_int;
     fn rmap_sys_sigaction(sig: c_int, act: *const SigAction, old: *mut SigAction) -> c_int;
     fn rmap_sys_signal(sig: c_int, handler: SigHandler, sysv: c_int, old: *mut SigHandler)
@@ -667,25 +669,40 @@ pub fn thread_checked() -> bool {
     unsafe { rmap_sys_thread_is_checked() != 0 }
 }
 
-/// Calls `call(arg)`; a SIGBUS or SIGSEGV at an address of
-/// `[base, base + len)` inside it stops it and returns
-/// [`Copied::Faulted`] instead. With `unblock`, both signals are unblocked
-/// in this thread for the call (two more system calls).
+/// The C library's `memchr`/`memmem` (`last`: `memrchr`, and for a longer
+/// needle `memrchr` of its first byte then `memcmp`) of the `m` bytes at
+/// `needle` in the `n` bytes at `haystack`, run in a guarded call: a SIGBUS
+/// or SIGSEGV at an address of the haystack stops it and gives
+/// [`Copied::Faulted`]. With the offset found, if any. With `unblock`, both
+/// signals are unblocked in this thread for the call (two more system
+/// calls).
 ///
 /// # Safety
 /// The fault handler is installed and this thread passed its checkpoint
-/// (or `unblock`). `call` can be abandoned at any instruction: it holds no
-/// lock, allocates nothing, owns nothing with a destructor, and writes
-/// nothing that outlives it but through `arg` (a search).
-pub unsafe fn guarded_call(
-    base: *const u8,
-    len: usize,
-    call: unsafe extern "C" fn(*mut c_void),
-    arg: *mut c_void,
+/// (or `unblock`); `needle` is valid for `m` bytes (1 or more), the
+/// haystack's pages may fault.
+pub unsafe fn guarded_search(
+    haystack: *const u8,
+    n: usize,
+    needle: *const u8,
+    m: usize,
+    last: bool,
     unblock: bool,
-) -> Result<Copied, Errno> {
-    // SAFETY: forwarded to the caller's contract.
-    copied(unsafe { rmap_sys_guarded_call(base.cast(), len, call, arg, unblock as c_int) })
+) -> Result<(Copied, Option<usize>), Errno> {
+    let mut at = usize::MAX;
+    // SAFETY: forwarded to the caller's contract; `at` is ours.
+    let result = unsafe {
+        rmap_sys_guarded_search(
+            haystack.cast(),
+            n,
+            needle.cast(),
+            m,
+            last as c_int,
+            unblock as c_int,
+            &mut at,
+        )
+    };
+    Ok((copied(result)?, (at != usize::MAX).then_some(at)))
 }
 
 /// [`guarded_copy`]'s answer when a fault stopped the copy.

@@ -600,7 +600,7 @@ static void on_fault(int sig, siginfo_t *info, void *context)
     ucontext_t *uc = context;
     greg_t *ip = &uc->uc_mcontext.gregs[REG_RIP];
     /* A tolerant page: replaced, and the faulting instruction (a copy's
-     * too: `rep movsb`, the byte loop and memcpy all resume) runs again. */
+     * too: `rep movsb`, the small moves and memcpy all resume) runs again. */
     if (tolerated(sig, info)) return;
     /* si_code > 0: a real fault, not a signal sent with kill(). */
     if (*ip == (greg_t)rmap_copy_instruction && info->si_code > 0) {
@@ -960,6 +960,53 @@ int rmap_sys_guarded_call(const void *base, size_t len, void (*fn)(void *), void
 }
 
 int rmap_sys_thread_is_checked(void) { return rmap_sys_thread_checked; }
+
+/* rmap_find's search, in a guarded call: the C library's memchr, memmem
+ * and memrchr hold no lock and allocate nothing, so they can be left at any
+ * instruction. The last occurrence of a longer needle: memrchr of its first
+ * byte, then memcmp (worst case n * m, as CPython's rfind). */
+struct search {
+    const char *haystack;
+    size_t n;
+    const char *needle;
+    size_t m;
+    int last;
+    const char *found;
+};
+
+static void run_search(void *arg)
+{
+    struct search *s = arg;
+    if (s->m == 1) {
+        s->found = s->last ? memrchr(s->haystack, s->needle[0], s->n) : memchr(s->haystack, s->needle[0], s->n);
+    } else if (!s->last) {
+        s->found = memmem(s->haystack, s->n, s->needle, s->m);
+    } else {
+        s->found = NULL;
+        for (size_t starts = s->n - s->m + 1; starts > 0;) {
+            const char *candidate = memrchr(s->haystack, s->needle[0], starts);
+            if (candidate == NULL) break;
+            if (memcmp(candidate, s->needle, s->m) == 0) {
+                s->found = candidate;
+                break;
+            }
+            starts = (size_t)(candidate - s->haystack);
+        }
+    }
+}
+
+/* The search of the m bytes at needle (m >= 1, m <= n) in [haystack,
+ * haystack + n), guarded: 0 (*at the offset found, or unchanged), 1 when a
+ * fault stopped it, or -errno (see rmap_sys_guarded_call). */
+int rmap_sys_guarded_search(const void *haystack, size_t n, const void *needle, size_t m, int last, int unblock,
+                            size_t *at)
+{
+    struct search s = {haystack, n, needle, m, last, NULL};
+    if (m == 0 || m > n) return 0;
+    int result = rmap_sys_guarded_call(haystack, n, run_search, &s, unblock);
+    if (result == 0 && s.found != NULL) *at = (size_t)(s.found - (const char *)haystack);
+    return result;
+}
 
 /* The kernel's action for SIGBUS or SIGSEGV can still change behind
  * librmap's back (a system call made directly, sigset(), sigignore(), a
