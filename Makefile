@@ -243,6 +243,8 @@ rmap-sys-check: lib $(VENV)/.ready
 	@$(RMAP_SYS_ENV) $(CARGO) test --manifest-path bindings/rust/rmap-sys/Cargo.toml --target-dir target/rmap-sys
 	$(call say,Rust users: rmap-sys's example$(,) a fresh project depending on rmap$(,) the memmap2 port)
 	@LIBCLANG_PATH="$(LIBCLANG_PATH)" bash tools/rust_users_check.sh
+	$(call say,memmap2 0.9.12's own tests and documentation examples against rmap (from its crates.io package))
+	@$(PYTHON) tools/memmap2_suite.py .
 
 # include/rmap.hpp and its test, c_examples/raii.cpp: C++17 with g++ and
 # clang++ (installed from the distribution when missing), C++20 (std::span).

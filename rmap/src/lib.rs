@@ -53,8 +53,8 @@ mod sys;
 mod validate;
 
 pub use memmap::{
-    Advice, MapInfo, Mmap, MmapAsRawDesc, MmapMut, MmapOptions, MmapRawDescriptor, RemapOptions,
-    Stats, UncheckedAdvice, copied, stats,
+    Advice, MapIfSafeError, MapInfo, Mmap, MmapAsRawDesc, MmapMut, MmapOptions, MmapRaw,
+    MmapRawDescriptor, RemapOptions, Stats, UncheckedAdvice, copied, stats,
 };
 
 /// The system page size in bytes, read once.

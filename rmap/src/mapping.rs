@@ -822,6 +822,40 @@ pub struct Totals {
     pub failures: u64,
 }
 
+/// Whether the file behind `fd` cannot change while mapped: a memfd
+/// sealed against shrinking and writing, or a file with fs-verity; else why
+/// not (memmap2's words).
+pub fn immutable_file(fd: i32) -> Result<(), &'static str> {
+    if let Some(seals) = sys::memfd_seals(fd) {
+        let (shrink, write) = sys::SEALS_IMMUTABLE;
+        return match (seals & shrink != 0, seals & write != 0) {
+            (true, true) => Ok(()),
+            (true, false) => Err("fd is not safe to map: missing seals F_SEAL_WRITE"),
+            (false, true) => Err("fd is not safe to map: missing seals F_SEAL_SHRINK"),
+            (false, false) => {
+                Err("fd is not safe to map: missing seals F_SEAL_SHRINK and F_SEAL_WRITE")
+            }
+        };
+    }
+    if sys::has_fs_verity(fd) {
+        Ok(())
+    } else {
+        Err("fd is not safe to map: it is not a memfd and it has no fs-verity")
+    }
+}
+
+/// The size of the file behind `fd`.
+pub fn file_size(fd: i32) -> Result<u64, Errno> {
+    sys::file_size(fd)
+}
+
+/// Whether the running kernel knows `advice` (`madvise` of an empty range:
+/// it checks the advice first).
+pub fn advice_supported(advice: i32) -> bool {
+    // SAFETY: an empty range: nothing is advised.
+    unsafe { sys::madvise(std::ptr::null_mut(), 0, advice) }.is_ok()
+}
+
 pub fn totals() -> Totals {
     let held = hold();
     let (syncs, failures) = process::unlocked_counts();

@@ -162,12 +162,20 @@ impl Inner {
         unsafe { mapping::advise(start, len, advice) }.map_err(os_error)
     }
 
+    /// An empty map holds no byte to lock (its one mapped byte stands for
+    /// nothing): Ok, as `mlock(ptr, 0)` is for memmap2.
     fn lock(&self) -> Result<()> {
+        if self.len == 0 {
+            return Ok(());
+        }
         let (start, len, _) = self.range();
         mapping::lock(start, len).map_err(os_error)
     }
 
     fn unlock(&self) -> Result<()> {
+        if self.len == 0 {
+            return Ok(());
+        }
         let (start, len, _) = self.range();
         mapping::unlock(start, len).map_err(os_error)
     }
@@ -414,6 +422,101 @@ impl MmapOptions {
         self
     }
 
+    /// memmap2's Windows option (create the section with exactly the
+    /// protection asked for); Linux has no section to probe for, so on
+    /// Linux, as in memmap2, it changes nothing.
+    ///
+    /// ```
+    /// let file = std::fs::File::open("Cargo.toml")?;
+    /// let map = unsafe { rmap::MmapOptions::new().no_probe_handle().map(&file)? };
+    /// assert!(map.starts_with(b"[package]"));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn no_probe_handle(&mut self) -> &mut Self {
+        self
+    }
+
+    /// A read-write shared map of the file that hands out raw pointers
+    /// only ([`MmapRaw`]); the file must be open for reading and writing.
+    ///
+    /// ```
+    /// let path = std::env::temp_dir().join(format!("rmap-doc-raw-{}", std::process::id()));
+    /// std::fs::write(&path, b"abc123")?;
+    /// let file = std::fs::OpenOptions::new().read(true).write(true).open(&path)?;
+    /// let raw = rmap::MmapOptions::new().map_raw(&file)?;
+    /// assert_eq!((raw.len(), unsafe { *raw.as_ptr() }), (6, b'a'));
+    /// # std::fs::remove_file(&path)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn map_raw<T: MmapAsRawDesc>(&self, file: T) -> Result<MmapRaw> {
+        Ok(MmapRaw {
+            inner: self.map_file(file, READ | WRITE, SHARED)?,
+        })
+    }
+
+    /// A read-only shared map of the file that hands out raw pointers only.
+    ///
+    /// ```
+    /// let file = std::fs::File::open("Cargo.toml")?;
+    /// let raw = rmap::MmapOptions::new().map_raw_read_only(&file)?;
+    /// assert_eq!(unsafe { *raw.as_ptr() }, b'[');
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn map_raw_read_only<T: MmapAsRawDesc>(&self, file: T) -> Result<MmapRaw> {
+        Ok(MmapRaw {
+            inner: self.map_file(file, READ, SHARED)?,
+        })
+    }
+
+    /// A read-only map of the file, made only if the file cannot change
+    /// or shrink while mapped: a memfd sealed with `F_SEAL_SHRINK` and
+    /// `F_SEAL_WRITE`, or a file with fs-verity, and the range within the
+    /// file's size. Not `unsafe`, as in memmap2: the usual hazard is ruled
+    /// out. [`MapIfSafeError`] says which step refused.
+    ///
+    /// ```
+    /// let file = std::fs::File::open("Cargo.toml")?; // an ordinary file can change
+    /// assert!(rmap::MmapOptions::new().map_if_safe(&file).unwrap_err().not_safe());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn map_if_safe<T: MmapAsRawDesc>(
+        &self,
+        file: T,
+    ) -> std::result::Result<Mmap, MapIfSafeError> {
+        let fd = file.as_raw_desc().0;
+        let len = self.file_len(fd).map_err(MapIfSafeError::map_failed_with)?;
+        if let Err(why) = mapping::immutable_file(fd) {
+            return Err(MapIfSafeError::not_safe_because(why.to_string()));
+        }
+        let size = mapping::file_size(fd).map_err(|error| {
+            MapIfSafeError::not_safe_because(format!(
+                "fd is not safe to map: failed to determine file size: {}",
+                os_error(error)
+            ))
+        })?;
+        let end = self.offset.checked_add(len as u64).ok_or_else(|| {
+            MapIfSafeError::map_failed_with(Error::new(
+                ErrorKind::InvalidInput,
+                "mapping region overflows u64",
+            ))
+        })?;
+        if end > size {
+            return Err(MapIfSafeError::not_safe_because(format!(
+                "map request is not safe: offset + length ({end}) exceeds the size of the file ({size})"
+            )));
+        }
+        Inner::map(
+            len,
+            READ,
+            self.flags(SHARED),
+            fd,
+            self.offset,
+            self.tolerant,
+        )
+        .map(|inner| Mmap { inner })
+        .map_err(MapIfSafeError::map_failed_with)
+    }
+
     fn flags(&self, sharing: i32) -> i32 {
         let mut flags = sharing;
         if self.populate {
@@ -577,6 +680,83 @@ impl MmapOptions {
     }
 }
 
+/// Why [`MmapOptions::map_if_safe`] made no map: the platform cannot tell
+/// (never on Linux), the file could change (`not_safe`), or the map itself
+/// failed (`map_failed`). Converts into the `std::io::Error` inside.
+///
+/// ```
+/// let file = std::fs::File::open("Cargo.toml")?;
+/// let error = rmap::Mmap::map_if_safe(&file).unwrap_err();
+/// assert!(error.not_safe() && !error.map_failed() && !error.not_supported());
+/// let as_io: std::io::Error = error.into();
+/// assert_eq!(as_io.kind(), std::io::ErrorKind::InvalidInput);
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub struct MapIfSafeError {
+    kind: MapIfSafeKind,
+}
+
+#[derive(Debug)]
+enum MapIfSafeKind {
+    NotSafe(Error),
+    MapFailed(Error),
+}
+
+impl MapIfSafeError {
+    fn not_safe_because(why: String) -> MapIfSafeError {
+        MapIfSafeError {
+            kind: MapIfSafeKind::NotSafe(Error::new(ErrorKind::InvalidInput, why)),
+        }
+    }
+
+    fn map_failed_with(error: Error) -> MapIfSafeError {
+        MapIfSafeError {
+            kind: MapIfSafeKind::MapFailed(error),
+        }
+    }
+
+    /// Whether the platform cannot check: never on Linux.
+    pub fn not_supported(&self) -> bool {
+        false
+    }
+
+    /// Whether the file (or the range) could change while mapped.
+    pub fn not_safe(&self) -> bool {
+        matches!(self.kind, MapIfSafeKind::NotSafe(_))
+    }
+
+    /// Whether the file was safe but mapping it failed.
+    pub fn map_failed(&self) -> bool {
+        matches!(self.kind, MapIfSafeKind::MapFailed(_))
+    }
+}
+
+impl std::error::Error for MapIfSafeError {}
+
+impl fmt::Display for MapIfSafeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.kind {
+            MapIfSafeKind::NotSafe(error) | MapIfSafeKind::MapFailed(error) => {
+                fmt::Display::fmt(error, f)
+            }
+        }
+    }
+}
+
+impl fmt::Debug for MapIfSafeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.kind, f)
+    }
+}
+
+impl From<MapIfSafeError> for Error {
+    fn from(value: MapIfSafeError) -> Error {
+        match value.kind {
+            MapIfSafeKind::NotSafe(error) | MapIfSafeKind::MapFailed(error) => error,
+        }
+    }
+}
+
 /// How [`Mmap::remap`] may resize a mapping.
 ///
 /// ```
@@ -678,6 +858,29 @@ pub enum UncheckedAdvice {
     Remove = mapping::MADV_REMOVE,
 }
 
+impl Advice {
+    /// Whether the running kernel knows this advice (`madvise` of an empty
+    /// range), as memmap2 asks.
+    ///
+    /// ```
+    /// assert!(rmap::Advice::Sequential.is_supported());
+    /// ```
+    pub fn is_supported(self) -> bool {
+        mapping::advice_supported(self as i32)
+    }
+}
+
+impl UncheckedAdvice {
+    /// Whether the running kernel knows this advice.
+    ///
+    /// ```
+    /// assert!(rmap::UncheckedAdvice::DontNeed.is_supported());
+    /// ```
+    pub fn is_supported(self) -> bool {
+        mapping::advice_supported(self as i32)
+    }
+}
+
 /// What librmap recorded for a mapping ([`Mmap::query`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct MapInfo {
@@ -729,6 +932,57 @@ pub fn stats() -> Stats {
 /// ```
 pub fn copied() -> usize {
     guarded::last_copied()
+}
+
+macro_rules! flush_methods {
+    () => {
+        /// Writes the whole map back to its file and waits (`MS_SYNC`).
+        ///
+        /// ```
+        /// let mut map = rmap::MmapMut::map_anon(4096)?;
+        /// map[0] = 1;
+        /// map.flush()?;
+        /// # Ok::<(), std::io::Error>(())
+        /// ```
+        pub fn flush(&self) -> Result<()> {
+            self.inner.flush(0, self.inner.len, MS_SYNC)
+        }
+
+        /// Schedules writing the whole map back (`MS_ASYNC`).
+        ///
+        /// ```
+        /// let map = rmap::MmapMut::map_anon(4096)?;
+        /// map.flush_async()?;
+        /// # Ok::<(), std::io::Error>(())
+        /// ```
+        pub fn flush_async(&self) -> Result<()> {
+            self.inner.flush(0, self.inner.len, MS_ASYNC)
+        }
+
+        /// Writes `[offset, offset + len)` back and waits; the range is widened
+        /// down to its page. Past the end: `InvalidInput`.
+        ///
+        /// ```
+        /// let map = rmap::MmapMut::map_anon(8192)?;
+        /// map.flush_range(4100, 10)?;
+        /// assert!(map.flush_range(8000, 500).is_err());
+        /// # Ok::<(), std::io::Error>(())
+        /// ```
+        pub fn flush_range(&self, offset: usize, len: usize) -> Result<()> {
+            self.inner.flush(offset, len, MS_SYNC)
+        }
+
+        /// Schedules writing `[offset, offset + len)` back.
+        ///
+        /// ```
+        /// let map = rmap::MmapMut::map_anon(8192)?;
+        /// map.flush_async_range(0, 8192)?;
+        /// # Ok::<(), std::io::Error>(())
+        /// ```
+        pub fn flush_async_range(&self, offset: usize, len: usize) -> Result<()> {
+            self.inner.flush(offset, len, MS_ASYNC)
+        }
+    };
 }
 
 macro_rules! shared_methods {
@@ -913,6 +1167,18 @@ impl Mmap {
         unsafe { MmapOptions::new().map(file) }
     }
 
+    /// Maps the whole file read-only if it cannot change while mapped; the
+    /// same as `MmapOptions::new().map_if_safe(file)`.
+    ///
+    /// ```
+    /// let file = std::fs::File::open("Cargo.toml")?;
+    /// assert!(rmap::Mmap::map_if_safe(&file).is_err()); // an ordinary file can change
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn map_if_safe<T: MmapAsRawDesc>(file: T) -> std::result::Result<Mmap, MapIfSafeError> {
+        MmapOptions::new().map_if_safe(file)
+    }
+
     /// Makes the map writable (`mprotect`), keeping its contents. A shared
     /// file map needs the file open for writing.
     ///
@@ -998,52 +1264,7 @@ impl MmapMut {
         MmapOptions::new().len(length).map_anon()
     }
 
-    /// Writes the whole map back to its file and waits (`MS_SYNC`).
-    ///
-    /// ```
-    /// let mut map = rmap::MmapMut::map_anon(4096)?;
-    /// map[0] = 1;
-    /// map.flush()?;
-    /// # Ok::<(), std::io::Error>(())
-    /// ```
-    pub fn flush(&self) -> Result<()> {
-        self.inner.flush(0, self.inner.len, MS_SYNC)
-    }
-
-    /// Schedules writing the whole map back (`MS_ASYNC`).
-    ///
-    /// ```
-    /// let map = rmap::MmapMut::map_anon(4096)?;
-    /// map.flush_async()?;
-    /// # Ok::<(), std::io::Error>(())
-    /// ```
-    pub fn flush_async(&self) -> Result<()> {
-        self.inner.flush(0, self.inner.len, MS_ASYNC)
-    }
-
-    /// Writes `[offset, offset + len)` back and waits; the range is widened
-    /// down to its page. Past the end: `InvalidInput`.
-    ///
-    /// ```
-    /// let map = rmap::MmapMut::map_anon(8192)?;
-    /// map.flush_range(4100, 10)?;
-    /// assert!(map.flush_range(8000, 500).is_err());
-    /// # Ok::<(), std::io::Error>(())
-    /// ```
-    pub fn flush_range(&self, offset: usize, len: usize) -> Result<()> {
-        self.inner.flush(offset, len, MS_SYNC)
-    }
-
-    /// Schedules writing `[offset, offset + len)` back.
-    ///
-    /// ```
-    /// let map = rmap::MmapMut::map_anon(8192)?;
-    /// map.flush_async_range(0, 8192)?;
-    /// # Ok::<(), std::io::Error>(())
-    /// ```
-    pub fn flush_async_range(&self, offset: usize, len: usize) -> Result<()> {
-        self.inner.flush(offset, len, MS_ASYNC)
-    }
+    flush_methods!();
 
     /// Makes the map read-only (`mprotect`).
     ///
@@ -1125,3 +1346,107 @@ impl fmt::Debug for MmapMut {
             .finish()
     }
 }
+
+/// A memory map that hands out raw pointers only, never references: for
+/// memory another process may change at any time (shared memory with an
+/// untrusted peer). What the pointers read is the caller's concern, as in
+/// memmap2; librmap's [`read_at`](MmapRaw::read_at) copies it safely.
+///
+/// ```
+/// let map = rmap::MmapMut::map_anon(4096)?;
+/// let raw = rmap::MmapRaw::from(map);
+/// unsafe { raw.as_mut_ptr().write(7) };
+/// assert_eq!((raw.len(), unsafe { raw.as_ptr().read() }), (4096, 7));
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub struct MmapRaw {
+    inner: Inner,
+}
+
+impl MmapRaw {
+    /// Maps the whole file read-write and shared; the same as
+    /// `MmapOptions::new().map_raw(file)`.
+    ///
+    /// ```
+    /// let path = std::env::temp_dir().join(format!("rmap-doc-mapraw-{}", std::process::id()));
+    /// std::fs::write(&path, b"xyz")?;
+    /// let file = std::fs::OpenOptions::new().read(true).write(true).open(&path)?;
+    /// assert_eq!(rmap::MmapRaw::map_raw(&file)?.len(), 3);
+    /// # std::fs::remove_file(&path)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn map_raw<T: MmapAsRawDesc>(file: T) -> Result<MmapRaw> {
+        MmapOptions::new().map_raw(file)
+    }
+
+    /// The first byte of the map. Reading through it after the file shrank
+    /// raises SIGBUS (use [`read_at`](MmapRaw::read_at) for an error instead).
+    ///
+    /// ```
+    /// let raw = rmap::MmapRaw::from(rmap::MmapMut::map_anon(16)?);
+    /// assert!(!raw.as_ptr().is_null());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    #[inline]
+    pub fn as_ptr(&self) -> *const u8 {
+        self.inner.ptr
+    }
+
+    /// The first byte of the map, for writing (through `&self`, as in
+    /// memmap2: the map hands out no references to alias).
+    ///
+    /// ```
+    /// let raw = rmap::MmapRaw::from(rmap::MmapMut::map_anon(16)?);
+    /// unsafe { raw.as_mut_ptr().add(3).write(9) };
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    #[inline]
+    pub fn as_mut_ptr(&self) -> *mut u8 {
+        self.inner.ptr
+    }
+
+    /// Its length in bytes.
+    ///
+    /// ```
+    /// assert_eq!(rmap::MmapRaw::from(rmap::MmapMut::map_anon(10)?).len(), 10);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    #[inline]
+    #[allow(clippy::len_without_is_empty)] // memmap2's MmapRaw has no is_empty
+    pub fn len(&self) -> usize {
+        self.inner.len
+    }
+
+    flush_methods!();
+    shared_methods!();
+}
+
+impl fmt::Debug for MmapRaw {
+    fn fmt(&self, fmt: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt.debug_struct("MmapRaw")
+            .field("ptr", &self.as_ptr())
+            .field("len", &self.len())
+            .finish()
+    }
+}
+
+impl From<Mmap> for MmapRaw {
+    fn from(value: Mmap) -> MmapRaw {
+        MmapRaw { inner: value.inner }
+    }
+}
+
+impl From<MmapMut> for MmapRaw {
+    fn from(value: MmapMut) -> MmapRaw {
+        MmapRaw { inner: value.inner }
+    }
+}
+
+// SAFETY: the bytes a map dereferences to stay where they are while the map
+// lives, however it moves (the map holds a pointer to them); only `remap`
+// moves them, and it takes `&mut self`, which no outstanding borrow allows.
+#[cfg(feature = "stable_deref_trait")]
+unsafe impl stable_deref_trait::StableDeref for Mmap {}
+// SAFETY: as above.
+#[cfg(feature = "stable_deref_trait")]
+unsafe impl stable_deref_trait::StableDeref for MmapMut {}

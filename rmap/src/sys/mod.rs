@@ -737,6 +737,45 @@ pub unsafe fn guarded_copy_checked(
     })
 }
 
+/// The seals of a memfd (`fcntl(F_GET_SEALS)`), or None for any other file.
+pub fn memfd_seals(fd: i32) -> Option<i32> {
+    // SAFETY: F_GET_SEALS only reads; a bad descriptor is an error.
+    let seals = unsafe { libc::fcntl(fd, libc::F_GET_SEALS) };
+    (seals >= 0).then_some(seals)
+}
+
+/// The seals that keep a memfd from shrinking and from being written.
+pub const SEALS_IMMUTABLE: (i32, i32) = (libc::F_SEAL_SHRINK, libc::F_SEAL_WRITE);
+
+/// Whether the file has fs-verity on (its measurement can be asked for:
+/// the ioctl answers, or says the buffer is too small).
+pub fn has_fs_verity(fd: i32) -> bool {
+    #[repr(C)]
+    struct Digest {
+        algorithm: u16,
+        size: u16,
+    }
+    const FS_IOC_MEASURE_VERITY: libc::c_ulong = 0xC004_6686;
+    let mut digest = Digest {
+        algorithm: 0,
+        size: 0,
+    };
+    // SAFETY: the ioctl writes at most the header given (size 0: no digest).
+    let result = unsafe { libc::ioctl(fd, FS_IOC_MEASURE_VERITY, &mut digest) };
+    result == 0 || errno().0 == EOVERFLOW
+}
+
+/// The size of the file behind `fd` (`fstat`).
+pub fn file_size(fd: i32) -> Result<u64, Errno> {
+    // SAFETY: stat is plain data, so all-zero is a valid value to overwrite.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: `st` is a valid, writable stat buffer.
+    if unsafe { libc::fstat(fd, &mut st) } != 0 {
+        return Err(errno());
+    }
+    Ok(st.st_size as u64)
+}
+
 /// What the registry records about the file behind a mapping.
 #[derive(Clone, Copy, Debug)]
 pub struct FileIdentity {
