@@ -3,7 +3,8 @@
 #   make demo          the seed programs, then what librmap adds, each explained
 #   make check         everything CI runs: lints, Rust tests, header and docs
 #                      checks, every C program, rmap-check, the bindings
-#   make header        regenerate include/rmap.h from src/ffi.rs (tools/header, cbindgen)
+#   make header        regenerate include/rmap.h from src/ffi.rs (tools/header, cbindgen);
+#                      then make rmap-sys-bindings (bindings/rust/rmap-sys/src/bindings.rs)
 #   make man           regenerate man/*.3 from the header
 #   make fuzz          the random differential with 1,000,000 tuples (SEED=n to choose)
 #   make c-check       only the C programs (the seed programs and tests/c suites)
@@ -60,7 +61,8 @@ LIBCLANG_PATH = $(shell $(VENV)/bin/python -c 'import clang, os; print(os.path.j
 # A step's first line: what it is about to do.
 say = @printf '== %s\n' "$(1)"
 
-.PHONY: all lib cargo-ready checker checker-check bindings-check python-check python-dist rmap-sys-check cpp-check bench \
+.PHONY: all lib cargo-ready checker checker-check bindings-check python-check python-dist rmap-sys-check rmap-sys-bindings \
+        cpp-check bench \
         install uninstall install-check abi-check header header-check man man-check docs-check layers-check \
         readme-check demo check lint test c-check fuzz check-asan check-valgrind clean
 
@@ -233,18 +235,29 @@ target/python/%/.checked: $(PY_TESTS) target/python/%/.installed
 
 python-check: lib $(PY_CHECKED) target/wheel/.checked
 
-# rmap-sys finds this tree's librmap through pkg-config (rmap-uninstalled.pc).
-RMAP_SYS_ENV = PKG_CONFIG_PATH="$${PWD}/$(RELEASE)" LIBCLANG_PATH="$(LIBCLANG_PATH)"
+# rmap-sys links librmap statically by default (the workspace's C library
+# package); with the feature pkg-config it finds this tree's librmap.so
+# through rmap-uninstalled.pc. Its bindings are committed; the feature
+# bindgen regenerates them (libclang from the venv) for the comparison.
+RMAP_SYS := --manifest-path bindings/rust/rmap-sys/Cargo.toml
+RMAP_SYS_DYNAMIC := --no-default-features --features pkg-config
 rmap-sys-check: lib $(VENV)/.ready
-	$(call say,rmap-sys: rustfmt$(,) clippy$(,) tests (bindgen over include/rmap.h))
-	@$(CARGO) fmt --manifest-path bindings/rust/rmap-sys/Cargo.toml --check
-	@$(RMAP_SYS_ENV) $(CARGO) clippy --manifest-path bindings/rust/rmap-sys/Cargo.toml --target-dir target/rmap-sys \
-		--all-targets -- -D warnings
-	@$(RMAP_SYS_ENV) $(CARGO) test --manifest-path bindings/rust/rmap-sys/Cargo.toml --target-dir target/rmap-sys
-	$(call say,Rust users: rmap-sys's example$(,) a fresh project depending on rmap$(,) the memmap2 port)
-	@LIBCLANG_PATH="$(LIBCLANG_PATH)" bash tools/rust_users_check.sh
+	$(call say,rmap-sys: rustfmt$(,) clippy$(,) tests (static$(,) and the installed library by pkg-config)$(,) bindings)
+	@$(CARGO) fmt $(RMAP_SYS) --check
+	@$(CARGO) clippy $(RMAP_SYS) --target-dir target/rmap-sys --all-targets -- -D warnings
+	@PKG_CONFIG_PATH="$${PWD}/$(RELEASE)" $(CARGO) clippy $(RMAP_SYS) --target-dir target/rmap-sys-dynamic \
+		$(RMAP_SYS_DYNAMIC) --all-targets -- -D warnings
+	@$(CARGO) test $(RMAP_SYS) -q --target-dir target/rmap-sys
+	@PKG_CONFIG_PATH="$${PWD}/$(RELEASE)" $(CARGO) test $(RMAP_SYS) -q --target-dir target/rmap-sys-dynamic \
+		$(RMAP_SYS_DYNAMIC)
+	@LIBCLANG_PATH="$(LIBCLANG_PATH)" bash tools/rmap_sys_bindings.sh check
+	$(call say,Rust users: fresh projects on rmap and on rmap-sys (plain cargo run)$(,) the memmap2 port)
+	@bash tools/rust_users_check.sh
 	$(call say,memmap2 0.9.12's own tests and documentation examples against rmap (from its crates.io package))
 	@$(PYTHON) tools/memmap2_suite.py .
+
+rmap-sys-bindings: lib $(VENV)/.ready
+	@LIBCLANG_PATH="$(LIBCLANG_PATH)" bash tools/rmap_sys_bindings.sh update
 
 # include/rmap.hpp and its test, c_examples/raii.cpp: C++17 with g++ and
 # clang++ (installed from the distribution when missing), C++20 (std::span).

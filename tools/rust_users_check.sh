@@ -1,30 +1,35 @@
 #!/usr/bin/env bash
 # make check: what Rust users get. rmap-sys's example runs with plain
-# `cargo run --example hello` (no LD_LIBRARY_PATH), finding librmap through
-# pkg-config and, without it, in this tree; a fresh `cargo new` project that
-# depends on rmap by path has no cbindgen in its dependency tree and runs;
+# `cargo run --example hello` (no LD_LIBRARY_PATH), librmap linked
+# statically (the default) and, with the feature pkg-config, this tree's
+# librmap.so; a fresh `cargo new` project on rmap-sys runs with plain `cargo
+# run` and no environment; a fresh project that depends on rmap by path has
+# no cbindgen in its dependency tree, no C library in its target, and runs;
 # rmap/tests/memmap2_port.rs, with its `use rmap as memmap2;` line removed, builds
 # and passes against memmap2 0.9 itself (so the port test is memmap2's API,
 # not ours).
-# LIBCLANG_PATH comes from the Makefile (bindgen needs libclang).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 failed=0
 
-# A target folder per way of finding librmap: the build script reruns when
-# its environment changes, so one shared folder would rebuild every time.
-hello() {
+# rmap-sys's example: statically linked (the default), and with the
+# installed-library feature finding this tree's librmap through pkg-config.
+hello() { # hello TARGET-DIR [CARGO-ARGS...]
     local target=$1
     shift
-    (cd bindings/rust/rmap-sys && env -u LD_LIBRARY_PATH "$@" cargo run --example hello --target-dir "$root/$target")
+    (cd bindings/rust/rmap-sys && env -u LD_LIBRARY_PATH cargo run -q --example hello --target-dir "$root/$target" "$@")
 }
-for how in pkg-config tree; do
-    if [ $how = pkg-config ]; then out=$(hello target/rmap-sys PKG_CONFIG_PATH="$root/target/release")
-    else out=$(hello target/rmap-sys-tree PKG_CONFIG_PATH= PKG_CONFIG_LIBDIR=/nonexistent); fi
-    if [ "$out" = "hello from librmap $version" ]; then echo "ok   rmap-sys: cargo run --example hello (librmap found by $how): $out"
-    else echo "FAIL rmap-sys: the example (librmap found by $how) printed '$out'"; failed=1; fi
+for how in static pkg-config; do
+    if [ $how = static ]; then out=$(PKG_CONFIG_PATH= PKG_CONFIG_LIBDIR=/nonexistent hello target/rmap-sys)
+    else out=$(PKG_CONFIG_PATH="$root/target/release" hello target/rmap-sys-dynamic --no-default-features --features pkg-config); fi
+    dir=target/rmap-sys; [ $how = static ] || dir=target/rmap-sys-dynamic
+    dynamic=$(ldd "$dir/debug/examples/hello" | grep -c 'librmap\.so' || true)
+    expected=1; [ $how = static ] && expected=0
+    if [ "$out" = "hello from librmap $version" ] && [ "$dynamic" = "$expected" ]; then
+        echo "ok   rmap-sys: cargo run --example hello (librmap linked $how$([ $how = static ] || echo ': librmap.so.0 from the tree')): $out"
+    else echo "FAIL rmap-sys: the example (librmap linked $how) printed '$out', librmap.so in ldd: $dynamic"; failed=1; fi
 done
 
 # The projects live in target/rust-users and are made with `cargo new` once
@@ -71,6 +76,25 @@ else echo "FAIL rust: the new project printed '$out'"; failed=1; fi
 artefacts=$(find "$user/uses-rmap/target" \( -name 'librmap*.so*' -o -name 'librmap*.a' \) -printf '%P\n')
 if [ -z "$artefacts" ]; then echo "ok   rust: no librmap*.so or librmap*.a in the new project's target folder"
 else echo "FAIL rust: the new project's target folder holds C library artefacts: $artefacts"; failed=1; fi
+# A fresh project on rmap-sys: plain `cargo run`, no environment but a
+# bare PATH (and HOME, for cargo): librmap is compiled into the program.
+project uses-rmap-sys "rmap-sys = { path = \"$root/bindings/rust/rmap-sys\" }"
+put "$user/uses-rmap-sys/src/main.rs" <<'RUST'
+fn main() {
+    // SAFETY: rmap_version returns a static NUL-terminated string.
+    let version = unsafe { std::ffi::CStr::from_ptr(rmap_sys::rmap_version()) };
+    println!("librmap {}", version.to_str().unwrap());
+}
+RUST
+cargo_bin=$(dirname "$(command -v cargo)")
+if out=$(cd "$user/uses-rmap-sys" && env -i HOME="$HOME" PATH="$cargo_bin:/usr/bin:/bin" cargo run -q 2>&1) &&
+    [ "$out" = "librmap $version" ]; then
+    echo "ok   rmap-sys: a fresh cargo project runs with plain cargo run and no environment: $out"
+    if ldd "$user/uses-rmap-sys/target/debug/uses-rmap-sys" | grep -q librmap; then
+        echo "FAIL rmap-sys: the program links librmap.so, not the static build"; failed=1
+    fi
+else echo "FAIL rmap-sys: a fresh project's cargo run printed: $out"; failed=1; fi
+
 project uses-memmap2 'memmap2 = "=0.9.12"' --lib
 mkdir -p "$user/uses-memmap2/tests"
 grep -v '^use rmap as memmap2;$' rmap/tests/memmap2_port.rs | put "$user/uses-memmap2/tests/port.rs"

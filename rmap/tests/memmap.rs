@@ -204,3 +204,31 @@ fn a_tolerant_map_reads_zeros_where_the_file_shrank() {
     map.read_at(2 * page, &mut buf).unwrap();
     assert_eq!(buf, [0; 16]);
 }
+
+#[test]
+fn an_empty_file_map_locks_and_unlocks_as_memmap2s_does() {
+    let file = temp_file("empty-lock", 0);
+    let map = unsafe { Mmap::map(&file.file) }.unwrap();
+    assert!(map.is_empty());
+    map.lock().unwrap();
+    map.unlock().unwrap();
+    let raw = MmapOptions::new().map_raw_read_only(&file.file).unwrap();
+    raw.lock().unwrap();
+    raw.unlock().unwrap();
+}
+
+#[test]
+fn a_raw_map_reads_through_the_guard_and_map_if_safe_refuses_what_can_change() {
+    let page = page_size();
+    let file = temp_file("raw", 2 * page);
+    let raw = MmapOptions::new().map_raw(&file.file).unwrap();
+    // SAFETY: the map is 2 pages, writable and shared.
+    unsafe { raw.as_mut_ptr().add(page).write(b'r') };
+    file.file.set_len(page as u64).unwrap();
+    let mut buf = [0u8; 8];
+    let error = raw.read_at(page, &mut buf).unwrap_err();
+    assert_eq!(error.raw_os_error(), Some(libc::EIO));
+    let refused = rmap::Mmap::map_if_safe(&file.file).unwrap_err();
+    assert!(refused.not_safe() && !refused.map_failed());
+    assert!(refused.to_string().contains("not a memfd"));
+}

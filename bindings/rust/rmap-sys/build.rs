@@ -1,32 +1,77 @@
-//! Runs bindgen on the shipped rmap.h and links librmap.
+//! Links librmap, and with the feature `bindgen` regenerates the bindings.
 //!
-//! Where librmap is: `RMAP_INCLUDE_DIR` and `RMAP_LIB_DIR` if set; else
-//! what pkg-config knows as `rmap` (an installed librmap, or this source
-//! tree's `target/release/rmap-uninstalled.pc` when `PKG_CONFIG_PATH` points
-//! there); else this source tree (`include/`, `target/release/` after
-//! `make`). The library's directory goes into the rpath of this crate's
-//! examples and tests (so `cargo run --example hello` needs no
-//! `LD_LIBRARY_PATH`) and to dependents' build scripts as `DEP_RMAP_LIBDIR`.
-//! bindgen needs libclang (`LIBCLANG_PATH`, or the system's).
+//! - feature `static` (the default): nothing to do here: the C library
+//!   package of this workspace is a dependency, and its rlib, with every
+//!   `rmap_*` function, is linked into the program like any Rust crate.
+//! - feature `pkg-config` (without `static`): the installed `librmap.so`
+//!   that pkg-config finds as `rmap` (an installed librmap, or this tree's
+//!   `target/release/rmap-uninstalled.pc` when `PKG_CONFIG_PATH` points
+//!   there); its directory goes into the rpath, so the program runs without
+//!   `LD_LIBRARY_PATH`, and to dependents' build scripts as `DEP_RMAP_LIBDIR`.
+//! - feature `bindgen`: bindgen over the header (the tree's `include/rmap.h`,
+//!   or pkg-config's) writes `$OUT_DIR/bindings.rs`, which the crate then
+//!   includes instead of the committed `src/bindings.rs` (needs libclang:
+//!   `LIBCLANG_PATH`, or the system's).
 
 use std::env;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 
 fn main() {
-    let (include, lib) = locate();
+    println!("cargo:rerun-if-changed=build.rs");
+    let include = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../include");
+    let statically = env::var_os("CARGO_FEATURE_STATIC").is_some();
+    #[cfg(feature = "pkg-config")]
+    if !statically {
+        let include = link_installed();
+        generate(&include);
+        return;
+    }
+    if statically {
+        println!("cargo:include={}", include.display());
+    } else if env::var_os("CARGO_FEATURE_PKG_CONFIG").is_none() {
+        panic!("rmap-sys: enable the feature `static` (the default) or `pkg-config`");
+    }
+    generate(&include);
+}
+
+/// Links the installed shared library; returns its include directory.
+#[cfg(feature = "pkg-config")]
+fn link_installed() -> std::path::PathBuf {
+    let library = pkg_config::Config::new()
+        .cargo_metadata(false)
+        .probe("rmap")
+        .unwrap_or_else(|error| {
+            panic!(
+                "rmap-sys: the feature `pkg-config` needs an installed librmap that pkg-config finds \
+                 as `rmap` (make install), or leave it off to link librmap statically: {error}"
+            )
+        });
+    // pkg-config escapes a space in a path as "\ ".
+    let variable = |name| {
+        pkg_config::get_variable("rmap", name)
+            .expect("rmap.pc names its directories")
+            .replace("\\ ", " ")
+    };
+    let (include, lib) = (
+        std::path::PathBuf::from(variable("includedir")),
+        variable("libdir"),
+    );
+    println!("cargo:rustc-link-search=native={lib}");
+    println!("cargo:rustc-link-lib=dylib=rmap");
+    println!("cargo:rustc-link-arg=-Wl,-rpath,{lib}");
+    println!("cargo:libdir={lib}");
+    println!("cargo:include={}", include.display());
+    println!("cargo:rerun-if-env-changed=PKG_CONFIG_PATH");
+    let _ = library;
+    include
+}
+
+#[cfg(feature = "bindgen")]
+fn generate(include: &Path) {
     println!(
         "cargo:rerun-if-changed={}",
         include.join("rmap.h").display()
     );
-    println!("cargo:rerun-if-env-changed=RMAP_INCLUDE_DIR");
-    println!("cargo:rerun-if-env-changed=RMAP_LIB_DIR");
-    println!("cargo:rustc-link-search=native={}", lib.display());
-    println!("cargo:rustc-link-lib=dylib=rmap");
-    println!("cargo:rustc-link-arg=-Wl,-rpath,{}", lib.display());
-    println!("cargo:libdir={}", lib.display());
-    println!("cargo:include={}", include.display());
-
     let mut builder = bindgen::Builder::default()
         .header(include.join("rmap.h").to_string_lossy())
         .allowlist_function("rmap_.*")
@@ -34,42 +79,19 @@ fn main() {
         .default_macro_constant_type(bindgen::MacroTypeVariation::Signed)
         .clang_arg("-D_GNU_SOURCE");
     // libclang from a wheel has no resource directory: borrow the C compiler's.
-    if let Ok(out) = Command::new("cc").arg("-print-file-name=include").output() {
+    if let Ok(out) = std::process::Command::new("cc")
+        .arg("-print-file-name=include")
+        .output()
+    {
         let dir = String::from_utf8_lossy(&out.stdout).trim().to_string();
         if !dir.is_empty() {
             builder = builder.clang_arg(format!("-I{dir}"));
         }
     }
     let bindings = builder.generate().expect("bindgen parses rmap.h");
-    let out = PathBuf::from(env::var("OUT_DIR").unwrap()).join("bindings.rs");
+    let out = std::path::PathBuf::from(env::var("OUT_DIR").unwrap()).join("bindings.rs");
     bindings.write_to_file(out).unwrap();
 }
 
-/// The directory holding rmap.h and the one holding librmap.so.
-fn locate() -> (PathBuf, PathBuf) {
-    if let (Ok(include), Ok(lib)) = (env::var("RMAP_INCLUDE_DIR"), env::var("RMAP_LIB_DIR")) {
-        return (include.into(), lib.into());
-    }
-    if pkg_config::Config::new()
-        .cargo_metadata(false)
-        .probe("rmap")
-        .is_ok()
-    {
-        // pkg-config escapes a space in a path as "\ ".
-        let variable = |name| {
-            pkg_config::get_variable("rmap", name)
-                .expect("rmap.pc names its directories")
-                .replace("\\ ", " ")
-        };
-        return (variable("includedir").into(), variable("libdir").into());
-    }
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../..");
-    let (include, lib) = (root.join("include"), root.join("target/release"));
-    if include.join("rmap.h").exists() && lib.join("librmap.so").exists() {
-        return (include, lib);
-    }
-    panic!(
-        "rmap-sys: librmap not found: install it (make install, so that pkg-config finds rmap.pc), \
-         build the librmap source tree around this crate (make), or set RMAP_INCLUDE_DIR and RMAP_LIB_DIR"
-    );
-}
+#[cfg(not(feature = "bindgen"))]
+fn generate(_include: &Path) {}
