@@ -53,7 +53,7 @@ def main():
     theirs = project("bench-uses-memmap2", "memmap2", 'memmap2 = "=0.9.12"')
     clean_build_ms(ours), clean_build_ms(theirs)  # warm-up: downloads, the OS's caches
     a, b = [], []
-    rounds = int(os.environ.get("BUILD_ROUNDS", "5"))
+    rounds = int(os.environ.get("BUILD_ROUNDS", "7"))
     for i in range(rounds):
         for which in ((theirs, ours) if i % 2 == 0 else (ours, theirs)):
             (a if which == theirs else b).append(clean_build_ms(which))

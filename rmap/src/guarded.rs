@@ -19,10 +19,8 @@
 use std::cell::Cell;
 use std::ffi::c_int;
 
-use errno::Errno;
-
 use crate::process::{ensure_fault_handler, recheck_fault_handler};
-use crate::sys::{self, Copied, EFAULT, EIO, ENOMEM, Fault};
+use crate::sys::{self, Copied, EFAULT, EIO, ENOMEM, Errno, Fault};
 pub use crate::sys::{SigAction, SigHandler, SigSet};
 
 thread_local! {

@@ -2,6 +2,11 @@
 //! keep the registry as the kernel keeps its mappings, and in checked mode
 //! report misuse. Pure Rust types in, `Result<T, Errno>` out.
 //!
+//! Each call's operation is inlined into the C function that calls it in
+//! optimized builds (one return after the system call: BENCHMARKS.md's
+//! notes), never forced in debug builds, where it only made a dependent's
+//! clean build slower (every caller got a copy).
+//!
 //! Every call that changes mappings holds the registry lock across its
 //! system call, so the registry sees the calls of all threads in the order
 //! the kernel did. When a call fails after the kernel changed part of the
@@ -11,11 +16,10 @@
 
 use std::ptr::null_mut;
 
-use errno::Errno;
-
 use crate::checked::{self, Call, PastEnd, Report};
 use crate::process::{self, Hold, Ownership, hold, where_of};
 use crate::registry::{Entry, Registry};
+pub use crate::sys::Errno;
 use crate::sys::{
     self, EINVAL, EIO, ENOMEM, EOVERFLOW, MAP_ANONYMOUS, MAP_LOCKED, MREMAP_DONTUNMAP,
     MREMAP_FIXED, PROT_GROWSDOWN, PROT_GROWSUP, PROT_READ, PROT_WRITE,
@@ -81,7 +85,7 @@ fn pages_covering(len: usize, page: usize) -> usize {
 ///
 /// # Safety
 /// As for `mmap(2)`: with `MAP_FIXED` whatever was mapped in the range is replaced.
-#[inline(always)]
+#[cfg_attr(not(debug_assertions), inline(always))]
 pub unsafe fn map(
     addr: *mut u8,
     len: usize,
@@ -293,7 +297,7 @@ fn check_owned_slow(
 ///
 /// # Safety
 /// As for `msync(2)`.
-#[inline(always)]
+#[cfg_attr(not(debug_assertions), inline(always))]
 pub unsafe fn sync(addr: *mut u8, len: usize, flags: i32) -> Result<(), Errno> {
     let mode = mode_for(Call::Sync);
     let page = page_size();
@@ -320,7 +324,7 @@ pub unsafe fn sync(addr: *mut u8, len: usize, flags: i32) -> Result<(), Errno> {
 ///
 /// # Safety
 /// As for `munmap(2)`: nothing may use the range afterwards.
-#[inline(always)]
+#[cfg_attr(not(debug_assertions), inline(always))]
 pub unsafe fn unmap(addr: *mut u8, len: usize) -> Result<(), Errno> {
     let mode = mode_for(Call::Unmap);
     let page = page_size();
@@ -351,7 +355,7 @@ pub unsafe fn unmap(addr: *mut u8, len: usize) -> Result<(), Errno> {
 ///
 /// # Safety
 /// As for `mprotect(2)`: accesses the new protection forbids will fault.
-#[inline(always)]
+#[cfg_attr(not(debug_assertions), inline(always))]
 pub unsafe fn protect(addr: *mut u8, len: usize, prot: i32) -> Result<(), Errno> {
     let mode = mode_for(Call::Protect);
     let page = page_size();
@@ -408,7 +412,7 @@ fn resync_protection(registry: &mut Registry, start: usize, len: usize) {
 ///
 /// # Safety
 /// As for `madvise(2)`: some advice discards the range's contents.
-#[inline(always)]
+#[cfg_attr(not(debug_assertions), inline(always))]
 pub unsafe fn advise(addr: *mut u8, len: usize, advice: i32) -> Result<(), Errno> {
     let mode = mode_for(Call::Advise);
     let page = page_size();
@@ -454,7 +458,7 @@ fn mapped_prefix(start: usize, len: usize) -> usize {
 /// `mlock`: no argument error is decided before the kernel (it checks
 /// `RLIMIT_MEMLOCK` and `CAP_IPC_LOCK` first). The registry records the
 /// range as locked (`MAP_LOCKED` in its flags).
-#[inline(always)]
+#[cfg_attr(not(debug_assertions), inline(always))]
 pub fn lock(addr: *const u8, len: usize) -> Result<(), Errno> {
     let mode = mode_for(Call::Lock);
     let page = page_size();
@@ -468,7 +472,7 @@ pub fn lock(addr: *const u8, len: usize) -> Result<(), Errno> {
 
 /// `munlock` with Linux's argument rules decided in Rust first; the
 /// registry records the range as unlocked.
-#[inline(always)]
+#[cfg_attr(not(debug_assertions), inline(always))]
 pub fn unlock(addr: *const u8, len: usize) -> Result<(), Errno> {
     let mode = mode_for(Call::Unlock);
     let page = page_size();
@@ -525,7 +529,7 @@ fn resync_locks(registry: &mut Registry, start: usize, len: usize) {
 /// As for `mremap(2)`: a move leaves nothing usable at the old address
 /// (except with `MREMAP_DONTUNMAP`), and `MREMAP_FIXED` replaces whatever
 /// the new range held.
-#[inline(always)]
+#[cfg_attr(not(debug_assertions), inline(always))]
 pub unsafe fn remap(
     old: *mut u8,
     old_len: usize,
@@ -679,7 +683,7 @@ fn drop_unmapped(registry: &mut Registry, start: usize, len: usize) {
 ///
 /// # Safety
 /// `vec` must be writable for one byte per page of the range.
-#[inline(always)]
+#[cfg_attr(not(debug_assertions), inline(always))]
 pub unsafe fn resident(addr: *mut u8, len: usize, vec: *mut u8) -> Result<(), Errno> {
     let mode = mode_for(Call::Resident);
     let page = page_size();

@@ -19,12 +19,11 @@ use std::ops::{Deref, DerefMut};
 use std::os::fd::{AsRawFd, FromRawFd, RawFd};
 use std::ptr::null_mut;
 
-use errno::Errno;
-
 use crate::guarded;
 use crate::mapping::{
-    self, ANONYMOUS, EBADF, MAP_HUGE_SHIFT, MAP_HUGETLB, MAP_NORESERVE, MAP_POPULATE, MAP_STACK,
-    MREMAP_MAYMOVE, MS_ASYNC, MS_SYNC, PRIVATE, PROT_EXEC, READ, SHARED, WRITE, page_size,
+    self, ANONYMOUS, EBADF, Errno, MAP_HUGE_SHIFT, MAP_HUGETLB, MAP_NORESERVE, MAP_POPULATE,
+    MAP_STACK, MREMAP_MAYMOVE, MS_ASYNC, MS_SYNC, PRIVATE, PROT_EXEC, READ, SHARED, WRITE,
+    page_size,
 };
 
 fn os_error(error: Errno) -> Error {

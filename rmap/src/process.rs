@@ -13,13 +13,12 @@ use std::cell::{RefCell, UnsafeCell};
 use std::ffi::c_void;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
 
-use errno::Errno;
-
 use crate::checked::{self, Call, Context, Finding, Line, Mode, Report, Site, Unmapped, Where};
 use crate::lock::{self, Lock, LockGuard};
 use crate::registry::{Entry, Registry};
 use crate::sys::{
-    self, MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, MAP_SHARED, PROT_EXEC, PROT_READ, PROT_WRITE,
+    self, Errno, MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, MAP_SHARED, PROT_EXEC, PROT_READ,
+    PROT_WRITE,
 };
 
 /// What the registry lock guards: every mapping librmap made, and the

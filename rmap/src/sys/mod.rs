@@ -14,7 +14,17 @@ use std::sync::atomic::{
     AtomicBool, AtomicI32, AtomicPtr, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering,
 };
 
-use errno::{Errno, errno};
+/// An errno value, captured right after its system call and carried as a
+/// value to where it is reported (the C library sets it last). Our own
+/// type, not the `errno` crate's: one crate fewer on a dependent's build's
+/// critical path (make bench times that build).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Errno(pub i32);
+
+/// The calling thread's errno, now.
+pub fn errno() -> Errno {
+    Errno(std::io::Error::last_os_error().raw_os_error().unwrap_or(0))
+}
 
 pub use libc::{
     EBADF, EFAULT, EINVAL, EIO, ENOMEM, EOVERFLOW, MADV_DODUMP, MADV_DOFORK, MADV_DONTDUMP,
@@ -1159,7 +1169,12 @@ pub fn set_report_log(path: &[u8]) -> Result<(), Errno> {
 
 /// The text of an errno value.
 pub fn error_text(error: Errno) -> String {
-    error.to_string()
+    // "Input/output error (os error 5)" without the suffix: the C library's text.
+    let text = std::io::Error::from_raw_os_error(error.0).to_string();
+    match text.rfind(" (os error ") {
+        Some(end) => text[..end].to_string(),
+        None => text,
+    }
 }
 
 /// Whether the process runs in secure-execution mode (set-user-ID or
