@@ -9,6 +9,8 @@ compile_error!(
      and its guarded copy (fault.c) is x86-64 assembly"
 );
 
+mod c;
+
 use std::ffi::{c_int, c_void};
 use std::sync::atomic::{
     AtomicBool, AtomicI32, AtomicPtr, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering,
@@ -26,7 +28,7 @@ pub fn errno() -> Errno {
     Errno(std::io::Error::last_os_error().raw_os_error().unwrap_or(0))
 }
 
-pub use libc::{
+pub use c::{
     EBADF, EFAULT, EINVAL, EIO, ENOMEM, EOVERFLOW, MADV_DODUMP, MADV_DOFORK, MADV_DONTDUMP,
     MADV_DONTFORK, MADV_DONTNEED, MADV_FREE, MADV_HUGEPAGE, MADV_HWPOISON, MADV_MERGEABLE,
     MADV_NOHUGEPAGE, MADV_NORMAL, MADV_POPULATE_READ, MADV_POPULATE_WRITE, MADV_RANDOM,
@@ -78,7 +80,7 @@ pub fn page_size() -> usize {
 #[cold]
 fn read_page_size() -> usize {
     // SAFETY: sysconf has no preconditions.
-    let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    let size = unsafe { c::sysconf(c::_SC_PAGESIZE) };
     // Linux always knows its page size; 4096 keeps the type total.
     let size = usize::try_from(size).unwrap_or(4096);
     PAGE_SIZE.store(size, Ordering::Relaxed);
@@ -150,7 +152,7 @@ pub unsafe fn mmap(
         offset as usize,
     ];
     // SAFETY: forwarded to the caller's contract.
-    result_of(unsafe { syscall6(libc::SYS_mmap, args) }).map(|ptr| ptr as *mut u8)
+    result_of(unsafe { syscall6(c::SYS_mmap, args) }).map(|ptr| ptr as *mut u8)
 }
 
 /// `msync(2)`.
@@ -160,12 +162,7 @@ pub unsafe fn mmap(
 #[inline]
 pub unsafe fn msync(addr: *mut u8, len: usize, flags: i32) -> Result<(), Errno> {
     // SAFETY: forwarded to the caller's contract.
-    zero_or_error(unsafe {
-        syscall6(
-            libc::SYS_msync,
-            [addr as usize, len, flags as usize, 0, 0, 0],
-        )
-    })
+    zero_or_error(unsafe { syscall6(c::SYS_msync, [addr as usize, len, flags as usize, 0, 0, 0]) })
 }
 
 /// `munmap(2)`.
@@ -175,7 +172,7 @@ pub unsafe fn msync(addr: *mut u8, len: usize, flags: i32) -> Result<(), Errno> 
 #[inline]
 pub unsafe fn munmap(addr: *mut u8, len: usize) -> Result<(), Errno> {
     // SAFETY: forwarded to the caller's contract.
-    zero_or_error(unsafe { syscall6(libc::SYS_munmap, [addr as usize, len, 0, 0, 0, 0]) })
+    zero_or_error(unsafe { syscall6(c::SYS_munmap, [addr as usize, len, 0, 0, 0, 0]) })
 }
 
 #[inline(always)]
@@ -192,7 +189,7 @@ pub unsafe fn mprotect(addr: *mut u8, len: usize, prot: i32) -> Result<(), Errno
     // SAFETY: forwarded to the caller's contract.
     zero_or_error(unsafe {
         syscall6(
-            libc::SYS_mprotect,
+            c::SYS_mprotect,
             [addr as usize, len, prot as usize, 0, 0, 0],
         )
     })
@@ -208,7 +205,7 @@ pub unsafe fn madvise(addr: *mut u8, len: usize, advice: i32) -> Result<(), Errn
     // SAFETY: forwarded to the caller's contract.
     zero_or_error(unsafe {
         syscall6(
-            libc::SYS_madvise,
+            c::SYS_madvise,
             [addr as usize, len, advice as usize, 0, 0, 0],
         )
     })
@@ -218,14 +215,14 @@ pub unsafe fn madvise(addr: *mut u8, len: usize, advice: i32) -> Result<(), Errn
 #[inline]
 pub fn mlock(addr: *const u8, len: usize) -> Result<(), Errno> {
     // SAFETY: mlock only changes the residency of the range's pages.
-    zero_or_error(unsafe { syscall6(libc::SYS_mlock, [addr as usize, len, 0, 0, 0, 0]) })
+    zero_or_error(unsafe { syscall6(c::SYS_mlock, [addr as usize, len, 0, 0, 0, 0]) })
 }
 
 /// `munlock(2)`. Changes no memory, so it is safe.
 #[inline]
 pub fn munlock(addr: *const u8, len: usize) -> Result<(), Errno> {
     // SAFETY: munlock only changes the residency of the range's pages.
-    zero_or_error(unsafe { syscall6(libc::SYS_munlock, [addr as usize, len, 0, 0, 0, 0]) })
+    zero_or_error(unsafe { syscall6(c::SYS_munlock, [addr as usize, len, 0, 0, 0, 0]) })
 }
 
 /// `mremap(2)` with its fifth argument always passed (the kernel reads it
@@ -251,7 +248,7 @@ pub unsafe fn mremap(
         0,
     ];
     // SAFETY: forwarded to the caller's contract.
-    result_of(unsafe { syscall6(libc::SYS_mremap, args) }).map(|ptr| ptr as *mut u8)
+    result_of(unsafe { syscall6(c::SYS_mremap, args) }).map(|ptr| ptr as *mut u8)
 }
 
 /// `mincore(2)`.
@@ -262,12 +259,7 @@ pub unsafe fn mremap(
 #[inline]
 pub unsafe fn mincore(addr: *mut u8, len: usize, vec: *mut u8) -> Result<(), Errno> {
     // SAFETY: forwarded to the caller's contract.
-    zero_or_error(unsafe {
-        syscall6(
-            libc::SYS_mincore,
-            [addr as usize, len, vec as usize, 0, 0, 0],
-        )
-    })
+    zero_or_error(unsafe { syscall6(c::SYS_mincore, [addr as usize, len, vec as usize, 0, 0, 0]) })
 }
 
 /// Whether the kernel maps every page `[addr, addr + len)` touches, however
@@ -296,18 +288,18 @@ pub fn kernel_maps(addr: usize, len: usize) -> bool {
 #[inline(never)]
 pub fn fd_kind(fd: i32) -> FdKind {
     // SAFETY: F_GETFL takes no pointer; an invalid fd just fails.
-    let status = unsafe { libc::fcntl(fd, libc::F_GETFL) };
-    if status == -1 || status & libc::O_PATH != 0 {
+    let status = unsafe { c::fcntl(fd, c::F_GETFL) };
+    if status == -1 || status & c::O_PATH != 0 {
         return FdKind::Closed;
     }
     // SAFETY: stat is plain data, so all-zero is a valid value to overwrite.
-    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    let mut st: c::Stat = unsafe { std::mem::zeroed() };
     // SAFETY: `st` is a valid, writable stat buffer.
-    if unsafe { libc::fstat(fd, &mut st) } != 0 {
+    if unsafe { c::fstat(fd, &mut st) } != 0 {
         return FdKind::Closed;
     }
-    match st.st_mode & libc::S_IFMT {
-        libc::S_IFREG | libc::S_IFBLK | libc::S_IFSOCK => FdKind::OffTLimited,
+    match st.st_mode & c::S_IFMT {
+        c::S_IFREG | c::S_IFBLK | c::S_IFSOCK => FdKind::OffTLimited,
         _ => FdKind::Other,
     }
 }
@@ -380,7 +372,7 @@ pub fn release_signal_actions() {
 }
 
 /// The C library's `struct sigaction`, `sighandler_t` and `sigset_t`.
-pub use libc::{sigaction as SigAction, sighandler_t as SigHandler, sigset_t as SigSet};
+pub use c::{SigAction, SigHandler, SigSet};
 
 fn zero_or(error: c_int) -> Result<(), Errno> {
     match error {
@@ -411,7 +403,7 @@ pub fn set_signal_handler(
     handler: SigHandler,
     sysv: bool,
 ) -> Result<SigHandler, Errno> {
-    let mut old = libc::SIG_ERR;
+    let mut old = c::SIG_ERR;
     // SAFETY: `old` is a valid out-parameter; the handler is only stored.
     zero_or(unsafe { rmap_sys_signal(sig, handler, sysv.into(), &mut old) })?;
     Ok(old)
@@ -494,7 +486,7 @@ fn last_fault() -> Fault {
     // SAFETY: reads this thread's record into a valid out-parameter.
     let signal = unsafe { rmap_sys_last_fault(&mut addr) };
     Fault {
-        bus: signal == libc::SIGBUS,
+        bus: signal == c::SIGBUS,
         addr: addr as usize,
     }
 }
@@ -750,12 +742,12 @@ pub unsafe fn guarded_copy_checked(
 /// The seals of a memfd (`fcntl(F_GET_SEALS)`), or None for any other file.
 pub fn memfd_seals(fd: i32) -> Option<i32> {
     // SAFETY: F_GET_SEALS only reads; a bad descriptor is an error.
-    let seals = unsafe { libc::fcntl(fd, libc::F_GET_SEALS) };
+    let seals = unsafe { c::fcntl(fd, c::F_GET_SEALS) };
     (seals >= 0).then_some(seals)
 }
 
 /// The seals that keep a memfd from shrinking and from being written.
-pub const SEALS_IMMUTABLE: (i32, i32) = (libc::F_SEAL_SHRINK, libc::F_SEAL_WRITE);
+pub const SEALS_IMMUTABLE: (i32, i32) = (c::F_SEAL_SHRINK, c::F_SEAL_WRITE);
 
 /// Whether the file has fs-verity on (its measurement can be asked for:
 /// the ioctl answers, or says the buffer is too small).
@@ -765,22 +757,22 @@ pub fn has_fs_verity(fd: i32) -> bool {
         algorithm: u16,
         size: u16,
     }
-    const FS_IOC_MEASURE_VERITY: libc::c_ulong = 0xC004_6686;
+    const FS_IOC_MEASURE_VERITY: std::ffi::c_ulong = 0xC004_6686;
     let mut digest = Digest {
         algorithm: 0,
         size: 0,
     };
     // SAFETY: the ioctl writes at most the header given (size 0: no digest).
-    let result = unsafe { libc::ioctl(fd, FS_IOC_MEASURE_VERITY, &mut digest) };
+    let result = unsafe { c::ioctl(fd, FS_IOC_MEASURE_VERITY, &mut digest) };
     result == 0 || errno().0 == EOVERFLOW
 }
 
 /// The size of the file behind `fd` (`fstat`).
 pub fn file_size(fd: i32) -> Result<u64, Errno> {
     // SAFETY: stat is plain data, so all-zero is a valid value to overwrite.
-    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    let mut st: c::Stat = unsafe { std::mem::zeroed() };
     // SAFETY: `st` is a valid, writable stat buffer.
-    if unsafe { libc::fstat(fd, &mut st) } != 0 {
+    if unsafe { c::fstat(fd, &mut st) } != 0 {
         return Err(errno());
     }
     Ok(st.st_size as u64)
@@ -800,12 +792,12 @@ pub struct FileIdentity {
 #[inline(never)]
 pub fn file_identity(fd: i32) -> Option<FileIdentity> {
     // SAFETY: stat is plain data, so all-zero is a valid value to overwrite.
-    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    let mut st: c::Stat = unsafe { std::mem::zeroed() };
     // SAFETY: `st` is a valid, writable stat buffer.
-    if unsafe { libc::fstat(fd, &mut st) } != 0 {
+    if unsafe { c::fstat(fd, &mut st) } != 0 {
         return None;
     }
-    let regular = st.st_mode & libc::S_IFMT == libc::S_IFREG;
+    let regular = st.st_mode & c::S_IFMT == c::S_IFREG;
     Some(FileIdentity {
         dev: st.st_dev,
         ino: st.st_ino,
@@ -868,12 +860,7 @@ fn maps_fd() -> c_int {
         return fd;
     }
     // SAFETY: a NUL-terminated path.
-    let opened = unsafe {
-        libc::open(
-            c"/proc/self/maps".as_ptr(),
-            libc::O_RDONLY | libc::O_CLOEXEC,
-        )
-    };
+    let opened = unsafe { c::open(c"/proc/self/maps".as_ptr(), c::O_RDONLY | c::O_CLOEXEC) };
     if opened < 0 {
         return -1;
     }
@@ -888,7 +875,7 @@ fn maps_fd() -> c_int {
         }
         Err(first) => {
             // SAFETY: our own descriptor, never published.
-            unsafe { libc::close(moved) };
+            unsafe { c::close(moved) };
             first
         }
     }
@@ -903,16 +890,16 @@ fn moved_high(fd: c_int) -> c_int {
     }
     // SAFETY: our own descriptor, copied, then closed once.
     unsafe {
-        let moved = libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 100);
-        libc::close(fd);
+        let moved = c::fcntl(fd, c::F_DUPFD_CLOEXEC, 100);
+        c::close(fd);
         moved
     }
 }
 
 fn inode_of(fd: c_int) -> Option<u64> {
-    let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
+    let mut st = std::mem::MaybeUninit::<c::Stat>::uninit();
     // SAFETY: fstat fills the buffer when it returns 0.
-    (fd >= 0 && unsafe { libc::fstat(fd, st.as_mut_ptr()) } == 0)
+    (fd >= 0 && unsafe { c::fstat(fd, st.as_mut_ptr()) } == 0)
         // SAFETY: initialized by the successful fstat.
         .then(|| unsafe { st.assume_init() }.st_ino)
 }
@@ -927,7 +914,7 @@ pub fn forget_maps_fd() {
     let fd = MAPS_FD.swap(-1, Ordering::AcqRel);
     if is_maps_fd(fd) {
         // SAFETY: our own descriptor, unpublished above, closed once.
-        unsafe { libc::close(fd) };
+        unsafe { c::close(fd) };
     }
 }
 
@@ -953,7 +940,7 @@ struct ProcmapQuery {
 }
 
 /// `_IOWR('f', 17, struct procmap_query)`.
-const PROCMAP_QUERY: libc::c_ulong = 0xc068_6611;
+const PROCMAP_QUERY: std::ffi::c_ulong = 0xc068_6611;
 const PROCMAP_QUERY_COVERING_OR_NEXT_VMA: u64 = 0x10;
 
 /// Ok(None): no such mapping; Err: the kernel has no PROCMAP_QUERY.
@@ -969,9 +956,9 @@ fn procmap_query(fd: c_int, addr: usize, or_next: bool) -> Result<Option<KernelV
         ..ProcmapQuery::default()
     };
     // SAFETY: the argument is a valid, writable procmap_query of the size it states.
-    if unsafe { libc::ioctl(fd, PROCMAP_QUERY, &mut query) } != 0 {
+    if unsafe { c::ioctl(fd, PROCMAP_QUERY, &mut query) } != 0 {
         return match errno().0 {
-            libc::ENOENT => Ok(None),
+            c::ENOENT => Ok(None),
             _ => Err(()),
         };
     }
@@ -982,7 +969,7 @@ fn procmap_query(fd: c_int, addr: usize, or_next: bool) -> Result<Option<KernelV
         prot: (query.vma_flags & 0x7) as i32,
         shared: query.vma_flags & 0x8 != 0,
         offset: query.vma_offset as i64,
-        dev: libc::makedev(query.dev_major, query.dev_minor),
+        dev: c::makedev(query.dev_major, query.dev_minor),
         ino: query.inode,
     }))
 }
@@ -998,7 +985,7 @@ fn parse_maps(addr: usize, or_next: bool) -> Option<KernelVma> {
 /// Reads a whole /proc file (its size is not known in advance).
 fn read_proc(path: &std::ffi::CStr) -> Option<String> {
     // SAFETY: a NUL-terminated path; the descriptor is closed below.
-    let fd = unsafe { libc::open(path.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
+    let fd = unsafe { c::open(path.as_ptr(), c::O_RDONLY | c::O_CLOEXEC) };
     if fd < 0 {
         return None;
     }
@@ -1006,14 +993,14 @@ fn read_proc(path: &std::ffi::CStr) -> Option<String> {
     let mut chunk = [0u8; 4096];
     loop {
         // SAFETY: the buffer is valid and writable for its length.
-        let n = unsafe { libc::read(fd, chunk.as_mut_ptr().cast(), chunk.len()) };
+        let n = unsafe { c::read(fd, chunk.as_mut_ptr().cast(), chunk.len()) };
         if n <= 0 {
             break;
         }
         text.extend_from_slice(&chunk[..n as usize]);
     }
     // SAFETY: our own descriptor, closed once.
-    unsafe { libc::close(fd) };
+    unsafe { c::close(fd) };
     Some(String::from_utf8_lossy(&text).into_owned())
 }
 
@@ -1060,8 +1047,7 @@ pub fn mapped_file_size(addr: usize) -> Option<u64> {
         .nth(5)
         .filter(|p| p.starts_with('/'))?;
     let st = stat_path(&std::ffi::CString::new(path).ok()?)?;
-    (st.st_mode & libc::S_IFMT == libc::S_IFREG && st.st_ino == vma.ino)
-        .then_some(st.st_size as u64)
+    (st.st_mode & c::S_IFMT == c::S_IFREG && st.st_ino == vma.ino).then_some(st.st_size as u64)
 }
 
 /// [`mapped_file_size`] without allocating or reading /proc/self/maps as
@@ -1084,15 +1070,14 @@ pub fn mapped_file_size_in_handler(addr: usize) -> Option<u64> {
     .ok()?;
     let path = std::ffi::CStr::from_bytes_until_nul(&path).ok()?;
     let st = stat_path(path)?;
-    (st.st_mode & libc::S_IFMT == libc::S_IFREG && st.st_ino == vma.ino)
-        .then_some(st.st_size as u64)
+    (st.st_mode & c::S_IFMT == c::S_IFREG && st.st_ino == vma.ino).then_some(st.st_size as u64)
 }
 
-fn stat_path(path: &std::ffi::CStr) -> Option<libc::stat> {
+fn stat_path(path: &std::ffi::CStr) -> Option<c::Stat> {
     // SAFETY: stat is plain data, so all-zero is a valid value to overwrite.
-    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    let mut st: c::Stat = unsafe { std::mem::zeroed() };
     // SAFETY: a NUL-terminated path and a writable stat buffer.
-    (unsafe { libc::stat(path.as_ptr(), &mut st) } == 0).then_some(st)
+    (unsafe { c::stat(path.as_ptr(), &mut st) } == 0).then_some(st)
 }
 
 /// "7f00-7f01 rw-s 00001000 fe:00 1234  /path" as a KernelVma.
@@ -1111,7 +1096,7 @@ fn parse_maps_line(line: &str) -> Option<KernelVma> {
         prot: flag(0, b'r', PROT_READ) | flag(1, b'w', PROT_WRITE) | flag(2, b'x', PROT_EXEC),
         shared: perms.get(3) == Some(&b's'),
         offset: hex(offset)? as i64,
-        dev: libc::makedev(hex(major)? as u32, hex(minor)? as u32),
+        dev: c::makedev(hex(major)? as u32, hex(minor)? as u32),
         ino: ino.parse().ok()?,
     })
 }
@@ -1133,7 +1118,7 @@ pub fn report_line(line: &[u8]) {
 fn write_all(fd: c_int, mut bytes: &[u8]) {
     while !bytes.is_empty() {
         // SAFETY: the buffer is valid for its length.
-        let n = unsafe { libc::write(fd, bytes.as_ptr().cast(), bytes.len()) };
+        let n = unsafe { c::write(fd, bytes.as_ptr().cast(), bytes.len()) };
         if n <= 0 {
             return; // a failed write is dropped: reports never stop the program
         }
@@ -1146,23 +1131,23 @@ static LOG: AtomicI32 = AtomicI32::new(-1);
 /// Opens `path` for appending (created if missing, so that the processes of
 /// one run share it) and sends reports there from now on.
 pub fn set_report_log(path: &[u8]) -> Result<(), Errno> {
-    let path = std::ffi::CString::new(path).map_err(|_| Errno(libc::EINVAL))?;
-    let flags = libc::O_WRONLY | libc::O_CREAT | libc::O_APPEND | libc::O_CLOEXEC;
+    let path = std::ffi::CString::new(path).map_err(|_| Errno(c::EINVAL))?;
+    let flags = c::O_WRONLY | c::O_CREAT | c::O_APPEND | c::O_CLOEXEC;
     // SAFETY: a NUL-terminated path; the mode is passed as open(2) wants.
-    let fd = unsafe { libc::open(path.as_ptr(), flags, 0o644 as libc::c_uint) };
+    let fd = unsafe { c::open(path.as_ptr(), flags, 0o644 as std::ffi::c_uint) };
     if fd < 0 {
         return Err(errno());
     }
     let moved = moved_high(fd);
     if moved < 0 {
-        return Err(Errno(libc::EMFILE));
+        return Err(Errno(c::EMFILE));
     }
     if LOG
         .compare_exchange(-1, moved, Ordering::Relaxed, Ordering::Relaxed)
         .is_err()
     {
         // SAFETY: our own descriptor, never handed out.
-        unsafe { libc::close(moved) };
+        unsafe { c::close(moved) };
     }
     Ok(())
 }
@@ -1184,7 +1169,7 @@ pub fn error_text(error: Errno) -> String {
 /// program writes or with what status it exits.
 pub fn secure_execution() -> bool {
     // SAFETY: getauxval reads the auxiliary vector; 0 when absent.
-    unsafe { libc::getauxval(libc::AT_SECURE) != 0 }
+    unsafe { c::getauxval(c::AT_SECURE) != 0 }
 }
 
 /// An environment variable's bytes, as `secure_getenv` gives them: nothing
@@ -1204,7 +1189,7 @@ pub fn env_now<T>(name: &std::ffi::CStr, f: impl FnOnce(Option<&[u8]>) -> T) -> 
     }
     // SAFETY: a NUL-terminated name; the value is read before anything
     // here could change the environment.
-    let value = unsafe { libc::getenv(name.as_ptr()) };
+    let value = unsafe { c::getenv(name.as_ptr()) };
     // SAFETY: getenv returns a NUL-terminated string or NULL.
     f((!value.is_null()).then(|| unsafe { std::ffi::CStr::from_ptr(value) }.to_bytes()))
 }
@@ -1224,8 +1209,8 @@ pub fn pid() -> u32 {
 pub fn exit_now(status: c_int) -> ! {
     // SAFETY: fflush(NULL) flushes every stream; _exit never returns.
     unsafe {
-        libc::fflush(std::ptr::null_mut());
-        libc::_exit(status)
+        c::fflush(std::ptr::null_mut());
+        c::_exit(status)
     }
 }
 
@@ -1270,12 +1255,12 @@ pub fn caller_address() -> usize {
     // Linked into the program itself (librmap.a): its frames and the
     // program's cannot be told apart.
     // SAFETY: getauxval reads the auxiliary vector.
-    if own == object_base(unsafe { libc::getauxval(libc::AT_ENTRY) } as usize) {
+    if own == object_base(unsafe { c::getauxval(c::AT_ENTRY) } as usize) {
         return 0;
     }
     let mut frames = [std::ptr::null_mut::<c_void>(); 8];
     // SAFETY: the buffer holds as many pointers as passed.
-    let n = unsafe { libc::backtrace(frames.as_mut_ptr(), frames.len() as c_int) };
+    let n = unsafe { c::backtrace(frames.as_mut_ptr(), frames.len() as c_int) };
     // Frames before librmap's own can be a sanitizer's backtrace interceptor.
     frames[..n.max(0) as usize]
         .iter()
@@ -1288,9 +1273,9 @@ pub fn caller_address() -> usize {
 /// The load address of the object file containing `addr`.
 fn object_base(addr: usize) -> usize {
     // SAFETY: Dl_info is plain data; dladdr fills it or returns 0.
-    let mut info: libc::Dl_info = unsafe { std::mem::zeroed() };
+    let mut info: c::DlInfo = unsafe { std::mem::zeroed() };
     // SAFETY: `info` is a valid out-parameter.
-    match unsafe { libc::dladdr(addr as *const c_void, &mut info) } {
+    match unsafe { c::dladdr(addr as *const c_void, &mut info) } {
         0 => 0,
         _ => info.dli_fbase as usize,
     }
@@ -1320,9 +1305,9 @@ pub fn locate(addr: usize) -> CodeAt {
         return CodeAt::Unknown;
     }
     // SAFETY: Dl_info is plain data; dladdr fills it or returns 0.
-    let mut info: libc::Dl_info = unsafe { std::mem::zeroed() };
+    let mut info: c::DlInfo = unsafe { std::mem::zeroed() };
     // SAFETY: `info` is a valid out-parameter.
-    if unsafe { libc::dladdr(addr as *const c_void, &mut info) } == 0 {
+    if unsafe { c::dladdr(addr as *const c_void, &mut info) } == 0 {
         return CodeAt::Address(addr);
     }
     let text = |p: *const std::ffi::c_char| -> Option<&'static [u8]> {
@@ -1362,7 +1347,7 @@ fn read_program_path() {
     // SAFETY: at load nothing else touches the buffer; readlink writes at
     // most its size.
     let n = unsafe {
-        libc::readlink(
+        c::readlink(
             c"/proc/self/exe".as_ptr(),
             (*buffer).as_mut_ptr().cast(),
             (*buffer).len(),
@@ -1376,19 +1361,19 @@ fn read_program_path() {
 /// This thread's id (async-signal-safe).
 pub fn thread_id() -> i32 {
     // SAFETY: gettid takes no arguments.
-    unsafe { libc::gettid() }
+    unsafe { c::gettid() }
 }
 
 /// `pthread_atfork`; returns false if it failed.
 pub fn at_fork(prepare: extern "C" fn(), parent: extern "C" fn(), child: extern "C" fn()) -> bool {
     // SAFETY: the handlers are plain functions valid for the process lifetime.
-    unsafe { libc::pthread_atfork(Some(prepare), Some(parent), Some(child)) == 0 }
+    unsafe { c::pthread_atfork(Some(prepare), Some(parent), Some(child)) == 0 }
 }
 
 /// `atexit`; returns false if it failed.
 pub fn at_exit(handler: extern "C" fn()) -> bool {
     // SAFETY: the handler is a plain function valid for the process lifetime.
-    unsafe { libc::atexit(handler) == 0 }
+    unsafe { c::atexit(handler) == 0 }
 }
 
 /// glibc's `__libc_single_threaded` (since 2.32), found when the library
@@ -1397,7 +1382,7 @@ static SINGLE_THREADED_FLAG: AtomicPtr<u8> = AtomicPtr::new(std::ptr::null_mut()
 
 fn find_single_threaded_flag() {
     // SAFETY: dlsym with a NUL-terminated name; null when absent.
-    let flag = unsafe { libc::dlsym(libc::RTLD_DEFAULT, c"__libc_single_threaded".as_ptr()) };
+    let flag = unsafe { c::dlsym(c::RTLD_DEFAULT, c"__libc_single_threaded".as_ptr()) };
     SINGLE_THREADED_FLAG.store(flag.cast(), Ordering::Relaxed);
 }
 
@@ -1419,12 +1404,12 @@ pub fn single_threaded() -> bool {
 pub fn futex_wait(word: &AtomicU32, expected: u32) {
     // SAFETY: the futex word is a live, aligned u32; no timeout pointer.
     unsafe {
-        libc::syscall(
-            libc::SYS_futex,
+        c::syscall(
+            c::SYS_futex,
             word.as_ptr(),
-            libc::FUTEX_WAIT | libc::FUTEX_PRIVATE_FLAG,
+            c::FUTEX_WAIT | c::FUTEX_PRIVATE_FLAG,
             expected,
-            std::ptr::null::<libc::timespec>(),
+            std::ptr::null::<c_void>(),
         );
     }
 }
@@ -1433,10 +1418,10 @@ pub fn futex_wait(word: &AtomicU32, expected: u32) {
 pub fn futex_wake_one(word: &AtomicU32) {
     // SAFETY: the futex word is a live, aligned u32.
     unsafe {
-        libc::syscall(
-            libc::SYS_futex,
+        c::syscall(
+            c::SYS_futex,
             word.as_ptr(),
-            libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG,
+            c::FUTEX_WAKE | c::FUTEX_PRIVATE_FLAG,
             1,
         );
     }
@@ -1475,7 +1460,7 @@ mod tests {
                 prot: PROT_READ | PROT_WRITE,
                 shared: true,
                 offset: 0x3000,
-                dev: libc::makedev(0xfe, 1),
+                dev: c::makedev(0xfe, 1),
                 ino: 1234,
             })
         );
