@@ -43,7 +43,7 @@ bench=${1:-target/bench}
     echo "  makes the threads take turns in user space instead of contending for"
     echo "  the kernel's mmap lock. It depends on the scheduler and the kernel more"
     echo "  than any other row: medians of 0.66 to 0.77 on an earlier machine, 1.03"
-    echo "  to 1.06 on this one (Linux 6.18), where the target's 1.053 has the"
+    echo "  to 1.08 on this one (Linux 6.18), where the target's 1.053 has the"
     echo "  least margin of all; more spinning before the futex wait (400 or 1,500"
     echo "  rounds instead of 100) measured the same."
     echo "- Advise: in about one process in four the rmap side runs ~35 ns slower"
