@@ -51,6 +51,7 @@ mod process;
 mod registry;
 mod sys;
 mod validate;
+mod watch;
 
 pub use memmap::{
     Advice, MapIfSafeError, MapInfo, Mmap, MmapAsRawDesc, MmapMut, MmapOptions, MmapRaw,

@@ -64,33 +64,6 @@ impl<T> Lock<T> {
         }
     }
 
-    /// The lock for a signal handler: spins a bounded while instead of
-    /// sleeping, and gives up (None) if the holder keeps it. (The handler's
-    /// own thread never holds it at a fault: librmap touches no mapping
-    /// while holding the lock.)
-    pub fn lock_in_handler(&self) -> Option<LockGuard<'_, T>> {
-        if sys::single_threaded() {
-            return Some(LockGuard {
-                lock: self,
-                taken: false,
-            });
-        }
-        for _ in 0..10_000_000 {
-            if self
-                .state
-                .compare_exchange(UNLOCKED, LOCKED, Ordering::Acquire, Ordering::Relaxed)
-                .is_ok()
-            {
-                return Some(LockGuard {
-                    lock: self,
-                    taken: true,
-                });
-            }
-            std::hint::spin_loop();
-        }
-        None
-    }
-
     #[cold]
     fn lock_contended(&self) {
         // Holders are usually inside one system call: spin briefly first.

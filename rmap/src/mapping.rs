@@ -17,14 +17,15 @@
 use std::ptr::null_mut;
 
 use crate::checked::{self, Call, PastEnd, Report};
-use crate::process::{self, Hold, Ownership, hold, where_of};
+use crate::process::{self, Held, Hold, Ownership, hold, where_of};
 use crate::registry::{Entry, Registry};
 pub use crate::sys::Errno;
 use crate::sys::{
-    self, EINVAL, EIO, ENOMEM, EOVERFLOW, MAP_ANONYMOUS, MAP_LOCKED, MREMAP_DONTUNMAP,
+    self, EINVAL, EIO, ENOMEM, EOVERFLOW, MAP_ANONYMOUS, MAP_FIXED, MAP_LOCKED, MREMAP_DONTUNMAP,
     MREMAP_FIXED, PROT_GROWSDOWN, PROT_GROWSUP, PROT_READ, PROT_WRITE,
 };
 use crate::validate::{self, MapArgs, round_up_to_page};
+use crate::watch::{self, Moved};
 
 /// The checked mode, as callers name it.
 pub use crate::checked::Mode as CheckMode;
@@ -120,8 +121,17 @@ pub unsafe fn map(
         }
     };
     let mut held = hold();
+    let held = &mut *held;
+    // A fixed mapping replaces what the range held.
+    let replaced: &[(usize, usize)] = match flags & MAP_FIXED {
+        0 => &[],
+        _ => &[(addr as usize, pages_covering(len, page))],
+    };
+    let change =
+        watch::before_change(&held.registry, &mut held.losses, replaced).map_err(failed)?;
     // SAFETY: forwarded to the caller's contract.
     let result = unsafe { sys::mmap(addr, len, prot, flags, fd, offset) };
+    let mut made = (0, 0);
     if let Ok(ptr) = result {
         let entry = Entry {
             len: pages_covering(len, page),
@@ -139,11 +149,18 @@ pub unsafe fn map(
         };
         held.registry.insert(ptr as usize, entry);
         held.maps += 1;
-        if process::some_loss() {
+        if watch::some_loss() {
             held.losses.forget(ptr as usize, entry.len, None);
         }
+        made = (ptr as usize, entry.len);
     }
-    drop(held);
+    watch::after_change(
+        &held.registry,
+        &mut held.losses,
+        change,
+        &[made, replaced.first().copied().unwrap_or((0, 0))],
+        None,
+    );
     if let (Ok(ptr), CheckMode::Report | CheckMode::Abort) = (result, mode) {
         let size = file
             .and_then(|f| f.size)
@@ -306,10 +323,8 @@ pub unsafe fn sync(addr: *mut u8, len: usize, flags: i32) -> Result<(), Errno> {
     // SAFETY: forwarded to the caller's contract.
     unsafe { sys::msync(addr, len, flags) }.map_err(failed)?;
     drop(owned);
-    if process::some_loss()
-        && hold()
-            .losses
-            .any_within(addr as usize, pages_covering(len, page))
+    if watch::some_loss()
+        && folded(&mut hold()).any_within(addr as usize, pages_covering(len, page))
     {
         // The pages still backed by the file were written; the lost ones
         // never will be.
@@ -335,18 +350,24 @@ pub unsafe fn unmap(addr: *mut u8, len: usize) -> Result<(), Errno> {
     };
     let owned = check_owned(Call::Unmap, mode, addr as usize, len, page).map_err(failed)?;
     let mut held = owned.unwrap_or_else(hold);
+    let held = &mut *held;
+    let range = [(addr as usize, pages_covering(len, page))];
+    let change = watch::before_change(&held.registry, &mut held.losses, &range).map_err(failed)?;
     // SAFETY: forwarded to the caller's contract.
-    unsafe { sys::munmap(addr, len) }.map_err(failed)?;
-    let len = pages_covering(len, page);
-    held.registry.remove(addr as usize, len);
-    if process::some_loss() {
-        held.losses.forget(addr as usize, len, None);
+    let result = unsafe { sys::munmap(addr, len) };
+    if result.is_ok() {
+        let len = range[0].1;
+        held.registry.remove(addr as usize, len);
+        if watch::some_loss() {
+            held.losses.forget(addr as usize, len, None);
+        }
+        held.unmaps += 1;
+        if mode != CheckMode::Off {
+            held.unmapped.record(addr as usize, len, at);
+        }
     }
-    held.unmaps += 1;
-    if mode != CheckMode::Off {
-        held.unmapped.record(addr as usize, len, at);
-    }
-    Ok(())
+    watch::after_change(&held.registry, &mut held.losses, change, &range, None);
+    result.map_err(failed)
 }
 
 /// `mprotect` with Linux's argument rules decided in Rust first; the
@@ -364,12 +385,16 @@ pub unsafe fn protect(addr: *mut u8, len: usize, prot: i32) -> Result<(), Errno>
     let recorded = prot & !(PROT_GROWSDOWN | PROT_GROWSUP);
     let (mut start, pages_len) = (addr as usize, pages_covering(len, page));
     let mut held = owned.unwrap_or_else(hold);
-    let registry = &mut held.registry;
+    let Held {
+        registry, losses, ..
+    } = &mut *held;
     if prot & PROT_GROWSDOWN != 0 {
         // The kernel extends the change down to the start of the mapping.
         start = registry.find(start).map_or(start, |(s, _)| s);
     }
     let end = addr as usize + pages_len;
+    let range = [(start, end - start)];
+    let change = watch::before_change(registry, losses, &range).map_err(failed)?;
     let exact = registry.find_exact(start, end - start);
     // SAFETY: forwarded to the caller's contract.
     let result = unsafe { sys::mprotect(addr, len, prot) };
@@ -378,6 +403,7 @@ pub unsafe fn protect(addr: *mut u8, len: usize, prot: i32) -> Result<(), Errno>
         (Ok(()), None) => registry.update(start, end - start, |e| e.prot = recorded),
         (Err(_), _) => resync_protection(registry, start, end - start),
     }
+    watch::after_change(registry, losses, change, &range, None);
     drop(held);
     result.map_err(failed)?;
     if mode != CheckMode::Off {
@@ -549,18 +575,41 @@ pub unsafe fn remap(
     let owned =
         check_owned(Call::Remap, mode, old as usize, old_len.max(1), page).map_err(failed)?;
     let mut held = owned.unwrap_or_else(hold);
-    let registry = &mut held.registry;
+    let Held {
+        registry, losses, ..
+    } = &mut *held;
+    let (old_start, old_pages) = (old as usize, pages_covering(old_len, page));
+    let new_pages = pages_covering(new_len, page);
+    // What the call may unmap, move or replace: the old range (grown in
+    // place too), and a fixed move's target.
+    let changed = [
+        (old_start, old_pages.max(new_pages)),
+        match flags & MREMAP_FIXED {
+            0 => (0, 0),
+            _ => (new_addr as usize, new_pages),
+        },
+    ];
+    let change = watch::before_change(registry, losses, &changed).map_err(failed)?;
     // SAFETY: forwarded to the caller's contract.
     let result = unsafe { sys::mremap(old, old_len, new_len, flags, new_addr) };
-    let (old_start, old_len) = (old as usize, pages_covering(old_len, page));
-    let new_len = pages_covering(new_len, page);
+    let (old_len, new_len) = (old_pages, new_pages);
+    let mut moved = None;
+    let mut touched = changed;
     match result {
         Ok(ptr) => {
             record_remap(registry, old_start, old_len, new_len, flags, ptr as usize);
-            if process::some_loss() {
+            touched[1] = (ptr as usize, new_len);
+            if old_len > 0 && flags & MREMAP_DONTUNMAP == 0 && ptr != old {
+                moved = Some(Moved {
+                    old: old_start,
+                    old_len,
+                    new: ptr as usize,
+                    new_len,
+                });
+            }
+            if watch::some_loss() {
                 // A move's target first lost what it held; the old range's
                 // losses go along (a copy's stay: MREMAP_DONTUNMAP).
-                let losses = &mut held.losses;
                 losses.forget(ptr as usize, new_len, None);
                 if old_len > 0 && flags & MREMAP_DONTUNMAP == 0 {
                     losses.forget(old_start, old_len, Some((ptr as usize, new_len)));
@@ -575,6 +624,7 @@ pub unsafe fn remap(
             }
         }
     }
+    watch::after_change(registry, losses, change, &touched, moved);
     drop(held);
     let ptr = result.map_err(failed)?;
     if mode != CheckMode::Off && new_len > old_len && checked::settings().beyond_eof_at_map {
@@ -719,11 +769,16 @@ pub fn tolerate(addr: usize, len: usize) -> Result<(), Errno> {
         _ => process::ownership(&mut held, addr, len),
     };
     if found == process::Ownership::Owned {
-        let registry = &mut held.registry;
+        let Held {
+            registry, losses, ..
+        } = &mut *held;
+        let range = [(addr, len)];
+        let change = watch::before_publishing(registry, losses, &range).map_err(failed)?;
         match registry.find_exact(addr, len) {
             Some(exact) => registry.update_exact(exact, |e| e.tolerant = true),
             None => registry.update(addr, len, |e| e.tolerant = true),
         }
+        watch::after_change(registry, losses, change, &range, None);
         return Ok(());
     }
     drop(held);
@@ -760,12 +815,19 @@ pub fn losses(addr: usize, len: usize) -> Result<Vec<(usize, i64)>, Errno> {
     if process::ownership_of_records(&mut held.registry, addr, len) != process::Ownership::Owned {
         return Err(Errno(ENOMEM));
     }
-    if held.losses.overflowed {
+    let losses = folded(&mut held);
+    if losses.overflowed {
         return Err(Errno(EOVERFLOW));
     }
-    let mut found: Vec<(usize, i64)> = held.losses.within(addr, len).collect();
+    let mut found: Vec<(usize, i64)> = losses.within(addr, len).collect();
     found.sort_unstable();
     Ok(found)
+}
+
+/// The losses, with what the fault handler pushed since folded in.
+fn folded(held: &mut Held) -> &watch::Losses {
+    held.losses.fold(&held.registry, None);
+    &held.losses
 }
 
 /// A mapping librmap holds, as the introspection calls report it.
@@ -784,7 +846,7 @@ pub fn query(addr: usize) -> Option<Info> {
     let mut held = hold();
     let (start, entry) = held.registry.find(addr)?;
     let damaged =
-        entry.tolerant && process::some_loss() && held.losses.any_within(start, entry.len);
+        entry.tolerant && watch::some_loss() && folded(&mut held).any_within(start, entry.len);
     Some(Info {
         start,
         entry: with_identity(&mut held.registry, start, entry),
@@ -877,13 +939,14 @@ pub fn totals() -> Totals {
 /// back into librmap while walking them.
 pub fn snapshot() -> Vec<Info> {
     let mut held = hold();
+    folded(&mut held);
     let all: Vec<(usize, Entry)> = held.registry.iter().collect();
     all.into_iter()
         .map(|(start, entry)| Info {
             start,
             entry: with_identity(&mut held.registry, start, entry),
             damaged: entry.tolerant
-                && process::some_loss()
+                && watch::some_loss()
                 && held.losses.any_within(start, entry.len),
         })
         .collect()

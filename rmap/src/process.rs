@@ -20,6 +20,7 @@ use crate::sys::{
     self, Errno, MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, MAP_SHARED, PROT_EXEC, PROT_READ,
     PROT_WRITE,
 };
+use crate::watch::{self, Found, Losses, View};
 
 /// What the registry lock guards: every mapping librmap made, and the
 /// counts of the calls that change it (counted under the lock, so without
@@ -30,90 +31,9 @@ pub struct Held {
     pub unmaps: u64,
     /// Checked mode: the last ranges unmapped, to name double unmaps.
     pub unmapped: Unmapped,
-    /// Pages of tolerant mappings replaced by zeros after a SIGBUS.
+    /// Pages of tolerant mappings replaced by zeros after a SIGBUS, as
+    /// folded from the fault handler's ring (`watch`).
     pub losses: Losses,
-}
-
-/// The pages of tolerant mappings that raised SIGBUS and were replaced by
-/// zero-filled private memory: each page's address and the file offset it
-/// stood for. A fixed table, written by the fault handler (which must not
-/// allocate) under the registry lock; beyond its capacity a loss is still
-/// absorbed, and `overflowed` makes every tolerant mapping count as damaged.
-pub struct Losses {
-    pages: [(usize, i64); Losses::CAPACITY],
-    len: usize,
-    pub overflowed: bool,
-}
-
-impl Losses {
-    pub const CAPACITY: usize = 16_384;
-
-    const fn new() -> Losses {
-        Losses {
-            pages: [(0, 0); Losses::CAPACITY],
-            len: 0,
-            overflowed: false,
-        }
-    }
-
-    fn add(&mut self, page: usize, offset: i64) {
-        if self.len < Losses::CAPACITY {
-            self.pages[self.len] = (page, offset);
-            self.len += 1;
-        } else {
-            self.overflowed = true;
-        }
-    }
-
-    /// The lost pages in [start, start + len), in the order they were lost.
-    pub fn within(&self, start: usize, len: usize) -> impl Iterator<Item = (usize, i64)> + '_ {
-        self.pages[..self.len]
-            .iter()
-            .copied()
-            .filter(move |&(page, _)| page >= start && page - start < len)
-    }
-
-    /// Forgets the lost pages of [start, start + len) (unmapped, or mapped
-    /// over); with `moved_to`, moves them to the same place of a range
-    /// starting there instead (`mremap`), keeping those below `new_len`.
-    pub fn forget(&mut self, start: usize, len: usize, moved_to: Option<(usize, usize)>) {
-        let mut kept = 0;
-        for i in 0..self.len {
-            let (page, offset) = self.pages[i];
-            let inside = page >= start && page - start < len;
-            let moved = match (inside, moved_to) {
-                (false, _) => Some(page),
-                (true, Some((to, new_len))) if page - start < new_len => Some(to + (page - start)),
-                (true, _) => None,
-            };
-            if let Some(page) = moved {
-                self.pages[kept] = (page, offset);
-                kept += 1;
-            }
-        }
-        self.len = kept;
-    }
-
-    /// Whether every page of [start, start + len) is a lost page.
-    fn all_lost(&self, start: usize, len: usize) -> bool {
-        let page = sys::page_size();
-        (start..start + len)
-            .step_by(page)
-            .all(|at| self.within(at, page).next().is_some())
-    }
-
-    /// Whether [start, start + len) holds a lost page (or could: overflowed).
-    pub fn any_within(&self, start: usize, len: usize) -> bool {
-        self.overflowed || self.within(start, len).next().is_some()
-    }
-}
-
-/// Whether any page was ever lost (so that the calls that look for losses
-/// cost nothing in a process that never had one).
-static SOME_LOSS: AtomicBool = AtomicBool::new(false);
-
-pub fn some_loss() -> bool {
-    SOME_LOSS.load(Ordering::Relaxed)
 }
 
 /// The process-wide state, in one place: the registry and all the counters.
@@ -312,10 +232,16 @@ extern "C" fn after_fork_in_child() {
         counter.store(0, Ordering::Relaxed);
     }
     HELD_ACROSS_FORK.with(|held| {
-        if let Some(guard) = held.borrow_mut().as_mut()
-            && SOME_DONT_FORK.load(Ordering::Relaxed)
-        {
-            guard.registry.forget_if(|entry| entry.dont_fork);
+        if let Some(guard) = held.borrow_mut().as_mut() {
+            if SOME_DONT_FORK.load(Ordering::Relaxed) {
+                guard.registry.forget_if(|entry| entry.dont_fork);
+            }
+            if watch::wanted() {
+                let Held {
+                    registry, losses, ..
+                } = &mut **guard;
+                watch::after_fork_in_child(registry, losses);
+            }
         }
         drop(held.borrow_mut().take());
     });
@@ -337,65 +263,196 @@ extern "C" fn at_load() {
     sys::set_bus_tolerator(tolerate_bus);
 }
 
-/// The fault handler's first question for a real SIGBUS (a guarded copy's
-/// too): whether `addr` lies in a tolerant page librmap mapped. If so, the
-/// page is replaced, under the registry lock (so no other thread's unmap,
-/// remap or map can have put something else there meanwhile), by
-/// zero-filled private memory with the record's protection, the loss is
-/// recorded, checked mode reports it, and the handler returns 1: the access
-/// runs again. Runs in the signal handler: allocates nothing, reads no
-/// environment, and gives up (0: the signal goes on as before) rather than
-/// wait long for the lock.
-extern "C" fn tolerate_bus(addr: *mut c_void) -> std::ffi::c_int {
+/// What the handler answers for a SIGBUS: the access runs again, or the
+/// signal goes on (to a guarded copy's fix-up, or the program's action).
+const RUN_AGAIN: std::ffi::c_int = 1;
+const PASS_ON: std::ffi::c_int = 0;
+
+/// The fault handler's first question for a SIGBUS of an access (a guarded
+/// copy's too): whether `addr` lies in a tolerant page librmap mapped. If
+/// so, and the page still faults, it is replaced by zero-filled private
+/// memory with the mapping's protection, the loss goes into the ring for
+/// the program, checked mode reports it, and the access runs again.
+///
+/// It shares no lock with the program (see watch.rs): it claims the
+/// tolerant range's slot, which no librmap call can unmap, move or replace
+/// while it is claimed, and never waits: a slot claimed by another handler,
+/// or being changed by another thread, makes the access run again (and
+/// fault again, until the other is done). A change by this very thread (an
+/// asynchronous signal handler interrupted it) is decided by the kernel's
+/// view of the page. Every signal is blocked while a page is being
+/// replaced, so that no handler of this thread interrupts a replacement.
+/// Runs in the signal handler: allocates nothing, reads no environment.
+extern "C" fn tolerate_bus(addr: *mut c_void, write: std::ffi::c_int) -> std::ffi::c_int {
     let addr = addr as usize;
-    let Some(mut held) = PROCESS.held.lock_in_handler() else {
-        return 0;
-    };
-    let Some((start, entry)) = held.registry.find(addr).filter(|(_, e)| e.tolerant) else {
-        return 0;
-    };
-    let page_size = sys::page_size();
-    let page = addr & !(page_size - 1);
+    let page = addr & !(sys::page_size() - 1);
+    let write = write != 0;
+    match watch::find(page) {
+        Found::Nothing | Found::Own => absorb_own_change(addr, page, write),
+        Found::Busy => RUN_AGAIN,
+        Found::Live(slot, state) => {
+            let mask = sys::block_all_signals();
+            let Some(view) = watch::claim(slot, state) else {
+                // Changed since it was read: look again on the next fault.
+                sys::restore_signals(mask);
+                return RUN_AGAIN;
+            };
+            if !view.tolerant {
+                watch::release(slot);
+                sys::restore_signals(mask);
+                return PASS_ON;
+            }
+            let mut view = view;
+            if view.ino == 0
+                && !view.anonymous()
+                && let Some(vma) = sys::kernel_vma_in_handler(page)
+            {
+                (view.dev, view.ino) = (vma.dev, vma.ino);
+                watch::learn_identity(slot, vma.dev, vma.ino);
+            }
+            let outcome = replace_if_faulting(page, view.prot, write);
+            if outcome == Replacement::Replaced {
+                watch::push_loss(page, view.offset_of(page));
+            }
+            watch::release(slot);
+            match outcome {
+                Replacement::Replaced => {
+                    report_loss(addr, view.offset_of(page), &view);
+                    RUN_AGAIN
+                }
+                Replacement::NoLongerFaults => RUN_AGAIN,
+                Replacement::Failed => {
+                    sys::restore_signals(mask);
+                    PASS_ON
+                }
+            }
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Replacement {
+    Replaced,
+    /// The page can be accessed now (the file grew back, or another
+    /// handler replaced it first): the access runs again as it is.
+    NoLongerFaults,
+    /// The kernel refused the replacement (`vm.max_map_count`).
+    Failed,
+}
+
+/// Replaces `page` by a zero-filled private page with `prot`, unless the
+/// kernel says it no longer faults for this access.
+fn replace_if_faulting(page: usize, prot: i32, write: bool) -> Replacement {
+    match sys::probe_readable(page) {
+        Some(true) if !write => return Replacement::NoLongerFaults,
+        // Readable, and written: a hole on a full disk, or already a
+        // replacement (private anonymous memory, which never faults).
+        Some(true)
+            if sys::kernel_vma_in_handler(page).is_some_and(|vma| vma.ino == 0 && !vma.shared) =>
+        {
+            return Replacement::NoLongerFaults;
+        }
+        _ => {}
+    }
     let rwx = PROT_READ | PROT_WRITE | PROT_EXEC;
-    // SAFETY: the page lies in a mapping librmap made and holds (the lock
-    // keeps every librmap call that could unmap or replace it out); its
-    // file no longer backs it, so nothing readable is lost by the swap.
+    // SAFETY: the page lies in a tolerant mapping librmap made, which no
+    // librmap call can unmap or replace meanwhile (its slot is claimed, or
+    // this thread is the one changing it); its file no longer backs it, so
+    // nothing readable is lost by the swap.
     let replaced = unsafe {
         sys::mmap(
             page as *mut u8,
-            page_size,
-            entry.prot & rwx,
+            sys::page_size(),
+            prot & rwx,
             MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED,
             -1,
             0,
         )
     };
-    if replaced.is_err() {
-        return 0;
+    match replaced {
+        Ok(_) => Replacement::Replaced,
+        Err(_) => Replacement::Failed,
     }
-    let offset = entry.offset.wrapping_add((page - start) as i64);
-    held.losses.add(page, offset);
-    SOME_LOSS.store(true, Ordering::Relaxed);
-    drop(held);
+}
+
+/// A SIGBUS in no live tolerant range: when this thread is itself changing
+/// tolerant ranges (a handler interrupted its librmap call), the page is
+/// one of them if the kernel maps the same file there at an offset of
+/// theirs: before the call's system call (the range as it was), or after
+/// it (moved: the original address no longer maps that file offset).
+fn absorb_own_change(addr: usize, page: usize, write: bool) -> std::ffi::c_int {
+    let me = sys::thread_id();
+    if !watch::retiring_by(me) {
+        return PASS_ON;
+    }
+    let mask = sys::block_all_signals();
+    let ours = sys::kernel_vma_in_handler(page)
+        .filter(|vma| vma.ino != 0)
+        .and_then(|vma| {
+            let offset = vma.offset.wrapping_add((page - vma.start) as i64);
+            watch::retired_by(me)
+                .find(|view| {
+                    let within = offset >= view.offset && offset - view.offset < view.len as i64;
+                    let same_file = view.ino == 0 || (view.dev, view.ino) == (vma.dev, vma.ino);
+                    view.tolerant
+                        && view.shared() == vma.shared
+                        && same_file
+                        && within
+                        && still_here_or_moved(view, offset, page, &vma)
+                })
+                .map(|view| (view, offset, vma.prot))
+        });
+    let Some((view, offset, prot)) = ours else {
+        sys::restore_signals(mask);
+        return PASS_ON;
+    };
+    match replace_if_faulting(page, prot, write) {
+        Replacement::Replaced => {
+            watch::push_loss(page, offset);
+            report_loss(addr, offset, &view);
+            RUN_AGAIN
+        }
+        Replacement::NoLongerFaults => RUN_AGAIN,
+        Replacement::Failed => {
+            sys::restore_signals(mask);
+            PASS_ON
+        }
+    }
+}
+
+/// Whether `page` (mapping `vma`, file `offset`) is `view`'s page: at its
+/// own address, or moved away from it (its own address no longer maps that
+/// file offset).
+fn still_here_or_moved(view: &View, offset: i64, page: usize, vma: &sys::KernelVma) -> bool {
+    let home = view.start + (offset - view.offset) as usize;
+    home == page
+        || !sys::kernel_vma_in_handler(home).is_some_and(|there| {
+            (there.dev, there.ino) == (vma.dev, vma.ino)
+                && there.offset.wrapping_add((home - there.start) as i64) == offset
+        })
+}
+
+/// Checked mode: the report of a page replaced (from the handler).
+fn report_loss(addr: usize, offset: i64, view: &View) {
     let mode = checked::mode_if_known();
-    if mode != Mode::Off && checked::settings_if_read().is_some() {
-        let lost = Report::Lost {
-            fault: addr,
-            file_offset: offset as u64,
-            start,
-            len: entry.len,
-            created_at: where_of(entry.creator),
-        };
-        PROCESS.findings[Finding::Lost.index()].fetch_add(1, Ordering::Relaxed);
-        if let Some(line) = take_line(true) {
-            let json = checked::settings_if_read().is_some_and(|s| s.json);
-            sys::report_line(line.get().of(&lost, context(), json));
-        }
-        if mode == Mode::Abort {
-            sys::abort();
-        }
+    if mode == Mode::Off || checked::settings_if_read().is_none() {
+        return;
     }
-    1
+    let lost = Report::Lost {
+        fault: addr,
+        file_offset: offset as u64,
+        start: view.start,
+        len: view.len,
+        created_at: where_of(view.creator),
+    };
+    PROCESS.findings[Finding::Lost.index()].fetch_add(1, Ordering::Relaxed);
+    if let Some(line) = take_line(true) {
+        let json = checked::settings_if_read().is_some_and(|s| s.json);
+        sys::report_line(line.get().of(&lost, context(), json));
+    }
+    if mode == Mode::Abort {
+        sys::abort();
+    }
 }
 
 /// Checked mode, at the first file mapping: the fault handler goes in
@@ -409,6 +466,7 @@ pub fn watch_faults() {
     if !WATCHING.load(Ordering::Relaxed) {
         prepare_reports();
         if ensure_fault_handler().is_ok() {
+            watch::watch_files(&hold().registry);
             WATCHING.store(true, Ordering::Relaxed);
         }
     }
@@ -426,21 +484,16 @@ extern "C" fn bus_seen(addr: *mut c_void) {
         return;
     }
     let addr = addr as usize;
-    let found = match PROCESS.held.lock_in_handler() {
-        Some(held) => held.registry.find(addr),
-        None => return,
-    };
-    let Some((start, entry)) = found.filter(|(_, e)| e.flags & MAP_ANONYMOUS == 0) else {
+    let page = sys::page_size();
+    let Some(view) = watch::peek(addr & !(page - 1)).filter(|view| !view.anonymous()) else {
         return;
     };
-    let page = sys::page_size();
-    let file_offset = (entry.offset as u64).wrapping_add(((addr & !(page - 1)) - start) as u64);
     let touched = Report::TouchedPastEnd {
         fault: addr,
-        file_offset,
-        start,
-        len: entry.len,
-        created_at: where_of(entry.creator),
+        file_offset: view.offset_of(addr & !(page - 1)) as u64,
+        start: view.start,
+        len: view.len,
+        created_at: where_of(view.creator),
         size: sys::mapped_file_size_in_handler(addr),
     };
     PROCESS.findings[Finding::BeyondEof.index()].fetch_add(1, Ordering::Relaxed);

@@ -403,6 +403,24 @@ impl Registry {
         }
     }
 
+    /// Calls `each` with every entry meeting [start, start + len), whole
+    /// (not clipped) and with its start, from the highest address down.
+    /// Allocates nothing.
+    pub fn each_meeting(&self, start: usize, len: usize, mut each: impl FnMut(usize, Entry)) {
+        let first = page_of(start);
+        let end = page_of(
+            start
+                .saturating_add(len)
+                .saturating_add((1 << PAGE_SHIFT) - 1),
+        )
+        .max(first);
+        let mut at = end;
+        while let Some((s, entry)) = self.overlap_below(at, first) {
+            each(addr_of(s), entry);
+            at = s;
+        }
+    }
+
     /// The recorded parts of [start, start + len), each clipped to the range
     /// (its file offset moved along), in address order.
     pub fn pieces(&self, start: usize, len: usize) -> Vec<(usize, Entry)> {

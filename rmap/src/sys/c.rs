@@ -100,6 +100,11 @@ pub const SYS_madvise: c_long = 28;
 pub const SYS_mlock: c_long = 149;
 pub const SYS_munlock: c_long = 150;
 pub const SYS_futex: c_long = 202;
+pub const SYS_rt_sigprocmask: c_long = 14;
+pub const SYS_getpid: c_long = 39;
+pub const SYS_process_vm_readv: c_long = 310;
+pub const SIG_BLOCK: c_int = 0;
+pub const SIG_SETMASK: c_int = 2;
 pub const FUTEX_WAIT: c_int = 0;
 pub const FUTEX_WAKE: c_int = 1;
 pub const FUTEX_PRIVATE_FLAG: c_int = 128;
@@ -271,7 +276,11 @@ mod tests {
             SYS_mlock,
             SYS_munlock,
             SYS_futex,
+            SYS_rt_sigprocmask,
+            SYS_getpid,
+            SYS_process_vm_readv,
         );
+        same!(SIG_BLOCK, SIG_SETMASK);
         same!(FUTEX_WAIT, FUTEX_WAKE, FUTEX_PRIVATE_FLAG, RTLD_DEFAULT);
     }
 

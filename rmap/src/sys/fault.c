@@ -522,25 +522,45 @@ static struct sigaction read_previous(int sig)
     return copy;
 }
 
+/* Whether the signal reports a fault of this thread's own access, which
+ * runs again when the handler returns: the kernel's synchronous codes. An
+ * asynchronous notice (BUS_MCEERR_AO: memory failed somewhere, no access
+ * of this thread's; SEGV_MTEAERR) and a signal sent with kill(), sigqueue()
+ * or rt_sigqueueinfo() with a code of its own are not. */
+static int synchronous(int sig, const siginfo_t *info)
+{
+    if (info->si_code == SI_KERNEL) return 1;
+    if (sig == SIGBUS)
+        return info->si_code == BUS_ADRALN || info->si_code == BUS_ADRERR || info->si_code == BUS_OBJERR ||
+               info->si_code == BUS_MCEERR_AR;
+#ifndef SEGV_MTEAERR
+#define SEGV_MTEAERR 8
+#endif
+    return info->si_code > 0 && info->si_code != SEGV_MTEAERR;
+}
+
 static void default_action(int sig, siginfo_t *info)
 {
-    /* A fault re-executes and is delivered again, now to SIG_DFL; a signal
-     * sent by kill() is raised again (it stays pending until this handler
-     * returns, then gets the default action). */
+    /* The default action, as without librmap: the signal is sent again to
+     * this thread, with the information it came with, and delivered once
+     * this handler returns (a fault would also run again and fault again);
+     * it kills. */
     struct sigaction dfl;
     memset(&dfl, 0, sizeof dfl);
     dfl.sa_handler = SIG_DFL;
     __sigaction(sig, &dfl, NULL);
-    if (info->si_code <= 0) raise(sig);
+    if (syscall(SYS_rt_tgsigqueueinfo, (long)syscall(SYS_getpid), (long)syscall(SYS_gettid), (long)sig, info) != 0 &&
+        !synchronous(sig, info))
+        raise(sig);
 }
 
 static void chain(int sig, siginfo_t *info, void *context)
 {
     struct sigaction handler = read_previous(sig);
     if (handler.sa_handler == SIG_IGN) {
-        /* Sent signals stay ignored; a real fault cannot be ignored (the
-         * kernel forces the default action), so it still kills. */
-        if (info->si_code > 0) default_action(sig, info);
+        /* Sent signals and notices stay ignored; a fault cannot be ignored
+         * (the kernel forces the default action), so it still kills. */
+        if (synchronous(sig, info)) default_action(sig, info);
         return;
     }
     if (handler.sa_handler == SIG_DFL) {
@@ -575,22 +595,25 @@ void rmap_sys_set_bus_observer(bus_observer_fn *observer)
     atomic_store_explicit(&bus_observer, observer, memory_order_release);
 }
 
-/* Asked first about every real SIGBUS (process.rs: a tolerant page is
- * replaced by zeros); 1 means the access may run again. */
-typedef int bus_tolerator_fn(void *addr);
+/* Asked first about every SIGBUS of an access (process.rs: a tolerant page
+ * is replaced by zeros), with whether the access wrote; 1 means the access
+ * may run again. */
+typedef int bus_tolerator_fn(void *addr, int write);
 static _Atomic(bus_tolerator_fn *) bus_tolerator;
 void rmap_sys_set_bus_tolerator(bus_tolerator_fn *tolerator)
 {
     atomic_store_explicit(&bus_tolerator, tolerator, memory_order_release);
 }
 
-static int tolerated(int sig, const siginfo_t *info)
+/* Whether the faulting access wrote (the page-fault error code's W bit). */
+static int fault_wrote(const ucontext_t *uc) { return (uc->uc_mcontext.gregs[REG_ERR] & 2) != 0; }
+
+static int tolerated(void *addr, int write)
 {
-    if (sig != SIGBUS || info->si_code <= 0) return 0;
     bus_tolerator_fn *tolerator = atomic_load_explicit(&bus_tolerator, memory_order_acquire);
     if (tolerator == NULL) return 0;
     int saved_errno = errno;
-    int again = tolerator(info->si_addr);
+    int again = tolerator(addr, write);
     errno = saved_errno;
     return again;
 }
@@ -599,24 +622,31 @@ static void on_fault(int sig, siginfo_t *info, void *context)
 {
     ucontext_t *uc = context;
     greg_t *ip = &uc->uc_mcontext.gregs[REG_RIP];
+    /* Only a fault of this thread's access is librmap's to handle; every
+     * other signal goes to the program's action as it came. */
+    if (!synchronous(sig, info)) {
+        int saved_errno = errno;
+        chain(sig, info, context);
+        errno = saved_errno;
+        return;
+    }
     /* A tolerant page: replaced, and the faulting instruction (a copy's
      * too: `rep movsb`, the small moves and memcpy all resume) runs again. */
-    if (tolerated(sig, info)) return;
-    /* si_code > 0: a real fault, not a signal sent with kill(). */
-    if (*ip == (greg_t)rmap_copy_instruction && info->si_code > 0) {
+    if (sig == SIGBUS && tolerated(info->si_addr, fault_wrote(uc))) return;
+    if (*ip == (greg_t)rmap_copy_instruction) {
         last_fault = sig;
         last_fault_addr = info->si_addr;
         *ip = (greg_t)rmap_copy_fixup;
         return;
     }
-    uintptr_t small_fixup = info->si_code > 0 ? fixup_of((uintptr_t)*ip) : 0;
+    uintptr_t small_fixup = fixup_of((uintptr_t)*ip);
     if (small_fixup) {
         last_fault = sig;
         last_fault_addr = info->si_addr;
         *ip = (greg_t)small_fixup;
         return;
     }
-    if (info->si_code > 0 && in_large_copy((uintptr_t)info->si_addr)) {
+    if (in_large_copy((uintptr_t)info->si_addr)) {
         last_fault = sig;
         last_fault_addr = info->si_addr;
         uc->uc_mcontext.gregs[REG_RSP] = (greg_t)rmap_sys_large_copy.resume_sp;
@@ -625,7 +655,7 @@ static void on_fault(int sig, siginfo_t *info, void *context)
     }
     int saved_errno = errno;
     bus_observer_fn *observer = atomic_load_explicit(&bus_observer, memory_order_acquire);
-    if (sig == SIGBUS && info->si_code > 0 && observer != NULL) observer(info->si_addr);
+    if (sig == SIGBUS && observer != NULL) observer(info->si_addr);
     chain(sig, info, context);
     errno = saved_errno;
 }

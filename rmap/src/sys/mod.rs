@@ -331,7 +331,7 @@ unsafe extern "C" {
     fn rmap_sys_sigmask(how: c_int, set: *const SigSet, old: *mut SigSet, process: c_int) -> c_int;
     fn rmap_sys_hold_actions();
     fn rmap_sys_set_bus_observer(observer: extern "C" fn(*mut c_void));
-    fn rmap_sys_set_bus_tolerator(tolerator: extern "C" fn(*mut c_void) -> c_int);
+    fn rmap_sys_set_bus_tolerator(tolerator: extern "C" fn(*mut c_void, c_int) -> c_int);
     fn rmap_sys_release_actions();
     // Set by rmap-check's preload (tools/rmap-check/preload.c).
     static rmap_sys_interposed: c_int;
@@ -348,11 +348,12 @@ pub fn set_bus_observer(observer: extern "C" fn(*mut c_void)) {
     unsafe { rmap_sys_set_bus_observer(observer) };
 }
 
-/// Has the fault handler ask `tolerator` first about every real SIGBUS (a
-/// guarded copy's too), with the faulting address: when it answers 1 it has
-/// made the page accessible, and the access runs again. It runs in the
-/// signal handler.
-pub fn set_bus_tolerator(tolerator: extern "C" fn(*mut c_void) -> c_int) {
+/// Has the fault handler ask `tolerator` first about every SIGBUS raised by
+/// an access (a guarded copy's too), with the faulting address and whether
+/// the access was a write (1) or not (0): when it answers 1 the access runs
+/// again (it made the page accessible, or another thread is about to).
+/// It runs in the signal handler.
+pub fn set_bus_tolerator(tolerator: extern "C" fn(*mut c_void, c_int) -> c_int) {
     // SAFETY: stores a function pointer valid for the process lifetime.
     unsafe { rmap_sys_set_bus_tolerator(tolerator) };
 }
@@ -1027,6 +1028,168 @@ pub fn kernel_locked_ranges(start: usize, end: usize) -> Vec<(usize, usize)> {
         }
     }
     ranges
+}
+
+/// [`kernel_vma`] for the fault handler: allocates nothing
+/// (`PROCMAP_QUERY`, else `/proc/self/maps` read through a fixed buffer).
+pub fn kernel_vma_in_handler(addr: usize) -> Option<KernelVma> {
+    if !NO_PROCMAP_QUERY.load(Ordering::Relaxed) {
+        let fd = maps_fd();
+        if fd >= 0
+            && let Ok(found) = procmap_query(fd, addr, false)
+        {
+            return found;
+        }
+    }
+    maps_line_covering(addr)
+}
+
+/// The line of `/proc/self/maps` covering `addr`, read a buffer at a time.
+/// A line longer than the buffer (a long path) is parsed from its first
+/// part, which holds every field but the path.
+fn maps_line_covering(addr: usize) -> Option<KernelVma> {
+    // SAFETY: a NUL-terminated path; the descriptor is closed below.
+    let fd = unsafe { c::open(c"/proc/self/maps".as_ptr(), c::O_RDONLY | c::O_CLOEXEC) };
+    if fd < 0 {
+        return None;
+    }
+    let mut buf = [0u8; 4096];
+    let (mut filled, mut skipping, mut found) = (0, false, None);
+    'reading: loop {
+        // SAFETY: the buffer's free part is valid and writable.
+        let n = unsafe { c::read(fd, buf[filled..].as_mut_ptr().cast(), buf.len() - filled) };
+        if n <= 0 {
+            break;
+        }
+        filled += n as usize;
+        let mut at = 0;
+        loop {
+            let rest = &buf[at..filled];
+            let Some(newline) = rest.iter().position(|&b| b == b'\n') else {
+                if at == 0 && filled == buf.len() {
+                    // A line longer than the buffer: parse what is here,
+                    // drop the rest of it.
+                    if !skipping
+                        && let Some(vma) =
+                            maps_prefix(rest).filter(|v| v.start <= addr && addr < v.end)
+                    {
+                        found = Some(vma);
+                        break 'reading;
+                    }
+                    skipping = true;
+                    at = filled;
+                }
+                break;
+            };
+            if !skipping
+                && let Some(vma) =
+                    maps_prefix(&rest[..newline]).filter(|v| v.start <= addr && addr < v.end)
+            {
+                found = Some(vma);
+                break 'reading;
+            }
+            skipping = false;
+            at += newline + 1;
+        }
+        buf.copy_within(at..filled, 0);
+        filled -= at;
+    }
+    // SAFETY: our own descriptor, closed once.
+    unsafe { c::close(fd) };
+    found
+}
+
+/// A maps line's fields before the path (all ASCII) as a KernelVma.
+fn maps_prefix(line: &[u8]) -> Option<KernelVma> {
+    let ascii = line
+        .iter()
+        .position(|b| !b.is_ascii())
+        .unwrap_or(line.len());
+    parse_maps_line(std::str::from_utf8(&line[..ascii]).ok()?)
+}
+
+/// Whether the byte at `addr` can be read, asked of the kernel
+/// (`process_vm_readv` of this process): a page whose access would raise
+/// SIGBUS or SIGSEGV gives EFAULT there, not a signal. None when the kernel
+/// will not say (the call refused). Async-signal-safe.
+pub fn probe_readable(addr: usize) -> Option<bool> {
+    #[repr(C)]
+    struct IoVec {
+        base: usize,
+        len: usize,
+    }
+    let mut byte = 0u8;
+    let local = IoVec {
+        base: &mut byte as *mut u8 as usize,
+        len: 1,
+    };
+    let remote = IoVec { base: addr, len: 1 };
+    // SAFETY: getpid takes no arguments; process_vm_readv writes one byte
+    // into `byte` and reads the iovecs, all valid for the call.
+    let ret = unsafe {
+        let pid = syscall6(c::SYS_getpid, [0; 6]);
+        syscall6(
+            c::SYS_process_vm_readv,
+            [
+                pid as usize,
+                &local as *const IoVec as usize,
+                1,
+                &remote as *const IoVec as usize,
+                1,
+                0,
+            ],
+        )
+    };
+    match ret {
+        1 => Some(true),
+        0 => Some(false),
+        e if e == -(c::EFAULT as isize) => Some(false),
+        _ => None,
+    }
+}
+
+/// A thread's signal mask as the kernel holds it.
+#[derive(Clone, Copy, Debug)]
+pub struct SignalMask(u64);
+
+/// Blocks every signal in the calling thread (one system call,
+/// async-signal-safe); returns the mask it had.
+pub fn block_all_signals() -> SignalMask {
+    let all = !0u64;
+    let mut old = 0u64;
+    // SAFETY: rt_sigprocmask reads `all` and writes `old`, 8 bytes each.
+    unsafe {
+        syscall6(
+            c::SYS_rt_sigprocmask,
+            [
+                c::SIG_BLOCK as usize,
+                &all as *const u64 as usize,
+                &mut old as *mut u64 as usize,
+                8,
+                0,
+                0,
+            ],
+        )
+    };
+    SignalMask(old)
+}
+
+/// Gives the calling thread back a mask [`block_all_signals`] returned.
+pub fn restore_signals(mask: SignalMask) {
+    // SAFETY: rt_sigprocmask reads the mask, 8 bytes.
+    unsafe {
+        syscall6(
+            c::SYS_rt_sigprocmask,
+            [
+                c::SIG_SETMASK as usize,
+                &mask.0 as *const u64 as usize,
+                0,
+                8,
+                0,
+                0,
+            ],
+        )
+    };
 }
 
 /// The size of the regular file mapped at `addr`, when the kernel names
