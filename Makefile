@@ -10,6 +10,7 @@
 #   make c-check       only the C programs (the seed programs and tests/c suites)
 #   make check-asan    the C programs built with -fsanitize=address,undefined
 #   make check-valgrind  the C programs run under valgrind
+#   make check-long    the stress cases at full length (minutes): .ci/run calls it
 #   make install       PREFIX, BINDIR, LIBDIR, INCLUDEDIR, MANDIR, DESTDIR as usual
 #   make uninstall     removes what the last install wrote (its record says what)
 #   make bench         librmap against libc, interleaved; writes BENCHMARKS.md
@@ -64,7 +65,7 @@ say = @printf '== %s\n' "$(1)"
 .PHONY: all lib cargo-ready checker checker-check bindings-check python-check python-dist rmap-sys-check rmap-sys-bindings \
         cpp-check bench \
         install uninstall install-check abi-check header header-check man man-check docs-check layers-check \
-        readme-check demo check lint test c-check fuzz check-asan check-valgrind clean
+        readme-check demo check lint test c-check fuzz check-asan check-valgrind check-long clean
 
 all: lib checker
 
@@ -506,6 +507,13 @@ check-valgrind: $(EXAMPLE_BINS) $(SUITE_BINS)
 	@export RUNNER="valgrind -q --fair-sched=yes --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
 		--vex-iropt-register-updates=allregs-at-mem-access --suppressions=tests/c/valgrind.supp" RMAP_UNDER_VALGRIND=1; \
 		bash c_examples/run.sh check $(CBIN) $(EXAMPLES) && bash tests/c/run.sh $(CBIN) $(SUITES)
+
+# The stress cases make check runs for seconds, at full length: the tolerant
+# canary race for 60 s, 100 runs of tolerant reads beside a busy librmap.
+check-long: $(CBIN)/tolerant
+	$(call say,the long stress cases: 60 s of the canary race$(,) 100 runs beside a busy librmap)
+	@RMAP_TEST_LONG=1 $(CBIN)/tolerant canaries_at_a_reused_address_never_change
+	@RMAP_TEST_LONG=1 $(CBIN)/tolerant tolerant_reads_never_wait_for_a_busy_librmap
 
 check: lint layers-check test header-check man-check docs-check abi-check readme-check install-check c-check \
        checker-check bindings-check

@@ -287,8 +287,9 @@ extern "C" fn tolerate_bus(addr: *mut c_void, write: std::ffi::c_int) -> std::ff
     let addr = addr as usize;
     let page = addr & !(sys::page_size() - 1);
     let write = write != 0;
+    let generation = watch::generation();
     match watch::find(page) {
-        Found::Nothing | Found::Own => absorb_own_change(addr, page, write),
+        Found::Nothing | Found::Own => absorb_own_change(addr, page, write, generation),
         Found::Busy => RUN_AGAIN,
         Found::Live(slot, state) => {
             let mask = sys::block_all_signals();
@@ -300,7 +301,7 @@ extern "C" fn tolerate_bus(addr: *mut c_void, write: std::ffi::c_int) -> std::ff
             if !view.tolerant {
                 watch::release(slot);
                 sys::restore_signals(mask);
-                return PASS_ON;
+                return pass_on_if_current(page, generation);
             }
             let mut view = view;
             if view.ino == 0
@@ -327,6 +328,24 @@ extern "C" fn tolerate_bus(addr: *mut c_void, write: std::ffi::c_int) -> std::ff
                 }
             }
         }
+    }
+}
+
+/// A SIGBUS that no tolerant range claims goes on to the program only if
+/// it is current. The thread may have faulted on a tolerant mapping that
+/// another thread unmapped, replaced or made tolerant before this handler
+/// looked; then the access must run again, on what is there now (whose
+/// own fault, if any, is the one that counts). So the first time, the
+/// access runs again; it goes on only when the same page faults again with
+/// the table unchanged in between (one fault more for a SIGBUS that kills,
+/// or a guarded copy's EIO). (Asking the kernel whether the page faults
+/// now would race with mappings made meanwhile by the C library, which
+/// the table cannot see.)
+fn pass_on_if_current(page: usize, generation: u64) -> std::ffi::c_int {
+    if sys::faulted_again(page, generation) && watch::generation() == generation {
+        PASS_ON
+    } else {
+        RUN_AGAIN
     }
 }
 
@@ -380,10 +399,10 @@ fn replace_if_faulting(page: usize, prot: i32, write: bool) -> Replacement {
 /// one of them if the kernel maps the same file there at an offset of
 /// theirs: before the call's system call (the range as it was), or after
 /// it (moved: the original address no longer maps that file offset).
-fn absorb_own_change(addr: usize, page: usize, write: bool) -> std::ffi::c_int {
+fn absorb_own_change(addr: usize, page: usize, write: bool, generation: u64) -> std::ffi::c_int {
     let me = sys::thread_id();
     if !watch::retiring_by(me) {
-        return PASS_ON;
+        return pass_on_if_current(page, generation);
     }
     let mask = sys::block_all_signals();
     let ours = sys::kernel_vma_in_handler(page)
@@ -404,7 +423,7 @@ fn absorb_own_change(addr: usize, page: usize, write: bool) -> std::ffi::c_int {
         });
     let Some((view, offset, prot)) = ours else {
         sys::restore_signals(mask);
-        return PASS_ON;
+        return pass_on_if_current(page, generation);
     };
     match replace_if_faulting(page, prot, write) {
         Replacement::Replaced => {

@@ -155,6 +155,10 @@ static LIVE_SLOTS: AtomicUsize = AtomicUsize::new(0);
 /// Whether checked mode watches every file mapping (to report a touch past
 /// the end of its file with where it was made).
 static WATCH_FILES: AtomicBool = AtomicBool::new(false);
+/// Counts the slots ever published or retired: a handler that sees it
+/// unchanged from its start to its decision decided on one state of the
+/// table.
+static GENERATION_OF_TABLE: AtomicU64 = AtomicU64::new(0);
 /// Where the next search for a free slot starts (registry lock's holder).
 static FREE_HINT: AtomicUsize = AtomicUsize::new(0);
 
@@ -205,6 +209,11 @@ pub fn find(page: usize) -> Found {
         };
     }
     Found::Nothing
+}
+
+/// How many times a range was published or retired so far.
+pub fn generation() -> u64 {
+    GENERATION_OF_TABLE.load(Ordering::Acquire)
 }
 
 /// Claims slot `i` if its state is still `state`; then its fields are
@@ -485,10 +494,9 @@ pub fn watch_files(registry: &Registry) {
     if WATCH_FILES.swap(true, Ordering::AcqRel) {
         return;
     }
-    let all = (0, usize::MAX);
-    let _ = retire_meeting(all.0, all.1);
+    let _ = retire_meeting(0, usize::MAX);
+    let _ = publish_range(registry, 0, usize::MAX);
     free_retired();
-    let _ = publish_range(registry, all.0, all.1);
 }
 
 /// Slots free or still to be used, without allocating.
@@ -572,6 +580,7 @@ fn publish(view: View) -> Result<(), Errno> {
         Ordering::Release,
     );
     LIVE_SLOTS.fetch_add(1, Ordering::Relaxed);
+    GENERATION_OF_TABLE.fetch_add(1, Ordering::Release);
     Ok(())
 }
 
@@ -712,10 +721,10 @@ fn before_change_slow(
 /// Publishes again what a refused change retired.
 #[cold]
 fn undo_retire(registry: &Registry, retired: Option<(usize, usize)>) {
-    free_retired();
     if let Some((lo, hi)) = retired {
         let _ = publish_range(registry, lo, hi);
     }
+    free_retired();
 }
 
 /// After the system call and the registry's update: folds what the
@@ -745,7 +754,6 @@ fn after_change_slow(
     moved: Option<Moved>,
 ) {
     losses.fold(registry, moved);
-    free_retired();
     let mut extent = change.retired;
     let mut widen = |a: usize, b: usize| {
         if a < b {
@@ -768,17 +776,19 @@ fn after_change_slow(
             widen(s, s + e.len);
         }
     }
-    let Some((lo, hi)) = extent else {
-        return;
-    };
-    // Slots that met none of the ranges but lie in the extent (the pieces
-    // of an entry the call merged) are published again with the rest.
-    if let Some((a, b)) = retire_meeting(lo, hi) {
-        free_retired();
-        let _ = publish_range(registry, a.min(lo), b.max(hi));
-    } else {
+    if let Some((lo, hi)) = extent {
+        // Slots that met none of the ranges but lie in the extent (the
+        // pieces of an entry the call merged) are published again with the
+        // rest.
+        let (lo, hi) = match retire_meeting(lo, hi) {
+            Some((a, b)) => (a.min(lo), b.max(hi)),
+            None => (lo, hi),
+        };
         let _ = publish_range(registry, lo, hi);
     }
+    // Only now: until the new slots are live, a fault in the range finds a
+    // retiring one (and runs its access again), never none.
+    free_retired();
 }
 
 /// In the child of fork (one thread): no handler holds a slot and no push
@@ -795,8 +805,8 @@ pub fn after_fork_in_child(registry: &Registry, losses: &mut Losses) {
     TAIL.store(0, Ordering::Relaxed);
     HEAD.store(0, Ordering::Relaxed);
     let _ = retire_meeting(0, usize::MAX);
-    free_retired();
     let _ = publish_range(registry, 0, usize::MAX);
+    free_retired();
 }
 
 /// Ranges watched now (for tests).

@@ -33,6 +33,8 @@ const char *self_program(void) { return self_path; }
 
 int under_valgrind(void) { return getenv("RMAP_UNDER_VALGRIND") != NULL; }
 
+int long_run(void) { return getenv("RMAP_TEST_LONG") != NULL; }
+
 int under_asan(void)
 {
 #ifdef __SANITIZE_ADDRESS__

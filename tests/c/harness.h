@@ -24,6 +24,9 @@ void harness_init(void);
 /* Under `make check-valgrind`, which sets RMAP_UNDER_VALGRIND. */
 int under_valgrind(void);
 
+/* The long runs of the stress cases (`make check-long` sets RMAP_TEST_LONG). */
+int long_run(void);
+
 /* Built with -fsanitize=address, whose runtime replaces mlock and munlock
  * (for libc's callers and librmap's alike) with stubs that return 0. */
 int under_asan(void);

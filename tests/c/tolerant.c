@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <setjmp.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -18,6 +19,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -301,21 +305,24 @@ static void *plain_reader(void *arg)
     return (void *)(intptr_t)sum;
 }
 
-/* Truncates and extends `fd` over and over until killed. */
-static pid_t truncator(int fd)
+/* Truncates `fd` (of `pages` pages) and extends it again, over and over
+ * until killed. */
+static pid_t truncator_of(int fd, size_t pages)
 {
     pid_t pid = fork();
     if (pid == 0) {
         unsigned seed = 7;
         for (;;) {
-            if (ftruncate(fd, (off_t)(rand_r(&seed) % PAGES) * (off_t)PG) != 0) _exit(1);
+            if (ftruncate(fd, (off_t)(rand_r(&seed) % pages) * (off_t)PG) != 0) _exit(1);
             usleep(200);
-            if (ftruncate(fd, (off_t)(PAGES * PG)) != 0) _exit(1);
+            if (ftruncate(fd, (off_t)(pages * PG)) != 0) _exit(1);
             usleep(200);
         }
     }
     return pid;
 }
+
+static pid_t truncator(int fd) { return truncator_of(fd, PAGES); }
 
 static int four_readers_survive_truncation_over_and_over(void)
 {
@@ -422,6 +429,460 @@ static int foreign_memory_is_never_replaced(void)
                : 1;
 }
 
+
+/* ---- the fault path shares no lock with the program ---- */
+
+/* Issue 37's first finding: a fault on a tolerant mapping that is being
+ * replaced must never replace a page of what takes its place. Readers read
+ * a range with plain loads while the file under its tolerant mapping is
+ * truncated and extended, and the range is taken over by a canary of one
+ * of four kinds: a librmap mapping of an intact file, tolerant or not
+ * (MAP_FIXED: no gap), or, after rmap_unmap, a C library mapping of the
+ * intact file or of anonymous memory. No canary byte may change, and the
+ * tolerant canary may record no loss. */
+enum { RACE_PAGES = 256, CANARY = 0x5a };
+static char *race_base;
+static atomic_long race_reads, race_windows;
+static __thread sigjmp_buf race_jump;
+static __thread volatile sig_atomic_t race_reading;
+
+/* A read that met the range unmapped (between an unmap and the next map):
+ * counted, and the reader goes on. SA_NODEFER: nothing stays blocked. */
+static void race_segv(int sig)
+{
+    if (race_reading) siglongjmp(race_jump, 1);
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+static void *race_reader(void *arg)
+{
+    unsigned seed = (unsigned)(uintptr_t)arg;
+    long sum = 0, n = 0, windows = 0;
+    while (!atomic_load(&stop_flag)) {
+        volatile char *p = race_base + rand_r(&seed) % (RACE_PAGES * PG);
+        if (sigsetjmp(race_jump, 0) == 0) {
+            race_reading = 1;
+            sum += *p;
+            race_reading = 0;
+            n++;
+        } else {
+            race_reading = 0;
+            windows++;
+        }
+    }
+    atomic_fetch_add(&race_reads, n);
+    atomic_fetch_add(&race_windows, windows);
+    return (void *)(intptr_t)sum;
+}
+
+static int canaries_at_a_reused_address_never_change(void)
+{
+    int seconds = long_run() ? 60 : under_valgrind() ? 1 : 3;
+    size_t len = RACE_PAGES * PG;
+    int truncated = temp_file(len), intact = temp_file(len);
+    char *pattern = malloc(len);
+    memset(pattern, CANARY, len);
+    if (pwrite(intact, pattern, len, 0) != (ssize_t)len) die("pwrite");
+    free(pattern);
+    race_base = rmap_map(NULL, len, PROT_READ, MAP_SHARED, truncated, 0);
+    if (race_base == RMAP_FAILED || rmap_tolerate(race_base, len) != 0) die("map");
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = race_segv;
+    sa.sa_flags = SA_NODEFER;
+    sigaction(SIGSEGV, &sa, NULL);
+    pid_t child = truncator_of(truncated, RACE_PAGES);
+    pthread_t th[READERS];
+    for (int i = 0; i < READERS; i++) pthread_create(&th[i], NULL, race_reader, (void *)(uintptr_t)(i + 1));
+    static const char *const kinds[] = {"librmap tolerant", "librmap untolerated", "libc file", "libc anonymous"};
+    long checked[4] = {0}, changed[4] = {0}, canary_losses = 0, absorbed = 0, rounds = 0;
+    unsigned seed = 11;
+    struct timespec start, now;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    do {
+        /* The tolerant mapping of the file being truncated: readers fault.
+         * Made inaccessible, then tolerant, then readable: an access before
+         * it is tolerant would die of SIGBUS, rightly. */
+        if (rmap_map(race_base, len, PROT_NONE, MAP_SHARED | MAP_FIXED, truncated, 0) != race_base ||
+            rmap_tolerate(race_base, len) != 0 || rmap_protect(race_base, len, PROT_READ) != 0)
+            die("map the truncated file");
+        usleep(200 + rand_r(&seed) % 800);
+        absorbed += (long)rmap_losses(race_base, len, NULL, 0);
+        int kind = (int)(rounds % 4);
+        char *canary;
+        switch (kind) {
+        case 0:
+        case 1:
+            canary = rmap_map(race_base, len, PROT_READ, MAP_SHARED | MAP_FIXED, intact, 0);
+            if (canary != race_base || (kind == 0 && rmap_tolerate(canary, len) != 0)) die("librmap canary");
+            break;
+        case 2:
+            if (rmap_unmap(race_base, len) != 0) die("unmap");
+            canary = mmap(race_base, len, PROT_READ, MAP_SHARED | MAP_FIXED_NOREPLACE, intact, 0);
+            break;
+        default:
+            if (rmap_unmap(race_base, len) != 0) die("unmap");
+            canary = mmap(race_base, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+            if (canary == race_base) memset(canary, CANARY, len);
+            break;
+        }
+        if (canary != race_base) die("the canary could not take the address");
+        usleep(1000 + rand_r(&seed) % 1000);
+        for (size_t i = 0; i < RACE_PAGES; i++) {
+            const char *page = canary + i * PG;
+            checked[kind]++;
+            if (page[0] != CANARY || page[PG / 2] != CANARY || page[PG - 1] != CANARY) changed[kind]++;
+        }
+        if (kind == 0) canary_losses += (long)rmap_losses(canary, len, NULL, 0);
+        if (kind >= 2 && munmap(canary, len) != 0) die("munmap");
+        rounds++;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+    } while (now.tv_sec - start.tv_sec < seconds);
+    atomic_store(&stop_flag, 1);
+    for (int i = 0; i < READERS; i++) pthread_join(th[i], NULL);
+    kill(child, SIGKILL);
+    waitpid(child, NULL, 0);
+    long all_changed = 0;
+    printf("     %d s, %ld rounds: %d threads made %ld plain reads (%ld met the range unmapped), %ld pages lost and "
+           "absorbed before each takeover\n",
+           seconds, rounds, READERS, atomic_load(&race_reads), atomic_load(&race_windows), absorbed);
+    for (int k = 0; k < 4; k++) {
+        printf("     %-20s canary: %ld pages checked, %ld changed\n", kinds[k], checked[k], changed[k]);
+        all_changed += changed[k];
+    }
+    printf("     losses recorded against the tolerant canary (an intact file): %ld\n", canary_losses);
+    return check(all_changed == 0 && canary_losses == 0, "no canary page changed, no loss charged to one") &&
+                   check(absorbed > 0 && checked[3] > 0, "faults were absorbed, every kind of canary ran")
+               ? 0
+               : 1;
+}
+
+/* Issue 37's second finding: an asynchronous signal handler that touches
+ * tolerant pages while its thread is inside librmap. SIGALRM every 30 us
+ * reads the next page of a tolerant mapping whose file is gone, and, while
+ * the main thread re-protects a second tolerant mapping (a change that
+ * retires its range), a page of that one too; the main thread loops map,
+ * tolerate, protect, unmap. Every page the handler read is a loss on
+ * record, and rmap_sync fails with EIO over it. With `idle_thread`, one
+ * more thread (blocking SIGALRM) makes the process multi-threaded, so
+ * librmap's lock is used. */
+enum { STORM_PAGES = 32 };
+static char *storm_stable;
+static char *volatile storm_churned;
+static volatile sig_atomic_t storm_touchable, storm_next, storm_next_churned;
+static unsigned char storm_touched[STORM_PAGES];
+static volatile long storm_sum;
+
+static void storm_alarm(int sig)
+{
+    (void)sig;
+    if (storm_next < STORM_PAGES) storm_sum += storm_stable[(size_t)storm_next++ * PG];
+    if (storm_touchable && storm_next_churned < STORM_PAGES) {
+        int j = storm_next_churned++;
+        storm_sum += storm_churned[(size_t)j * PG + 1];
+        storm_touched[j] = 1;
+    }
+}
+
+static void *storm_idle(void *arg)
+{
+    sigset_t alarm;
+    sigemptyset(&alarm);
+    sigaddset(&alarm, SIGALRM);
+    pthread_sigmask(SIG_BLOCK, &alarm, NULL);
+    while (!atomic_load((atomic_int *)arg)) usleep(1000);
+    return NULL;
+}
+
+/* One trial, in a child: exits 0, or 1 with what went wrong printed. */
+static int storm_trial(int idle_thread)
+{
+    size_t len = STORM_PAGES * PG;
+    int stable_fd, churned_fd = temp_file(len);
+    storm_stable = tolerant_file(&stable_fd, STORM_PAGES, PROT_READ, MAP_SHARED);
+    if (ftruncate(stable_fd, 0) != 0 || ftruncate(churned_fd, 0) != 0) die("truncate");
+    atomic_int done = 0;
+    pthread_t idle;
+    if (idle_thread) pthread_create(&idle, NULL, storm_idle, &done);
+    signal(SIGALRM, storm_alarm);
+    struct itimerval every = {{0, 30}, {0, 30}}, off = {{0, 0}, {0, 0}};
+    setitimer(ITIMER_REAL, &every, NULL);
+    long rounds = 0, touched_total = 0;
+    int bad = 0;
+    while (storm_next < STORM_PAGES && !bad) {
+        char *g = rmap_map(NULL, len, PROT_READ, MAP_SHARED, churned_fd, 0);
+        if (g == RMAP_FAILED || rmap_tolerate(g, len) != 0) die("map");
+        memset(storm_touched, 0, sizeof storm_touched);
+        storm_churned = g;
+        storm_next_churned = 0;
+        storm_touchable = 1;
+        for (int i = 0; i < 4; i++)
+            if (rmap_protect(g + (size_t)(i % 2) * PG, len - (size_t)(i % 2) * PG, PROT_READ) != 0) die("protect");
+        storm_touchable = 0;
+        long touched = 0;
+        for (int j = 0; j < STORM_PAGES; j++) touched += storm_touched[j];
+        ssize_t lost = rmap_losses(g, len, NULL, 0);
+        int synced = rmap_sync(g, len, MS_SYNC), sync_errno = errno;
+        if (lost != touched || (touched > 0 && (synced != -1 || sync_errno != EIO))) {
+            printf("     round %ld: the handler read %ld pages of the re-protected mapping, %zd losses recorded, "
+                   "rmap_sync %d (%s)\n",
+                   rounds, touched, lost, synced, strerrorname_np(sync_errno));
+            bad = 1;
+        }
+        touched_total += touched;
+        if (rmap_unmap(g, len) != 0) die("unmap");
+        rounds++;
+    }
+    setitimer(ITIMER_REAL, &off, NULL);
+    atomic_store(&done, 1);
+    if (idle_thread) pthread_join(idle, NULL);
+    int zeros = 0;
+    for (int i = 0; i < STORM_PAGES; i++) zeros += storm_stable[(size_t)i * PG] == 0;
+    ssize_t lost = rmap_losses(storm_stable, len, NULL, 0);
+    int synced = rmap_sync(storm_stable, len, MS_SYNC), sync_errno = errno;
+    if (zeros != STORM_PAGES || lost != STORM_PAGES || synced != -1 || sync_errno != EIO) {
+        printf("     the stable mapping: %d zero pages, %zd losses recorded, rmap_sync %d (%s)\n", zeros, lost, synced,
+               strerrorname_np(sync_errno));
+        bad = 1;
+    }
+    /* The parent adds these up: rounds and pages read by the handler. */
+    printf("     trial: %ld rounds, %ld churned pages read by the handler\n", rounds, touched_total);
+    return bad;
+}
+
+static int storm_trials(int idle_thread)
+{
+    int trials = under_valgrind() ? 10 : 200, deaths = 0, wrong = 0;
+    long rounds = 0, touched = 0;
+    for (int t = 0; t < trials; t++) {
+        int out[2];
+        if (pipe(out) != 0) die("pipe");
+        pid_t pid = fork();
+        if (pid == 0) {
+            dup2(out[1], 1);
+            _exit(storm_trial(idle_thread));
+        }
+        close(out[1]);
+        char text[4096];
+        ssize_t n = read(out[0], text, sizeof text - 1);
+        close(out[0]);
+        text[n > 0 ? n : 0] = 0;
+        int status;
+        waitpid(pid, &status, 0);
+        long r = 0, p = 0;
+        const char *summary = strstr(text, "trial: ");
+        if (summary) sscanf(summary, "trial: %ld rounds, %ld", &r, &p);
+        rounds += r;
+        touched += p;
+        if (WIFSIGNALED(status)) {
+            deaths++;
+            printf("     trial %d died of %s\n", t, strsignal(WTERMSIG(status)));
+        } else if (WEXITSTATUS(status) != 0) {
+            wrong++;
+            if (wrong <= 3) printf("%s", text);
+        }
+    }
+    printf("     %d trials with %s: %ld rounds of map, tolerate, protect x4, unmap under SIGALRM every 30 us; "
+           "%d stable pages and %ld pages under re-protection read by the handler; %d deaths, %d trials with a "
+           "loss unrecorded\n",
+           trials, idle_thread ? "an idle second thread" : "one thread", rounds, trials * STORM_PAGES, touched, deaths,
+           wrong);
+    return check(deaths == 0 && wrong == 0 && touched > 0,
+                 "every page the handler read is a recorded loss, rmap_sync fails with EIO over it, no death")
+               ? 0
+               : 1;
+}
+
+static int alarm_storm_one_thread_records_every_loss(void) { return storm_trials(0); }
+static int alarm_storm_two_threads_records_every_loss(void) { return storm_trials(1); }
+
+/* Issue 37's third finding: the handler must not wait on librmap's lock,
+ * which calls hold across slow system calls. One thread maps a 512 MiB
+ * file with MAP_POPULATE and locks 256 MiB in a loop, another maps the
+ * truncated file again and again, and readers fault on its tolerant pages
+ * meanwhile. */
+static atomic_int busy_stop;
+static void *busy_librmap(void *arg)
+{
+    int big = *(int *)arg;
+    size_t big_len = (size_t)512 << 20, lock_len = (size_t)256 << 20;
+    struct rlimit limit;
+    if (geteuid() != 0 && getrlimit(RLIMIT_MEMLOCK, &limit) == 0 && limit.rlim_cur < lock_len)
+        lock_len = limit.rlim_cur > (1 << 20) ? (size_t)limit.rlim_cur - (1 << 20) : 0;
+    char *anon = rmap_map(NULL, (size_t)256 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    long cycles = 0;
+    while (!atomic_load(&busy_stop)) {
+        char *p = rmap_map(NULL, big_len, PROT_READ, MAP_PRIVATE | MAP_POPULATE, big, 0);
+        if (p != RMAP_FAILED) rmap_unmap(p, big_len);
+        if (lock_len > 0 && rmap_lock(anon, lock_len) == 0) rmap_unlock(anon, lock_len);
+        cycles++;
+    }
+    rmap_unmap(anon, (size_t)256 << 20);
+    return (void *)cycles;
+}
+
+static int busy_run(void)
+{
+    size_t len = PAGES * PG;
+    int truncated = temp_file(len);
+    char path[] = "/tmp/rmap-test-big-XXXXXX";
+    int big = mkstemp(path);
+    if (big < 0 || ftruncate(big, (off_t)512 << 20) != 0) die("big file");
+    unlink(path);
+    atomic_store(&current, rmap_map(NULL, len, PROT_READ, MAP_SHARED, truncated, 0));
+    if (rmap_tolerate(atomic_load(&current), len) != 0) die("tolerate");
+    if (ftruncate(truncated, 0) != 0) die("truncate");
+    pthread_t busy, th[2];
+    pthread_create(&busy, NULL, busy_librmap, &big);
+    for (int i = 0; i < 2; i++) pthread_create(&th[i], NULL, plain_reader, (void *)(uintptr_t)(i + 1));
+    enum { MAPPINGS = 400 };
+    char *all[MAPPINGS] = {atomic_load(&current)};
+    int mappings = 1;
+    struct timespec start, now;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    do {
+        usleep(2000);
+        char *p = rmap_map(NULL, len, PROT_READ, MAP_SHARED, truncated, 0);
+        if (p == RMAP_FAILED || rmap_tolerate(p, len) != 0) die("map again");
+        atomic_store(&current, p);
+        if (mappings < MAPPINGS) all[mappings++] = p;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+    } while ((now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000 < 1000);
+    atomic_store(&stop_flag, 1);
+    atomic_store(&busy_stop, 1);
+    for (int i = 0; i < 2; i++) pthread_join(th[i], NULL);
+    void *cycles;
+    pthread_join(busy, &cycles);
+    long lost = 0;
+    for (int i = 0; i < mappings; i++) lost += (long)rmap_losses(all[i], len, NULL, 0);
+    printf("     run: %ld busy cycles, %ld faults absorbed\n", (long)(intptr_t)cycles, lost);
+    return lost > 0 && (intptr_t)cycles > 0 ? 0 : 1;
+}
+
+static int tolerant_reads_never_wait_for_a_busy_librmap(void)
+{
+    if (under_valgrind()) skip_test("512 MiB MAP_POPULATE loops take minutes under valgrind");
+    int runs = long_run() ? 100 : 3, deaths = 0, failed = 0;
+    long cycles = 0, lost = 0;
+    for (int r = 0; r < runs; r++) {
+        int out[2];
+        if (pipe(out) != 0) die("pipe");
+        pid_t pid = fork();
+        if (pid == 0) {
+            dup2(out[1], 1);
+            _exit(busy_run());
+        }
+        close(out[1]);
+        char text[1024];
+        ssize_t n = read(out[0], text, sizeof text - 1);
+        close(out[0]);
+        text[n > 0 ? n : 0] = 0;
+        int status;
+        waitpid(pid, &status, 0);
+        long c = 0, l = 0;
+        const char *line = strstr(text, "run: ");
+        if (line) sscanf(line, "run: %ld busy cycles, %ld", &c, &l);
+        cycles += c;
+        lost += l;
+        if (WIFSIGNALED(status)) {
+            deaths++;
+            printf("     run %d died of %s\n", r, strsignal(WTERMSIG(status)));
+        } else if (WEXITSTATUS(status) != 0) {
+            failed++;
+        }
+    }
+    printf("     %d runs of 1 s: a thread mapping 512 MiB with MAP_POPULATE and locking 256 MiB (%ld cycles in all) "
+           "beside 2 readers of truncated tolerant pages (%ld faults absorbed): %d deaths\n",
+           runs, cycles, lost, deaths);
+    return check(deaths == 0 && failed == 0 && lost > 0 && cycles > 0, "no reader ever died") ? 0 : 1;
+}
+
+/* Issue 37's fourth finding: only a fault of the thread's own access is
+ * librmap's to handle. A SIGBUS or SIGSEGV the process sends itself (a
+ * memory-failure notice's code, a code of its own, kill) gets exactly what
+ * it gets without librmap: the same death, the same handler call, ignored
+ * alike, and a tolerant page named in it stays as it was. */
+enum { SEND_KILL, SEND_QUEUE, SEND_NOTICE };
+static volatile sig_atomic_t seen_code = -100;
+static void record_code(int sig, siginfo_t *info, void *context)
+{
+    (void)sig;
+    (void)context;
+    seen_code = info->si_code;
+}
+
+/* In a child: with librmap's handler in place (`librmap`) or never
+ * installed, sets `action` (0 SIG_DFL, 1 SIG_IGN, 2 a handler) for `sig`,
+ * sends it as `how`, and exits with 100 + the code the handler saw, or 99
+ * (ignored), or 98 (the tolerant page named changed). */
+static void send_self(int librmap, int sig, int action, int how)
+{
+    int fd = temp_file(2 * PG);
+    char *page = librmap ? rmap_map(NULL, 2 * PG, PROT_READ, MAP_SHARED, fd, 0)
+                         : mmap(NULL, 2 * PG, PROT_READ, MAP_SHARED, fd, 0);
+    if (librmap && rmap_tolerate(page, 2 * PG) != 0) die("tolerate");
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = action == 0 ? SIG_DFL : SIG_IGN;
+    if (action == 2) {
+        sa.sa_sigaction = record_code;
+        sa.sa_flags = SA_SIGINFO;
+    }
+    sigaction(sig, &sa, NULL);
+    siginfo_t info;
+    memset(&info, 0, sizeof info);
+    info.si_signo = sig;
+    switch (how) {
+    case SEND_KILL:
+        kill(getpid(), sig);
+        break;
+    case SEND_QUEUE:
+        sigqueue(getpid(), sig, (union sigval){.sival_int = 7});
+        break;
+    default:
+        /* A memory-failure notice (BUS_MCEERR_AO), or for SIGSEGV a code
+         * of the process's own, naming the tolerant page. */
+        info.si_code = sig == SIGBUS ? BUS_MCEERR_AO : 77;
+        info.si_addr = page + PG;
+        if (syscall(SYS_rt_tgsigqueueinfo, getpid(), (pid_t)syscall(SYS_gettid), sig, &info) != 0) die("rt_tgsigqueueinfo");
+        break;
+    }
+    if (page[PG] != 'a' + (char)(PG % 26)) _exit(98);
+    _exit(action == 2 ? 100 + seen_code : 99);
+}
+
+static int self_sent_signals_get_what_they_get_without_librmap(void)
+{
+    static const char *const actions[] = {"SIG_DFL", "SIG_IGN", "a handler"};
+    static const char *const hows[] = {"kill()", "sigqueue()", "a notice code"};
+    int cases = 0, same_outcome = 0;
+    for (int s = 0; s < 2; s++) {
+        int sig = s == 0 ? SIGBUS : SIGSEGV;
+        for (int action = 0; action < 3; action++)
+            for (int how = 0; how < 3; how++) {
+                int status[2];
+                for (int librmap = 0; librmap < 2; librmap++) {
+                    pid_t pid = fork();
+                    if (pid == 0) send_self(librmap, sig, action, how);
+                    waitpid(pid, &status[librmap], 0);
+                }
+                cases++;
+                if (status[0] == status[1]) {
+                    same_outcome++;
+                } else {
+                    printf("     %s by %s with %s: without librmap status %#x, with librmap %#x\n", strsignal(sig),
+                           hows[how], actions[action], (unsigned)status[0], (unsigned)status[1]);
+                }
+            }
+    }
+    printf("     %d cases (SIGBUS and SIGSEGV; SIG_DFL, SIG_IGN, a handler; kill, sigqueue, a notice code naming a "
+           "tolerant page): %d alike\n",
+           cases, same_outcome);
+    return check(same_outcome == cases, "the same death, the same handler call, ignored alike, no page replaced") ? 0
+                                                                                                                   : 1;
+}
+
 static const test_t TESTS[] = {
     E(tolerate_einval_misaligned, EINVAL),
     E(tolerate_einval_length_zero, EINVAL),
@@ -442,6 +903,11 @@ static const test_t TESTS[] = {
     K(checked_mode_reports_each_loss),
     K(four_readers_survive_truncation_over_and_over),
     K(foreign_memory_is_never_replaced),
+    K(canaries_at_a_reused_address_never_change),
+    K(alarm_storm_one_thread_records_every_loss),
+    K(alarm_storm_two_threads_records_every_loss),
+    K(tolerant_reads_never_wait_for_a_busy_librmap),
+    K(self_sent_signals_get_what_they_get_without_librmap),
 };
 
 static int scenario(const char *name)

@@ -533,10 +533,9 @@ static int synchronous(int sig, const siginfo_t *info)
     if (sig == SIGBUS)
         return info->si_code == BUS_ADRALN || info->si_code == BUS_ADRERR || info->si_code == BUS_OBJERR ||
                info->si_code == BUS_MCEERR_AR;
-#ifndef SEGV_MTEAERR
-#define SEGV_MTEAERR 8
-#endif
-    return info->si_code > 0 && info->si_code != SEGV_MTEAERR;
+    /* SEGV_MAPERR (1) to SEGV_CPERR (10), but SEGV_MTEAERR (8): an
+     * asynchronous tag check. */
+    return info->si_code >= 1 && info->si_code <= 10 && info->si_code != 8;
 }
 
 static void default_action(int sig, siginfo_t *info)
@@ -603,6 +602,24 @@ static _Atomic(bus_tolerator_fn *) bus_tolerator;
 void rmap_sys_set_bus_tolerator(bus_tolerator_fn *tolerator)
 {
     atomic_store_explicit(&bus_tolerator, tolerator, memory_order_release);
+}
+
+/* The last SIGBUS librmap was about to pass on in this thread (see
+ * process.rs: a fault is passed on only once it is known current). */
+static __thread struct {
+    uintptr_t page;
+    uint64_t generation;
+} pass_pending __attribute__((tls_model("initial-exec")));
+
+int rmap_sys_faulted_again(uintptr_t page, uint64_t generation)
+{
+    if (pass_pending.page == page && pass_pending.generation == generation) {
+        pass_pending.page = 0;
+        return 1;
+    }
+    pass_pending.page = page;
+    pass_pending.generation = generation;
+    return 0;
 }
 
 /* Whether the faulting access wrote (the page-fault error code's W bit). */

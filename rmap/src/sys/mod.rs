@@ -333,6 +333,7 @@ unsafe extern "C" {
     fn rmap_sys_set_bus_observer(observer: extern "C" fn(*mut c_void));
     fn rmap_sys_set_bus_tolerator(tolerator: extern "C" fn(*mut c_void, c_int) -> c_int);
     fn rmap_sys_release_actions();
+    fn rmap_sys_faulted_again(page: usize, generation: u64) -> c_int;
     // Set by rmap-check's preload (tools/rmap-check/preload.c).
     static rmap_sys_interposed: c_int;
     fn rmap_sys_caller_hint() -> usize;
@@ -356,6 +357,16 @@ pub fn set_bus_observer(observer: extern "C" fn(*mut c_void)) {
 pub fn set_bus_tolerator(tolerator: extern "C" fn(*mut c_void, c_int) -> c_int) {
     // SAFETY: stores a function pointer valid for the process lifetime.
     unsafe { rmap_sys_set_bus_tolerator(tolerator) };
+}
+
+/// Whether the calling thread's previous SIGBUS that librmap was about to
+/// pass on was at `page` too, with the same `generation` of watched
+/// ranges (then it is forgotten); else this one is remembered. From the
+/// fault handler: the record is initial-exec thread-local memory in
+/// fault.c, which a handler may use.
+pub fn faulted_again(page: usize, generation: u64) -> bool {
+    // SAFETY: reads and writes this thread's record.
+    unsafe { rmap_sys_faulted_again(page, generation) != 0 }
 }
 
 /// Takes the lock on the program's SIGBUS/SIGSEGV actions (with every
