@@ -432,8 +432,13 @@ $(ASAN_BIN)/dlopen_host: tests/c/dlopen_host.c
 	@mkdir -p $(ASAN_BIN)
 	$(CC) $(CFLAGS) -fsanitize=address,undefined -o $@ $< -ldl
 
-$(CBIN)/fault_safe: $(CBIN)/unload_helper $(CBIN)/dlopen_host
-$(ASAN_BIN)/fault_safe: $(ASAN_BIN)/unload_helper $(ASAN_BIN)/dlopen_host
+# And a plugin that sets SIGBUS through its own C library.
+%/signal_plugin.so: tests/c/signal_plugin.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -fPIC -shared -o $@ $<
+
+$(CBIN)/fault_safe: $(CBIN)/unload_helper $(CBIN)/dlopen_host $(CBIN)/signal_plugin.so
+$(ASAN_BIN)/fault_safe: $(ASAN_BIN)/unload_helper $(ASAN_BIN)/dlopen_host $(ASAN_BIN)/signal_plugin.so
 
 # checked runs them: a plugin it loads from a path of its choosing, and a
 # program it installs set-user-ID root (linked with librmap.a: such a

@@ -7,6 +7,7 @@
  * Usage: fault_safe [TEST]
  */
 #include <link.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -988,6 +989,99 @@ static int default_set_behind_librmap_is_noticed_by_a_new_thread(void)
     return check(eio != NULL, "EIO, not a crash") ? 0 : 1;
 }
 
+
+/* Plugins whose calls of the C library's signal functions never reach
+ * librmap when they are loaded after a thread's checkpoint: one loaded with
+ * RTLD_DEEPBIND (its own C library's definitions come first) or into a new
+ * namespace with dlmopen (a C library of its own). What they set reaches
+ * the kernel, as a raw rt_sigaction does; docs/fault-handling.md says so:
+ * the thread's next copy dies of SIGBUS, and the next checkpoint (here a
+ * new thread's first copy) puts librmap's handler back, after which copies
+ * give EIO again in every thread. */
+enum { DEEPBIND, NEW_NAMESPACE };
+
+static void *load_signal_plugin(int how)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s", self_program());
+    strcpy(strrchr(path, '/') + 1, "signal_plugin.so");
+    if (how == DEEPBIND) {
+        if (under_asan()) skip_test("ASan's runtime refuses RTLD_DEEPBIND");
+        return dlopen(path, RTLD_NOW | RTLD_DEEPBIND);
+    }
+    void *plugin = dlmopen(LM_ID_NEWLM, path, RTLD_NOW);
+    if (!plugin) {
+        printf("     dlmopen: %s\n", dlerror());
+        skip_test("this environment cannot load into a new namespace (valgrind and ASan cannot)");
+    }
+    return plugin;
+}
+
+static void plugin_sets_sig_dfl(int how)
+{
+    void *plugin = load_signal_plugin(how);
+    void (*set_default)(void);
+    *(void **)&set_default = plugin ? dlsym(plugin, "plugin_set_sigbus_default") : NULL;
+    if (!set_default) die("signal_plugin.so");
+    set_default();
+}
+
+static int plugin_after_the_checkpoint(int how)
+{
+    char buf[8], *p = truncated_mapping();
+    if (rmap_read(buf, p, sizeof buf) != -1) return 1; /* the checkpoint */
+    plugin_sets_sig_dfl(how);
+    rmap_read(buf, p, sizeof buf); /* dies of SIGBUS, as documented */
+    return 0;
+}
+
+static int plugin_noticed_at_the_next_checkpoint(int how)
+{
+    char buf[8], *p = truncated_mapping();
+    if (rmap_read(buf, p, sizeof buf) != -1) return 1;
+    plugin_sets_sig_dfl(how);
+    pthread_t t;
+    void *eio;
+    pthread_create(&t, NULL, first_copy_in_new_thread, p);
+    pthread_join(t, &eio);
+    int rc = rmap_read(buf, p, sizeof buf), err = errno;
+    printf("     after the plugin's signal(SIGBUS, SIG_DFL): a new thread's first copy %s; then this thread's %s\n",
+           eio ? "EIO" : "not EIO", rc == -1 && err == EIO ? "EIO" : "not EIO");
+    return check(eio && rc == -1 && err == EIO, "EIO in both once a checkpoint put the handler back") ? 0 : 1;
+}
+
+static int deepbind_plugin_after_the_checkpoint_is_outside_the_guarantee(void)
+{
+    return plugin_after_the_checkpoint(DEEPBIND);
+}
+static int deepbind_plugin_is_noticed_at_the_next_checkpoint(void)
+{
+    return plugin_noticed_at_the_next_checkpoint(DEEPBIND);
+}
+static int dlmopen_plugin_after_the_checkpoint_is_outside_the_guarantee(void)
+{
+    return plugin_after_the_checkpoint(NEW_NAMESPACE);
+}
+static int dlmopen_plugin_is_noticed_at_the_next_checkpoint(void)
+{
+    return plugin_noticed_at_the_next_checkpoint(NEW_NAMESPACE);
+}
+
+/* Loaded before the first copy, a RTLD_DEEPBIND plugin is rewritten like
+ * any other object: its SIG_DFL goes behind librmap's handler. */
+static int deepbind_plugin_loaded_before_the_checkpoint_is_rebound(void)
+{
+    char buf[8], *p = truncated_mapping();
+    void *plugin = load_signal_plugin(DEEPBIND);
+    if (rmap_read(buf, p, sizeof buf) != -1) return 1;
+    void (*set_default)(void);
+    *(void **)&set_default = plugin ? dlsym(plugin, "plugin_set_sigbus_default") : NULL;
+    if (!set_default) die("signal_plugin.so");
+    set_default();
+    int rc = rmap_read(buf, p, sizeof buf), err = errno;
+    return check(rc == -1 && err == EIO, "EIO: the plugin's signal() reached librmap") ? 0 : 1;
+}
+
 /* Checked mode says so when it installs the handler again. */
 static int default_set_behind_librmap_is_reported_in_checked_mode(void)
 {
@@ -1211,6 +1305,11 @@ static const test_t TESTS[] = {
     K(signals_blocked_after_first_copy_get_errors),
     K(default_set_behind_librmap_is_noticed_by_a_new_thread),
     K(default_set_behind_librmap_is_reported_in_checked_mode),
+    S(deepbind_plugin_after_the_checkpoint_is_outside_the_guarantee, SIGBUS),
+    K(deepbind_plugin_is_noticed_at_the_next_checkpoint),
+    K(deepbind_plugin_loaded_before_the_checkpoint_is_rebound),
+    S(dlmopen_plugin_after_the_checkpoint_is_outside_the_guarantee, SIGBUS),
+    K(dlmopen_plugin_is_noticed_at_the_next_checkpoint),
     K(fork_while_setting_actions),
     K(rmap_check_values),
     K(copies_under_truncation_signals_and_threads),

@@ -9,11 +9,14 @@
  * librmap through an extension module with dlopen(RTLD_LOCAL), and whose
  * faulthandler and signal modules call the C library's sigaction directly;
  * any host loading librmap as a plugin (JNI, Node add-ons). So when librmap
- * installs its handler it rewrites, in every loaded object but itself, the
- * C library and the loader, the GOT entries (R_X86_64_JUMP_SLOT and
+ * installs its handler it rewrites, in every loaded object but the C
+ * library and the loader, the GOT entries (R_X86_64_JUMP_SLOT and
  * R_X86_64_GLOB_DAT relocations) of those functions to point at librmap's
  * (fault.c's rmap_sys_rebound_*: the C library's signatures over the same
- * functions librmap's exported ones reach). Objects loaded later are
+ * functions librmap's exported ones reach). That includes the object that
+ * holds librmap: a Rust program, which links the rmap crate into its
+ * executable and calls libc::sigaction itself (there only __sigaction, the
+ * name librmap calls the C library's by, is left). Objects loaded later are
  * rewritten at the next checkpoint of any thread (fault.c), not by hooking
  * dlopen: the loader resolves a dlopen'ed name with the calling object's
  * search path, which a wrapper would replace by librmap's. Entries in the
@@ -121,12 +124,16 @@ static void rewrite_slot(uintptr_t slot, void *target, uintptr_t relro_start, ui
 }
 
 static void rewrite_relocations(uintptr_t base, const ElfW(Rela) * rela, size_t size, const ElfW(Sym) * symbols,
-                                const char *strings, uintptr_t relro_start, uintptr_t relro_end)
+                                const char *strings, uintptr_t relro_start, uintptr_t relro_end, int own)
 {
     for (size_t i = 0; i < size / sizeof *rela; i++) {
         unsigned long type = ELF64_R_TYPE(rela[i].r_info);
         if (type != R_X86_64_JUMP_SLOT && type != R_X86_64_GLOB_DAT) continue;
         const char *name = strings + symbols[ELF64_R_SYM(rela[i].r_info)].st_name;
+        /* librmap's own calls of the C library's sigaction go through
+         * __sigaction (fault.c): in the object that holds librmap, that one
+         * entry stays the C library's. */
+        if (own && strcmp(name, "__sigaction") == 0) continue;
         for (int k = 0; k < REBOUND_COUNT; k++) {
             if (name[0] == REBOUND[k].name[0] && strcmp(name, REBOUND[k].name) == 0) {
                 rewrite_slot(base + rela[i].r_offset, REBOUND[k].target, relro_start, relro_end);
@@ -149,7 +156,7 @@ static int rewrite_object(struct dl_phdr_info *info, size_t size, void *data)
         if (ph->p_type == PT_GNU_RELRO) relro_start = base + ph->p_vaddr, relro_end = relro_start + ph->p_memsz;
         if (ph->p_type == PT_LOAD && own - (base + ph->p_vaddr) < ph->p_memsz) contains_own = 1;
     }
-    if (!dynamic || contains_own || skipped(info->dlpi_name) || already_rewritten(base)) return 0;
+    if (!dynamic || skipped(info->dlpi_name) || already_rewritten(base)) return 0;
     const ElfW(Sym) *symbols = NULL;
     const char *strings = NULL;
     const ElfW(Rela) *plt = NULL, *rela = NULL;
@@ -165,8 +172,8 @@ static int rewrite_object(struct dl_phdr_info *info, size_t size, void *data)
         }
     }
     if (symbols && strings) {
-        if (plt) rewrite_relocations(base, plt, plt_size, symbols, strings, relro_start, relro_end);
-        if (rela) rewrite_relocations(base, rela, rela_size, symbols, strings, relro_start, relro_end);
+        if (plt) rewrite_relocations(base, plt, plt_size, symbols, strings, relro_start, relro_end, contains_own);
+        if (rela) rewrite_relocations(base, rela, rela_size, symbols, strings, relro_start, relro_end, contains_own);
     }
     if (rewritten_count < REMEMBERED) rewritten[rewritten_count++] = base;
     return 0;
