@@ -255,9 +255,6 @@ void *rmap_map(void *addr, size_t length, int prot, int flags, int fd, off_t off
 //   `MS_ASYNC`, `MS_SYNC` and `MS_INVALIDATE`.
 // - `EINVAL` [sync_einval_addr_misaligned]: `addr` is not page aligned.
 // - `EINVAL` [sync_einval_async_and_sync]: both `MS_ASYNC` and `MS_SYNC`.
-// - `EINVAL` [sync_einval_unowned_checked]: checked mode only: the range is
-//   not wholly a librmap mapping (never mapped by librmap, or already
-//   unmapped). Reported as `rmap: sync-unowned: ...`; no system call is made.
 // - `ENOMEM` [sync_enomem_unmapped]: part of the range is not mapped (with
 //   `MS_ASYNC` alone, already when the range starts in a hole).
 // - `ENOMEM` [sync_enomem_range_wraps]: `addr` plus `length`, rounded up to
@@ -297,7 +294,8 @@ int rmap_sync(void *addr, size_t length, int flags);
 // Unmaps every page in [`addr`, `addr` + `length`), rounded up to whole
 // pages. Pages of the range that are not mapped are skipped: unmapping a
 // range that holds no mapping (including one already unmapped) succeeds,
-// except in checked mode (see `rmap_set_check`). The registry forgets the
+// except in checked mode for one of the last ranges unmapped (see
+// `rmap_set_check`). The registry forgets the
 // range: a partial unmap splits or trims the mappings it recorded.
 //
 // # RETURN VALUE
@@ -310,11 +308,12 @@ int rmap_sync(void *addr, size_t length, int flags);
 // - `EINVAL` [unmap_einval_length_zero]: `length` is 0.
 // - `EINVAL` [unmap_einval_outside]: the range does not lie inside the user
 //   address space.
-// - `EINVAL` [unmap_einval_unowned_checked]: checked mode only: the range is
-//   not wholly a librmap mapping (never mapped by librmap, or already
-//   unmapped). Reported as `rmap: unmap-unowned: ...`, or as
-//   `rmap: double-unmap: ...` when one of the process's last 64 unmaps
-//   covered part of it; the memory is not touched.
+// - `EINVAL` [unmap_einval_unowned_checked]: checked mode only: the range
+//   holds memory librmap did not map (the C library's `mmap`, `malloc`'s,
+//   the stack), or a librmap mapping there was unmapped or replaced behind
+//   librmap's back; or one of the process's last 64 unmaps covered part of
+//   it (a double unmap). Reported as `rmap: unmap-unowned: ...` or
+//   `rmap: double-unmap: ...`; the memory is not touched.
 // - `ENOMEM` [unmap_enomem_map_count]: unmapping the middle of a mapping
 //   would split it beyond `vm.max_map_count` mappings.
 // - `EPERM` [unmap_eperm_sealed]: the range holds memory sealed with
@@ -383,9 +382,6 @@ int rmap_unmap(void *addr, size_t length);
 // - `ENOMEM` [protect_enomem_map_count]: splitting a mapping would exceed
 //   `vm.max_map_count`.
 // - `EPERM` [protect_eperm_sealed]: the range is sealed with `mseal(2)`.
-// - `EINVAL` [protect_einval_unowned_checked]: checked mode only: the range
-//   is not wholly a librmap mapping. Reported as `rmap: protect-unowned: ...`;
-//   no system call is made.
 //
 // EINVAL for both GROWS bits, then for a misaligned `addr`, then ENOMEM for a
 // wrapping range, then EINVAL for unknown `prot` bits are decided by librmap
@@ -459,9 +455,6 @@ int rmap_protect(void *addr, size_t length, int prot);
 //   without `CAP_SYS_ADMIN`.
 // - `EPERM` [advise_eperm_sealed]: advice that discards data (`MADV_DONTNEED`,
 //   `MADV_FREE`, ...) for a sealed read-only private mapping.
-// - `EINVAL` [advise_einval_unowned_checked]: checked mode only: the range is
-//   not wholly a librmap mapping. Reported as `rmap: advise-unowned: ...`; no
-//   system call is made.
 //
 // EINVAL for a misaligned `addr` or a wrapping range is decided by librmap
 // before any system call (every other cause of the same errno also comes
@@ -515,9 +508,6 @@ int rmap_advise(void *addr, size_t length, int advice);
 //   `RLIMIT_MEMLOCK`, without `CAP_IPC_LOCK`.
 // - `EPERM` [lock_eperm_no_limit]: `RLIMIT_MEMLOCK` is 0, without
 //   `CAP_IPC_LOCK`.
-// - `EINVAL` [lock_einval_unowned_checked]: checked mode only: the range is
-//   not wholly a librmap mapping. Reported as `rmap: lock-unowned: ...`; no
-//   system call is made.
 //
 // Nothing is decided before the system call: Linux checks the caller's
 // limit and capability first, which only the kernel knows.
@@ -560,9 +550,6 @@ int rmap_lock(const void *addr, size_t length);
 //   wraps past the end of the address space.
 // - `ENOMEM` [unlock_enomem_unmapped]: part of the range is not mapped (the
 //   mappings before the hole are unlocked).
-// - `EINVAL` [unlock_einval_unowned_checked]: checked mode only: the range is
-//   not wholly a librmap mapping. Reported as `rmap: unlock-unowned: ...`; no
-//   system call is made.
 //
 // EINVAL for a wrapping range is decided by librmap before any system call.
 //
@@ -630,8 +617,9 @@ int rmap_unlock(const void *addr, size_t length);
 //   `MREMAP_MAYMOVE` is not given (or there is no free range to move to).
 // - `EPERM` [remap_eperm_sealed]: the mapping is sealed with `mseal(2)`.
 // - `EINVAL` [remap_einval_unowned_checked]: checked mode only: the old range
-//   is not wholly a librmap mapping. Reported as `rmap: remap-unowned: ...`;
-//   no system call is made.
+//   holds memory librmap did not map, or a librmap mapping there was
+//   unmapped or replaced behind librmap's back. Reported as
+//   `rmap: remap-unowned: ...`; no system call is made.
 //
 // EINVAL for an unknown flag, a move without `MREMAP_MAYMOVE`, a resizing
 // `MREMAP_DONTUNMAP`, a misaligned `old_address` and a new size of 0 pages
@@ -687,9 +675,6 @@ void *rmap_remap(void *old_address, size_t old_size, size_t new_size, int flags,
 // - `ENOMEM` [resident_enomem_range_wraps]: `addr` plus `length` lies outside
 //   the user address space.
 // - `ENOMEM` [resident_enomem_unmapped]: part of the range is not mapped.
-// - `EINVAL` [resident_einval_unowned_checked]: checked mode only: the range
-//   is not wholly a librmap mapping. Reported as
-//   `rmap: resident-unowned: ...`; no system call is made.
 //
 // EINVAL for a misaligned `addr`, then ENOMEM for a range that wraps or ends
 // above 2^63, then EFAULT for a `vec` too near the top for the range (when
@@ -1171,12 +1156,17 @@ int rmap_foreach(int (*fn)(const struct rmap_info *info, void *ctx), void *ctx);
 // - `rmap: double-unmap: rmap_unmap(ADDR, LEN) at WHERE: already unmapped
 //   at WHERE; refused with EINVAL`: an unmap of a range the process
 //   unmapped before (one of its last 64 unmaps), naming both calls.
-// - `rmap: CALL-unowned: ...` (`unmap-unowned`, `sync-unowned`,
-//   `protect-unowned`, `advise-unowned`, `lock-unowned`, `unlock-unowned`,
-//   `remap-unowned`, `resident-unowned`): a call on a range librmap does
-//   not hold (never mapped by it, or unmapped long ago), or that it held
-//   but the kernel no longer holds as recorded (unmapped or replaced behind
-//   its back); the call fails with EINVAL and does not touch the memory.
+// - `rmap: unmap-unowned: ...`, `rmap: remap-unowned: ...`: an unmap, or
+//   a remap of an old range, that would take memory librmap did not map
+//   from whoever mapped it (the C library's `mmap`, `malloc`'s, the stack),
+//   or a range librmap held that the kernel no longer holds as recorded
+//   (unmapped or replaced behind its back); the call fails with EINVAL and
+//   does not touch the memory. Only these two calls (and a double unmap)
+//   are refused: every other call on memory librmap did not map (a
+//   program locking its heap, probing addresses with `rmap_resident` or
+//   `rmap_sync`) goes to the kernel unreported and returns exactly what
+//   the kernel returns, and an unmap or remap of a range where nothing at
+//   all is mapped gets the kernel's answer too (0; EFAULT).
 // - `rmap: leak: N bytes at ADDR still mapped at exit, created at WHERE`:
 //   at exit, one line per mapping still held (and still held by the
 //   kernel), with the code that created it.
@@ -1226,7 +1216,7 @@ int rmap_foreach(int (*fn)(const struct rmap_info *info, void *ctx), void *ctx);
 // with. The program's own `rmap_set_check` still works there, reporting to
 // stderr.
 //
-// Before an ownership or leak report, checked mode asks the kernel whether
+// Before a refusal or leak report, checked mode asks the kernel whether
 // the recorded mapping is still there with its protection, sharing and
 // file, over its whole extent: it never reports a mapping the kernel no
 // longer has, and never accepts a record the kernel holds only in part.

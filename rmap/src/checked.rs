@@ -539,8 +539,8 @@ impl Report<'_> {
                 stale: false,
             } => write!(
                 out,
-                "{}({addr:#x}, {len}) at {at}: no librmap mapping covers this range \
-                 (never mapped by librmap, or already unmapped); refused with {}",
+                "{}({addr:#x}, {len}) at {at}: this range holds memory librmap did not map; \
+                 refused with {}",
                 name(call),
                 // rmap_tolerate answers ENOMEM in every mode, as documented.
                 if call == Call::Tolerate { "ENOMEM" } else { "EINVAL" }

@@ -232,12 +232,17 @@ fn check_write_exec(
     }
 }
 
-/// In checked mode, refuses a range librmap does not hold, and otherwise
-/// returns the registry lock, still held: the caller makes its system call
-/// and updates the registry under that same hold, so no other thread can
-/// unmap or replace the range between the check and the call. Off, it
-/// returns None at once (the mode test is inlined, the rest stays off the
-/// default path).
+/// Checked mode, before the calls that take memory away from whoever
+/// mapped it (unmap, and remap's old range): refuses a range holding memory
+/// librmap did not map, a librmap mapping replaced behind librmap's back,
+/// or a double unmap; otherwise returns the registry lock, still held: the
+/// caller makes its system call and updates the registry under that same
+/// hold, so no other thread can unmap or replace the range between the
+/// check and the call. Off, it returns None at once (the mode test is
+/// inlined, the rest stays off the default path). Every other call goes to
+/// the kernel in every mode and returns what the kernel returns: it takes
+/// nothing from anyone (a program may lock its heap, or probe memory with
+/// `mincore`).
 #[inline]
 fn check_owned(
     call: Call,
@@ -252,20 +257,15 @@ fn check_owned(
     }
 }
 
-/// Under rmap-check, a call other than unmap on memory the kernel maps but
-/// librmap never saw (the stack, the C library's heap and its own mappings,
-/// the loader's) is the program's business: it goes to the kernel
-/// unreported, as it would without the checker. Unmapping such memory is
-/// still refused: it takes pages from under whoever mapped them.
-fn foreign_but_mapped(call: Call, addr: usize, len: usize) -> bool {
-    call != Call::Unmap && process::libc_names() && sys::kernel_maps(addr, len)
-}
-
-/// The range must be recorded, and the kernel must still hold every record
-/// it meets, whole, as recorded: a mapping unmapped or replaced (even in
-/// part) behind librmap's back (with `munmap`, `mmap`, `mremap` called
-/// directly) is not librmap's any more, and its stale records are dropped.
-/// Reports are written after the lock is let go.
+/// The range's records must hold, whole and as recorded, in the kernel (a
+/// mapping unmapped or replaced, even in part, behind librmap's back with
+/// `munmap`, `mmap` or `mremap` called directly is not librmap's any more,
+/// and its stale records are dropped), and the kernel must map nothing in
+/// the range but them (memory librmap did not map: the C library's `mmap`,
+/// `malloc`'s, the stack). Where nothing at all is mapped the kernel
+/// answers (`munmap` 0, `mremap` EFAULT), but an unmap that meets one of the
+/// last ranges unmapped is a double unmap. Reports are written after the
+/// lock is let go.
 #[cold]
 #[inline(never)]
 fn check_owned_slow(
@@ -286,7 +286,7 @@ fn check_owned_slow(
         Call::Unmap if !stale => held.unmapped.find(addr, len),
         _ => None,
     };
-    if !stale && unmapped_at.is_none() && foreign_but_mapped(call, addr, len) {
+    if !stale && unmapped_at.is_none() && !process::foreign_within(&held.registry, addr, len) {
         return Ok(held);
     }
     drop(held);
@@ -316,13 +316,11 @@ fn check_owned_slow(
 /// As for `msync(2)`.
 #[cfg_attr(not(debug_assertions), inline(always))]
 pub unsafe fn sync(addr: *mut u8, len: usize, flags: i32) -> Result<(), Errno> {
-    let mode = mode_for(Call::Sync);
+    mode_for(Call::Sync);
     let page = page_size();
     validate::check_sync(addr as usize, len, flags, page).map_err(failed)?;
-    let owned = check_owned(Call::Sync, mode, addr as usize, len, page).map_err(failed)?;
     // SAFETY: forwarded to the caller's contract.
     unsafe { sys::msync(addr, len, flags) }.map_err(failed)?;
-    drop(owned);
     if watch::some_loss()
         && folded(&mut hold()).any_within(addr as usize, pages_covering(len, page))
     {
@@ -381,10 +379,9 @@ pub unsafe fn protect(addr: *mut u8, len: usize, prot: i32) -> Result<(), Errno>
     let mode = mode_for(Call::Protect);
     let page = page_size();
     validate::check_protect(addr as usize, len, prot, page).map_err(failed)?;
-    let owned = check_owned(Call::Protect, mode, addr as usize, len, page).map_err(failed)?;
     let recorded = prot & !(PROT_GROWSDOWN | PROT_GROWSUP);
     let (mut start, pages_len) = (addr as usize, pages_covering(len, page));
-    let mut held = owned.unwrap_or_else(hold);
+    let mut held = hold();
     let Held {
         registry, losses, ..
     } = &mut *held;
@@ -440,17 +437,14 @@ fn resync_protection(registry: &mut Registry, start: usize, len: usize) {
 /// As for `madvise(2)`: some advice discards the range's contents.
 #[cfg_attr(not(debug_assertions), inline(always))]
 pub unsafe fn advise(addr: *mut u8, len: usize, advice: i32) -> Result<(), Errno> {
-    let mode = mode_for(Call::Advise);
+    mode_for(Call::Advise);
     let page = page_size();
     validate::check_advise(addr as usize, len, page).map_err(failed)?;
-    let owned = check_owned(Call::Advise, mode, addr as usize, len, page).map_err(failed)?;
     if advice != MADV_DONTFORK && advice != MADV_DOFORK {
         // SAFETY: forwarded to the caller's contract.
-        let result = unsafe { sys::madvise(addr, len, advice) };
-        drop(owned);
-        return result.map_err(failed);
+        return unsafe { sys::madvise(addr, len, advice) }.map_err(failed);
     }
-    let mut held = owned.unwrap_or_else(hold);
+    let mut held = hold();
     // SAFETY: forwarded to the caller's contract.
     let result = unsafe { sys::madvise(addr, len, advice) };
     // On failure (a hole), the kernel applied it to what precedes the hole.
@@ -486,11 +480,10 @@ fn mapped_prefix(start: usize, len: usize) -> usize {
 /// range as locked (`MAP_LOCKED` in its flags).
 #[cfg_attr(not(debug_assertions), inline(always))]
 pub fn lock(addr: *const u8, len: usize) -> Result<(), Errno> {
-    let mode = mode_for(Call::Lock);
+    mode_for(Call::Lock);
     let page = page_size();
     let (start, pages_len) = pages_of(addr as usize, len, page);
-    let owned = check_owned(Call::Lock, mode, start, pages_len, page).map_err(failed)?;
-    let mut held = owned.unwrap_or_else(hold);
+    let mut held = hold();
     let result = sys::mlock(addr, len);
     record_lock(&mut held.registry, start, pages_len, true, result.is_ok());
     result.map_err(failed)
@@ -500,12 +493,11 @@ pub fn lock(addr: *const u8, len: usize) -> Result<(), Errno> {
 /// registry records the range as unlocked.
 #[cfg_attr(not(debug_assertions), inline(always))]
 pub fn unlock(addr: *const u8, len: usize) -> Result<(), Errno> {
-    let mode = mode_for(Call::Unlock);
+    mode_for(Call::Unlock);
     let page = page_size();
     validate::check_unlock(addr as usize, len, page).map_err(failed)?;
     let (start, pages_len) = pages_of(addr as usize, len, page);
-    let owned = check_owned(Call::Unlock, mode, start, pages_len, page).map_err(failed)?;
-    let mut held = owned.unwrap_or_else(hold);
+    let mut held = hold();
     let result = sys::munlock(addr, len);
     record_lock(&mut held.registry, start, pages_len, false, result.is_ok());
     result.map_err(failed)
@@ -735,14 +727,11 @@ fn drop_unmapped(registry: &mut Registry, start: usize, len: usize) {
 /// `vec` must be writable for one byte per page of the range.
 #[cfg_attr(not(debug_assertions), inline(always))]
 pub unsafe fn resident(addr: *mut u8, len: usize, vec: *mut u8) -> Result<(), Errno> {
-    let mode = mode_for(Call::Resident);
+    mode_for(Call::Resident);
     let page = page_size();
     validate::check_resident(addr as usize, len, vec as usize, page).map_err(failed)?;
-    let owned = check_owned(Call::Resident, mode, addr as usize, len, page).map_err(failed)?;
     // SAFETY: forwarded to the caller's contract.
-    let result = unsafe { sys::mincore(addr, len, vec) };
-    drop(owned);
-    result.map_err(failed)
+    unsafe { sys::mincore(addr, len, vec) }.map_err(failed)
 }
 
 /// Marks the pages of [addr, addr + len) tolerant: a SIGBUS at one of them

@@ -662,6 +662,27 @@ pub fn ownership_of_records(registry: &mut Registry, start: usize, len: usize) -
     Ownership::Owned
 }
 
+/// Whether the kernel maps something in [start, start + len) outside the
+/// records of `registry`: memory librmap did not map. Asks the kernel once
+/// per hole in the records (checked mode's refusals only).
+pub fn foreign_within(registry: &Registry, start: usize, len: usize) -> bool {
+    let end = start.saturating_add(len);
+    let mut at = start;
+    while at < end {
+        if let Some((record_start, record)) = registry.find(at) {
+            at = record_start + record.len;
+            continue;
+        }
+        // Not recorded: the kernel's next mapping from here.
+        match sys::kernel_vma(at, true) {
+            Some(vma) if vma.start <= at => return true,
+            Some(vma) if vma.start < end => at = vma.start,
+            _ => return false,
+        }
+    }
+    false
+}
+
 /// Walks the records meeting [start, start + len) once, in place: each is
 /// checked against the kernel over its whole extent (its first page may be
 /// gone while the pages asked about are someone else's with the same

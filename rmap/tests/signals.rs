@@ -116,7 +116,10 @@ fn the_programs_own_sigaction_is_shown_back_as_set() {
         libc::sigaction(libc::SIGBUS, &action, std::ptr::null_mut());
         let mut back: libc::sigaction = std::mem::zeroed();
         libc::sigaction(libc::SIGBUS, std::ptr::null(), &mut back);
-        assert_eq!(back.sa_sigaction, action.sa_sigaction, "the program sees its own handler");
+        assert_eq!(
+            back.sa_sigaction, action.sa_sigaction,
+            "the program sees its own handler"
+        );
     }
     assert!(eio(&map), "and read_at still gives EIO");
 }

@@ -81,7 +81,8 @@ static int scenario(const char *name)
         int rc = rmap_unmap(p, PG);
         printf("%p %d\n", (void *)p, rc);
     } else if (strcmp(name, "unowned") == 0) {
-        rmap_sync(hole(1), PG, MS_ASYNC);
+        /* A remap of memory the C library mapped. */
+        rmap_remap(mmap(NULL, PG, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), PG, PG, 0);
     } else if (strcmp(name, "write-exec") == 0) {
         rmap_unmap(map_anon(PG, PROT_READ | PROT_WRITE | PROT_EXEC), PG);
     } else if (strcmp(name, "stale") == 0 || strcmp(name, "stale-partly-replaced") == 0) {
@@ -283,7 +284,7 @@ static const char *json_kinds(const char *text)
              "python3 -c 'import json, sys\n"
              "fields = {\"leak\": [\"address\", \"length\", \"created_by\"],\n"
              "  \"double-unmap\": [\"call\", \"address\", \"length\", \"caller\", \"unmapped_by\"],\n"
-             "  \"sync-unowned\": [\"call\", \"address\", \"length\", \"caller\", \"stale\"],\n"
+             "  \"remap-unowned\": [\"call\", \"address\", \"length\", \"caller\", \"stale\"],\n"
              "  \"unmap-unowned\": [\"call\", \"address\", \"length\", \"caller\", \"stale\"],\n"
              "  \"write-exec\": [\"call\", \"address\", \"length\", \"caller\"],\n"
              "  \"beyond-eof\": [\"call\", \"address\", \"length\"], \"fault-handler\": [],\n"
@@ -323,7 +324,7 @@ static int json_reports_of_every_kind_parse(void)
     unsetenv("RMAP_CHECK_SUMMARY");
     const char *kinds = json_kinds(all);
     printf("     kinds parsed: %s\n", kinds);
-    const char *want[] = {"leak ", "double-unmap ", "sync-unowned ", "write-exec ", "unmap-unowned ",
+    const char *want[] = {"leak ", "double-unmap ", "remap-unowned ", "write-exec ", "unmap-unowned ",
                           "beyond-eof ", "fault-handler ", "summary "};
     int ok = check(kinds[0] != 0, "every line is one JSON object with its kind's fields");
     for (size_t i = 0; i < sizeof want / sizeof *want; i++) ok &= check(strstr(kinds, want[i]) != NULL, want[i]);

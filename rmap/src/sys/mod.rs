@@ -262,26 +262,6 @@ pub unsafe fn mincore(addr: *mut u8, len: usize, vec: *mut u8) -> Result<(), Err
     zero_or_error(unsafe { syscall6(c::SYS_mincore, [addr as usize, len, vec as usize, 0, 0, 0]) })
 }
 
-/// Whether the kernel maps every page `[addr, addr + len)` touches, however
-/// it came to be mapped: `mincore` fails with ENOMEM on a hole. Asked in
-/// pieces, so the answer needs no allocation.
-pub fn kernel_maps(addr: usize, len: usize) -> bool {
-    const PAGES: usize = 1024;
-    let page = page_size();
-    let mut vec = [0u8; PAGES];
-    let mut at = addr & !(page - 1);
-    let end = addr.saturating_add(len);
-    while at < end {
-        let piece = (end - at).min(PAGES * page);
-        // SAFETY: `vec` holds one byte for each of at most PAGES pages.
-        if unsafe { mincore(at as *mut u8, piece, vec.as_mut_ptr()) }.is_err() {
-            return false;
-        }
-        at += piece;
-    }
-    true
-}
-
 /// Classifies `fd` the way `mmap` would see it. Called only on the error path,
 /// so a successful mapping costs no extra system call.
 #[cold]
