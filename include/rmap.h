@@ -1173,8 +1173,14 @@ int rmap_foreach(int (*fn)(const struct rmap_info *info, void *ctx), void *ctx);
 // - `rmap: beyond-eof: ADDR touched, file offset N of the mapping
 //   rmap_map(START, LEN) created at WHERE: the file is SIZE bytes long
 //   (SIGBUS; the program's own action follows)`: a page of a file mapping
-//   touched where the file has no data (it ends before it, or shrank);
-//   the program's own SIGBUS action runs next, as without librmap. Mapping
+//   touched where the file has no data (it ends before it, or shrank); N
+//   is the file offset of the byte at ADDR. The program's own SIGBUS
+//   action runs next, as without librmap. A SIGBUS with another cause is
+//   named for it: `rmap: no-space: ADDR written, ...: the file system has
+//   no space left to fill this hole of the file` (a write into a hole of a
+//   sparse file, or of a file grown with `ftruncate`, on a full file
+//   system) and `rmap: io-error: ADDR touched, ...: the file covers it,
+//   but reading or writing the page failed (an I/O error)`. Mapping
 //   past the end of a file is no error by itself (LMDB reserves its whole
 //   map size over a smaller file): with `RMAP_CHECK_BEYOND_EOF=map` such a
 //   mapping is also reported when `rmap_map` makes it or `rmap_remap` grows

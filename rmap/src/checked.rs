@@ -245,10 +245,12 @@ pub enum Finding {
     FaultHandler,
     DoubleUnmap,
     Lost,
+    NoSpace,
+    IoError,
 }
 
 impl Finding {
-    pub const COUNT: usize = Call::COUNT + 6;
+    pub const COUNT: usize = Call::COUNT + 8;
 
     pub fn index(self) -> usize {
         match self {
@@ -259,6 +261,8 @@ impl Finding {
             Finding::FaultHandler => Call::COUNT + 3,
             Finding::DoubleUnmap => Call::COUNT + 4,
             Finding::Lost => Call::COUNT + 5,
+            Finding::NoSpace => Call::COUNT + 6,
+            Finding::IoError => Call::COUNT + 7,
         }
     }
 
@@ -275,6 +279,8 @@ impl Finding {
                 "fault-handler",
                 "double-unmap",
                 "lost-page",
+                "no-space",
+                "io-error",
             ][index - Call::COUNT],
         )
     }
@@ -461,10 +467,13 @@ pub enum Report<'a> {
         offset: i64,
         file: PastEnd,
     },
-    /// A page of a file mapping touched where the file has no data behind
-    /// it: SIGBUS, about to go to the program's own action.
-    TouchedPastEnd {
+    /// A SIGBUS at a file mapping librmap made, about to go to the
+    /// program's own action, with its cause: a page past the end of the
+    /// file, a hole the file system had no space to fill, or an I/O error.
+    Sigbus {
+        cause: SigbusCause,
         fault: usize,
+        /// The file offset of the byte at `fault`.
         file_offset: u64,
         start: usize,
         len: usize,
@@ -494,6 +503,17 @@ pub enum Report<'a> {
     },
 }
 
+/// Why a SIGBUS was raised at a file mapping.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SigbusCause {
+    /// The page lies past the end of the file.
+    PastEnd,
+    /// A write into a hole of the file, on a file system with no space left.
+    NoSpace,
+    /// The file covers the page, but reading or writing it failed.
+    IoError,
+}
+
 /// What every report line shares: the process, and whether calls go by
 /// the C library's names (under rmap-check).
 #[derive(Clone, Copy, Debug)]
@@ -509,7 +529,12 @@ impl Report<'_> {
             Report::Unowned { call, .. } => Finding::Unowned(*call),
             Report::DoubleUnmap { .. } => Finding::DoubleUnmap,
             Report::Leak { .. } => Finding::Leak,
-            Report::MappedPastEnd { .. } | Report::TouchedPastEnd { .. } => Finding::BeyondEof,
+            Report::MappedPastEnd { .. } => Finding::BeyondEof,
+            Report::Sigbus { cause, .. } => match cause {
+                SigbusCause::PastEnd => Finding::BeyondEof,
+                SigbusCause::NoSpace => Finding::NoSpace,
+                SigbusCause::IoError => Finding::IoError,
+            },
             Report::WriteExec { .. } => Finding::WriteExec,
             Report::Lost { .. } => Finding::Lost,
             Report::FaultHandler => Finding::FaultHandler,
@@ -591,7 +616,8 @@ impl Report<'_> {
                 file.size.unwrap_or(0),
                 file.first_bad
             ),
-            Report::TouchedPastEnd {
+            Report::Sigbus {
+                cause,
                 fault,
                 file_offset,
                 start,
@@ -601,13 +627,20 @@ impl Report<'_> {
             } => {
                 write!(
                     out,
-                    "{fault:#x} touched, file offset {file_offset} of the mapping {}({start:#x}, {len}) \
+                    "{fault:#x} {}, file offset {file_offset} of the mapping {}({start:#x}, {len}) \
                      created at {created_at}: ",
+                    if cause == SigbusCause::NoSpace { "written" } else { "touched" },
                     name(Call::Map)
                 )?;
-                match size {
-                    Some(size) => write!(out, "the file is {size} bytes long"),
-                    None => out.write_str("the file no longer covers that page"),
+                match (cause, size) {
+                    (SigbusCause::PastEnd, Some(size)) => write!(out, "the file is {size} bytes long"),
+                    (SigbusCause::PastEnd, None) => out.write_str("the file no longer covers that page"),
+                    (SigbusCause::NoSpace, _) => out.write_str(
+                        "the file system has no space left to fill this hole of the file",
+                    ),
+                    (SigbusCause::IoError, _) => out.write_str(
+                        "the file covers it, but reading or writing the page failed (an I/O error)",
+                    ),
                 }?;
                 out.write_str(" (SIGBUS; the program's own action follows)")
             }
@@ -710,13 +743,14 @@ impl Report<'_> {
                     write!(out, ",\"file_size\":{size}")?;
                 }
             }
-            Report::TouchedPastEnd {
+            Report::Sigbus {
                 fault,
                 file_offset,
                 start,
                 len,
                 created_at,
                 size,
+                ..
             } => {
                 write!(
                     out,
@@ -1097,7 +1131,8 @@ mod tests {
             "rmap: double-unmap: munmap(0x1000, 4096) at /bin/p+0x10: already unmapped at \
              /bin/p+0x8; refused with EINVAL\n"
         );
-        let touched = Report::TouchedPastEnd {
+        let touched = Report::Sigbus {
+            cause: SigbusCause::PastEnd,
             fault: 0x7000,
             file_offset: 4096,
             start: 0x6000,

@@ -13,7 +13,9 @@ use std::cell::{RefCell, UnsafeCell};
 use std::ffi::c_void;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
 
-use crate::checked::{self, Call, Context, Finding, Line, Mode, Report, Site, Unmapped, Where};
+use crate::checked::{
+    self, Call, Context, Finding, Line, Mode, Report, SigbusCause, Site, Unmapped, Where,
+};
 use crate::lock::{self, Lock, LockGuard};
 use crate::registry::{Entry, Registry};
 use crate::sys::{
@@ -497,28 +499,43 @@ pub fn watch_faults() {
 /// past the end of the file. Runs in the signal handler: it reads no
 /// environment, allocates nothing, and gives up rather than wait long for
 /// a lock.
-extern "C" fn bus_seen(addr: *mut c_void) {
+extern "C" fn bus_seen(addr: *mut c_void, write: std::ffi::c_int) {
     let mode = checked::mode_if_known();
     if mode == Mode::Off || checked::settings_if_read().is_none() {
         return;
     }
     let addr = addr as usize;
-    let page = sys::page_size();
-    let Some(view) = watch::peek(addr & !(page - 1)).filter(|view| !view.anonymous()) else {
+    let page = addr & !(sys::page_size() - 1);
+    let Some(view) = watch::peek(page).filter(|view| !view.anonymous()) else {
         return;
     };
-    let touched = Report::TouchedPastEnd {
+    let size = sys::mapped_file_size_in_handler(addr);
+    let page_offset = view.offset_of(page) as u64;
+    // A page at or past the file's end; else a write into a hole on a full
+    // file system; else the page could not be read or written.
+    let cause = match size {
+        Some(size) if page_offset < size && write != 0 && sys::no_space_for_file_at(addr) => {
+            SigbusCause::NoSpace
+        }
+        Some(size) if page_offset < size => SigbusCause::IoError,
+        None if write != 0 && sys::no_space_for_file_at(addr) => SigbusCause::NoSpace,
+        _ => SigbusCause::PastEnd,
+    };
+    let raised = Report::Sigbus {
+        cause,
         fault: addr,
-        file_offset: view.offset_of(addr & !(page - 1)) as u64,
+        file_offset: view.offset_of(addr) as u64,
         start: view.start,
         len: view.len,
         created_at: where_of(view.creator),
-        size: sys::mapped_file_size_in_handler(addr),
+        size,
     };
-    PROCESS.findings[Finding::BeyondEof.index()].fetch_add(1, Ordering::Relaxed);
+    if let Some(finding) = raised.finding() {
+        PROCESS.findings[finding.index()].fetch_add(1, Ordering::Relaxed);
+    }
     if let Some(line) = take_line(true) {
         let json = checked::settings_if_read().is_some_and(|s| s.json);
-        sys::report_line(line.get().of(&touched, context(), json));
+        sys::report_line(line.get().of(&raised, context(), json));
     }
     if mode == Mode::Abort {
         sys::abort();

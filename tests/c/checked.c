@@ -29,7 +29,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
@@ -65,6 +67,30 @@ static int scenario(const char *name)
         char *p = rmap_map(NULL, 2 * PG, PROT_READ, MAP_SHARED, fd, 0); /* LINE: map past eof */
         printf("%p\n", (void *)p);
         touch(p + PG + 10);
+        printf("still alive\n");
+    } else if (strcmp(name, "no-space") == 0) {
+        /* A 1 MiB tmpfs of its own (a private mount namespace), filled up;
+         * a write into a hole of a sparse file mapped there cannot be
+         * given a page: SIGBUS. Prints the address written, then dies. */
+        char dir[] = "/tmp/rmap-full-XXXXXX";
+        if (!mkdtemp(dir)) die("mkdtemp");
+        if (unshare(CLONE_NEWNS) != 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
+            mount("tmpfs", dir, "tmpfs", 0, "size=1m") != 0) {
+            rmdir(dir);
+            return 3; /* cannot: the test says why */
+        }
+        char path[64];
+        snprintf(path, sizeof path, "%s/sparse", dir);
+        int fd = open(path, O_RDWR | O_CREAT, 0600);
+        snprintf(path, sizeof path, "%s/filler", dir);
+        int filler = open(path, O_WRONLY | O_CREAT, 0600);
+        static char block[65536];
+        if (fd < 0 || filler < 0 || ftruncate(fd, 4 * (off_t)PG) != 0) die("files");
+        while (write(filler, block, sizeof block) > 0) {}
+        char *p = rmap_map(NULL, 4 * PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+        if (p == RMAP_FAILED) die("rmap_map");
+        printf("%p %s\n", (void *)(p + 2 * PG + 123), dir); /* the test removes the folder */
+        p[2 * PG + 123] = 'x'; /* no page for the hole: SIGBUS */
         printf("still alive\n");
     } else if (strcmp(name, "reserve-past-eof") == 0) {
         /* As LMDB does: a large map over a small file, only the file's pages read. */
@@ -176,6 +202,28 @@ static int line_of(const char *tag)
 
 /* ---- a page past the end of a file ---- */
 
+/* A write into a hole of a file on a full file system is reported as that,
+ * not as a touch past the end of the file, with the byte's offset. */
+static int no_space_write_is_reported_as_such(void)
+{
+    if (geteuid() != 0) skip_test("mounting a small tmpfs needs root");
+    run_t r = run_scenario("no-space");
+    if (WIFEXITED(r.status) && WEXITSTATUS(r.status) == 3) skip_test("this machine refused a private tmpfs mount");
+    void *p = NULL;
+    char dir[64] = "";
+    sscanf(r.out, "%p %63s", &p, dir);
+    if (strncmp(dir, "/tmp/rmap-full-", 15) == 0) rmdir(dir);
+    printf("     %s", r.err);
+    char want[256];
+    snprintf(want, sizeof want, "rmap: no-space: %p written, file offset %zu of the mapping rmap_map(", p,
+             2 * PG + 123);
+    int ok = check(WIFSIGNALED(r.status) && WTERMSIG(r.status) == SIGBUS, "the program still dies of SIGBUS");
+    ok &= check(strncmp(r.err, want, strlen(want)) == 0 && count_lines(r.err, "rmap: ") == 1 &&
+                    strstr(r.err, ": the file system has no space left to fill this hole of the file (SIGBUS;"),
+                "one no-space line, naming the byte's file offset");
+    return ok ? 0 : 1;
+}
+
 static int touching_past_eof_is_reported_before_sigbus(void)
 {
     run_t r = run_scenario("touch-past-eof");
@@ -184,11 +232,11 @@ static int touching_past_eof_is_reported_before_sigbus(void)
     printf("     %s", r.err);
     char want[256];
     snprintf(want, sizeof want, "rmap: beyond-eof: %p touched, file offset %zu of the mapping rmap_map(%p, %zu) created at ",
-             (void *)((char *)p + PG + 10), PG, p, 2 * PG);
+             (void *)((char *)p + PG + 10), PG + 10, p, 2 * PG);
     int ok = check(WIFSIGNALED(r.status) && WTERMSIG(r.status) == SIGBUS, "the program still dies of SIGBUS");
     ok &= check(strstr(r.out, "still alive") == NULL, "nothing after the touch ran");
     ok &= check(strncmp(r.err, want, strlen(want)) == 0 && count_lines(r.err, "rmap: ") == 1,
-                "one beyond-eof line first, naming the faulting address, the file offset and the mapping");
+                "one beyond-eof line first, naming the faulting address, the byte's file offset and the mapping");
     ok &= check(strstr(r.err, ": the file is 100 bytes long (SIGBUS; the program's own action follows)\n") != NULL,
                 "it gives the file's size");
     /* The creation site: the rmap_map line of the scenario. */
@@ -524,6 +572,7 @@ static int set_user_id_programs_ignore_the_environment(void)
 
 static const test_t TESTS[] = {
     K(touching_past_eof_is_reported_before_sigbus),
+    K(no_space_write_is_reported_as_such),
     K(mapping_past_eof_is_silent_until_touched),
     K(a_record_replaced_in_part_is_refused),
     K(an_object_path_cannot_forge_a_report),

@@ -130,6 +130,23 @@ pub struct Stat {
     __unused: [i64; 3],
 }
 
+/// glibc's `struct statfs` on x86-64.
+#[repr(C)]
+pub struct StatFs {
+    pub f_type: i64,
+    pub f_bsize: i64,
+    pub f_blocks: u64,
+    pub f_bfree: u64,
+    pub f_bavail: u64,
+    pub f_files: u64,
+    pub f_ffree: u64,
+    f_fsid: [c_int; 2],
+    pub f_namelen: i64,
+    pub f_frsize: i64,
+    pub f_flags: i64,
+    f_spare: [i64; 4],
+}
+
 /// `Dl_info` of <dlfcn.h>.
 #[repr(C)]
 pub struct DlInfo {
@@ -175,6 +192,8 @@ unsafe extern "C" {
     pub fn write(fd: c_int, buf: *const c_void, count: usize) -> isize;
     pub fn fstat(fd: c_int, buf: *mut Stat) -> c_int;
     pub fn stat(path: *const c_char, buf: *mut Stat) -> c_int;
+    pub fn statfs(path: *const c_char, buf: *mut StatFs) -> c_int;
+    pub fn geteuid() -> c_uint;
     pub fn readlink(path: *const c_char, buf: *mut c_char, size: usize) -> isize;
     pub fn getauxval(kind: c_ulong) -> c_ulong;
     pub fn getenv(name: *const c_char) -> *mut c_char;
@@ -304,6 +323,12 @@ mod tests {
         assert_eq!(offset_of!(Stat, st_mode), offset_of!(libc::stat, st_mode));
         assert_eq!(offset_of!(Stat, st_rdev), offset_of!(libc::stat, st_rdev));
         assert_eq!(offset_of!(Stat, st_size), offset_of!(libc::stat, st_size));
+        use super::StatFs;
+        assert_eq!(size_of::<StatFs>(), size_of::<libc::statfs>());
+        assert_eq!(offset_of!(StatFs, f_bsize), offset_of!(libc::statfs, f_bsize));
+        assert_eq!(offset_of!(StatFs, f_bfree), offset_of!(libc::statfs, f_bfree));
+        assert_eq!(offset_of!(StatFs, f_bavail), offset_of!(libc::statfs, f_bavail));
+        assert_eq!(offset_of!(StatFs, f_frsize), offset_of!(libc::statfs, f_frsize));
         assert_eq!(size_of::<DlInfo>(), size_of::<libc::Dl_info>());
         assert_eq!(
             offset_of!(DlInfo, dli_fname),
@@ -353,6 +378,9 @@ mod tests {
         let _: unsafe extern "C" fn(c_int, *mut c_void, usize) -> isize = libc::read;
         let _: unsafe extern "C" fn(c_int, *const c_void, usize) -> isize = libc::write;
         let _: unsafe extern "C" fn(*const c_char, *mut c_char, usize) -> isize = libc::readlink;
+        let _: unsafe extern "C" fn() -> std::ffi::c_uint = libc::geteuid;
+        // statfs: our StatFs for theirs (same layout, checked above).
+        let _: unsafe extern "C" fn(*const c_char, *mut libc::statfs) -> c_int = libc::statfs;
         let _: unsafe extern "C" fn(c_ulong) -> c_ulong = libc::getauxval;
         let _: unsafe extern "C" fn(*const c_char) -> *mut c_char = libc::getenv;
         let _: unsafe extern "C" fn(c_int) -> ! = libc::_exit;

@@ -585,9 +585,9 @@ static void chain(int sig, siginfo_t *info, void *context)
         handler.sa_handler(sig);
 }
 
-/* Called (in the handler) for each real SIGBUS passed on to the program:
- * checked mode reports a touch past the end of a mapped file. */
-typedef void bus_observer_fn(void *addr);
+/* Called (in the handler) for each SIGBUS of an access passed on to the
+ * program, with whether the access wrote: checked mode reports it. */
+typedef void bus_observer_fn(void *addr, int write);
 static _Atomic(bus_observer_fn *) bus_observer;
 void rmap_sys_set_bus_observer(bus_observer_fn *observer)
 {
@@ -672,7 +672,7 @@ static void on_fault(int sig, siginfo_t *info, void *context)
     }
     int saved_errno = errno;
     bus_observer_fn *observer = atomic_load_explicit(&bus_observer, memory_order_acquire);
-    if (sig == SIGBUS && observer != NULL) observer(info->si_addr);
+    if (sig == SIGBUS && observer != NULL) observer(info->si_addr, fault_wrote(uc));
     chain(sig, info, context);
     errno = saved_errno;
 }

@@ -310,7 +310,7 @@ unsafe extern "C" {
     -> c_int;
     fn rmap_sys_sigmask(how: c_int, set: *const SigSet, old: *mut SigSet, process: c_int) -> c_int;
     fn rmap_sys_hold_actions();
-    fn rmap_sys_set_bus_observer(observer: extern "C" fn(*mut c_void));
+    fn rmap_sys_set_bus_observer(observer: extern "C" fn(*mut c_void, c_int));
     fn rmap_sys_set_bus_tolerator(tolerator: extern "C" fn(*mut c_void, c_int) -> c_int);
     fn rmap_sys_release_actions();
     fn rmap_sys_faulted_again(page: usize, generation: u64) -> c_int;
@@ -324,7 +324,7 @@ unsafe extern "C" {
 /// Has the fault handler call `observer` with the faulting address for each
 /// real SIGBUS it passes on to the program's action (a fault that is not a
 /// guarded copy's), just before. The observer runs in the signal handler.
-pub fn set_bus_observer(observer: extern "C" fn(*mut c_void)) {
+pub fn set_bus_observer(observer: extern "C" fn(*mut c_void, c_int)) {
     // SAFETY: stores a function pointer valid for the process lifetime.
     unsafe { rmap_sys_set_bus_observer(observer) };
 }
@@ -1208,11 +1208,42 @@ pub fn mapped_file_size(addr: usize) -> Option<u64> {
 /// text (for the fault handler): `PROCMAP_QUERY` and /proc/self/map_files
 /// only, so None on kernels before 6.11 or without the privilege.
 pub fn mapped_file_size_in_handler(addr: usize) -> Option<u64> {
+    let (path, vma) = map_files_path(addr)?;
+    let path = std::ffi::CStr::from_bytes_until_nul(&path).ok()?;
+    let st = stat_path(path)?;
+    (st.st_mode & c::S_IFMT == c::S_IFREG && st.st_ino == vma.ino).then_some(st.st_size as u64)
+}
+
+/// Whether the file system of the file mapped at `addr` has less than a
+/// page free (for the calling user: root may use the blocks reserved for
+/// it). For the fault handler, as [`mapped_file_size_in_handler`]; false
+/// when the kernel does not say.
+pub fn no_space_for_file_at(addr: usize) -> bool {
+    let Some((path, _)) = map_files_path(addr) else {
+        return false;
+    };
+    let Ok(path) = std::ffi::CStr::from_bytes_until_nul(&path) else {
+        return false;
+    };
+    // SAFETY: statfs is plain data, so all-zero is a valid value to overwrite.
+    let mut fs: c::StatFs = unsafe { std::mem::zeroed() };
+    // SAFETY: a NUL-terminated path and a writable statfs buffer.
+    if unsafe { c::statfs(path.as_ptr(), &mut fs) } != 0 {
+        return false;
+    }
+    // SAFETY: geteuid has no preconditions.
+    let free = if unsafe { c::geteuid() } == 0 { fs.f_bfree } else { fs.f_bavail };
+    free.saturating_mul(fs.f_bsize.max(0) as u64) < page_size() as u64
+}
+
+/// "/proc/self/map_files/START-END" (NUL-terminated) of the mapping at
+/// `addr`, and that mapping, without allocating.
+fn map_files_path(addr: usize) -> Option<([u8; 64], KernelVma)> {
     if NO_PROCMAP_QUERY.load(Ordering::Relaxed) {
         return None;
     }
     let vma = procmap_query(maps_fd(), addr, false).ok()??;
-    // "/proc/self/map_files/START-END": at most 22 + 2 * 16 + 1 bytes.
+    // At most 22 + 2 * 16 + 1 bytes.
     let mut path = [0u8; 64];
     let mut writer = &mut path[..];
     use std::io::Write;
@@ -1222,9 +1253,7 @@ pub fn mapped_file_size_in_handler(addr: usize) -> Option<u64> {
         vma.start, vma.end
     )
     .ok()?;
-    let path = std::ffi::CStr::from_bytes_until_nul(&path).ok()?;
-    let st = stat_path(path)?;
-    (st.st_mode & c::S_IFMT == c::S_IFREG && st.st_ino == vma.ino).then_some(st.st_size as u64)
+    Some((path, vma))
 }
 
 fn stat_path(path: &std::ffi::CStr) -> Option<c::Stat> {
