@@ -326,40 +326,64 @@ impl fmt::Display for Where<'_> {
     }
 }
 
-/// The most bytes of one outside string a report shows (then "...").
+/// The most characters one outside string takes in a report, escaped
+/// (then "..."): a line quotes at most eight such strings (two locations
+/// of two strings each, and the text again in JSON's `message`), and JSON
+/// at most doubles them, so a report always fits its line whole.
 const SHOWN: usize = 1024;
 
 /// Bytes from outside librmap, shown so that they can neither end the line
 /// nor start another report: printable UTF-8 as it is, a backslash as
 /// `\\`, control characters (C0, DEL, C1), line and paragraph separators as
 /// `\u{N}` (`\n` as `\n`, `\t` as `\t`), bytes that are not UTF-8 as `\xNN`;
-/// at most [`SHOWN`] bytes, then `...`.
+/// at most [`SHOWN`] characters of that, then `...`.
 pub struct Escaped<'a>(pub &'a [u8]);
 
 impl fmt::Display for Escaped<'_> {
     fn fmt(&self, out: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let (shown, cut) = match self.0.len() > SHOWN {
-            true => (&self.0[..SHOWN], true),
-            false => (self.0, false),
+        let mut room = SHOWN;
+        // Writes one piece if it fits whole; false once the room is used up.
+        let mut put = |piece: &str, out: &mut fmt::Formatter<'_>| -> Result<bool, fmt::Error> {
+            if piece.len() > room {
+                return Ok(false);
+            }
+            room -= piece.len();
+            out.write_str(piece).map(|()| true)
         };
-        for chunk in shown.utf8_chunks() {
+        for chunk in self.0.utf8_chunks() {
             for c in chunk.valid().chars() {
-                match c {
-                    '\\' => out.write_str("\\\\")?,
-                    '\n' => out.write_str("\\n")?,
-                    '\t' => out.write_str("\\t")?,
+                let mut text = [0u8; 16];
+                let piece: &str = match c {
+                    '\\' => "\\\\",
+                    '\n' => "\\n",
+                    '\t' => "\\t",
                     c if c.is_control() || c == '\u{2028}' || c == '\u{2029}' => {
-                        write!(out, "\\u{{{:x}}}", c as u32)?
+                        let mut writer = &mut text[..];
+                        let _ = std::io::Write::write_fmt(
+                            &mut writer,
+                            format_args!("\\u{{{:x}}}", c as u32),
+                        );
+                        let used = 16 - writer.len();
+                        std::str::from_utf8(&text[..used]).unwrap_or("?")
                     }
-                    c => out.write_char(c)?,
+                    c => c.encode_utf8(&mut text),
+                };
+                if !put(piece, out)? {
+                    return out.write_str("...");
                 }
             }
             for byte in chunk.invalid() {
-                write!(out, "\\x{byte:02x}")?;
+                let hex = b"0123456789abcdef";
+                let text = [
+                    b'\\',
+                    b'x',
+                    hex[(byte >> 4) as usize],
+                    hex[(byte & 15) as usize],
+                ];
+                if !put(std::str::from_utf8(&text).unwrap_or("?"), out)? {
+                    return out.write_str("...");
+                }
             }
-        }
-        if cut {
-            out.write_str("...")?;
         }
         Ok(())
     }
@@ -898,7 +922,14 @@ impl Line {
         } else {
             report.text(cx, self)
         };
-        if self.cut {
+        if self.cut && json {
+            // Never a cut JSON object: the kind and the process, marked.
+            self.len = 0;
+            self.cut = false;
+            let _ = self.write_str("{\"kind\":\"");
+            let _ = report.kind(self);
+            let _ = write!(self, "\",\"pid\":{},\"cut\":true}}", cx.pid);
+        } else if self.cut {
             self.len = Line::CAPACITY - 4;
             self.bytes[self.len..self.len + 3].copy_from_slice(b"...");
             self.len += 3;
@@ -1046,6 +1077,45 @@ mod tests {
         // Nothing it writes is a line break.
         let all: Vec<u8> = (0..=255).collect();
         assert!(!shown(&all).contains(['\n', '\r']));
+    }
+
+    /// 4 KiB of control bytes and bytes that are not UTF-8, in every
+    /// string a report quotes: the line is whole, one line, and (JSON) has
+    /// every string closed.
+    #[test]
+    fn hostile_strings_never_cut_a_line() {
+        let hostile: Vec<u8> = (0..4096)
+            .map(|i| [1u8, 0x7f, 0x85, 0xff, b'\\', b'"'][i % 6])
+            .collect();
+        let place = Where::Site(Site {
+            object: &hostile,
+            offset: 0x10,
+            symbol: Some((&hostile, 0x4)),
+        });
+        let double = Report::DoubleUnmap {
+            addr: 0x1000,
+            len: 4096,
+            at: place,
+            unmapped_at: place,
+        };
+        for (line, json) in [(text(&double, CX), false), (json(&double, CX), true)] {
+            assert!(line.len() < 16 * 1024 - 1, "{} bytes", line.len());
+            assert_eq!(line.matches('\n').count(), 1);
+            assert!(!line.contains("\"cut\""), "cut");
+            if json {
+                assert!(line.ends_with("}\n"));
+                // Every quote that is not escaped opens or closes a string:
+                // an even number of them.
+                let bytes = line.as_bytes();
+                let quotes = (0..bytes.len())
+                    .filter(|&i| {
+                        bytes[i] == b'"'
+                            && bytes[..i].iter().rev().take_while(|&&b| b == b'\\').count() % 2 == 0
+                    })
+                    .count();
+                assert_eq!(quotes % 2, 0);
+            }
+        }
     }
 
     #[test]

@@ -383,6 +383,67 @@ static int json_reports_of_every_kind_parse(void)
     return ok ? 0 : 1;
 }
 
+/* A program whose path (folders and file name) is ~4 KiB of control bytes
+ * and bytes that are not UTF-8: its JSON report lines still parse with
+ * Python's json.loads, every string closed. */
+static int json_lines_parse_whatever_the_program_path(void)
+{
+    char base[] = "/tmp/rmap-json-path-XXXXXX";
+    if (!mkdtemp(base)) die("mkdtemp");
+    char library[4200];
+    snprintf(library, sizeof library, "%s", self_program());
+    strcpy(strrchr(library, '/') + 1, "../release");
+    int out[2];
+    if (pipe(out) != 0) die("pipe");
+    pid_t pid = fork();
+    if (pid == 0) {
+        /* Folders of 200 such bytes, the path growing to ~3,800 bytes. */
+        char name[201];
+        for (int i = 0; i < 200; i++) name[i] = (char)(i % 3 == 0 ? 0x01 + i % 30 : i % 3 == 1 ? 0x80 + i % 64 : 0xff);
+        name[200] = 0;
+        if (chdir(base) != 0) _exit(3);
+        for (int depth = 0; depth < 18; depth++)
+            if (mkdir(name, 0700) != 0 || chdir(name) != 0) _exit(3);
+        name[0] = 'p'; /* the program's own name: 200 bytes too */
+        int from = open(self_program(), O_RDONLY), to = open(name, O_WRONLY | O_CREAT, 0700);
+        char block[65536];
+        ssize_t n;
+        while (from >= 0 && to >= 0 && (n = read(from, block, sizeof block)) > 0)
+            if (write(to, block, (size_t)n) != n) _exit(3);
+        close(to);
+        char program[210] = "./";
+        strcat(program, name);
+        dup2(out[1], 2);
+        setenv("LD_LIBRARY_PATH", library, 1);
+        setenv("RMAP_CHECK", "1", 1);
+        setenv("RMAP_CHECK_FORMAT", "json", 1);
+        setenv("RMAP_CHECK_SUMMARY", "yes", 1);
+        execl(program, program, "--scenario", "double-unmap", (char *)NULL);
+        _exit(4);
+    }
+    close(out[1]);
+    static char err[65536];
+    size_t got = 0;
+    ssize_t n;
+    while (got < sizeof err - 1 && (n = read(out[0], err + got, sizeof err - 1 - got)) > 0) got += (size_t)n;
+    err[got] = 0;
+    close(out[0]);
+    int status;
+    waitpid(pid, &status, 0);
+    char command[128];
+    snprintf(command, sizeof command, "rm -rf '%s'", base);
+    if (system(command) != 0) printf("     could not remove %s\n", base);
+    const char *kinds = json_kinds(err);
+    int longest = 0, length = 0;
+    for (const char *c = err; *c; c++) length = *c == '\n' ? 0 : length + 1, longest = length > longest ? length : longest;
+    printf("     %zu bytes of reports, the longest line %d bytes; kinds parsed: %s\n", got, longest, kinds);
+    return check(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the program ran from its path") &&
+                   check(strstr(kinds, "double-unmap ") && strstr(kinds, "summary ") && longest > 4096,
+                         "every line (the double unmap quoting the path twice, over 4 KiB) one JSON object that json.loads takes")
+               ? 0
+               : 1;
+}
+
 /* ---- one lock hold from the check to the call ---- */
 
 enum { RACERS = 4, ROUNDS = 5000 };
@@ -577,6 +638,7 @@ static const test_t TESTS[] = {
     K(a_record_replaced_in_part_is_refused),
     K(an_object_path_cannot_forge_a_report),
     K(json_reports_of_every_kind_parse),
+    K(json_lines_parse_whatever_the_program_path),
     K(racing_double_unmaps_never_both_succeed),
     K(at_the_map_count_limit_the_exit_status_is_the_programs),
     K(a_log_that_cannot_be_opened_is_said_once),

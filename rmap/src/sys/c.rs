@@ -325,10 +325,22 @@ mod tests {
         assert_eq!(offset_of!(Stat, st_size), offset_of!(libc::stat, st_size));
         use super::StatFs;
         assert_eq!(size_of::<StatFs>(), size_of::<libc::statfs>());
-        assert_eq!(offset_of!(StatFs, f_bsize), offset_of!(libc::statfs, f_bsize));
-        assert_eq!(offset_of!(StatFs, f_bfree), offset_of!(libc::statfs, f_bfree));
-        assert_eq!(offset_of!(StatFs, f_bavail), offset_of!(libc::statfs, f_bavail));
-        assert_eq!(offset_of!(StatFs, f_frsize), offset_of!(libc::statfs, f_frsize));
+        assert_eq!(
+            offset_of!(StatFs, f_bsize),
+            offset_of!(libc::statfs, f_bsize)
+        );
+        assert_eq!(
+            offset_of!(StatFs, f_bfree),
+            offset_of!(libc::statfs, f_bfree)
+        );
+        assert_eq!(
+            offset_of!(StatFs, f_bavail),
+            offset_of!(libc::statfs, f_bavail)
+        );
+        assert_eq!(
+            offset_of!(StatFs, f_frsize),
+            offset_of!(libc::statfs, f_frsize)
+        );
         assert_eq!(size_of::<DlInfo>(), size_of::<libc::Dl_info>());
         assert_eq!(
             offset_of!(DlInfo, dli_fname),

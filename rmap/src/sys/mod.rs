@@ -1232,7 +1232,11 @@ pub fn no_space_for_file_at(addr: usize) -> bool {
         return false;
     }
     // SAFETY: geteuid has no preconditions.
-    let free = if unsafe { c::geteuid() } == 0 { fs.f_bfree } else { fs.f_bavail };
+    let free = if unsafe { c::geteuid() } == 0 {
+        fs.f_bfree
+    } else {
+        fs.f_bavail
+    };
     free.saturating_mul(fs.f_bsize.max(0) as u64) < page_size() as u64
 }
 
