@@ -6,6 +6,15 @@
 //! costs about 20 ns here, and a map plus an unmap took four of them, 3% of
 //! `mmap` + `munmap` (see BENCHMARKS.md). With one thread nothing can race,
 //! so the lock is skipped; with more it costs what std's does.
+//!
+//! "One thread" is glibc's `__libc_single_threaded`, which glibc clears
+//! when `pthread_create` (or `thrd_create`, or a `fork` child's) makes a
+//! second thread. A thread made with a raw `clone(2)` that glibc never
+//! hears of leaves it set: such threads must not call librmap (glibc's own
+//! `malloc` and stdio skip their locks the same way, so such a program
+//! cannot use them either). The fault handler never takes this lock
+//! (see watch.rs), so a signal handler touching memory while its thread
+//! is inside librmap never waits on it.
 
 use std::cell::UnsafeCell;
 use std::ops::{Deref, DerefMut};

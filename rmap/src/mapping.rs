@@ -73,6 +73,17 @@ fn failed(error: Errno) -> Errno {
     error
 }
 
+/// Makes room in the registry for `entries` more records, before the
+/// system call whose result it will record: ENOMEM (counted as a failure)
+/// with nothing done when the memory cannot be had, never an abort after
+/// the kernel acted.
+#[inline(always)]
+fn reserve(registry: &mut Registry, entries: usize) -> Result<(), Errno> {
+    registry
+        .reserve(entries)
+        .map_err(|()| failed(Errno(ENOMEM)))
+}
+
 /// A length rounded up to whole pages, saturating: the registry records
 /// lengths as the kernel would after its own rounding.
 fn pages_covering(len: usize, page: usize) -> usize {
@@ -127,6 +138,8 @@ pub unsafe fn map(
         0 => &[],
         _ => &[(addr as usize, pages_covering(len, page))],
     };
+    // The new record, and a record it splits in three.
+    reserve(&mut held.registry, 3)?;
     let change =
         watch::before_change(&held.registry, &mut held.losses, replaced).map_err(failed)?;
     // SAFETY: forwarded to the caller's contract.
@@ -350,6 +363,8 @@ pub unsafe fn unmap(addr: *mut u8, len: usize) -> Result<(), Errno> {
     let mut held = owned.unwrap_or_else(hold);
     let held = &mut *held;
     let range = [(addr as usize, pages_covering(len, page))];
+    // A record split in two.
+    reserve(&mut held.registry, 1)?;
     let change = watch::before_change(&held.registry, &mut held.losses, &range).map_err(failed)?;
     // SAFETY: forwarded to the caller's contract.
     let result = unsafe { sys::munmap(addr, len) };
@@ -391,6 +406,8 @@ pub unsafe fn protect(addr: *mut u8, len: usize, prot: i32) -> Result<(), Errno>
     }
     let end = addr as usize + pages_len;
     let range = [(start, end - start)];
+    // Records split at both ends.
+    reserve(registry, 2)?;
     let change = watch::before_change(registry, losses, &range).map_err(failed)?;
     let exact = registry.find_exact(start, end - start);
     // SAFETY: forwarded to the caller's contract.
@@ -445,6 +462,7 @@ pub unsafe fn advise(addr: *mut u8, len: usize, advice: i32) -> Result<(), Errno
         return unsafe { sys::madvise(addr, len, advice) }.map_err(failed);
     }
     let mut held = hold();
+    reserve(&mut held.registry, 2)?;
     // SAFETY: forwarded to the caller's contract.
     let result = unsafe { sys::madvise(addr, len, advice) };
     // On failure (a hole), the kernel applied it to what precedes the hole.
@@ -484,6 +502,7 @@ pub fn lock(addr: *const u8, len: usize) -> Result<(), Errno> {
     let page = page_size();
     let (start, pages_len) = pages_of(addr as usize, len, page);
     let mut held = hold();
+    reserve(&mut held.registry, 2)?;
     let result = sys::mlock(addr, len);
     record_lock(&mut held.registry, start, pages_len, true, result.is_ok());
     result.map_err(failed)
@@ -498,6 +517,7 @@ pub fn unlock(addr: *const u8, len: usize) -> Result<(), Errno> {
     validate::check_unlock(addr as usize, len, page).map_err(failed)?;
     let (start, pages_len) = pages_of(addr as usize, len, page);
     let mut held = hold();
+    reserve(&mut held.registry, 2)?;
     let result = sys::munlock(addr, len);
     record_lock(&mut held.registry, start, pages_len, false, result.is_ok());
     result.map_err(failed)
@@ -581,6 +601,12 @@ pub unsafe fn remap(
             _ => (new_addr as usize, new_pages),
         },
     ];
+    // A move of several records takes them along: each, and the splits
+    // at the ends of both ranges.
+    let pieces = registry
+        .try_pieces(old_start, old_pages.min(new_pages))
+        .map_err(|()| failed(Errno(ENOMEM)))?;
+    reserve(registry, pieces.len() + 3)?;
     let change = watch::before_change(registry, losses, &changed).map_err(failed)?;
     // SAFETY: forwarded to the caller's contract.
     let result = unsafe { sys::mremap(old, old_len, new_len, flags, new_addr) };
@@ -589,7 +615,15 @@ pub unsafe fn remap(
     let mut touched = changed;
     match result {
         Ok(ptr) => {
-            record_remap(registry, old_start, old_len, new_len, flags, ptr as usize);
+            record_remap(
+                registry,
+                old_start,
+                old_len,
+                new_len,
+                flags,
+                ptr as usize,
+                pieces,
+            );
             touched[1] = (ptr as usize, new_len);
             if old_len > 0 && flags & MREMAP_DONTUNMAP == 0 && ptr != old {
                 moved = Some(Moved {
@@ -641,7 +675,8 @@ fn check_grown_file(at: usize, len: usize, page: usize, mode: CheckMode) {
 }
 
 /// The registry after a successful `mremap` of [old, old + old_len) to
-/// `new_len` bytes at `ptr` (lengths in whole pages).
+/// `new_len` bytes at `ptr` (lengths in whole pages); `pieces` are the
+/// records of the part that moves, taken before the call.
 fn record_remap(
     registry: &mut Registry,
     old: usize,
@@ -649,6 +684,7 @@ fn record_remap(
     new_len: usize,
     flags: i32,
     ptr: usize,
+    pieces: Vec<(usize, Entry)>,
 ) {
     if old_len == 0 {
         // A second mapping of the same shared pages, with the same attributes.
@@ -693,7 +729,7 @@ fn record_remap(
         registry.insert(ptr, moved);
         return;
     }
-    let pieces = registry.pieces(old, old_len.min(new_len));
+    // The pieces of [old, old + min(old_len, new_len)), taken before the call.
     if flags & MREMAP_DONTUNMAP == 0 {
         registry.remove(old, old_len);
     }
@@ -762,6 +798,7 @@ pub fn tolerate(addr: usize, len: usize) -> Result<(), Errno> {
             registry, losses, ..
         } = &mut *held;
         let range = [(addr, len)];
+        reserve(registry, 2)?;
         let change = watch::before_publishing(registry, losses, &range).map_err(failed)?;
         match registry.find_exact(addr, len) {
             Some(exact) => registry.update_exact(exact, |e| e.tolerant = true),

@@ -46,6 +46,11 @@ impl<V: Copy> PageMap<V> {
         self.len
     }
 
+    /// Slots in the table (at most half of them are used).
+    pub fn capacity(&self) -> usize {
+        self.slots.len()
+    }
+
     fn mask(&self) -> usize {
         self.slots.len() - 1
     }
@@ -130,44 +135,89 @@ impl<V: Copy> PageMap<V> {
         None
     }
 
-    /// Keeps the keys whose value `keep` accepts, in a table sized for them.
+    /// Makes room for `more` insertions that will not grow the table (the
+    /// registry reserves before a system call, so that recording its result
+    /// cannot fail); false when the memory cannot be had. `filler` only
+    /// fills empty slots.
+    #[inline]
+    pub fn reserve(&mut self, more: usize, filler: V) -> bool {
+        let needed = 2 * (self.len + more);
+        needed <= self.slots.len()
+            || self.try_resize(needed.next_power_of_two().max(MIN_CAPACITY), filler)
+    }
+
+    /// Keeps the keys whose value `keep` accepts, in a table sized for them;
+    /// keeps everything when the memory for that cannot be had.
     pub fn retain(&mut self, keep: impl Fn(&V) -> bool) {
-        let kept: Vec<Slot<V>> = self
+        let mut kept: Vec<Slot<V>> = Vec::new();
+        let count = self
             .slots
             .iter()
             .filter(|s| s.key != EMPTY && keep(&s.value))
-            .copied()
-            .collect();
-        self.slots = Vec::new();
-        self.len = 0;
-        self.shift = 64;
+            .count();
+        if kept.try_reserve_exact(count).is_err() {
+            return;
+        }
+        kept.extend(
+            self.slots
+                .iter()
+                .filter(|s| s.key != EMPTY && keep(&s.value))
+                .copied(),
+        );
         let Some(first) = kept.first() else {
+            *self = PageMap::new();
             return;
         };
         let capacity = (2 * kept.len()).next_power_of_two().max(MIN_CAPACITY);
-        self.resize(capacity, first.value);
+        let Some(mut table) = Self::empty_table(capacity, first.value) else {
+            return;
+        };
+        std::mem::swap(&mut self.slots, &mut table);
+        self.len = 0;
+        self.shift = 64 - capacity.trailing_zeros();
         for slot in kept {
             self.insert(slot.key, slot.value);
         }
     }
 
-    /// Doubles the capacity; `filler` only fills the new empty slots.
+    /// Doubles the capacity; `filler` only fills the new empty slots. (Only
+    /// where nothing reserved room: a failure to allocate aborts here.)
     #[cold]
     fn grow(&mut self, filler: V) {
-        self.resize((2 * self.slots.len()).max(MIN_CAPACITY), filler);
+        let capacity = (2 * self.slots.len()).max(MIN_CAPACITY);
+        if !self.try_resize(capacity, filler) {
+            std::alloc::handle_alloc_error(
+                std::alloc::Layout::array::<Slot<V>>(capacity)
+                    .unwrap_or(std::alloc::Layout::new::<Slot<V>>()),
+            );
+        }
     }
 
-    fn resize(&mut self, capacity: usize, filler: V) {
-        let empty = Slot {
-            key: EMPTY,
-            value: filler,
+    fn empty_table(capacity: usize, filler: V) -> Option<Vec<Slot<V>>> {
+        let mut table = Vec::new();
+        table.try_reserve_exact(capacity).ok()?;
+        table.resize(
+            capacity,
+            Slot {
+                key: EMPTY,
+                value: filler,
+            },
+        );
+        Some(table)
+    }
+
+    #[cold]
+    fn try_resize(&mut self, capacity: usize, filler: V) -> bool {
+        let Some(table) = Self::empty_table(capacity, filler) else {
+            return false;
         };
-        let old = std::mem::replace(&mut self.slots, vec![empty; capacity]);
+        let old = std::mem::replace(&mut self.slots, table);
         self.shift = 64 - capacity.trailing_zeros();
         for slot in old.into_iter().filter(|s| s.key != EMPTY) {
             let (i, _) = self.probe(slot.key);
             self.slots[i] = slot;
         }
+        true
     }
 }
 

@@ -602,16 +602,40 @@ fn is_decimal(text: &[u8], n: u32) -> bool {
 }
 
 /// One leak report per mapping still held, and still held by the kernel as
-/// recorded, walking the registry in place.
+/// recorded. The registry is read under its lock in batches into a fixed
+/// array, and each batch reported after letting go: naming where a mapping
+/// was made asks the loader (`dladdr`), whose lock a `dlopen` in another
+/// thread may hold while its constructor maps memory through librmap.
 fn report_leaks() {
-    let held = hold();
-    for (start, entry) in held.registry.iter() {
-        if kernel_holds(start, &entry, &held.losses) {
+    const BATCH: usize = 32;
+    let mut from = 0;
+    loop {
+        let mut batch = [(0, Entry::DEAD); BATCH];
+        let mut found = 0;
+        let mut more = false;
+        {
+            let held = hold();
+            for (start, entry) in held.registry.iter_from(from) {
+                if found == BATCH {
+                    more = true;
+                    break;
+                }
+                from = start + 1;
+                if kernel_holds(start, &entry, &held.losses) {
+                    batch[found] = (start, entry);
+                    found += 1;
+                }
+            }
+        }
+        for &(start, entry) in &batch[..found] {
             report(&Report::Leak {
                 addr: start,
                 len: entry.len,
                 created_at: where_of(entry.creator),
             });
+        }
+        if !more {
+            return;
         }
     }
 }

@@ -14,8 +14,8 @@
 //! - `blocks`: one bit per page that starts an entry, in blocks of 4,096
 //!   pages (16 MiB) with a summary word, so "the last start at or below this
 //!   page" is two word scans inside a block;
-//! - `order`: the ids of the blocks in a B-tree, consulted only to step to an
-//!   earlier block or when a block is created or dropped (O(log n)).
+//! - `order`: the ids of the blocks, sorted, consulted only to step to an
+//!   earlier block (a binary search) or when a block is created or dropped.
 //!
 //! Mapping and unmapping the same range again and again (the kernel hands
 //! the same addresses out again all the time) stays on the fast path: an
@@ -23,8 +23,6 @@
 //! overwrites it in place (dead entries are purged once they outnumber the
 //! live ones), and an emptied block is kept as `spare` until another one
 //! empties, so `order` is not touched.
-
-use std::collections::BTreeSet;
 
 use crate::page_map::PageMap;
 
@@ -63,6 +61,21 @@ pub struct Entry {
 }
 
 impl Entry {
+    /// A dead entry (the filler of empty slots and fixed arrays).
+    pub const DEAD: Entry = Entry {
+        len: 0,
+        prot: 0,
+        flags: 0,
+        dev: 0,
+        ino: 0,
+        offset: 0,
+        creator: 0,
+        dont_fork: false,
+        tolerant: false,
+        origin: 0,
+        whole: false,
+    };
+
     fn pages(&self) -> u64 {
         (self.len >> PAGE_SHIFT) as u64
     }
@@ -167,7 +180,8 @@ pub struct Registry {
     slab: Vec<Block>,
     /// Indices of `slab` no block uses.
     free: Vec<u32>,
-    order: BTreeSet<u64>,
+    /// Block ids, sorted.
+    order: Vec<u64>,
     /// The smallest id in `order` (`NO_BLOCK` when there is none): a search
     /// that starts at or below it needs no step back through `order`.
     lowest: u64,
@@ -220,7 +234,7 @@ impl Registry {
             dropped_blocks: 0,
             slab: Vec::new(),
             free: Vec::new(),
-            order: BTreeSet::new(),
+            order: Vec::new(),
             lowest: NO_BLOCK,
             spare: NO_BLOCK,
             hot: (NO_BLOCK, 0),
@@ -421,6 +435,32 @@ impl Registry {
         }
     }
 
+    /// [`Registry::pieces`], allocating fallibly (Err when the memory cannot
+    /// be had); empty when one record holds the whole range (the caller
+    /// moves that record whole: see mapping.rs's record_remap).
+    pub fn try_pieces(&self, start: usize, len: usize) -> Result<Vec<(usize, Entry)>, ()> {
+        if self
+            .find(start)
+            .is_some_and(|(s, entry)| start.saturating_add(len) <= s + entry.len)
+        {
+            return Ok(Vec::new());
+        }
+        let mut count = 0;
+        self.each_meeting(start, len, |_, _| count += 1);
+        let mut found = Vec::new();
+        found.try_reserve_exact(count).map_err(|_| ())?;
+        let first = page_of(start);
+        let end = page_of(start.saturating_add(len));
+        let mut at = end;
+        while let Some((s, entry)) = self.overlap_below(at, first) {
+            let (from, to) = (s.max(first), (s + entry.pages()).min(end));
+            found.push((addr_of(from), clipped(s, entry, from, to)));
+            at = s;
+        }
+        found.reverse();
+        Ok(found)
+    }
+
     /// The recorded parts of [start, start + len), each clipped to the range
     /// (its file offset moved along), in address order.
     pub fn pieces(&self, start: usize, len: usize) -> Vec<(usize, Entry)> {
@@ -503,6 +543,34 @@ impl Registry {
         }
     }
 
+    /// Makes room to record `entries` more entries (each perhaps in a block
+    /// of its own) without allocating: a call reserves before its system
+    /// call, so that recording what the kernel did cannot fail (ENOMEM
+    /// then, with nothing done). Costs a few compares when the room is
+    /// there.
+    #[inline]
+    pub fn reserve(&mut self, entries: usize) -> Result<(), ()> {
+        let blocks_free = self.slab.capacity() - self.slab.len() + self.free.len();
+        if 2 * (self.entries.len() + entries) <= self.entries.capacity()
+            && blocks_free >= entries
+            && self.order.capacity() >= self.order.len() + entries
+            && 2 * (self.blocks.len() + entries) <= self.blocks.capacity()
+        {
+            return Ok(());
+        }
+        self.reserve_slow(entries)
+    }
+
+    #[cold]
+    fn reserve_slow(&mut self, entries: usize) -> Result<(), ()> {
+        let ok = self.entries.reserve(entries, Entry::DEAD)
+            && self.blocks.reserve(entries, DROPPED)
+            && self.slab.try_reserve(entries).is_ok()
+            && self.order.try_reserve(entries).is_ok()
+            && self.free.try_reserve(self.slab.capacity()).is_ok();
+        ok.then_some(()).ok_or(())
+    }
+
     /// Records `entry` at page `first`; nothing may overlap it.
     #[inline(always)]
     fn add(&mut self, first: u64, entry: Entry) {
@@ -561,7 +629,9 @@ impl Registry {
             self.dropped_blocks -= 1;
         }
         self.hot = (id, index);
-        self.order.insert(id);
+        if let Err(at) = self.order.binary_search(&id) {
+            self.order.insert(at, id);
+        }
         self.lowest = self.lowest.min(id);
         index
     }
@@ -630,11 +700,14 @@ impl Registry {
             self.blocks.retain(|&i| i != DROPPED);
             self.dropped_blocks = 0;
         }
+        // Never allocates: `reserve` keeps room for every slab index.
         self.free.push(index);
         if self.hot.0 == id {
             self.hot = (NO_BLOCK, 0);
         }
-        self.order.remove(&id);
+        if let Ok(at) = self.order.binary_search(&id) {
+            self.order.remove(at);
+        }
         if id == self.lowest {
             self.lowest = self.order.first().copied().unwrap_or(NO_BLOCK);
         }
@@ -668,7 +741,8 @@ impl Registry {
     #[cold]
     fn last_start_in_earlier_block(&self, id: u64) -> Option<u64> {
         // At most one block on the way is empty (the spare).
-        self.order.range(..id).rev().find_map(|&earlier| {
+        let below = self.order.partition_point(|&other| other < id);
+        self.order[..below].iter().rev().find_map(|&earlier| {
             let found = self.block(earlier).last()?;
             Some((earlier << BLOCK_SHIFT) | found as u64)
         })
@@ -680,6 +754,19 @@ impl Registry {
         let s = self.last_start_at_or_below(page)?;
         let entry = self.entry(s);
         (page < s + entry.pages()).then_some((addr_of(s), entry))
+    }
+
+    /// Every entry that starts at or above `addr`, in address order.
+    pub fn iter_from(&self, addr: usize) -> impl Iterator<Item = (usize, Entry)> + '_ {
+        let first = page_of(addr);
+        let from_block = self.order.partition_point(|&id| id < split(first).0);
+        self.order[from_block..].iter().flat_map(move |&id| {
+            self.block(id)
+                .bits()
+                .map(move |bit| (id << BLOCK_SHIFT) | bit as u64)
+                .filter(move |&page| page >= first)
+                .map(move |page| (addr_of(page), self.entry(page)))
+        })
     }
 
     /// Every entry, in address order.

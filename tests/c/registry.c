@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -230,6 +231,66 @@ static int other_calls_get_the_kernels_answer_in_checked_mode(void)
     return check(exited_ok(&r) && alike == calls && calls == 20 && r.err[0] == 0,
                  "sync, protect, advise, lock, unlock, resident on a hole, the C library's mapping and the heap, "
                  "unmap and remap of a hole: libc's results, no report")
+               ? 0
+               : 1;
+}
+
+/* The lines of /proc/self/maps: the kernel's mappings. */
+static int kernel_mapping_count(void)
+{
+    FILE *f = fopen("/proc/self/maps", "r");
+    int n = 0, c;
+    while (f && (c = fgetc(f)) != EOF) n += c == '\n';
+    if (f) fclose(f);
+    return n;
+}
+
+/* Recording a mapping cannot fail after the kernel made it: librmap makes
+ * room in its registry first. Single pages, each in a 16 MiB block of its
+ * own (so that the registry's tables grow fast), until they are large;
+ * then the address space is limited to what is used plus 1 MiB: a page
+ * still fits, the registry's next doubling does not. rmap_map must fail
+ * with ENOMEM with nothing mapped (and a page mapped with libc right after
+ * shows there was room for the mapping itself). */
+static int map_fails_cleanly_when_the_registry_cannot_grow(void)
+{
+    if (under_valgrind() || under_asan()) skip_test("address-space limits are the runtime's under valgrind and ASan");
+    char *base = (char *)((uintptr_t)1 << 44);
+    size_t block = (size_t)16 << 20;
+    int maps = 0, limited = 0, refused = 0, before = 0, after = 0, libc_room = 0;
+    for (int i = 0; i < 20000 && !refused; i++) {
+        if (i == 3900) {
+            struct rlimit limit;
+            FILE *status = fopen("/proc/self/status", "r");
+            char line[256];
+            long vm_kib = 0;
+            while (status && fgets(line, sizeof line, status))
+                if (sscanf(line, "VmSize: %ld kB", &vm_kib) == 1) break;
+            if (status) fclose(status);
+            limit.rlim_cur = limit.rlim_max = (rlim_t)(vm_kib + 1024) * 1024;
+            if (vm_kib == 0 || setrlimit(RLIMIT_AS, &limit) != 0) die("RLIMIT_AS");
+            limited = 1;
+        }
+        before = kernel_mapping_count();
+        char *want = base + (size_t)i * block;
+        char *p = rmap_map(want, PG, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+        if (p == RMAP_FAILED && errno == ENOMEM && limited) {
+            refused = 1;
+            after = kernel_mapping_count();
+            char *q = mmap(want, PG, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+            libc_room = q == want;
+        } else if (p != want) {
+            die("rmap_map");
+        } else {
+            maps++;
+        }
+    }
+    printf("     %d single-page mappings in 16 MiB blocks of their own, then the address space limited to 1 MiB "
+           "more: rmap_map %s; kernel mappings %d before the refused call, %d after; libc's mmap of that page "
+           "then %s\n",
+           maps, refused ? "failed with ENOMEM" : "never failed", before, after, libc_room ? "succeeded" : "failed");
+    return check(refused && before == after && libc_room,
+                 "ENOMEM with nothing mapped, where the mapping itself had room")
                ? 0
                : 1;
 }
@@ -829,6 +890,7 @@ static const test_t TESTS[] = {
     E(unmap_einval_unowned_checked, EINVAL),
     E(remap_einval_unowned_checked, EINVAL),
     K(other_calls_get_the_kernels_answer_in_checked_mode),
+    K(map_fails_cleanly_when_the_registry_cannot_grow),
     K(query_reports_the_mapping),
     K(protect_middle_page_splits_in_three_and_merges_back),
     K(remap_move_records_the_new_range_only),
