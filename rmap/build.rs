@@ -1,7 +1,9 @@
-//! Compiles the C half of `sys` (src/sys/fault.c: the guarded copies and
-//! searches, the SIGBUS/SIGSEGV handler; src/sys/rebind.c: the GOT
-//! rewriting), which rewrite interrupted contexts and need exact assembly,
-//! into a static library linked into this crate.
+//! Compiles the C half of `sys` into a static library linked into this
+//! crate: the signal machinery (src/sys/signal/: the SIGBUS/SIGSEGV
+//! handler, the guarded copies and searches with the assembly of the target
+//! architecture, the GOT rewriting), which rewrites interrupted contexts
+//! and needs exact assembly, and what rmap-check's preload tells librmap
+//! (src/sys/interposed.c).
 //!
 //! With the C compiler directly, not the `cc` crate: building `cc` took
 //! 1.2 s of a dependent's 3.1 s clean build, all of it on the critical path
@@ -13,7 +15,14 @@ use std::env;
 use std::path::PathBuf;
 use std::process::Command;
 
-const SOURCES: [&str; 2] = ["fault", "rebind"];
+/// Under src/sys, without `.c`; `ARCH` is the target architecture's file.
+const SOURCES: [&str; 5] = [
+    "signal/handler",
+    "signal/guarded",
+    "signal/ARCH",
+    "signal/rebind",
+    "interposed",
+];
 
 fn run(command: &mut Command) {
     let status = command
@@ -26,12 +35,18 @@ fn main() {
     let out = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
     let cc = env::var("CC").unwrap_or_else(|_| "cc".into());
     let ar = env::var("AR").unwrap_or_else(|_| "ar".into());
-    // Both at once: a clean build of a dependent waits for this.
-    let objects: Vec<PathBuf> = SOURCES
+    let arch = env::var("CARGO_CFG_TARGET_ARCH").expect("cargo sets the target");
+    let sources: Vec<String> = SOURCES
         .iter()
-        .map(|name| out.join(format!("{name}.o")))
+        .map(|name| name.replace("ARCH", &arch))
         .collect();
-    let compilers: Vec<_> = SOURCES
+    println!("cargo:rerun-if-changed=src/sys/signal/protocol.h");
+    // All at once: a clean build of a dependent waits for this.
+    let objects: Vec<PathBuf> = sources
+        .iter()
+        .map(|name| out.join(format!("{}.o", name.replace('/', "_"))))
+        .collect();
+    let compilers: Vec<_> = sources
         .iter()
         .zip(&objects)
         .map(|(name, object)| {

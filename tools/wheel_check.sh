@@ -59,7 +59,7 @@ echo "ok   wheel: installs alone in a fresh venv and imports with no environment
     { cat target/sdist.log; fail "python -m build --sdist"; }
 sdist=$(ls target/sdist/rmap-*.tar.gz)
 contents=$(tar tzf "$sdist")
-for needed in librmap/Cargo.toml librmap/Cargo.lock librmap/build.rs librmap/src/ffi.rs librmap/rmap/src/sys/fault.c librmap/rmap/Cargo.toml \
+for needed in librmap/Cargo.toml librmap/Cargo.lock librmap/build.rs librmap/src/ffi.rs librmap/rmap/src/sys/signal/handler.c librmap/rmap/Cargo.toml \
     librmap/include/rmap.h rmap/_rmap.c LICENSE-MIT LICENSE-APACHE; do
     grep -q "^rmap-[^/]*/$needed\$" <<<"$contents" || fail "the sdist has no $needed"
 done

@@ -6,8 +6,8 @@
 //! another thread could catch it half done and the child would wait for it
 //! forever. What must exist before the first call is set up when the library
 //! is loaded (an ELF `.init_array` entry, see `sys::run_at_load!`); the fault
-//! handler is installed on first use, under the registry lock, which the fork
-//! handlers hold across `fork()`.
+//! handler is installed on first use, under the signal machinery's own lock,
+//! which the fork handlers hold across `fork()`.
 
 use std::cell::{RefCell, UnsafeCell};
 use std::ffi::c_void;
@@ -267,8 +267,7 @@ extern "C" fn at_load() {
 
 /// What the handler answers for a SIGBUS: the access runs again, or the
 /// signal goes on (to a guarded copy's fix-up, or the program's action).
-const RUN_AGAIN: std::ffi::c_int = 1;
-const PASS_ON: std::ffi::c_int = 0;
+use sys::{PASS_ON, RUN_AGAIN};
 
 /// The fault handler's first question for a SIGBUS of an access (a guarded
 /// copy's too): whether `addr` lies in a tolerant page librmap mapped. If
@@ -767,27 +766,25 @@ pub fn ensure_fault_handler() -> Result<(), Errno> {
 
 /// A thread's checkpoint (see guarded.rs): installs librmap's handler again
 /// where the program set SIGBUS or SIGSEGV back to SIG_DFL or SIG_IGN since,
-/// saying so in checked mode. Under the registry lock, as installing is.
+/// saying so in checked mode. Under the signal machinery's own lock (the
+/// actions lock of sys/signal/handler.c), never the registry's: a copy
+/// never waits for a mapping call.
 #[cold]
 pub fn recheck_fault_handler() -> Result<(), Errno> {
-    let _lock = hold();
     let again = sys::reinstall_fault_handler_over_default()? > 0;
-    drop(_lock);
     if again && checked::mode() != Mode::Off {
         report(&Report::FaultHandler);
     }
     Ok(())
 }
 
-/// Under the registry lock, which the fork handlers hold across fork(), so a
-/// child never sees the installation half done.
+/// Installing happens under the signal machinery's own lock, which the
+/// fork handlers hold across fork() (so a child never sees it half done)
+/// and which makes a second installation a no-op.
 #[cold]
 #[inline(never)]
 fn install_fault_handler_once() -> Result<(), Errno> {
-    let _lock = hold();
-    if !FAULT_HANDLER_INSTALLED.load(Ordering::Acquire) {
-        sys::install_fault_handler()?;
-        FAULT_HANDLER_INSTALLED.store(true, Ordering::Release);
-    }
+    sys::install_fault_handler()?;
+    FAULT_HANDLER_INSTALLED.store(true, Ordering::Release);
     Ok(())
 }

@@ -31,7 +31,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-/* librmap's (src/sys/fault.c), linked in from librmap.a. */
+/* librmap's (src/sys/interposed.c), linked in from librmap.a. */
 extern __thread uintptr_t rmap_sys_caller_hint_value;
 void rmap_sys_start_interposed(void);
 void rmap_sys_note_foreign_change(void);

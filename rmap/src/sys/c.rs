@@ -157,7 +157,7 @@ pub struct DlInfo {
 }
 
 /// The C library's `struct sigaction`: only passed on by address (to
-/// fault.c and from the C library's callers), never read here.
+/// the signal machinery and from the C library's callers), never read here.
 #[repr(C)]
 pub struct SigAction {
     _opaque: [u8; 0],

@@ -12,12 +12,12 @@
  * installs its handler it rewrites, in every loaded object but the C
  * library and the loader, the GOT entries (R_X86_64_JUMP_SLOT and
  * R_X86_64_GLOB_DAT relocations) of those functions to point at librmap's
- * (fault.c's rmap_sys_rebound_*: the C library's signatures over the same
+ * (handler.c's rmap_sys_rebound_*: the C library's signatures over the same
  * functions librmap's exported ones reach). That includes the object that
  * holds librmap: a Rust program, which links the rmap crate into its
  * executable and calls libc::sigaction itself (there only __sigaction, the
  * name librmap calls the C library's by, is left). Objects loaded later are
- * rewritten at the next checkpoint of any thread (fault.c), not by hooking
+ * rewritten at the next checkpoint of any thread (guarded.rs), not by hooking
  * dlopen: the loader resolves a dlopen'ed name with the calling object's
  * search path, which a wrapper would replace by librmap's. Entries in the
  * read-only-after-relocation segment (PT_GNU_RELRO) are made writable for
@@ -25,7 +25,7 @@
  *
  * What this cannot reach: a system call made directly (rt_sigaction,
  * rt_sigprocmask), a function pointer fetched with dlsym, the C library's
- * own internal calls (posix_spawn, setcontext). fault.c's checkpoint catches
+ * own internal calls (posix_spawn, setcontext). The checkpoint catches
  * those at each thread's next checkpoint (docs/fault-handling.md).
  */
 #define _GNU_SOURCE
@@ -131,7 +131,7 @@ static void rewrite_relocations(uintptr_t base, const ElfW(Rela) * rela, size_t 
         if (type != R_X86_64_JUMP_SLOT && type != R_X86_64_GLOB_DAT) continue;
         const char *name = strings + symbols[ELF64_R_SYM(rela[i].r_info)].st_name;
         /* librmap's own calls of the C library's sigaction go through
-         * __sigaction (fault.c): in the object that holds librmap, that one
+         * __sigaction (handler.c): in the object that holds librmap, that one
          * entry stays the C library's. */
         if (own && strcmp(name, "__sigaction") == 0) continue;
         for (int k = 0; k < REBOUND_COUNT; k++) {

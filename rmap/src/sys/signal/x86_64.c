@@ -1,0 +1,288 @@
+/* librmap's guarded copies and searches for x86-64, in assembly, and the
+ * parts of the interrupted context the handler reads and changes. What the
+ * routines answer and change is written in protocol.h.
+ *
+ * The copy is one `rep movsb` (on CPUs with fast string moves, as fast as
+ * glibc's memcpy from 4 KiB up), SSE2 moves 32 bytes at a time below
+ * RMAP_VECTOR_COPY, the C library's memcpy in a guarded frame from
+ * RMAP_LARGE_COPY up. When one of them faults, the handler moves the
+ * instruction pointer to its fix-up label, which returns
+ * RMAP_COPY_FAULTED: nothing is set up per call, as the kernel's
+ * copy_from_user does with its exception tables. */
+#define _GNU_SOURCE
+#include <signal.h>
+#include <stdint.h>
+#include <ucontext.h>
+
+#include "protocol.h"
+
+#if !defined(__x86_64__)
+#error "x86_64.c is the x86-64 half of librmap's signal machinery"
+#endif
+
+#define STRINGIFY(x) #x
+#define STR(x) STRINGIFY(x)
+
+/* int rmap_sys_guarded_copy(void *dst, const void *src, size_t n):
+ * returns 0, 1 when a fault stopped the copy, or 2 (nothing copied) when
+ * this thread has not been checked yet; for 1 and 2 its arguments are in
+ * rmap_sys_copy_args.
+ * int rmap_sys_guarded_copy_unchecked(...): the same copy without the test,
+ * always with `rep movsb` (rmap_sys_copy_args unspecified). */
+__asm__(".text\n"
+        ".globl rmap_sys_guarded_copy, rmap_sys_guarded_copy_unchecked\n"
+        ".hidden rmap_sys_guarded_copy, rmap_sys_guarded_copy_unchecked\n"
+        ".type rmap_sys_guarded_copy, @function\n"
+        ".type rmap_sys_guarded_copy_unchecked, @function\n"
+        ".p2align 4\n"
+        ".globl rmap_copy_instruction, rmap_copy_fixup, rmap_large_copy_fixup\n"
+        ".hidden rmap_copy_instruction, rmap_copy_fixup, rmap_large_copy_fixup\n"
+
+        "rmap_sys_guarded_copy:\n"
+        "    mov %rdi, %r8\n"
+        "    mov %rsi, %r9\n"
+        "    mov %rdx, %r10\n"
+        "    mov rmap_sys_thread_checked@gottpoff(%rip), %rax\n"
+        "    cmpb $0, %fs:(%rax)\n"
+        "    je 1f\n"
+        "    cmp $" STR(RMAP_LARGE_COPY) ", %rdx\n"
+        "    jae 3f\n"
+        "    cmp $" STR(RMAP_VECTOR_COPY) ", %rdx\n"
+        "    jb 5f\n"
+        "rmap_sys_guarded_copy_unchecked:\n"
+        "    mov %rdx, %rcx\n"
+        "rmap_copy_instruction:\n"
+        "    rep movsb\n"
+        "    xor %eax, %eax\n"
+        "    ret\n"
+        "rmap_copy_fixup:\n"
+        "    mov $" STR(RMAP_COPY_FAULTED) ", %eax\n"
+        "    jmp 8f\n"
+        /* 16 <= n < VECTOR_COPY: 32 bytes at a time, then the last 32 (again,
+         * where they overlap); 16 to 32 bytes: the first 16 and the last 16.
+         * Each move is listed in rmap_copy_fixups. */
+        "5:  lea -16(%rsi,%rdx), %r11\n"
+        "    lea -16(%rdi,%rdx), %rax\n"
+        "    cmp $32, %rdx\n"
+        "    jbe 9f\n"
+        "    mov %rdx, %rcx\n"
+        "6:  movdqu (%rsi), %xmm0\n"
+        "61: movdqu 16(%rsi), %xmm1\n"
+        "7:  movdqu %xmm0, (%rdi)\n"
+        "71: movdqu %xmm1, 16(%rdi)\n"
+        "    add $32, %rsi\n"
+        "    add $32, %rdi\n"
+        "    sub $32, %rcx\n"
+        "    cmp $32, %rcx\n"
+        "    ja 6b\n"
+        "    lea -16(%r11), %rsi\n"
+        "    lea -16(%rax), %rdi\n"
+        "9:  movdqu (%rsi), %xmm0\n"
+        "91: movdqu (%r11), %xmm1\n"
+        "10: movdqu %xmm0, (%rdi)\n"
+        "11: movdqu %xmm1, (%rax)\n"
+        "    xor %eax, %eax\n"
+        "    ret\n"
+        ".pushsection rmap_copy_fixups, \"aR\"\n"
+        ".balign 4\n"
+        ".long 6b - ., rmap_copy_fixup - .\n"
+        ".long 61b - ., rmap_copy_fixup - .\n"
+        ".long 7b - ., rmap_copy_fixup - .\n"
+        ".long 71b - ., rmap_copy_fixup - .\n"
+        ".long 9b - ., rmap_copy_fixup - .\n"
+        ".long 91b - ., rmap_copy_fixup - .\n"
+        ".long 10b - ., rmap_copy_fixup - .\n"
+        ".long 11b - ., rmap_copy_fixup - .\n"
+        ".popsection\n"
+        "1:  mov $" STR(RMAP_COPY_UNCHECKED) ", %eax\n"
+        "8:  mov rmap_sys_copy_args@gottpoff(%rip), %rcx\n"
+        "    mov %r8, %fs:(%rcx)\n"
+        "    mov %r9, %fs:8(%rcx)\n"
+        "    mov %r10, %fs:16(%rcx)\n"
+        "    ret\n"
+        /* The large copy: save the callee-saved registers, align the stack
+         * for the call, record where to come back to. */
+        "3:  push %rbx\n"
+        "    push %rbp\n"
+        "    push %r12\n"
+        "    push %r13\n"
+        "    push %r14\n"
+        "    push %r15\n"
+        "    sub $8, %rsp\n"
+        "    mov rmap_sys_copy_args@gottpoff(%rip), %rax\n"
+        "    mov %rdi, %fs:(%rax)\n"
+        "    mov %rsi, %fs:8(%rax)\n"
+        "    mov %rdx, %fs:16(%rax)\n"
+        "    mov rmap_sys_large_copy@gottpoff(%rip), %rax\n"
+        "    mov %rsp, %fs:(%rax)\n"
+        "    mov %rdi, %fs:8(%rax)\n"
+        "    mov %rsi, %fs:16(%rax)\n"
+        "    mov %rdx, %fs:24(%rax)\n"
+        "    call memcpy@PLT\n"
+        "    xor %ecx, %ecx\n"
+        "4:  mov rmap_sys_large_copy@gottpoff(%rip), %rax\n"
+        "    movq $0, %fs:24(%rax)\n"
+        "    mov %ecx, %eax\n"
+        "    add $8, %rsp\n"
+        "    pop %r15\n"
+        "    pop %r14\n"
+        "    pop %r13\n"
+        "    pop %r12\n"
+        "    pop %rbp\n"
+        "    pop %rbx\n"
+        "    ret\n"
+        "rmap_large_copy_fixup:\n"
+        "    mov $" STR(RMAP_COPY_FAULTED) ", %ecx\n"
+        "    jmp 4b\n"
+        /* The guarded call: the same frame and record as the large copy,
+         * so a fault resumes at the same fix-up. */
+        ".globl rmap_sys_guarded_call_raw\n"
+        ".hidden rmap_sys_guarded_call_raw\n"
+        ".type rmap_sys_guarded_call_raw, @function\n"
+        "rmap_sys_guarded_call_raw:\n"
+        "    push %rbx\n"
+        "    push %rbp\n"
+        "    push %r12\n"
+        "    push %r13\n"
+        "    push %r14\n"
+        "    push %r15\n"
+        "    sub $8, %rsp\n"
+        "    mov rmap_sys_large_copy@gottpoff(%rip), %rax\n"
+        "    mov %rsp, %fs:(%rax)\n"
+        "    mov %rdi, %fs:8(%rax)\n"
+        "    mov %rdi, %fs:16(%rax)\n"
+        "    mov %rsi, %fs:24(%rax)\n"
+        "    mov %rcx, %rdi\n"
+        "    call *%rdx\n"
+        "    xor %ecx, %ecx\n"
+        "    jmp 4b\n"
+        ".size rmap_sys_guarded_call_raw, . - rmap_sys_guarded_call_raw\n"
+
+        ".size rmap_sys_guarded_copy, . - rmap_sys_guarded_copy\n");
+
+/* int rmap_sys_find_byte(const void *s, size_t n, const unsigned char *byte,
+ *                        size_t *at), `at` in r9 (not rcx):
+ * memchr for rmap_find's fast path over the first RMAP_FIND_SPAN bytes, 32 at a
+ * time with SSE2 (x86-64's baseline), every load within the range and
+ * listed in rmap_copy_fixups. Returns 1 (the offset stored in *at), 0 (not
+ * found), 4 (not in the first RMAP_FIND_SPAN bytes of more), 2 when this thread
+ * has not passed its checkpoint, 3 when a fault stopped it (the slow path
+ * redoes it). Called from inline assembly (sys/signal/x86_64.rs): it changes only
+ * rax, r10, r11, xmm0 to xmm3 and the flags, and uses no stack but its
+ * return address, so its caller keeps everything in registers. */
+__asm__(".text\n"
+        ".globl rmap_sys_find_byte\n"
+        ".hidden rmap_sys_find_byte\n"
+        ".type rmap_sys_find_byte, @function\n"
+        ".p2align 4\n"
+        "rmap_sys_find_byte:\n"
+        "    mov rmap_sys_thread_checked@gottpoff(%rip), %rax\n"
+        "    cmpb $0, %fs:(%rax)\n"
+        "    je 7f\n"
+        "    mov $" STR(RMAP_FIND_SPAN) ", %r11\n"
+        "    cmp %r11, %rsi\n"
+        "    cmovb %rsi, %r11\n"
+        "1:  movzbl (%rdx), %eax\n"
+        "    mov %rdi, %r10\n"
+        "    cmp $16, %r11\n"
+        "    jb 5f\n"
+        "    movd %eax, %xmm0\n"
+        "    punpcklbw %xmm0, %xmm0\n"
+        "    punpcklwd %xmm0, %xmm0\n"
+        "    pshufd $0, %xmm0, %xmm0\n"
+        "    cmp $32, %r11\n"
+        "    lea -16(%rdi,%r11), %r11\n" /* from here: the last 16 bytes */
+        "    jbe 3f\n"
+        "2:  movdqu (%r10), %xmm1\n"
+        "21: movdqu 16(%r10), %xmm2\n"
+        "    pcmpeqb %xmm0, %xmm1\n"
+        "    pcmpeqb %xmm0, %xmm2\n"
+        "    movdqa %xmm1, %xmm3\n"
+        "    por %xmm2, %xmm3\n"
+        "    pmovmskb %xmm3, %eax\n"
+        "    test %eax, %eax\n"
+        "    jnz 12f\n"
+        "    add $32, %r10\n"
+        "    lea 16(%r10), %rax\n"
+        "    cmp %r11, %rax\n"
+        "    jb 2b\n"
+        "    lea -16(%r11), %r10\n"
+        /* The last 32 bytes (16 to 32 in all: the first 16 and the last
+         * 16), overlapping what was searched. */
+        "3:  movdqu (%r10), %xmm1\n"
+        "31: movdqu (%r11), %xmm2\n"
+        "    pcmpeqb %xmm0, %xmm1\n"
+        "    pcmpeqb %xmm0, %xmm2\n"
+        "    pmovmskb %xmm1, %eax\n"
+        "    test %eax, %eax\n"
+        "    jnz 4f\n"
+        "    pmovmskb %xmm2, %eax\n"
+        "    test %eax, %eax\n"
+        "    jz 9f\n"
+        "    mov %r11, %r10\n"
+        "    jmp 4f\n"
+        /* A hit in the 32 bytes at r10: which half. */
+        "12: pmovmskb %xmm1, %eax\n"
+        "    test %eax, %eax\n"
+        "    jnz 4f\n"
+        "    pmovmskb %xmm2, %eax\n"
+        "    add $16, %r10\n"
+        "4:  bsf %eax, %eax\n"
+        "    add %r10, %rax\n"
+        "    sub %rdi, %rax\n"
+        "    mov %rax, (%r9)\n"
+        "    mov $" STR(RMAP_FIND_FOUND) ", %eax\n"
+        "    ret\n"
+        /* Fewer than 16 bytes: one at a time. */
+        "5:  add %rdi, %r11\n"
+        "    cmp %r11, %r10\n"
+        "    jae 9f\n"
+        "6:  cmpb %al, (%r10)\n"
+        "    je 10f\n"
+        "    inc %r10\n"
+        "    cmp %r11, %r10\n"
+        "    jb 6b\n"
+        "9:  xor %eax, %eax\n"
+        "    cmp $" STR(RMAP_FIND_SPAN) ", %rsi\n"
+        "    jbe 11f\n"
+        "    mov $" STR(RMAP_FIND_NOT_IN_SPAN) ", %eax\n"
+        "11: ret\n"
+        "10: mov %r10, %rax\n"
+        "    sub %rdi, %rax\n"
+        "    mov %rax, (%r9)\n"
+        "    mov $" STR(RMAP_FIND_FOUND) ", %eax\n"
+        "    ret\n"
+        "7:  mov $" STR(RMAP_FIND_UNCHECKED) ", %eax\n"
+        "    ret\n"
+        "8:  mov $" STR(RMAP_FIND_FAULTED) ", %eax\n"
+        "    ret\n"
+        ".pushsection rmap_copy_fixups, \"aR\"\n"
+        ".balign 4\n"
+        ".long 1b - ., 8b - .\n"
+        ".long 2b - ., 8b - .\n"
+        ".long 21b - ., 8b - .\n"
+        ".long 3b - ., 8b - .\n"
+        ".long 31b - ., 8b - .\n"
+        ".long 6b - ., 8b - .\n"
+        ".popsection\n"
+        ".size rmap_sys_find_byte, . - rmap_sys_find_byte\n");
+
+
+uintptr_t rmap_sys_context_ip(const void *context)
+{
+    return (uintptr_t)((const ucontext_t *)context)->uc_mcontext.gregs[REG_RIP];
+}
+
+/* Resumes at `ip`, with the stack pointer `sp` (0: as it was). */
+void rmap_sys_context_resume(void *context, uintptr_t ip, uintptr_t sp)
+{
+    ucontext_t *uc = context;
+    uc->uc_mcontext.gregs[REG_RIP] = (greg_t)ip;
+    if (sp) uc->uc_mcontext.gregs[REG_RSP] = (greg_t)sp;
+}
+
+/* Whether the faulting access wrote: the page-fault error code's W bit. */
+int rmap_sys_context_wrote(const void *context)
+{
+    return (((const ucontext_t *)context)->uc_mcontext.gregs[REG_ERR] & 2) != 0;
+}

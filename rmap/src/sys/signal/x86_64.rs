@@ -1,0 +1,170 @@
+//! The x86-64 assembly of guarded copies that the Rust code inlines: the
+//! small copies (below [`SMALL_COPY`](super::SMALL_COPY) bytes, at most four
+//! moves, each listed in the fix-up table) and the call of the one-byte
+//! search, which keeps its caller's registers (protocol.h says what
+//! `rmap_sys_find_byte` changes).
+
+use std::ffi::c_int;
+
+use super::{COPY_FAULTED, COPY_UNCHECKED, SMALL_COPY};
+
+unsafe extern "C" {
+    fn rmap_sys_guarded_copy(
+        dst: *mut std::ffi::c_void,
+        src: *const std::ffi::c_void,
+        n: usize,
+    ) -> c_int;
+}
+
+/// Copies `n` bytes, turning a SIGBUS or SIGSEGV raised by the copy into
+/// an early return, if this thread passed its checkpoint
+/// ([`set_thread_checked`]); otherwise copies nothing. Returns 0 (all
+/// copied), [`COPY_FAULTED`], or 2 when this thread has not passed its
+/// checkpoint; then [`failed_copy_args`] gives its arguments back (the
+/// caller keeps nothing across this call).
+///
+/// # Safety
+/// `install_fault_handler` must have succeeded before this thread passed its
+/// checkpoint. `dst` and `src` must not overlap; memory may be inaccessible
+/// (that is what the guard is for), but `dst` must not hold anything whose
+/// overwriting breaks the caller.
+#[inline(always)]
+pub unsafe fn guarded_copy(dst: *mut u8, src: *const u8, n: usize) -> c_int {
+    if n >= SMALL_COPY {
+        // SAFETY: forwarded to the caller's contract.
+        return unsafe { rmap_sys_guarded_copy(dst.cast(), src.cast(), n) };
+    }
+    let result: c_int;
+    // SAFETY: reads `n` bytes at `src` and writes them at `dst`, as the
+    // caller allows (each move within both ranges: the pairs overlap in the
+    // middle, never past an end); a fault at any move goes to the fix-up
+    // (label 6) through the table in section rmap_copy_fixups, which the
+    // fault handler (signal/guarded.c) searches. An unfinished copy leaves its
+    // arguments in this thread's rmap_sys_copy_args (protocol.h), as the large
+    // copies do. No stack is used.
+    unsafe {
+        std::arch::asm!(
+            "mov rmap_sys_thread_checked@gottpoff(%rip), {tls}",
+            "cmpb $0, %fs:({tls})",
+            "je 5f",
+            "cmp $8, {n}",
+            "jb 11f",
+            // 8 to 15 bytes: the first 8 and the last 8.
+            "20:",
+            "mov ({src}), {a}",
+            "21:",
+            "mov -8({src},{n}), {b}",
+            "22:",
+            "mov {a}, ({dst})",
+            "23:",
+            "mov {b}, -8({dst},{n})",
+            "jmp 4f",
+            "11:",
+            "cmp $4, {n}",
+            "jb 12f",
+            // 4 to 7: the first 4 and the last 4.
+            "24:",
+            "mov ({src}), {a:e}",
+            "25:",
+            "mov -4({src},{n}), {b:e}",
+            "26:",
+            "mov {a:e}, ({dst})",
+            "27:",
+            "mov {b:e}, -4({dst},{n})",
+            "jmp 4f",
+            "12:",
+            "test {n}, {n}",
+            "jz 4f",
+            // 1 to 3: the first byte, then the last 2.
+            "28:",
+            "movzbl ({src}), {a:e}",
+            "29:",
+            "mov {a:l}, ({dst})",
+            "cmp $2, {n}",
+            "jb 4f",
+            "30:",
+            "movzwl -2({src},{n}), {b:e}",
+            "31:",
+            "mov {b:x}, -2({dst},{n})",
+            "4:",
+            "xor {result:e}, {result:e}",
+            "jmp 8f",
+            "5:",
+            "mov ${unchecked}, {result:e}",
+            "jmp 7f",
+            "6:",
+            "mov ${faulted}, {result:e}",
+            "7:",
+            "mov rmap_sys_copy_args@gottpoff(%rip), {tls}",
+            "mov {dst}, %fs:({tls})",
+            "mov {src}, %fs:8({tls})",
+            "mov {n}, %fs:16({tls})",
+            "8:",
+            // Entries relative to themselves, as the kernel's exception
+            // table: no relocation for the loader to apply.
+            ".pushsection rmap_copy_fixups, \"aR\"",
+            ".balign 4",
+            ".long 20b - ., 6b - .",
+            ".long 21b - ., 6b - .",
+            ".long 22b - ., 6b - .",
+            ".long 23b - ., 6b - .",
+            ".long 24b - ., 6b - .",
+            ".long 25b - ., 6b - .",
+            ".long 26b - ., 6b - .",
+            ".long 27b - ., 6b - .",
+            ".long 28b - ., 6b - .",
+            ".long 29b - ., 6b - .",
+            ".long 30b - ., 6b - .",
+            ".long 31b - ., 6b - .",
+            ".popsection",
+            tls = out(reg) _,
+            a = out(reg) _,
+            b = out(reg) _,
+            result = out(reg) result,
+            src = in(reg) src,
+            dst = in(reg) dst,
+            n = in(reg) n,
+            unchecked = const COPY_UNCHECKED,
+            faulted = const COPY_FAULTED,
+            options(att_syntax, nostack),
+        );
+    }
+    result
+}
+
+/// `memchr` of the byte at `byte` in the first [`FIND_BYTE_SPAN`] of the
+/// `n` bytes at `s`, turning a fault (there or at `byte`) into an early
+/// return, if this thread passed its checkpoint: [`FIND_BYTE_FOUND`] (the
+/// offset stored in `*at`), [`FIND_BYTE_NOT_FOUND`],
+/// [`FIND_BYTE_NOT_IN_SPAN`] (not in the first span of a longer range), or
+/// another value (unchecked thread, fault) after which nothing is known.
+/// SSE2, 32 bytes at a time: for short searches, where a guarded call's
+/// set-up would cost more than the search.
+///
+/// # Safety
+/// As for [`guarded_copy`]; `at` is valid for writing.
+#[inline(always)]
+pub unsafe fn find_byte(s: *const u8, n: usize, byte: *const u8, at: *mut usize) -> c_int {
+    let result: c_int;
+    // SAFETY: forwarded to the caller's contract. rmap_sys_find_byte
+    // (x86_64.c) changes only the registers listed and keeps the rest, so
+    // its caller keeps everything in registers (an `extern "C"` call made
+    // rmap_find save six registers: ~10% of a Python readline()).
+    unsafe {
+        std::arch::asm!(
+            "call rmap_sys_find_byte",
+            in("rdi") s,
+            in("rsi") n,
+            in("rdx") byte,
+            in("r9") at, // where rmap_find has it
+            lateout("eax") result,
+            out("r10") _,
+            out("r11") _,
+            out("xmm0") _,
+            out("xmm1") _,
+            out("xmm2") _,
+            out("xmm3") _,
+        );
+    }
+    result
+}
