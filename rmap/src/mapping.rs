@@ -173,6 +173,7 @@ pub unsafe fn map(
         change,
         &[made, replaced.first().copied().unwrap_or((0, 0))],
         None,
+        !anonymous,
     );
     if let (Ok(ptr), CheckMode::Report | CheckMode::Abort) = (result, mode) {
         let size = file
@@ -379,7 +380,13 @@ pub unsafe fn unmap(addr: *mut u8, len: usize) -> Result<(), Errno> {
             held.unmapped.record(addr as usize, len, at);
         }
     }
-    watch::after_change(&held.registry, &mut held.losses, change, &range, None);
+    watch::after_unmap(
+        &held.registry,
+        &mut held.losses,
+        change,
+        range[0].0,
+        range[0].1,
+    );
     result.map_err(failed)
 }
 
@@ -417,7 +424,7 @@ pub unsafe fn protect(addr: *mut u8, len: usize, prot: i32) -> Result<(), Errno>
         (Ok(()), None) => registry.update(start, end - start, |e| e.prot = recorded),
         (Err(_), _) => resync_protection(registry, start, end - start),
     }
-    watch::after_change(registry, losses, change, &range, None);
+    watch::after_change(registry, losses, change, &range, None, false);
     drop(held);
     result.map_err(failed)?;
     if mode != CheckMode::Off {
@@ -650,7 +657,7 @@ pub unsafe fn remap(
             }
         }
     }
-    watch::after_change(registry, losses, change, &touched, moved);
+    watch::after_change(registry, losses, change, &touched, moved, false);
     drop(held);
     let ptr = result.map_err(failed)?;
     if mode != CheckMode::Off && new_len > old_len && checked::settings().beyond_eof_at_map {
@@ -804,7 +811,7 @@ pub fn tolerate(addr: usize, len: usize) -> Result<(), Errno> {
             Some(exact) => registry.update_exact(exact, |e| e.tolerant = true),
             None => registry.update(addr, len, |e| e.tolerant = true),
         }
-        watch::after_change(registry, losses, change, &range, None);
+        watch::after_change(registry, losses, change, &range, None, false);
         return Ok(());
     }
     drop(held);

@@ -401,7 +401,7 @@ fn replace_if_faulting(page: usize, prot: i32, write: bool) -> Replacement {
 /// theirs: before the call's system call (the range as it was), or after
 /// it (moved: the original address no longer maps that file offset).
 fn absorb_own_change(addr: usize, page: usize, write: bool, generation: u64) -> std::ffi::c_int {
-    let me = sys::thread_id();
+    let me = sys::thread_token();
     if !watch::retiring_by(me) {
         return pass_on_if_current(page, generation);
     }

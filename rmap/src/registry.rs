@@ -191,6 +191,10 @@ pub struct Registry {
     /// usually touch the same 16 MiB, and then need no lookup in `blocks`.
     hot: (u64, u32),
     bytes: usize,
+    /// Entries that can be added without allocating (each perhaps in a
+    /// block of its own), as the last `reserve` found, less those added
+    /// since: `reserve`'s fast path is one compare.
+    room: usize,
 }
 
 impl Default for Registry {
@@ -239,6 +243,7 @@ impl Registry {
             spare: NO_BLOCK,
             hot: (NO_BLOCK, 0),
             bytes: 0,
+            room: 0,
         }
     }
 
@@ -546,34 +551,42 @@ impl Registry {
     /// Makes room to record `entries` more entries (each perhaps in a block
     /// of its own) without allocating: a call reserves before its system
     /// call, so that recording what the kernel did cannot fail (ENOMEM
-    /// then, with nothing done). Costs a few compares when the room is
-    /// there.
-    #[inline]
+    /// then, with nothing done). One compare when the room is there.
+    #[inline(always)]
     pub fn reserve(&mut self, entries: usize) -> Result<(), ()> {
-        let blocks_free = self.slab.capacity() - self.slab.len() + self.free.len();
-        if 2 * (self.entries.len() + entries) <= self.entries.capacity()
-            && blocks_free >= entries
-            && self.order.capacity() >= self.order.len() + entries
-            && 2 * (self.blocks.len() + entries) <= self.blocks.capacity()
-        {
+        if self.room >= entries {
             return Ok(());
         }
         self.reserve_slow(entries)
     }
 
     #[cold]
+    #[inline(never)]
     fn reserve_slow(&mut self, entries: usize) -> Result<(), ()> {
-        let ok = self.entries.reserve(entries, Entry::DEAD)
+        // Room for a few calls more than asked, so that this path is rare.
+        let entries = entries.max(16);
+        let grown = self.entries.reserve(entries, Entry::DEAD)
             && self.blocks.reserve(entries, DROPPED)
             && self.slab.try_reserve(entries).is_ok()
             && self.order.try_reserve(entries).is_ok()
+            // Every slab index may end up in the free list.
             && self.free.try_reserve(self.slab.capacity()).is_ok();
-        ok.then_some(()).ok_or(())
+        if !grown {
+            return Err(());
+        }
+        // A table grows when it would be more than half full.
+        let room = |len: usize, capacity: usize| (capacity / 2).saturating_sub(len);
+        self.room = room(self.entries.len(), self.entries.capacity())
+            .min(room(self.blocks.len(), self.blocks.capacity()))
+            .min(self.slab.capacity() - self.slab.len() + self.free.len())
+            .min(self.order.capacity() - self.order.len());
+        Ok(())
     }
 
     /// Records `entry` at page `first`; nothing may overlap it.
     #[inline(always)]
     fn add(&mut self, first: u64, entry: Entry) {
+        self.room = self.room.saturating_sub(1);
         self.bytes += entry.len;
         if let Some(replaced) = self.entries.insert(first, entry) {
             debug_assert_eq!(replaced.len, 0, "nothing live overlaps a new entry");
@@ -605,6 +618,8 @@ impl Registry {
 
     #[cold]
     fn purge_dead_entries(&mut self) {
+        // The table shrinks to the live entries: reserve measures again.
+        self.room = 0;
         self.entries.retain(|e| e.len != 0);
         self.dead_entries = 0;
     }
@@ -698,6 +713,7 @@ impl Registry {
         self.dropped_blocks += 1;
         if self.dropped_blocks > self.order.len() + DEAD_SLACK {
             self.blocks.retain(|&i| i != DROPPED);
+            self.room = 0;
             self.dropped_blocks = 0;
         }
         // Never allocates: `reserve` keeps room for every slab index.

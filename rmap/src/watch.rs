@@ -102,8 +102,8 @@ const GENERATION: u64 = 1 << 8;
 /// memory).
 struct Slot {
     state: AtomicU64,
-    /// The thread retiring it (while RETIRING).
-    retirer: AtomicI32,
+    /// The thread retiring it (while RETIRING): its `sys::thread_token`.
+    retirer: AtomicUsize,
     prot: AtomicI32,
     flags: AtomicI32,
     tolerant: AtomicBool,
@@ -150,8 +150,16 @@ const CHUNKS: usize = 256;
 static CHUNK_AT: [AtomicPtr<Slot>; CHUNKS] = [const { AtomicPtr::new(null_mut()) }; CHUNKS];
 /// Slots ever used: the handler looks at these only (their chunks exist).
 static USED: AtomicUsize = AtomicUsize::new(0);
-/// LIVE slots; written by the registry lock's holder only.
+/// LIVE and RETIRING slots, and slots in allocated chunks; written by the
+/// registry lock's holder only.
 static LIVE_SLOTS: AtomicUsize = AtomicUsize::new(0);
+static RETIRING_SLOTS: AtomicUsize = AtomicUsize::new(0);
+static ALLOCATED_SLOTS: AtomicUsize = AtomicUsize::new(0);
+/// An address range holding every live slot (it grows as slots are
+/// published, and starts again when none is live): a change outside it
+/// meets no slot, tested in two compares.
+static SPAN_LO: AtomicUsize = AtomicUsize::new(usize::MAX);
+static SPAN_HI: AtomicUsize = AtomicUsize::new(0);
 /// Whether checked mode watches every file mapping (to report a touch past
 /// the end of its file with where it was made).
 static WATCH_FILES: AtomicBool = AtomicBool::new(false);
@@ -204,11 +212,18 @@ pub fn find(page: usize) -> Found {
         return match phase {
             LIVE if state & CLAIMED == 0 => Found::Live(i, state),
             LIVE => Found::Busy,
-            _ if s.retirer.load(Ordering::Relaxed) == sys::thread_id() => Found::Own,
+            _ if s.retirer.load(Ordering::Relaxed) == sys::thread_token() => Found::Own,
             _ => Found::Busy,
         };
     }
     Found::Nothing
+}
+
+/// One more change of the table (the registry lock's holder only: a plain
+/// store, which handlers read with Acquire).
+fn bump_generation() {
+    let next = GENERATION_OF_TABLE.load(Ordering::Relaxed).wrapping_add(1);
+    GENERATION_OF_TABLE.store(next, Ordering::Release);
 }
 
 /// How many times a range was published or retired so far.
@@ -238,7 +253,7 @@ pub fn release(i: usize) {
 }
 
 /// Whether the calling thread (`me`) is retiring any slot.
-pub fn retiring_by(me: i32) -> bool {
+pub fn retiring_by(me: usize) -> bool {
     (0..used()).any(|i| {
         let s = slot(i);
         s.state.load(Ordering::Acquire) & PHASE == RETIRING
@@ -247,7 +262,7 @@ pub fn retiring_by(me: i32) -> bool {
 }
 
 /// The ranges the calling thread (`me`) is retiring.
-pub fn retired_by(me: i32) -> impl Iterator<Item = View> {
+pub fn retired_by(me: usize) -> impl Iterator<Item = View> {
     (0..used()).filter_map(move |i| {
         let s = slot(i);
         (s.state.load(Ordering::Acquire) & PHASE == RETIRING
@@ -294,6 +309,7 @@ static RING_OVERFLOW: AtomicBool = AtomicBool::new(false);
 /// nothing in a process that never had one.
 static SOME_LOSS: AtomicBool = AtomicBool::new(false);
 
+#[inline(always)]
 pub fn some_loss() -> bool {
     SOME_LOSS.load(Ordering::Relaxed)
 }
@@ -412,10 +428,15 @@ impl Losses {
     /// holds any more was unmapped since (its loss went with it); `moved`
     /// is the move of the call folding, for a page replaced at its old
     /// address while the call ran (its handler interrupted the call).
+    #[inline]
     pub fn fold(&mut self, registry: &Registry, moved: Option<Moved>) {
-        if !some_loss() {
-            return;
+        if some_loss() {
+            self.fold_slow(registry, moved);
         }
+    }
+
+    #[cold]
+    fn fold_slow(&mut self, registry: &Registry, moved: Option<Moved>) {
         drain(|page, offset| {
             let page = match moved {
                 Some(moved) => moved.apply(page),
@@ -483,7 +504,7 @@ fn watched(entry: &Entry) -> bool {
 
 /// Whether any range is watched, or may become so with the next mapping:
 /// while not, changes of mappings skip the table altogether.
-#[inline]
+#[inline(always)]
 pub fn wanted() -> bool {
     LIVE_SLOTS.load(Ordering::Relaxed) > 0 || WATCH_FILES.load(Ordering::Relaxed)
 }
@@ -501,28 +522,17 @@ pub fn watch_files(registry: &Registry) {
 
 /// Slots free or still to be used, without allocating.
 fn free_slots_without_growth() -> usize {
-    let used = used();
-    let allocated = (0..CHUNKS)
-        .take_while(|&c| !CHUNK_AT[c].load(Ordering::Acquire).is_null())
-        .count()
-        * CHUNK;
-    let free_used = (0..used)
-        .filter(|&i| slot(i).state.load(Ordering::Relaxed) & PHASE == FREE)
-        .count();
-    free_used + (allocated - used)
+    ALLOCATED_SLOTS.load(Ordering::Relaxed)
+        - LIVE_SLOTS.load(Ordering::Relaxed)
+        - RETIRING_SLOTS.load(Ordering::Relaxed)
 }
 
 /// Makes sure `n` slots can be published without allocating (before a
 /// system call whose result must be published): ENOMEM when the table is
 /// full or its memory cannot be had.
 pub fn reserve(n: usize) -> Result<(), Errno> {
-    if free_slots_without_growth() >= n {
-        return Ok(());
-    }
-    let mut chunks = (0..CHUNKS)
-        .take_while(|&c| !CHUNK_AT[c].load(Ordering::Acquire).is_null())
-        .count();
     while free_slots_without_growth() < n {
+        let chunks = ALLOCATED_SLOTS.load(Ordering::Relaxed) / CHUNK;
         if chunks == CHUNKS {
             return Err(Errno(ENOMEM));
         }
@@ -539,7 +549,7 @@ pub fn reserve(n: usize) -> Result<(), Errno> {
             )
         }?;
         CHUNK_AT[chunks].store(memory.cast(), Ordering::Release);
-        chunks += 1;
+        ALLOCATED_SLOTS.store((chunks + 1) * CHUNK, Ordering::Relaxed);
     }
     Ok(())
 }
@@ -579,8 +589,20 @@ fn publish(view: View) -> Result<(), Errno> {
         (state.wrapping_add(GENERATION) & !(PHASE | CLAIMED)) | LIVE,
         Ordering::Release,
     );
-    LIVE_SLOTS.fetch_add(1, Ordering::Relaxed);
-    GENERATION_OF_TABLE.fetch_add(1, Ordering::Release);
+    // Counters the registry lock's holder alone writes: no locked
+    // instruction (each costs ~20 ns after a system call here).
+    let live = LIVE_SLOTS.load(Ordering::Relaxed);
+    let (lo, hi) = match live {
+        0 => (usize::MAX, 0),
+        _ => (
+            SPAN_LO.load(Ordering::Relaxed),
+            SPAN_HI.load(Ordering::Relaxed),
+        ),
+    };
+    LIVE_SLOTS.store(live + 1, Ordering::Relaxed);
+    SPAN_LO.store(lo.min(view.start), Ordering::Relaxed);
+    SPAN_HI.store(hi.max(view.start + view.len), Ordering::Relaxed);
+    bump_generation();
     Ok(())
 }
 
@@ -599,7 +621,7 @@ fn publish_range(registry: &Registry, from: usize, to: usize) -> Result<(), Errn
 /// Retires every LIVE slot meeting [start, end), waiting while a handler
 /// holds one; returns the union of their extents.
 fn retire_meeting(start: usize, end: usize) -> Option<(usize, usize)> {
-    let me = sys::thread_id();
+    let me = sys::thread_token();
     let mut extent: Option<(usize, usize)> = None;
     for i in 0..used() {
         let s = slot(i);
@@ -619,7 +641,12 @@ fn retire_meeting(start: usize, end: usize) -> Option<(usize, usize)> {
                 .compare_exchange(state, retiring, Ordering::AcqRel, Ordering::Relaxed)
                 .is_ok()
             {
-                LIVE_SLOTS.fetch_sub(1, Ordering::Relaxed);
+                LIVE_SLOTS.store(LIVE_SLOTS.load(Ordering::Relaxed) - 1, Ordering::Relaxed);
+                RETIRING_SLOTS.store(
+                    RETIRING_SLOTS.load(Ordering::Relaxed) + 1,
+                    Ordering::Relaxed,
+                );
+                bump_generation();
                 let a = s.start.load(Ordering::Relaxed);
                 let b = a + s.len.load(Ordering::Relaxed);
                 extent = Some(match extent {
@@ -635,7 +662,12 @@ fn retire_meeting(start: usize, end: usize) -> Option<(usize, usize)> {
 
 /// Frees the slots the calling thread retired.
 fn free_retired() {
-    let me = sys::thread_id();
+    if RETIRING_SLOTS.load(Ordering::Relaxed) == 0 {
+        return;
+    }
+    let me = sys::thread_token();
+    // The span of what stays live, measured again on the way.
+    let (mut lo, mut hi) = (usize::MAX, 0);
     for i in 0..used() {
         let s = slot(i);
         let state = s.state.load(Ordering::Relaxed);
@@ -644,9 +676,19 @@ fn free_retired() {
                 (state.wrapping_add(GENERATION) & !PHASE) | FREE,
                 Ordering::Release,
             );
+            RETIRING_SLOTS.store(
+                RETIRING_SLOTS.load(Ordering::Relaxed) - 1,
+                Ordering::Relaxed,
+            );
             FREE_HINT.store(FREE_HINT.load(Ordering::Relaxed).min(i), Ordering::Relaxed);
+        } else if state & PHASE != FREE {
+            let start = s.start.load(Ordering::Relaxed);
+            lo = lo.min(start);
+            hi = hi.max(start + s.len.load(Ordering::Relaxed));
         }
     }
+    SPAN_LO.store(lo, Ordering::Relaxed);
+    SPAN_HI.store(hi, Ordering::Relaxed);
 }
 
 /// A change of mappings under way (between [`before_change`] and
@@ -654,7 +696,9 @@ fn free_retired() {
 #[must_use]
 pub struct Change {
     retired: Option<(usize, usize)>,
-    wanted: bool,
+    /// The call makes ranges watched (`rmap_tolerate`): publish after it
+    /// even though nothing was retired.
+    publish: bool,
 }
 
 /// Before a system call that may unmap, replace, move or re-protect
@@ -663,7 +707,7 @@ pub struct Change {
 /// makes sure the range can be published again afterwards (ENOMEM, the
 /// table full: nothing was changed). Costs one load while nothing is
 /// watched.
-#[inline]
+#[inline(always)]
 pub fn before_change(
     registry: &Registry,
     losses: &mut Losses,
@@ -672,10 +716,29 @@ pub fn before_change(
     if !wanted() {
         return Ok(Change {
             retired: None,
-            wanted: false,
+            publish: false,
+        });
+    }
+    if !meets_live_slots(ranges) {
+        // No live slot there: nothing to retire.
+        return Ok(Change {
+            retired: None,
+            publish: false,
         });
     }
     before_change_slow(registry, losses, ranges)
+}
+
+/// Whether a watched entry of `registry` meets one of `ranges`.
+#[inline]
+fn any_watched(registry: &Registry, ranges: &[(usize, usize)]) -> bool {
+    let mut found = false;
+    for &(start, len) in ranges {
+        if len > 0 {
+            registry.each_meeting(start, len, |_, entry| found |= watched(&entry));
+        }
+    }
+    found
 }
 
 /// [`before_change`] for a call that makes a range watched
@@ -685,7 +748,33 @@ pub fn before_publishing(
     losses: &mut Losses,
     ranges: &[(usize, usize)],
 ) -> Result<Change, Errno> {
-    before_change_slow(registry, losses, ranges)
+    if !meets_live_slots(ranges) {
+        // Nothing there is watched yet: only room for the new slots.
+        reserve(ranges.len())?;
+        return Ok(Change {
+            retired: None,
+            publish: true,
+        });
+    }
+    Ok(Change {
+        publish: true,
+        ..before_change_slow(registry, losses, ranges)?
+    })
+}
+
+/// Whether one of `ranges` may meet a live slot (the slots' span).
+#[inline(always)]
+fn meets_live_slots(ranges: &[(usize, usize)]) -> bool {
+    if LIVE_SLOTS.load(Ordering::Relaxed) == 0 {
+        return false;
+    }
+    let (lo, hi) = (
+        SPAN_LO.load(Ordering::Relaxed),
+        SPAN_HI.load(Ordering::Relaxed),
+    );
+    ranges
+        .iter()
+        .any(|&(start, len)| start < hi && start.saturating_add(len) > lo)
 }
 
 #[cold]
@@ -714,7 +803,7 @@ fn before_change_slow(
     }
     Ok(Change {
         retired,
-        wanted: true,
+        publish: false,
     })
 }
 
@@ -731,16 +820,47 @@ fn undo_retire(registry: &Registry, retired: Option<(usize, usize)>) {
 /// handler pushed meanwhile (`moved`: the call's move), frees the retired
 /// slots and publishes again the watched entries meeting the retired
 /// extent and `touched` (the ranges whose entries the call changed).
-#[inline]
+/// Costs one test when the call met no watched range and made none
+/// (`new_file_mapping`: a mapping call made one, which checked mode may
+/// watch): a range nothing watched met cannot turn watched by an unmap,
+/// protect or remap.
+#[inline(always)]
 pub fn after_change(
     registry: &Registry,
     losses: &mut Losses,
     change: Change,
     touched: &[(usize, usize)],
     moved: Option<Moved>,
+    new_file_mapping: bool,
 ) {
-    if change.wanted || wanted() {
+    if change.retired.is_some()
+        || change.publish
+        || (new_file_mapping
+            && WATCH_FILES.load(Ordering::Relaxed)
+            && any_watched(registry, touched))
+    {
         after_change_slow(registry, losses, change, touched, moved);
+    }
+}
+
+/// [`after_change`] for an unmap of [start, start + len): when the slots it
+/// retired lay wholly inside the range, nothing is left to publish (the
+/// common case: a tolerant mapping unmapped whole).
+#[inline(always)]
+pub fn after_unmap(
+    registry: &Registry,
+    losses: &mut Losses,
+    change: Change,
+    start: usize,
+    len: usize,
+) {
+    match change.retired {
+        None => {}
+        Some((lo, hi)) if lo >= start && hi <= start.saturating_add(len) => {
+            losses.fold(registry, None);
+            free_retired();
+        }
+        Some(_) => after_change_slow(registry, losses, change, &[(start, len)], None),
     }
 }
 
@@ -754,36 +874,22 @@ fn after_change_slow(
     moved: Option<Moved>,
 ) {
     losses.fold(registry, moved);
+    // The slots partition what is watched: every live slot meeting the
+    // retired extent or a touched range was retired, so publishing the
+    // watched entries there, each clipped to that union, keeps the
+    // partition (an entry the call merged past it keeps its other slot,
+    // with the same attributes).
     let mut extent = change.retired;
-    let mut widen = |a: usize, b: usize| {
-        if a < b {
-            extent = Some(match extent {
-                Some((lo, hi)) => (a.min(lo), b.max(hi)),
-                None => (a, b),
-            });
-        }
-    };
     for &(start, len) in touched {
         let end = start.saturating_add(len);
-        widen(start, end);
-        // Entries the call merged reach beyond the range.
-        if let Some((s, e)) = registry.find(start) {
-            widen(s, s + e.len);
-        }
-        if end > start
-            && let Some((s, e)) = registry.find(end - 1)
-        {
-            widen(s, s + e.len);
+        if start < end {
+            extent = Some(match extent {
+                Some((lo, hi)) => (start.min(lo), end.max(hi)),
+                None => (start, end),
+            });
         }
     }
     if let Some((lo, hi)) = extent {
-        // Slots that met none of the ranges but lie in the extent (the
-        // pieces of an entry the call merged) are published again with the
-        // rest.
-        let (lo, hi) = match retire_meeting(lo, hi) {
-            Some((a, b)) => (a.min(lo), b.max(hi)),
-            None => (lo, hi),
-        };
         let _ = publish_range(registry, lo, hi);
     }
     // Only now: until the new slots are live, a fault in the range finds a
@@ -850,10 +956,24 @@ mod tests {
         // alone skips the table while nothing is watched).
         registry.insert(base, tolerant(8 * P, 0));
         let skipped = before_change(&registry, &mut losses, &[(base, 8 * P)]).unwrap();
-        after_change(&registry, &mut losses, skipped, &[(base, 8 * P)], None);
+        after_change(
+            &registry,
+            &mut losses,
+            skipped,
+            &[(base, 8 * P)],
+            None,
+            false,
+        );
         assert!(live_views().is_empty());
         let change = before_publishing(&registry, &mut losses, &[(base, 8 * P)]).unwrap();
-        after_change(&registry, &mut losses, change, &[(base, 8 * P)], None);
+        after_change(
+            &registry,
+            &mut losses,
+            change,
+            &[(base, 8 * P)],
+            None,
+            false,
+        );
         assert_eq!(live_views().len(), 1);
         let Found::Live(i, state) = find(base + 3 * P) else {
             panic!("not found live")
@@ -878,6 +998,7 @@ mod tests {
             change,
             &[(base + 2 * P, 2 * P)],
             None,
+            false,
         );
         let mut views = live_views();
         views.sort_by_key(|v| v.start);
@@ -924,7 +1045,7 @@ mod tests {
         let change = before_change(&registry, &mut losses, &all).unwrap();
         registry.remove(base, 8 * P);
         registry.remove(base + 100 * P, 4 * P);
-        after_change(&registry, &mut losses, change, &all, None);
+        after_change(&registry, &mut losses, change, &all, None, false);
         assert!(live_views().is_empty());
         assert!(!wanted());
 

@@ -81,6 +81,7 @@ unsafe extern "C" {
     fn rmap_sys_set_bus_tolerator(tolerator: extern "C" fn(*mut c_void, c_int) -> c_int);
     fn rmap_sys_release_actions();
     fn rmap_sys_faulted_again(page: usize, generation: u64) -> c_int;
+    fn rmap_sys_thread_token() -> usize;
 }
 
 /// Has the fault handler call `observer` with the faulting address for each
@@ -99,6 +100,13 @@ pub fn set_bus_observer(observer: extern "C" fn(*mut c_void, c_int)) {
 pub fn set_bus_tolerator(tolerator: extern "C" fn(*mut c_void, c_int) -> c_int) {
     // SAFETY: stores a function pointer valid for the process lifetime.
     unsafe { rmap_sys_set_bus_tolerator(tolerator) };
+}
+
+/// A token of the calling thread, unique among live threads, that costs no
+/// system call (async-signal-safe).
+pub fn thread_token() -> usize {
+    // SAFETY: returns the address of a thread-local of this thread.
+    unsafe { rmap_sys_thread_token() }
 }
 
 /// Whether the calling thread's previous SIGBUS that librmap was about to

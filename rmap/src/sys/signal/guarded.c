@@ -16,6 +16,12 @@ __thread char rmap_sys_thread_checked __attribute__((tls_model("initial-exec"), 
 __thread struct rmap_guarded_frame rmap_sys_large_copy __attribute__((tls_model("initial-exec"), visibility("hidden")));
 __thread struct rmap_copy_args rmap_sys_copy_args __attribute__((tls_model("initial-exec"), visibility("hidden")));
 
+/* A token of the calling thread that costs no system call (unlike gettid):
+ * the address of one of its thread-locals, initial-exec, so a signal
+ * handler may ask too. Unique among live threads. */
+static __thread char thread_token __attribute__((tls_model("initial-exec")));
+uintptr_t rmap_sys_thread_token(void) { return (uintptr_t)&thread_token; }
+
 /* The values of protocol.h, for sys/signal.rs's test. */
 const long rmap_sys_protocol[] = {
     RMAP_COPY_DONE,       RMAP_COPY_FAULTED,  RMAP_COPY_UNCHECKED,  RMAP_FIND_NOT_FOUND,
