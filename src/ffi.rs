@@ -604,9 +604,11 @@ pub extern "C" fn rmap_unlock(addr: *const c_void, length: usize) -> c_int {
 /// - `ENOMEM` [remap_enomem_no_room]: the mapping cannot grow in place and
 ///   `MREMAP_MAYMOVE` is not given (or there is no free range to move to).
 /// - `EPERM` [remap_eperm_sealed]: the mapping is sealed with `mseal(2)`.
-/// - `EINVAL` [remap_einval_unowned_checked]: checked mode only: the old range
-///   holds memory librmap did not map, or a librmap mapping there was
-///   unmapped or replaced behind librmap's back. Reported as
+/// - `EINVAL` [remap_einval_unowned_checked]: checked mode only: the call
+///   could move or shrink the mapping of the old range (`MREMAP_MAYMOVE`,
+///   `MREMAP_FIXED`, or a smaller new size), which lies in one mapping the
+///   kernel holds, and that is memory librmap did not map, or a librmap
+///   mapping replaced behind librmap's back. Reported as
 ///   `rmap: remap-unowned: ...`; no system call is made.
 ///
 /// EINVAL for an unknown flag, a move without `MREMAP_MAYMOVE`, a resizing
@@ -1363,7 +1365,9 @@ fn info_of(found: Info) -> rmap_info {
 /// - `EINVAL` [tolerate_einval_stale_checked]: checked mode only: a mapping
 ///   of the range was unmapped or replaced behind librmap's back.
 /// - `ENOMEM` [tolerate_enomem_not_librmaps]: part of the range is not a
-///   mapping librmap made (or the range wraps around the address space).
+///   mapping librmap made (or the range wraps around the address space);
+///   or librmap cannot get the memory to watch more tolerant ranges (at
+///   most 262,144 at once).
 ///
 /// # NOTES
 ///
@@ -1377,11 +1381,15 @@ fn info_of(found: Info) -> rmap_info {
 /// - Guarded copies (`rmap_read`, `rmap_write`) of a tolerant page succeed
 ///   too, reading zeros after a loss.
 /// - The first call installs librmap's SIGBUS/SIGSEGV handler (see
-///   `rmap_read`, which says how it stays in charge). The handler replaces
-///   a page only while it holds librmap's registry lock, so a fault in one
+///   `rmap_read`, which says how it stays in charge). The handler takes no
+///   lock the program could hold, so no librmap call makes a tolerant fault
+///   wait; it replaces a page only while no librmap call can change its
+///   range, and only if the kernel says it still faults, so a fault in one
 ///   thread never replaces memory another thread's `rmap_unmap`,
 ///   `rmap_remap` or `rmap_map` put there meanwhile; memory unmapped behind
-///   librmap's back (the C library's `munmap`) is outside that promise.
+///   librmap's back (the C library's `munmap`) is outside that promise. A
+///   signal handler touching tolerant pages while its thread is inside a
+///   librmap call has them absorbed and the losses recorded.
 /// - A lost page is a separate mapping to the kernel: `rmap_remap` of a
 ///   range holding one fails with EFAULT, as `mremap` of a range spanning
 ///   two mappings does; and each loss counts toward `vm.max_map_count` (at
@@ -1389,7 +1397,8 @@ fn info_of(found: Info) -> rmap_info {
 ///   program's action).
 /// - Cost: marking costs no system call; until a fault nothing else
 ///   changes (reading a tolerant mapping is as fast as any other), and one
-///   absorbed fault costs a `mmap` system call in the signal handler.
+///   absorbed fault costs a few system calls in the signal handler (a probe
+///   of the page, the `mmap` that replaces it, the signal mask).
 /// - Thread safety: safe from any number of threads at once. Not
 ///   async-signal-safe.
 ///
@@ -1635,16 +1644,17 @@ pub unsafe extern "C" fn rmap_foreach(
 ///   at WHERE; refused with EINVAL`: an unmap of a range the process
 ///   unmapped before (one of its last 64 unmaps), naming both calls.
 /// - `rmap: unmap-unowned: ...`, `rmap: remap-unowned: ...`: an unmap, or
-///   a remap of an old range, that would take memory librmap did not map
-///   from whoever mapped it (the C library's `mmap`, `malloc`'s, the stack),
-///   or a range librmap held that the kernel no longer holds as recorded
-///   (unmapped or replaced behind its back); the call fails with EINVAL and
-///   does not touch the memory. Only these two calls (and a double unmap)
-///   are refused: every other call on memory librmap did not map (a
-///   program locking its heap, probing addresses with `rmap_resident` or
-///   `rmap_sync`) goes to the kernel unreported and returns exactly what
-///   the kernel returns, and an unmap or remap of a range where nothing at
-///   all is mapped gets the kernel's answer too (0; EFAULT).
+///   a remap that could move or shrink a mapping, that would take memory
+///   librmap did not map from whoever mapped it (the C library's `mmap`,
+///   `malloc`'s, the stack, a SysV shared memory segment), or a range
+///   librmap held that the kernel no longer holds as recorded (unmapped or
+///   replaced behind its back); the call fails with EINVAL and does not
+///   touch the memory. Only these (and a double unmap) are refused: every
+///   other call on memory librmap did not map (a program locking its heap,
+///   probing addresses with `rmap_resident` or `rmap_sync`, growing a
+///   mapping in place) goes to the kernel unreported and returns exactly
+///   what the kernel returns, and so does an unmap where nothing at all is
+///   mapped (0) or a remap whose old range the kernel refuses (EFAULT).
 /// - `rmap: leak: N bytes at ADDR still mapped at exit, created at WHERE`:
 ///   at exit, one line per mapping still held (and still held by the
 ///   kernel), with the code that created it.

@@ -264,10 +264,11 @@ fn check_owned(
     addr: usize,
     len: usize,
     page: usize,
+    remap_takes: bool,
 ) -> Result<Option<Hold>, Errno> {
     match mode {
         CheckMode::Off => Ok(None),
-        mode => check_owned_slow(call, addr, len, page, mode).map(Some),
+        mode => check_owned_slow(call, addr, len, page, mode, remap_takes).map(Some),
     }
 }
 
@@ -288,6 +289,7 @@ fn check_owned_slow(
     len: usize,
     page: usize,
     mode: CheckMode,
+    remap_takes: bool,
 ) -> Result<Hold, Errno> {
     let len = pages_covering(len, page);
     let mut held = hold();
@@ -300,7 +302,20 @@ fn check_owned_slow(
         Call::Unmap if !stale => held.unmapped.find(addr, len),
         _ => None,
     };
-    if !stale && unmapped_at.is_none() && !process::foreign_within(&held.registry, addr, len) {
+    let takes = match call {
+        // A remap takes memory only when it can move or shrink the mapping
+        // (a grow in place takes none), and only when the old range lies
+        // in one mapping: the kernel refuses any other with EFAULT.
+        Call::Remap => {
+            remap_takes
+                && sys::kernel_vma(addr, false)
+                    .is_some_and(|vma| vma.start <= addr && addr.saturating_add(len) <= vma.end)
+        }
+        _ => true,
+    };
+    if !takes
+        || (!stale && unmapped_at.is_none() && !process::foreign_within(&held.registry, addr, len))
+    {
         return Ok(held);
     }
     drop(held);
@@ -360,7 +375,7 @@ pub unsafe fn unmap(addr: *mut u8, len: usize) -> Result<(), Errno> {
         CheckMode::Off => 0,
         _ => sys::caller_address(),
     };
-    let owned = check_owned(Call::Unmap, mode, addr as usize, len, page).map_err(failed)?;
+    let owned = check_owned(Call::Unmap, mode, addr as usize, len, page, true).map_err(failed)?;
     let mut held = owned.unwrap_or_else(hold);
     let held = &mut *held;
     let range = [(addr as usize, pages_covering(len, page))];
@@ -591,8 +606,9 @@ pub unsafe fn remap(
         null_mut()
     };
     // A zero old length duplicates the mapping at `old`: its first page must be ours.
-    let owned =
-        check_owned(Call::Remap, mode, old as usize, old_len.max(1), page).map_err(failed)?;
+    let takes = flags & (MREMAP_MAYMOVE | MREMAP_FIXED) != 0 || new_len < old_len;
+    let owned = check_owned(Call::Remap, mode, old as usize, old_len.max(1), page, takes)
+        .map_err(failed)?;
     let mut held = owned.unwrap_or_else(hold);
     let Held {
         registry, losses, ..

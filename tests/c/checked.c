@@ -107,8 +107,8 @@ static int scenario(const char *name)
         int rc = rmap_unmap(p, PG);
         printf("%p %d\n", (void *)p, rc);
     } else if (strcmp(name, "unowned") == 0) {
-        /* A remap of memory the C library mapped. */
-        rmap_remap(mmap(NULL, PG, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), PG, PG, 0);
+        /* A remap that could move memory the C library mapped. */
+        rmap_remap(mmap(NULL, PG, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), PG, 2 * PG, MREMAP_MAYMOVE);
     } else if (strcmp(name, "write-exec") == 0) {
         rmap_unmap(map_anon(PG, PROT_READ | PROT_WRITE | PROT_EXEC), PG);
     } else if (strcmp(name, "stale") == 0 || strcmp(name, "stale-partly-replaced") == 0) {

@@ -42,7 +42,8 @@ static int call_on(const char *scenario_name, char *at)
     if (strncmp(scenario_name, "advise-", 7) == 0) return rmap_advise(at, PG, MADV_NORMAL);
     if (strncmp(scenario_name, "lock-", 5) == 0) return rmap_lock(at, PG);
     if (strncmp(scenario_name, "unlock-", 7) == 0) return rmap_unlock(at, PG);
-    if (strncmp(scenario_name, "remap-", 6) == 0) return rmap_remap(at, PG, PG, 0) == RMAP_FAILED ? -1 : 0;
+    if (strncmp(scenario_name, "remap-", 6) == 0)
+        return rmap_remap(at, PG, 2 * PG, MREMAP_MAYMOVE) == RMAP_FAILED ? -1 : 0;
     if (strncmp(scenario_name, "resident-", 9) == 0) return rmap_resident(at, PG, vec);
     return 2;
 }
