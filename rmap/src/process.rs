@@ -510,14 +510,19 @@ extern "C" fn bus_seen(addr: *mut c_void, write: std::ffi::c_int) {
     };
     let size = sys::mapped_file_size_in_handler(addr);
     let page_offset = view.offset_of(page) as u64;
-    // A page at or past the file's end; else a write into a hole on a full
-    // file system; else the page could not be read or written.
+    // A page at or past the file's end; else a write into a hole of the
+    // file (at the faulting byte's block: blocks can be smaller than a
+    // page) or on a full file system; else the page could not be read or
+    // written.
+    let no_space = || {
+        write != 0
+            && (sys::hole_in_file_at(addr, view.offset_of(addr)) == Some(true)
+                || sys::no_space_for_file_at(addr))
+    };
     let cause = match size {
-        Some(size) if page_offset < size && write != 0 && sys::no_space_for_file_at(addr) => {
-            SigbusCause::NoSpace
-        }
+        Some(size) if page_offset < size && no_space() => SigbusCause::NoSpace,
         Some(size) if page_offset < size => SigbusCause::IoError,
-        None if write != 0 && sys::no_space_for_file_at(addr) => SigbusCause::NoSpace,
+        None if no_space() => SigbusCause::NoSpace,
         _ => SigbusCause::PastEnd,
     };
     let raised = Report::Sigbus {

@@ -21,6 +21,7 @@ pub const EFAULT: c_int = 14;
 pub const EINVAL: c_int = 22;
 pub const EMFILE: c_int = 24;
 pub const EOVERFLOW: c_int = 75;
+pub const ENXIO: c_int = 6;
 
 // <sys/mman.h>.
 pub const PROT_READ: c_int = 0x1;
@@ -78,6 +79,7 @@ pub const F_DUPFD_CLOEXEC: c_int = 1030;
 pub const F_GET_SEALS: c_int = 1034;
 pub const F_SEAL_SHRINK: c_int = 0x2;
 pub const F_SEAL_WRITE: c_int = 0x8;
+pub const SEEK_DATA: c_int = 3;
 pub const S_IFMT: u32 = 0o17_0000;
 pub const S_IFSOCK: u32 = 0o14_0000;
 pub const S_IFREG: u32 = 0o10_0000;
@@ -193,6 +195,7 @@ unsafe extern "C" {
     pub fn fstat(fd: c_int, buf: *mut Stat) -> c_int;
     pub fn stat(path: *const c_char, buf: *mut Stat) -> c_int;
     pub fn statfs(path: *const c_char, buf: *mut StatFs) -> c_int;
+    pub fn lseek(fd: c_int, offset: i64, whence: c_int) -> i64;
     pub fn geteuid() -> c_uint;
     pub fn readlink(path: *const c_char, buf: *mut c_char, size: usize) -> isize;
     pub fn getauxval(kind: c_ulong) -> c_ulong;
@@ -228,8 +231,9 @@ mod tests {
     #[test]
     fn constants_are_the_libc_crates() {
         same!(
-            ENOENT, EIO, EBADF, ENOMEM, EFAULT, EINVAL, EMFILE, EOVERFLOW
+            ENOENT, EIO, EBADF, ENOMEM, EFAULT, EINVAL, EMFILE, EOVERFLOW, ENXIO
         );
+        same!(SEEK_DATA);
         same!(
             PROT_READ,
             PROT_WRITE,
@@ -391,6 +395,7 @@ mod tests {
         let _: unsafe extern "C" fn(c_int, *const c_void, usize) -> isize = libc::write;
         let _: unsafe extern "C" fn(*const c_char, *mut c_char, usize) -> isize = libc::readlink;
         let _: unsafe extern "C" fn() -> std::ffi::c_uint = libc::geteuid;
+        let _: unsafe extern "C" fn(c_int, i64, c_int) -> i64 = libc::lseek;
         // statfs: our StatFs for theirs (same layout, checked above).
         let _: unsafe extern "C" fn(*const c_char, *mut libc::statfs) -> c_int = libc::statfs;
         let _: unsafe extern "C" fn(c_ulong) -> c_ulong = libc::getauxval;

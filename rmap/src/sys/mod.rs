@@ -720,6 +720,30 @@ pub fn no_space_for_file_at(addr: usize) -> bool {
     free.saturating_mul(fs.f_bsize.max(0) as u64) < page_size() as u64
 }
 
+/// Whether file offset `offset` of the file mapped at `addr` lies in a hole
+/// (no block allocated: `lseek(SEEK_DATA)` finds data only past it). For
+/// the fault handler, as [`mapped_file_size_in_handler`]; None when the
+/// kernel does not say.
+pub fn hole_in_file_at(addr: usize, offset: i64) -> Option<bool> {
+    let (path, _) = map_files_path(addr)?;
+    let path = std::ffi::CStr::from_bytes_until_nul(&path).ok()?;
+    // SAFETY: a NUL-terminated path; the descriptor is closed below.
+    let fd = unsafe { c::open(path.as_ptr(), c::O_RDONLY | c::O_CLOEXEC) };
+    if fd < 0 {
+        return None;
+    }
+    // SAFETY: our own descriptor.
+    let data = unsafe { c::lseek(fd, offset, c::SEEK_DATA) };
+    let error = errno();
+    // SAFETY: our own descriptor, closed once.
+    unsafe { c::close(fd) };
+    match data {
+        -1 if error.0 == c::ENXIO => Some(true),
+        -1 => None,
+        data => Some(data > offset),
+    }
+}
+
 /// "/proc/self/map_files/START-END" (NUL-terminated) of the mapping at
 /// `addr`, and that mapping, without allocating.
 fn map_files_path(addr: usize) -> Option<([u8; 64], KernelVma)> {
