@@ -488,13 +488,15 @@ $(ASAN_BIN)/%: tests/c/%.c $(HARNESS) include/rmap.h $(LIB)
 
 # ASan must leave SIGSEGV/SIGBUS alone: the cases that die of them check the
 # signal. Forks of instrumented processes are slow, so fewer random tuples.
+# An allocation that fails returns NULL, as malloc does: librmap reserves
+# room in its registry before a call, and answers ENOMEM when it cannot.
 check-asan: $(ASAN_BINS) $(ASAN_BIN)/raii
 	$(call say,the C programs under ASan and UBSan)
 	@for prog in $(ASAN_BINS); do \
 		ldd $$prog | grep -q libasan && ldd $$prog | grep -q libubsan && nm $$prog | grep -q __asan_init || \
 		{ echo "FAIL asan: $$prog is not instrumented"; exit 1; }; \
 	done; echo "ok   asan: all $(words $(ASAN_BINS)) programs link the ASan and UBSan runtimes"
-	@export ASAN_OPTIONS=handle_segv=0:handle_sigbus=0:detect_leaks=1 RMAP_TUPLES=2000; \
+	@export ASAN_OPTIONS=handle_segv=0:handle_sigbus=0:detect_leaks=1:allocator_may_return_null=1 RMAP_TUPLES=2000; \
 		bash c_examples/run.sh check $(ASAN_BIN) $(EXAMPLES) && bash tests/c/run.sh $(ASAN_BIN) $(SUITES)
 	@ASAN_OPTIONS=handle_segv=0:handle_sigbus=0:detect_leaks=1 $(ASAN_BIN)/raii >target/cpp-asan.log 2>&1 && \
 		echo "ok   rmap.hpp's test under ASan: $$(tail -n 1 target/cpp-asan.log)" || \

@@ -284,13 +284,14 @@ use sys::{PASS_ON, RUN_AGAIN};
 /// view of the page. Every signal is blocked while a page is being
 /// replaced, so that no handler of this thread interrupts a replacement.
 /// Runs in the signal handler: allocates nothing, reads no environment.
-extern "C" fn tolerate_bus(addr: *mut c_void, write: std::ffi::c_int) -> std::ffi::c_int {
+extern "C" fn tolerate_bus(addr: *mut c_void, how: std::ffi::c_int) -> std::ffi::c_int {
     let addr = addr as usize;
     let page = addr & !(sys::page_size() - 1);
-    let write = write != 0;
+    let write = how & sys::FAULT_WROTE != 0;
+    let guarded = how & sys::FAULT_GUARDED != 0;
     let generation = watch::generation();
     match watch::find(page) {
-        Found::Nothing | Found::Own => absorb_own_change(addr, page, write, generation),
+        Found::Nothing | Found::Own => absorb_own_change(addr, page, write, generation, guarded),
         Found::Busy => RUN_AGAIN,
         Found::Live(slot, state) => {
             let mask = sys::block_all_signals();
@@ -302,7 +303,7 @@ extern "C" fn tolerate_bus(addr: *mut c_void, write: std::ffi::c_int) -> std::ff
             if !view.tolerant {
                 watch::release(slot);
                 sys::restore_signals(mask);
-                return pass_on_if_current(page, generation);
+                return pass_on_if_current(page, generation, guarded);
             }
             let mut view = view;
             if view.ino == 0
@@ -338,12 +339,13 @@ extern "C" fn tolerate_bus(addr: *mut c_void, write: std::ffi::c_int) -> std::ff
 /// looked; then the access must run again, on what is there now (whose
 /// own fault, if any, is the one that counts). So the first time, the
 /// access runs again; it goes on only when the same page faults again with
-/// the table unchanged in between (one fault more for a SIGBUS that kills,
-/// or a guarded copy's EIO). (Asking the kernel whether the page faults
+/// the table unchanged in between (one fault more for a SIGBUS that kills).
+/// A guarded copy's or search's fault goes on at once: its fix-up answers
+/// EIO, which is right for a copy racing an unmap too. (Asking the kernel whether the page faults
 /// now would race with mappings made meanwhile by the C library, which
 /// the table cannot see.)
-fn pass_on_if_current(page: usize, generation: u64) -> std::ffi::c_int {
-    if sys::faulted_again(page, generation) && watch::generation() == generation {
+fn pass_on_if_current(page: usize, generation: u64, guarded: bool) -> std::ffi::c_int {
+    if guarded || (sys::faulted_again(page, generation) && watch::generation() == generation) {
         PASS_ON
     } else {
         RUN_AGAIN
@@ -400,10 +402,16 @@ fn replace_if_faulting(page: usize, prot: i32, write: bool) -> Replacement {
 /// one of them if the kernel maps the same file there at an offset of
 /// theirs: before the call's system call (the range as it was), or after
 /// it (moved: the original address no longer maps that file offset).
-fn absorb_own_change(addr: usize, page: usize, write: bool, generation: u64) -> std::ffi::c_int {
+fn absorb_own_change(
+    addr: usize,
+    page: usize,
+    write: bool,
+    generation: u64,
+    guarded: bool,
+) -> std::ffi::c_int {
     let me = sys::thread_token();
     if !watch::retiring_by(me) {
-        return pass_on_if_current(page, generation);
+        return pass_on_if_current(page, generation, guarded);
     }
     let mask = sys::block_all_signals();
     let ours = sys::kernel_vma_in_handler(page)
@@ -424,7 +432,7 @@ fn absorb_own_change(addr: usize, page: usize, write: bool, generation: u64) -> 
         });
     let Some((view, offset, prot)) = ours else {
         sys::restore_signals(mask);
-        return pass_on_if_current(page, generation);
+        return pass_on_if_current(page, generation, guarded);
     };
     match replace_if_faulting(page, prot, write) {
         Replacement::Replaced => {

@@ -64,6 +64,7 @@ static int kernel_answers(void)
         char *at = targets[t];
         for (int c = 0; c < 8; c++) {
             if (c >= 6 && t > 0) continue; /* unmap and remap: of the hole only */
+            if ((c == 3 || c == 4) && under_asan()) continue; /* ASan's mlock and munlock are stubs */
             int rc[2], e[2];
             for (int librmap = 0; librmap < 2; librmap++) {
                 errno = 0;
@@ -91,6 +92,7 @@ static int kernel_answers(void)
         }
     }
     printf("%d of %d alike\n", alike, calls);
+    free(heap);
     return 0;
 }
 
@@ -229,7 +231,7 @@ static int other_calls_get_the_kernels_answer_in_checked_mode(void)
         while (line > r.out && line[-1] != '\n') line--;
         sscanf(line, "%d of %d", &alike, &calls);
     }
-    return check(exited_ok(&r) && alike == calls && calls == 20 && r.err[0] == 0,
+    return check(exited_ok(&r) && alike == calls && calls == (under_asan() ? 14 : 20) && r.err[0] == 0,
                  "sync, protect, advise, lock, unlock, resident on a hole, the C library's mapping and the heap, "
                  "unmap and remap of a hole: libc's results, no report")
                ? 0

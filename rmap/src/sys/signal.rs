@@ -36,6 +36,11 @@ pub const FIND_BYTE_NOT_IN_SPAN: c_int = 4;
 /// fix-up, or the program's action), or run the access again.
 pub const PASS_ON: c_int = 0;
 pub const RUN_AGAIN: c_int = 1;
+/// What the handler tells a SIGBUS hook of the access, as bits: it wrote;
+/// it is a guarded copy's or search's (whose fix-up answers if nothing
+/// else does).
+pub const FAULT_WROTE: c_int = 1;
+pub const FAULT_GUARDED: c_int = 2;
 /// Below this many bytes a guarded copy is inlined into its caller (at most
 /// four moves: two overlapping of 8, 4 or 2 bytes, or one byte and two):
 /// the string move takes ~5 ns to start on some CPUs (AMD Zen with FSRM
@@ -93,9 +98,10 @@ pub fn set_bus_observer(observer: extern "C" fn(*mut c_void, c_int)) {
 }
 
 /// Has the fault handler ask `tolerator` first about every SIGBUS raised by
-/// an access (a guarded copy's too), with the faulting address and whether
-/// the access was a write (1) or not (0): when it answers 1 the access runs
-/// again (it made the page accessible, or another thread is about to).
+/// an access (a guarded copy's too), with the faulting address and
+/// [`FAULT_WROTE`] and [`FAULT_GUARDED`] bits: when it answers
+/// [`RUN_AGAIN`] the access runs again (it made the page accessible, or
+/// another thread is about to).
 /// It runs in the signal handler.
 pub fn set_bus_tolerator(tolerator: extern "C" fn(*mut c_void, c_int) -> c_int) {
     // SAFETY: stores a function pointer valid for the process lifetime.
@@ -422,7 +428,7 @@ mod tests {
     use super::*;
 
     unsafe extern "C" {
-        static rmap_sys_protocol: [std::ffi::c_long; 16];
+        static rmap_sys_protocol: [std::ffi::c_long; 18];
     }
 
     /// The C and assembly halves and this one agree on every value of
@@ -440,6 +446,8 @@ mod tests {
             FIND_BYTE_NOT_IN_SPAN as usize,
             PASS_ON as usize,
             RUN_AGAIN as usize,
+            FAULT_WROTE as usize,
+            FAULT_GUARDED as usize,
             SMALL_COPY,
             VECTOR_COPY,
             LARGE_COPY,

@@ -26,7 +26,8 @@ uintptr_t rmap_sys_thread_token(void) { return (uintptr_t)&thread_token; }
 const long rmap_sys_protocol[] = {
     RMAP_COPY_DONE,       RMAP_COPY_FAULTED,  RMAP_COPY_UNCHECKED,  RMAP_FIND_NOT_FOUND,
     RMAP_FIND_FOUND,      RMAP_FIND_UNCHECKED, RMAP_FIND_FAULTED,   RMAP_FIND_NOT_IN_SPAN,
-    RMAP_PASS_ON,         RMAP_RUN_AGAIN,     RMAP_SMALL_COPY,      RMAP_VECTOR_COPY,
+    RMAP_PASS_ON,         RMAP_RUN_AGAIN,     RMAP_FAULT_WROTE,     RMAP_FAULT_GUARDED,
+    RMAP_SMALL_COPY,      RMAP_VECTOR_COPY,
     RMAP_LARGE_COPY,      RMAP_FIND_SPAN,     sizeof(struct rmap_copy_fixup),
     sizeof(struct rmap_copy_args),
 };
@@ -60,6 +61,12 @@ static int in_large_copy(uintptr_t addr)
  * initial-exec: writing them in the handler never allocates. */
 static __thread volatile int last_fault __attribute__((tls_model("initial-exec")));
 static __thread void *volatile last_fault_addr __attribute__((tls_model("initial-exec")));
+
+int rmap_sys_is_guarded_fault(void *addr, const void *context)
+{
+    uintptr_t ip = rmap_sys_context_ip(context);
+    return ip == (uintptr_t)rmap_copy_instruction || fixup_of(ip) != 0 || in_large_copy((uintptr_t)addr);
+}
 
 int rmap_sys_redirect_guarded_fault(int sig, void *addr, void *context)
 {

@@ -214,16 +214,16 @@ static int synchronous(int sig, const siginfo_t *info)
 
 static void default_action(int sig, siginfo_t *info)
 {
-    /* The default action, as without librmap: the signal is sent again to
-     * this thread, with the information it came with, and delivered once
-     * this handler returns (a fault would also run again and fault again);
-     * it kills. */
+    /* The default action, as without librmap: a fault runs again when this
+     * handler returns and faults again, now with the default action; any
+     * other signal is sent again to this thread with the information it
+     * came with, and delivered once this handler returns. Either kills. */
     struct sigaction dfl;
     memset(&dfl, 0, sizeof dfl);
     dfl.sa_handler = SIG_DFL;
     __sigaction(sig, &dfl, NULL);
-    if (syscall(SYS_rt_tgsigqueueinfo, (long)syscall(SYS_getpid), (long)syscall(SYS_gettid), (long)sig, info) != 0 &&
-        !synchronous(sig, info))
+    if (synchronous(sig, info)) return;
+    if (syscall(SYS_rt_tgsigqueueinfo, (long)syscall(SYS_getpid), (long)syscall(SYS_gettid), (long)sig, info) != 0)
         raise(sig);
 }
 
@@ -269,9 +269,10 @@ void rmap_sys_set_bus_observer(bus_observer_fn *observer)
 }
 
 /* Asked first about every SIGBUS of an access (process.rs: a tolerant page
- * is replaced by zeros), with whether the access wrote; 1 means the access
- * may run again. */
-typedef int bus_tolerator_fn(void *addr, int write);
+ * is replaced by zeros), with whether the access wrote (RMAP_FAULT_WROTE)
+ * and whether it is a guarded copy's or search's (RMAP_FAULT_GUARDED);
+ * RMAP_RUN_AGAIN means the access may run again. */
+typedef int bus_tolerator_fn(void *addr, int how);
 static _Atomic(bus_tolerator_fn *) bus_tolerator;
 void rmap_sys_set_bus_tolerator(bus_tolerator_fn *tolerator)
 {
@@ -296,12 +297,14 @@ int rmap_sys_faulted_again(uintptr_t page, uint64_t generation)
     return 0;
 }
 
-static int tolerated(void *addr, int write)
+static int tolerated(void *addr, void *context)
 {
     bus_tolerator_fn *tolerator = atomic_load_explicit(&bus_tolerator, memory_order_acquire);
     if (tolerator == NULL) return RMAP_PASS_ON;
+    int how = (rmap_sys_context_wrote(context) ? RMAP_FAULT_WROTE : 0) |
+              (rmap_sys_is_guarded_fault(addr, context) ? RMAP_FAULT_GUARDED : 0);
     int saved_errno = errno;
-    int again = tolerator(addr, write);
+    int again = tolerator(addr, how);
     errno = saved_errno;
     return again;
 }
@@ -319,7 +322,7 @@ static void on_fault(int sig, siginfo_t *info, void *context)
     /* A tolerant page: replaced, and the faulting instruction (a copy's
      * too: the string move, the small moves and memcpy all resume) runs
      * again. */
-    if (sig == SIGBUS && tolerated(info->si_addr, rmap_sys_context_wrote(context)) == RMAP_RUN_AGAIN) return;
+    if (sig == SIGBUS && tolerated(info->si_addr, context) == RMAP_RUN_AGAIN) return;
     if (rmap_sys_redirect_guarded_fault(sig, info->si_addr, context)) return;
     int saved_errno = errno;
     bus_observer_fn *observer = atomic_load_explicit(&bus_observer, memory_order_acquire);

@@ -27,7 +27,10 @@
 #define RMAP_FIND_FAULTED 3
 #define RMAP_FIND_NOT_IN_SPAN 4 /* not in the first RMAP_FIND_SPAN bytes of more */
 
-/* What the tolerator (process.rs) answers the handler for a SIGBUS. */
+/* What the handler tells the tolerator (process.rs) of a SIGBUS, as bits. */
+#define RMAP_FAULT_WROTE 1   /* the access wrote */
+#define RMAP_FAULT_GUARDED 2 /* a guarded copy's or search's: its fix-up may answer */
+/* What the tolerator answers the handler for a SIGBUS. */
 #define RMAP_PASS_ON 0   /* to a guarded copy's fix-up, or the program's action */
 #define RMAP_RUN_AGAIN 1 /* the faulting instruction runs again */
 
@@ -115,6 +118,8 @@ int rmap_sys_guarded_call_raw(const void *base, size_t len, void (*fn)(void *), 
  * in the thread's open frame) is redirected to its fix-up and recorded;
  * returns 1 then, else 0. */
 int rmap_sys_redirect_guarded_fault(int sig, void *addr, void *context);
+/* Whether it is one, without redirecting it. */
+int rmap_sys_is_guarded_fault(void *addr, const void *context);
 
 /* handler.c, for guarded.c: the C library's pthread_sigmask. */
 int rmap_sys_real_mask(int how, const void *set, void *old);
