@@ -196,6 +196,91 @@ static int finds_stop_short_of_a_faulting_page(void)
     return ok ? 0 : 1;
 }
 
+/* Every small range of a mapping whose file was truncated to its first
+ * page (PG bytes readable), searched both ways for needles of 1 to 3
+ * bytes: lengths 1 to 300 at starts around the end of that page (and in the
+ * lost pages), each answer checked against what the readable bytes decide.
+ * A position of the range is a match (its bytes readable and equal to the
+ * needle), no match (a readable byte differs), or unknown (its readable
+ * bytes match but it needs lost ones). Forward, the first match before any
+ * unknown must be found; an unknown first gives EIO. Backward, the last
+ * match after any unknown is found (or EIO, when the search read the lost
+ * page first); an unknown last gives EIO. With neither, not found (or EIO
+ * when the range reaches the lost page). And nothing dies: issue 38's
+ * RMAP_FIND_LAST over 32 bytes or fewer died of SIGBUS (memrchr reads an
+ * aligned block from below the range). */
+enum { MATCH, NO_MATCH, UNKNOWN };
+static int position(const char *copy, size_t i, const char *needle, size_t m)
+{
+    int unknown = 0;
+    for (size_t j = 0; j < m; j++) {
+        if (i + j >= PG)
+            unknown = 1;
+        else if (copy[i + j] != needle[j])
+            return NO_MATCH;
+    }
+    return unknown ? UNKNOWN : MATCH;
+}
+
+static int finds_over_every_small_range_never_die(void)
+{
+    int fd = temp_file(3 * PG);
+    char *p = map_file(fd, 3 * PG, PROT_READ | PROT_WRITE);
+    /* Page 0: a, b and c in a pseudo-random order, so that every needle
+     * occurs often and sometimes not for a while. */
+    unsigned seed = 5;
+    for (size_t i = 0; i < PG; i++) p[i] = "abcaaab"[rand_r(&seed) % 7];
+    char *copy = malloc(PG);
+    memcpy(copy, p, PG);
+    truncate_elsewhere(fd, (off_t)PG);
+    static const char *const needles[] = {"b", "cb", "bca"};
+    const size_t starts[] = {7,      PG - 300, PG - 257, PG - 129, PG - 64, PG - 33,     PG - 32,    PG - 31,
+                             PG - 17, PG - 16, PG - 15,  PG - 3,   PG - 1,  PG,          PG + 1,     2 * PG - 31,
+                             2 * PG - 1};
+    long calls = 0, wrong = 0, eio = 0, found = 0;
+    for (size_t si = 0; si < sizeof starts / sizeof *starts; si++)
+        for (size_t n = 1; n <= 300; n++)
+            for (int k = 0; k < 3; k++)
+                for (int last = 0; last < 2; last++) {
+                    size_t start = starts[si], m = strlen(needles[k]), at = 0;
+                    int rc = rmap_find(p + start, n, needles[k], m, last ? RMAP_FIND_LAST : 0, &at);
+                    int e = errno;
+                    /* The decisive position: the first (last) that is not no-match. */
+                    long decisive = -1;
+                    int kind = NO_MATCH;
+                    for (size_t step = 0; m <= n && step <= n - m; step++) {
+                        size_t i = last ? start + (n - m) - step : start + step;
+                        kind = position(copy, i, needles[k], m);
+                        if (kind != NO_MATCH) {
+                            decisive = (long)(i - start);
+                            break;
+                        }
+                    }
+                    int reaches_lost = start + n > PG;
+                    int is_eio = rc == -1 && e == EIO;
+                    int right;
+                    if (decisive < 0)
+                        right = rc == 0 || (reaches_lost && is_eio);
+                    else if (kind == UNKNOWN)
+                        right = is_eio;
+                    else
+                        right = (rc == 1 && at == (size_t)decisive) || (last && is_eio);
+                    calls++;
+                    eio += is_eio;
+                    found += rc == 1;
+                    if (!right && ++wrong <= 5)
+                        printf("     start %zu, %zu bytes, \"%s\" %s: %d %s at %zu; decisive position %ld (%s)\n", start,
+                               n, needles[k], last ? "last" : "first", rc, rc == -1 ? strerrorname_np(e) : "-", at,
+                               decisive, decisive < 0 ? "none" : kind == MATCH ? "a match" : "needs lost bytes");
+                }
+    free(copy);
+    printf("     %ld searches (17 starts around and past the end of the page that stays, 1 to 300 bytes, needles of "
+           "1 to 3 bytes, both ways): %ld found, %ld EIO, %ld not what the readable bytes decide\n",
+           calls, found, eio, wrong);
+    return check(wrong == 0, "every answer what the readable bytes decide, EIO where lost bytes decide, no death") ? 0
+                                                                                                                   : 1;
+}
+
 /* One-byte searches look at the first 64 KiB in place and hand the rest to
  * the guarded call: an occurrence either side, none, a fault past 64 KiB. */
 static int long_finds_past_the_fast_span(void)
@@ -1283,6 +1368,7 @@ static const test_t TESTS[] = {
     K(own_handler_installed_after),
     K(two_threads_do_not_confuse_faults),
     K(copies_match_memcpy),
+    K(finds_over_every_small_range_never_die),
     K(small_copies_stop_at_the_faulting_page),
     K(large_copies_stop_at_the_first_faulting_page),
     K(blocked_sigbus_thread_gets_eio),

@@ -571,7 +571,7 @@ enum { STORM_PAGES = 32 };
 static char *storm_stable;
 static char *volatile storm_churned;
 static volatile sig_atomic_t storm_touchable, storm_next, storm_next_churned;
-static unsigned char storm_touched[STORM_PAGES];
+static volatile unsigned char storm_touched[STORM_PAGES];
 static volatile long storm_sum;
 
 static void storm_alarm(int sig)
@@ -616,7 +616,7 @@ static int storm_trial(int idle_thread)
     while (storm_next < STORM_PAGES && !bad) {
         char *g = rmap_map(NULL, len, PROT_READ, MAP_SHARED, churned_fd, 0);
         if (g == RMAP_FAILED || rmap_tolerate(g, len) != 0) die("map");
-        memset(storm_touched, 0, sizeof storm_touched);
+        for (int j = 0; j < STORM_PAGES; j++) storm_touched[j] = 0;
         storm_churned = g;
         storm_next_churned = 0;
         storm_touchable = 1;
@@ -631,6 +631,14 @@ static int storm_trial(int idle_thread)
             printf("     round %ld: the handler read %ld pages of the re-protected mapping, %zd losses recorded, "
                    "rmap_sync %d (%s)\n",
                    rounds, touched, lost, synced, strerrorname_np(sync_errno));
+            off_t offsets[STORM_PAGES + 8];
+            ssize_t k = rmap_losses(g, len, offsets, STORM_PAGES + 8);
+            printf("     read:");
+            for (int j = 0; j < STORM_PAGES; j++)
+                if (storm_touched[j]) printf(" %d", j);
+            printf("; lost:");
+            for (ssize_t j = 0; j < k; j++) printf(" %lld", (long long)(offsets[j] / (off_t)PG));
+            printf("\n");
             bad = 1;
         }
         touched_total += touched;

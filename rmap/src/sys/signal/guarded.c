@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <stdint.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "protocol.h"
 
@@ -121,8 +122,19 @@ int rmap_sys_guarded_copy_unblocked(void *dst, const void *src, size_t n)
 /* rmap_sys_guarded_call_raw, with SIGBUS and SIGSEGV unblocked in this
  * thread for the call when `unblock` (two more system calls); -errno if
  * the mask cannot be set. */
+/* The guarded frame covers the pages [base, base + len) touches, not only
+ * its bytes: the C library's vector routines read aligned blocks that may
+ * begin before the range (memrchr of 20 bytes reads 32 from below them),
+ * though never in a page the range does not touch. */
 int rmap_sys_guarded_call(const void *base, size_t len, void (*fn)(void *), void *arg, int unblock)
 {
+    static size_t page_mask;
+    if (!page_mask) page_mask = (size_t)sysconf(_SC_PAGESIZE) - 1;
+    uintptr_t lo = (uintptr_t)base & ~page_mask;
+    uintptr_t hi = ((uintptr_t)base + len + page_mask) & ~page_mask;
+    if (hi < lo) hi = UINTPTR_MAX & ~page_mask; /* the range reaches the top */
+    base = (const void *)lo;
+    len = hi - lo;
     if (!unblock) return rmap_sys_guarded_call_raw(base, len, fn, arg);
     sigset_t faults, old;
     sigemptyset(&faults);
