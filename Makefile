@@ -7,6 +7,7 @@
 #                      then make rmap-sys-bindings (bindings/rust/rmap-sys/src/bindings.rs)
 #   make man           regenerate man/*.3 from the header
 #   make fuzz          the random differential with 1,000,000 tuples (SEED=n to choose)
+#   make fuzz-python   rmap.mmap against the standard module, 1,000,000 steps per interpreter
 #   make c-check       only the C programs (the seed programs and tests/c suites)
 #   make check-asan    the C programs built with -fsanitize=address,undefined
 #   make check-valgrind  the C programs run under valgrind
@@ -65,7 +66,7 @@ say = @printf '== %s\n' "$(1)"
 .PHONY: all lib cargo-ready checker checker-check bindings-check python-check python-dist rmap-sys-check rmap-sys-bindings \
         cpp-check bench \
         install uninstall install-check abi-check header header-check man man-check docs-check layers-check \
-        readme-check demo check lint test c-check fuzz check-asan check-valgrind check-long clean
+        readme-check demo check lint test c-check fuzz fuzz-python check-asan check-valgrind check-long clean
 
 all: lib checker
 
@@ -229,7 +230,20 @@ target/python/%/.checked: $(PY_TESTS) target/python/%/.installed
 	@grep -h "^test.test_mmap against" target/python/$*/pytest.log | sed 's/^/ok   /'
 	@grep -h "^SKIPPED" target/python/$*/pytest.log | sed "s/^SKIPPED \[[0-9]*\] [./]*/skip /" || true
 	@echo "ok   Python $*: $$(tail -n 1 target/python/$*/pytest.log | tr -d =)"
+	@cd target/python/$* && bin/python ../../../tools/mmap_fuzz.py --seed 38 --steps 3000 --quiet >fuzz.log 2>&1 || \
+		{ cat fuzz.log; echo "FAIL Python $*: rmap.mmap and the standard module differ"; exit 1; }
+	@echo "ok   Python $*, the differential fuzzer: $$(tail -n 1 target/python/$*/fuzz.log)"
 	@touch $@
+
+# The differential fuzzer at length: a million compared steps per
+# interpreter, two interpreters at a time (SEED=n to choose the programs).
+FUZZ_STEPS ?= 1000000
+fuzz-python: $(foreach v,$(PY_VERSIONS),target/python/$(v)/.installed)
+	$(call say,rmap.mmap against the standard module: $(FUZZ_STEPS) steps per interpreter$(,) seed $(SEED))
+	@printf '%s\n' $(PY_VERSIONS) | xargs -P 2 -I{} sh -c 'cd target/python/{} && \
+		bin/python ../../../tools/mmap_fuzz.py --seed $(SEED) --steps $(FUZZ_STEPS) --quiet >fuzz-long.log 2>&1; \
+		status=$$?; sed "s/^/{}: /" fuzz-long.log | tail -n 40; exit $$status'
+
 
 # The stamps the pattern rules make are kept, so a warm run does nothing.
 .SECONDARY: $(foreach v,$(PY_VERSIONS),target/python/$(v)/.ready target/python/$(v)/.installed)

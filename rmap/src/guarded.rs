@@ -301,8 +301,101 @@ pub unsafe fn find(
         }
     }
     let (at, error) = faulted.expect("the loop leaves only after a fault");
+    // Lost bytes decide the answer only if some position may hold an
+    // occurrence that reads them: said otherwise, the bytes still readable
+    // may decide it (the standard module's search answers there when it
+    // happens not to read the lost page).
+    if error.0 == EIO
+        // SAFETY: as for the searches above.
+        && let Some(answer) = unsafe {
+            decided_by_readable_bytes(haystack, n, needle, m, occurrence, searched, unblock)
+        }
+    {
+        return Ok(answer);
+    }
     LAST_COPIED.set(at);
     Err(error)
+}
+
+/// After a search of the `n` bytes at `haystack` met a page the file no
+/// longer covers: the answer, if the bytes before the first such page
+/// (`readable` of them) decide it. Every position must then start before
+/// that page (none may lie wholly past it), and each position that
+/// straddles it must differ from the needle in its readable bytes; the
+/// answer is then the first (last) occurrence wholly in the readable bytes,
+/// searched as before (they cannot fault).
+///
+/// # Safety
+/// As for [`find`]; `needle` is librmap's own copy; `unblock` as there.
+unsafe fn decided_by_readable_bytes(
+    haystack: *const u8,
+    n: usize,
+    needle: *const u8,
+    m: usize,
+    occurrence: Occurrence,
+    searched: usize,
+    unblock: bool,
+) -> Option<Option<usize>> {
+    let page = sys::page_size();
+    let base = haystack as usize;
+    // The first page that faults, probed a byte per page from the start.
+    let mut readable = n;
+    let mut at = 0;
+    while at < n {
+        let mut byte = 0u8;
+        // SAFETY: one byte of the haystack into our own.
+        let probe = unsafe { sys::guarded_copy_checked(&mut byte, haystack.add(at), 1, unblock) };
+        if probe.ok()? != Copied::All {
+            readable = at;
+            break;
+        }
+        at = ((base + at) & !(page - 1)) + page - base;
+    }
+    if readable >= n || n - m >= readable {
+        return None;
+    }
+    let mut prefix = [0u8; 64];
+    for i in readable.saturating_sub(m - 1)..=n - m {
+        let len = (readable - i).min(prefix.len());
+        // SAFETY: the bytes before `readable` were readable a moment ago;
+        // they are read through a guarded copy (the file may shrink again
+        // meanwhile: then the answer is EIO after all).
+        if unsafe { sys::guarded_copy_checked(prefix.as_mut_ptr(), haystack.add(i), len, unblock) }
+            .ok()?
+            != Copied::All
+        {
+            return None;
+        }
+        // SAFETY: `needle` holds `m` bytes and len <= readable - i < m.
+        let needle_prefix = unsafe { std::slice::from_raw_parts(needle, len) };
+        if prefix[..len] == *needle_prefix {
+            // It may be an occurrence (a longer needle's prefix beyond 64
+            // bytes is not compared: taken as a match, so EIO).
+            return None;
+        }
+    }
+    let Some(last_start) = readable.checked_sub(m) else {
+        // No position lies wholly in the readable bytes, and none of the
+        // others can match.
+        return Some(None);
+    };
+    let from = match occurrence {
+        Occurrence::First => searched.min(last_start + 1),
+        Occurrence::Last => 0,
+    };
+    // SAFETY: [from, readable) is readable; as for find's own searches.
+    let (copied, found) = unsafe {
+        sys::guarded_search(
+            haystack.add(from),
+            readable - from,
+            needle,
+            m,
+            occurrence == Occurrence::Last,
+            unblock,
+        )
+    }
+    .ok()?;
+    (!matches!(copied, Copied::Faulted(_))).then_some(found.map(|at| from + at))
 }
 
 /// `sigaction` for the program. Once librmap's handler is installed, a

@@ -256,15 +256,14 @@ static int finds_over_every_small_range_never_die(void)
                             break;
                         }
                     }
-                    int reaches_lost = start + n > PG;
                     int is_eio = rc == -1 && e == EIO;
                     int right;
                     if (decisive < 0)
-                        right = rc == 0 || (reaches_lost && is_eio);
+                        right = rc == 0;
                     else if (kind == UNKNOWN)
                         right = is_eio;
                     else
-                        right = (rc == 1 && at == (size_t)decisive) || (last && is_eio);
+                        right = rc == 1 && at == (size_t)decisive;
                     calls++;
                     eio += is_eio;
                     found += rc == 1;

@@ -188,20 +188,40 @@ static Py_ssize_t search(mmap_object *self, const char *needle, Py_ssize_t m, Py
 
 /* ---- construction and lifetime ---- */
 
+/* The standard module's constructor counts its arguments before anything
+ * else: more than it takes (6; 7 from 3.13, with trackfd=) is a TypeError
+ * whatever they are. rmap's own keyword (tolerant=) is not counted, so a
+ * call the standard module would refuse for its count is refused the same
+ * way. Returns 0, or -1 with the error set. */
+static int count_as_the_standard_module(PyObject *args, PyObject *kwargs)
+{
+#if PY_VERSION_HEX >= 0x030D0000
+    const Py_ssize_t most = 7;
+#else
+    const Py_ssize_t most = 6;
+#endif
+    Py_ssize_t given = PyTuple_GET_SIZE(args);
+    if (kwargs != NULL) given += PyDict_GET_SIZE(kwargs) - (PyDict_GetItemString(kwargs, "tolerant") != NULL);
+    if (given <= most) return 0;
+    PyErr_Format(PyExc_TypeError, "function takes at most %zd arguments (%zd given)", most, given);
+    return -1;
+}
+
 static PyObject *mmap_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 {
+    if (count_as_the_standard_module(args, kwargs) != 0) return NULL;
     int fd, flags = MAP_SHARED, prot = PROT_WRITE | PROT_READ, access = ACCESS_DEFAULT, tolerant = 0, trackfd = 1;
     Py_ssize_t map_size;
-    long long offset = 0;
+    long offset = 0; /* off_t: the standard module parses it with "l" */
 #if PY_VERSION_HEX >= 0x030D0000
     /* 3.13's keyword-only trackfd=: False keeps no descriptor of its own. */
     static char *keywords[] = {"fileno", "length", "flags", "prot", "access", "offset", "trackfd", "tolerant", NULL};
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "in|iiiL$pp", keywords, &fd, &map_size, &flags, &prot, &access,
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "in|iiil$pp", keywords, &fd, &map_size, &flags, &prot, &access,
                                      &offset, &trackfd, &tolerant))
         return NULL;
 #else
     static char *keywords[] = {"fileno", "length", "flags", "prot", "access", "offset", "tolerant", NULL};
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "in|iiiL$p", keywords, &fd, &map_size, &flags, &prot, &access,
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "in|iiil$p", keywords, &fd, &map_size, &flags, &prot, &access,
                                      &offset, &tolerant))
         return NULL;
 #endif
@@ -238,7 +258,7 @@ static PyObject *mmap_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
         PyErr_SetString(PyExc_ValueError, "mmap invalid access parameter.");
         return NULL;
     }
-    if (PySys_Audit("mmap.__new__", "ini" "L", fd, map_size, access, offset) < 0) return NULL;
+    if (PySys_Audit("mmap.__new__", "ini" "L", fd, map_size, access, (long long)offset) < 0) return NULL;
 
     struct stat st;
     if (fd != -1 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
@@ -580,12 +600,26 @@ static PyObject *mmap_move(mmap_object *self, PyObject *args)
 
 static PyObject *mmap_flush(mmap_object *self, PyObject *args, PyObject *kwargs)
 {
-    static char *keywords[] = {"", "", "asynchronous", NULL};
-    Py_ssize_t offset = 0, size = self->size;
+    /* The standard module's flush takes no keywords: librmap's one,
+     * asynchronous=, is taken out first, and any other is refused as the
+     * standard module refuses all, before anything else is looked at. */
     int asynchronous = 0;
+    if (kwargs != NULL && PyDict_GET_SIZE(kwargs) > 0) {
+        PyObject *value = PyDict_GetItemString(kwargs, "asynchronous");
+        if (value == NULL || PyDict_GET_SIZE(kwargs) > 1) {
+#if PY_VERSION_HEX >= 0x030B0000
+            PyErr_SetString(PyExc_TypeError, "mmap.flush() takes no keyword arguments");
+#else
+            PyErr_SetString(PyExc_TypeError, "flush() takes no keyword arguments");
+#endif
+            return NULL;
+        }
+        asynchronous = PyObject_IsTrue(value);
+        if (asynchronous < 0) return NULL;
+    }
     CHECK_VALID(self, NULL);
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|nn$p:flush", keywords, &offset, &size, &asynchronous))
-        return NULL;
+    Py_ssize_t offset = 0, size = self->size;
+    if (!PyArg_ParseTuple(args, "|nn:flush", &offset, &size)) return NULL;
     CHECK_VALID(self, NULL);
     if (size < 0 || offset < 0 || self->size - offset < size) {
         PyErr_SetString(PyExc_ValueError, "flush values out of range");
@@ -600,7 +634,10 @@ static PyObject *mmap_flush(mmap_object *self, PyObject *args, PyObject *kwargs)
     Py_RETURN_NONE;
 }
 
-/* [start, start + length) for madvise and librmap's extras; length None
+static int checked_range(mmap_object *self, const char *call, Py_ssize_t start, Py_ssize_t length_value,
+                         Py_ssize_t *length);
+
+/* [start, start + length) for librmap's extras; length None
  * means to the end. Returns 0, or -1 with the standard module's errors
  * (named after `call`). */
 static int range_of(mmap_object *self, const char *call, Py_ssize_t start, PyObject *length_obj,
@@ -615,6 +652,14 @@ static int range_of(mmap_object *self, const char *call, Py_ssize_t start, PyObj
     }
     CHECK_VALID(self, -1);
     if (length_obj == Py_None) length_value = self->size;
+    return checked_range(self, call, start, length_value, length);
+}
+
+/* The standard module's checks of a range: start in the map, length not
+ * negative and not overflowing; clipped to the map's end. */
+static int checked_range(mmap_object *self, const char *call, Py_ssize_t start, Py_ssize_t length_value,
+                         Py_ssize_t *length)
+{
     if (start < 0 || start >= self->size) {
         PyErr_Format(PyExc_ValueError, "%s start out of bounds", call);
         return -1;
@@ -634,13 +679,15 @@ static int range_of(mmap_object *self, const char *call, Py_ssize_t start, PyObj
 
 static PyObject *mmap_madvise(mmap_object *self, PyObject *args)
 {
+    /* As the standard module: the length is an integer ("n": None is a
+     * TypeError), its default the size before the arguments' conversion. */
     int option;
-    Py_ssize_t start = 0, length;
-    PyObject *length_obj = Py_None;
+    Py_ssize_t start = 0, length, length_value;
     CHECK_VALID(self, NULL);
-    if (!PyArg_ParseTuple(args, "i|nO:madvise", &option, &start, &length_obj)) return NULL;
+    length_value = self->size;
+    if (!PyArg_ParseTuple(args, "i|nn:madvise", &option, &start, &length_value)) return NULL;
     CHECK_VALID(self, NULL);
-    if (range_of(self, "madvise", start, length_obj, &length) != 0) return NULL;
+    if (checked_range(self, "madvise", start, length_value, &length) != 0) return NULL;
     if (rmap_advise(self->data + start, (size_t)length, option) != 0) return (errno_error(), NULL);
     Py_RETURN_NONE;
 }
@@ -871,6 +918,12 @@ static PyObject *iterator_next(iterator_object *it)
 static PyObject *iterator_length_hint(iterator_object *it, PyObject *unused)
 {
     (void)unused;
+    /* As the standard module's (a sequence iterator asking len()): a map
+     * closed under a live iterator is an error; an exhausted one, 0. */
+    if (it->map != NULL && it->map->data == NULL) {
+        PyErr_SetString(PyExc_ValueError, "mmap closed or invalid");
+        return NULL;
+    }
     Py_ssize_t left = 0;
     if (it->map != NULL && it->map->data != NULL && it->map->size > it->index) left = it->map->size - it->index;
     return PyLong_FromSsize_t(left);
