@@ -244,11 +244,13 @@ fuzz-python: $(foreach v,$(PY_VERSIONS),target/python/$(v)/.installed)
 		bin/python ../../../tools/mmap_fuzz.py --seed $(SEED) --steps $(FUZZ_STEPS) --quiet >fuzz-long.log 2>&1; \
 		status=$$?; sed "s/^/{}: /" fuzz-long.log | tail -n 40; exit $$status'
 
-
 # The stamps the pattern rules make are kept, so a warm run does nothing.
 .SECONDARY: $(foreach v,$(PY_VERSIONS),target/python/$(v)/.ready target/python/$(v)/.installed)
 
-python-check: lib $(PY_CHECKED) target/wheel/.checked
+# The interpreters and the wheel are independent: two at a time (each
+# target's output is printed whole when it finishes).
+python-check: lib
+	@$(MAKE) --no-print-directory -j2 --output-sync=target $(PY_CHECKED) target/wheel/.checked
 
 # rmap-sys links librmap statically by default (the workspace's C library
 # package); with the feature pkg-config it finds this tree's librmap.so
