@@ -90,7 +90,7 @@ cargo-ready:
 # names the tree relative to itself (${pcfiledir}), so it holds wherever the
 # tree is.
 lib: cargo-ready
-	@$(CARGO) build --release --lib
+	@$(CARGO) build --locked --release --lib
 	@test -s $(RELEASE)/native-static-libs || \
 		echo '' | rustc --edition 2024 --crate-type staticlib --crate-name empty --print native-static-libs \
 			-o target/empty.a - 2>&1 | sed -n 's/.*native-static-libs: //p' >$(RELEASE)/native-static-libs
@@ -104,7 +104,7 @@ $(LIB) $(ARCHIVE): lib ;
 CHECKER := $(RELEASE)/rmap-check $(RELEASE)/librmap_check.so
 checker: lib $(CHECKER)
 $(RELEASE)/rmap-check: cargo-ready FORCE
-	@$(CARGO) build -q --release --manifest-path tools/rmap-check/Cargo.toml --target-dir target/checker
+	@$(CARGO) build --locked -q --release --manifest-path tools/rmap-check/Cargo.toml --target-dir target/checker
 	@cmp -s target/checker/release/rmap-check $@ || cp target/checker/release/rmap-check $@
 
 $(RELEASE)/librmap_check.so: tools/rmap-check/preload.c tools/rmap-check/exports.map $(ARCHIVE) include/rmap.h
@@ -261,11 +261,11 @@ RMAP_SYS_DYNAMIC := --no-default-features --features pkg-config
 rmap-sys-check: lib $(VENV)/.ready
 	$(call say,rmap-sys: rustfmt$(,) clippy$(,) tests (static$(,) and the installed library by pkg-config)$(,) bindings)
 	@$(CARGO) fmt $(RMAP_SYS) --check
-	@$(CARGO) clippy $(RMAP_SYS) --target-dir target/rmap-sys --all-targets -- -D warnings
-	@PKG_CONFIG_PATH="$${PWD}/$(RELEASE)" $(CARGO) clippy $(RMAP_SYS) --target-dir target/rmap-sys-dynamic \
+	@$(CARGO) clippy --locked $(RMAP_SYS) --target-dir target/rmap-sys --all-targets -- -D warnings
+	@PKG_CONFIG_PATH="$${PWD}/$(RELEASE)" $(CARGO) clippy --locked $(RMAP_SYS) --target-dir target/rmap-sys-dynamic \
 		$(RMAP_SYS_DYNAMIC) --all-targets -- -D warnings
-	@$(CARGO) test $(RMAP_SYS) -q --target-dir target/rmap-sys
-	@PKG_CONFIG_PATH="$${PWD}/$(RELEASE)" $(CARGO) test $(RMAP_SYS) -q --target-dir target/rmap-sys-dynamic \
+	@$(CARGO) test --locked $(RMAP_SYS) -q --target-dir target/rmap-sys
+	@PKG_CONFIG_PATH="$${PWD}/$(RELEASE)" $(CARGO) test --locked $(RMAP_SYS) -q --target-dir target/rmap-sys-dynamic \
 		$(RMAP_SYS_DYNAMIC)
 	@LIBCLANG_PATH="$(LIBCLANG_PATH)" bash tools/rmap_sys_bindings.sh check
 	$(call say,Rust users: fresh projects on rmap and on rmap-sys (plain cargo run)$(,) the memmap2 port)
@@ -371,7 +371,7 @@ install-check: lib checker
 
 # tools/header runs cbindgen over src/ffi.rs: a separate program, so that
 # librmap's own build (and Rust programs depending on it) never compile it.
-HEADER_TOOL_BUILD := $(CARGO) build --manifest-path tools/header/Cargo.toml --target-dir target/header-tool
+HEADER_TOOL_BUILD := $(CARGO) build --locked --manifest-path tools/header/Cargo.toml --target-dir target/header-tool
 HEADER_TOOL := target/header-tool/debug/rmap-header
 
 header: cargo-ready
@@ -477,14 +477,14 @@ lint: cargo-ready
 	@$(CARGO) fmt --all --check
 	@$(CARGO) fmt --check --manifest-path tools/header/Cargo.toml
 	@$(CARGO) fmt --check --manifest-path tools/rmap-check/Cargo.toml
-	@$(CARGO) clippy --workspace --all-targets -- -D warnings
-	@$(CARGO) clippy -p rmap --all-targets -- -D warnings
-	@$(CARGO) clippy --manifest-path tools/header/Cargo.toml --target-dir target/header-tool -- -D warnings
-	@$(CARGO) clippy --manifest-path tools/rmap-check/Cargo.toml --target-dir target/checker -- -D warnings
+	@$(CARGO) clippy --locked --workspace --all-targets -- -D warnings
+	@$(CARGO) clippy --locked -p rmap --all-targets -- -D warnings
+	@$(CARGO) clippy --locked --manifest-path tools/header/Cargo.toml --target-dir target/header-tool -- -D warnings
+	@$(CARGO) clippy --locked --manifest-path tools/rmap-check/Cargo.toml --target-dir target/checker -- -D warnings
 
 test: cargo-ready
 	$(call say,cargo test: unit tests$(,) the Rust API$(,) doctests)
-	@$(CARGO) test --workspace
+	@$(CARGO) test --locked --workspace
 
 c-check: $(EXAMPLE_BINS) $(SUITE_BINS)
 	$(call say,C programs: the seed programs$(,) then the suites of tests/c)
