@@ -44,6 +44,17 @@ def test_length_hint_follows_the_standard_module():
     assert operator.length_hint(b) == operator.length_hint(a) == 0
 
 
+def test_length_hint_of_a_closed_map_raises_as_the_standard_module_does():
+    answers = []
+    for m in both():
+        it = iter(m)
+        m.close()
+        with pytest.raises(ValueError) as raised:
+            operator.length_hint(it)
+        answers.append(str(raised.value))
+    assert answers[0] == answers[1], answers
+
+
 def test_a_resize_that_shrinks_the_mapping_ends_iteration():
     for m in both(2 * mmap.PAGESIZE):
         it = iter(m)
