@@ -233,6 +233,9 @@ target/python/%/.checked: $(PY_TESTS) target/python/%/.installed
 	@cd target/python/$* && bin/python ../../../tools/mmap_fuzz.py --seed 38 --steps 3000 --quiet >fuzz.log 2>&1 || \
 		{ cat fuzz.log; echo "FAIL Python $*: rmap.mmap and the standard module differ"; exit 1; }
 	@echo "ok   Python $*, the differential fuzzer: $$(tail -n 1 target/python/$*/fuzz.log)"
+	@cd target/python/$* && bin/python ../../../tools/mmap_fuzz.py --self-test >fuzz-self-test.log 2>&1 || \
+		{ cat fuzz-self-test.log; echo "FAIL Python $*: the fuzzer misses an injected difference"; exit 1; }
+	@echo "ok   Python $*, $$(tail -n 1 target/python/$*/fuzz-self-test.log) (an injected difference and death)"
 	@touch $@
 
 # The differential fuzzer at length: a million compared steps per

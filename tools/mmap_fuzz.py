@@ -29,6 +29,7 @@ import json
 import os
 import random
 import select
+import signal
 import sys
 import tempfile
 import time
@@ -96,6 +97,8 @@ def worker(kind, folder):
             out.flush()
             continue
         line = request["line"]
+        if kind == "rmap" and INJECTED == "death" and line == "m.readline()":
+            os.kill(os.getpid(), signal.SIGBUS)
         try:
             try:
                 code = compile(line, "step", "eval")
@@ -106,6 +109,8 @@ def worker(kind, folder):
                 outcome = ["ok", describe(eval(code, names))]
         except BaseException as error:  # every exception is an outcome
             outcome = ["raised", type(error).__name__, getattr(error, "errno", None), str(error)]
+        if kind == "rmap" and INJECTED == "difference" and line == "m.tell()" and outcome[0] == "ok":
+            outcome[1] += 1
         try:
             seen = state(request["contents"])
         except BaseException as error:
@@ -349,6 +354,11 @@ class Pair:
                 side.stop()
 
 
+# The steps that read the map's memory directly (the buffer protocol), as
+# the standard module does: the only ones where rmap may die as it does.
+RAW_BUFFER_READS = {"bytes(m)"}
+
+
 def run_program(lines, file_hex, pair=None):
     """Runs `lines` on both sides; returns (steps compared, first difference
     or None, how it ended: "done", "std died", ...)."""
@@ -369,10 +379,10 @@ def run_program(lines, file_hex, pair=None):
             sent = std.send(request), ours.send(request)
             s_kind, s = std.collect(sent[0])
             o_kind, o = ours.collect(sent[1])
-            if s_kind != "answer":
+            if s_kind != "answer" and (o_kind == "answer" or line in RAW_BUFFER_READS):
                 # The standard module's worker died (rmap's went on), or both
-                # did alike (a raw buffer read of a truncated file: bytes(m),
-                # which rmap guards only for tolerant maps, as documented).
+                # did alike in a raw buffer read of a truncated file, which
+                # rmap guards only for tolerant maps, as documented.
                 return step, None, "std %s" % s_kind if o_kind == "answer" else "both died"
             if o_kind != "answer":
                 return step, (line, s, "rmap %s (%s)" % (o_kind, ours.process.returncode)), "rmap died"
@@ -402,15 +412,43 @@ def minimize(lines, file_hex):
     return lines
 
 
+# --self-test: rmap's worker made wrong on purpose (m.tell() one too many, or
+# killed by SIGBUS in m.readline()); the fuzzer must report each.
+INJECTED = None
+
+
+def self_test(seed):
+    global INJECTED
+    caught = []
+    for INJECTED, expected in (("difference", "differ"), ("death", "rmap died")):
+        rng = random.Random(seed)
+        pair = Pair()
+        how = None
+        for _ in range(200):
+            program = Program(rng)
+            _, found, how = run_program(program.lines(rng.randrange(5, 40)), program.file, pair)
+            if found:
+                break
+        pair.close()
+        print("     self-test: an injected %s is %s" % (INJECTED, "reported" if how == expected else "MISSED"))
+        caught.append(how == expected)
+    INJECTED = None
+    print("mmap_fuzz self-test: %d passed, %d failed" % (sum(caught), len(caught) - sum(caught)))
+    return 0 if all(caught) else 1
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--steps", type=int, default=10000)
     parser.add_argument("--quiet", action="store_true")
+    parser.add_argument("--self-test", action="store_true")
     parser.add_argument("--worker", nargs=2)
     args = parser.parse_args()
     if args.worker:
         return worker(*args.worker)
+    if args.self_test:
+        return self_test(args.seed)
     rng = random.Random(args.seed)
     compared = differences = std_deaths = both_died = programs = 0
     started = time.monotonic()
