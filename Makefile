@@ -309,10 +309,23 @@ $(ASAN_BIN)/raii: $(CPP_DEPS)
 	@mkdir -p $(ASAN_BIN)
 	$(CXX) -std=c++17 $(CXXWARN) -fsanitize=address,undefined -fno-sanitize-recover=all -Iinclude -o $@ $< $(LDLIBS)
 
-cpp-check: $(CPP_BINS)
+# docs/cpp.md's sample, as a reader would copy it.
+target/cpp-sample/first_line.cpp: docs/cpp.md
+	@mkdir -p $(@D)
+	@sed -n '/^```cpp$$/,/^```$$/p' $< | sed '1d;$$d' >$@
+
+$(CBIN)/first_line: target/cpp-sample/first_line.cpp $(CPP_DEPS)
+	@mkdir -p $(CBIN)
+	$(CXX) -std=c++17 $(CXXWARN) -Iinclude -o $@ $< $(LDLIBS)
+
+cpp-check: $(CPP_BINS) $(CBIN)/first_line
 	$(call say,C++: rmap.hpp's test with g++$(,) clang++ and C++20)
 	@for prog in $(CPP_BINS); do $$prog >target/cpp.log 2>&1 && echo "ok   $$prog: $$(tail -n 1 target/cpp.log)" || \
 		{ cat target/cpp.log; echo "FAIL $$prog"; exit 1; }; done
+	@printf 'first line\nsecond\n' >target/cpp-sample/input
+	@out=$$($(CBIN)/first_line target/cpp-sample/input) && [ "$$out" = "target/cpp-sample/input: 18 bytes, first line: first line" ] && \
+		echo "ok   docs/cpp.md's sample builds without a warning and prints: $$out" || \
+		{ echo "$$out"; echo "FAIL docs/cpp.md's sample"; exit 1; }
 
 bindings-check: python-check rmap-sys-check cpp-check
 

@@ -1015,7 +1015,8 @@ int rmap_tolerate(void *addr, size_t length);
 // Looks at the pages of `[addr, addr + length)`, which must lie wholly in
 // mappings made by librmap, and writes the file offsets of the lost ones
 // (tolerant pages that raised SIGBUS and read as zeros now; see
-// `rmap_tolerate`), in address order, to `offsets`: at most `max` of them.
+// `rmap_tolerate`), in address order, to `offsets`: the first `max` of them
+// when there are more (the others are not written).
 // `length` is rounded up to whole pages.
 //
 // # RETURN VALUE

@@ -1428,7 +1428,8 @@ pub extern "C" fn rmap_tolerate(addr: *mut c_void, length: usize) -> c_int {
 /// Looks at the pages of `[addr, addr + length)`, which must lie wholly in
 /// mappings made by librmap, and writes the file offsets of the lost ones
 /// (tolerant pages that raised SIGBUS and read as zeros now; see
-/// `rmap_tolerate`), in address order, to `offsets`: at most `max` of them.
+/// `rmap_tolerate`), in address order, to `offsets`: the first `max` of them
+/// when there are more (the others are not written).
 /// `length` is rounded up to whole pages.
 ///
 /// # RETURN VALUE
