@@ -368,7 +368,7 @@ export install_list
 install: lib checker
 	@$(call pkgconfig,$(LIBDIR),$(INCLUDEDIR)) >$(RELEASE)/rmap.pc
 	$(call say,installing into $(DESTDIR)$(PREFIX) (recorded in $(INSTALL_RECORD) for make uninstall))
-	@printf '%s\n' "$$install_list" | DESTDIR="$(DESTDIR)" PREFIX="$(PREFIX)" bash tools/install.sh install "$(INSTALL_RECORD)"
+	@printf '%s\n' "$$install_list" | DESTDIR="$(DESTDIR)" PREFIX="$(PREFIX)" LIBDIR="$(LIBDIR)" bash tools/install.sh install "$(INSTALL_RECORD)"
 
 uninstall:
 	@DESTDIR="$(DESTDIR)" bash tools/install.sh uninstall "$(INSTALL_RECORD)" \

@@ -50,6 +50,23 @@ install)
         for d in "${created[@]}"; do echo "dir $(realpath -ms "$d")"; done
     } >"$record"
     echo "installed ${#written[@]} files into $destdir$place; 'make uninstall' removes them (the list is in $record)"
+    # A real install (no stage): can programs find librmap.so.0 at run time?
+    if [ -z "$destdir" ] && [ -n "${LIBDIR:-}" ]; then
+        libdir=$(realpath -ms "$LIBDIR")
+        ldconfig=$(PATH="$PATH:/usr/sbin:/sbin" command -v ldconfig || true)
+        searched=$( { [ -z "$ldconfig" ] || "$ldconfig" -v -N 2>/dev/null; } | sed -n 's|^\(/[^:]*\):.*|\1|p')
+        if grep -qxF "$libdir" <<<"$searched"; then
+            if [ -w /etc/ld.so.cache ] && "$ldconfig"; then
+                echo "ldconfig $ldconfig" >>"$record" # make uninstall runs it again
+                echo "ran ldconfig: the dynamic loader finds librmap.so.0 in $libdir"
+            else
+                echo "note: the dynamic loader looks in $libdir, but its cache is stale until 'sudo ldconfig' runs"
+            fi
+        else
+            echo "note: the dynamic loader does not look in $libdir: link programs with"
+            echo "      -Wl,-rpath,$libdir  (that is: -Wl,-rpath,\$(pkg-config --variable=libdir rmap); see docs/install.md)"
+        fi
+    fi
     ;;
 uninstall)
     asked=${3:-}
@@ -72,8 +89,10 @@ uninstall)
     # Folders deepest first, and only those install created that are now empty.
     grep '^dir ' "$record" | cut -d' ' -f2- | awk '{ print length($0) " " $0 }' | sort -rn | cut -d' ' -f2- |
         while read -r dir; do rmdir "$dir" 2>/dev/null || true; done
+    ldconfig=$(sed -n 's/^ldconfig //p' "$record")
     rm -f "$record"
     echo "removed $removed files installed into $place"
+    if [ -n "$ldconfig" ] && "$ldconfig"; then echo "ran ldconfig: the loader's cache forgets librmap.so.0"; fi
     ;;
 *)
     echo "usage: install.sh install|uninstall RECORD [PLACE]" >&2

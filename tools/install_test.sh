@@ -19,6 +19,7 @@ bad() { echo "FAIL install: $*"; failed=1; }
 # Never the user's own record (target/installed-files) of a real install.
 export INSTALL_RECORD="$work/record"
 unset PKG_CONFIG_PATH PKG_CONFIG_LIBDIR PKG_CONFIG_SYSROOT_DIR DESTDIR PREFIX
+expected_hello="hello from librmap $(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)"
 
 # docs/install.md's staged install, run as written with the README's
 # hello.c: its make line in the repository root, the rest in a scratch
@@ -29,7 +30,6 @@ else
     mkdir "$work/scratch" "$work/stage"
     awk '/^```c$/ && !seen { inside = 1; seen = 1; next } inside && /^```$/ { exit } inside' README.md >"$work/scratch/hello.c"
     script=$(sed "s|^STAGE=.*|STAGE='$work/stage'|; s|^make \(.*\)|(cd \"\$ROOT\" \&\& \"\$MAKE\" -s \1 >/dev/null)|" <<<"$block")
-    expected_hello="hello from librmap $(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)"
     if out=$(cd "$work/scratch" && ROOT=$root MAKE=$make bash -euc "$script" 2>&1) && [ "$(tail -n 1 <<<"$out")" = "$expected_hello" ]; then
         ok "docs/install.md's staged install, run as written: $(tail -n 1 <<<"$out")"
     else echo "$out" | tail -20; bad "docs/install.md's staged install does not work as written"; fi
@@ -37,6 +37,21 @@ else
     left=$(cd "$work/stage" && find . -type f -o -type l)
     [ -z "$left" ] && ok "make uninstall (no PREFIX, no DESTDIR) removed everything the staged install wrote" ||
         bad "left behind after the staged install: $left"
+fi
+
+# docs/install.md's install under a prefix the loader does not search, run
+# as written with its own PREFIX: the program runs with no LD_LIBRARY_PATH.
+block=$(awk '/^<!-- prefix-install/ { s = 1; next } s && /^```sh$/ { b = 1; next } b && /^```$/ { exit } b' docs/install.md)
+if [ -z "$block" ] || ! grep -q '^PREFIX=' <<<"$block"; then bad "docs/install.md has no prefix-install block starting with PREFIX="
+else
+    mkdir -p "$work/prefix-scratch"
+    awk '/^```c$/ && !seen { inside = 1; seen = 1; next } inside && /^```$/ { exit } inside' README.md >"$work/prefix-scratch/hello.c"
+    script=$(sed "s|^PREFIX=.*|PREFIX='$work/prefix'|; s|^make \(.*\)|(cd \"\$ROOT\" \&\& \"\$MAKE\" -s \1 >/dev/null)|" <<<"$block")
+    if out=$(cd "$work/prefix-scratch" && env -u LD_LIBRARY_PATH ROOT=$root MAKE=$make bash -euc "$script" 2>&1) &&
+        [ "$(tail -n 1 <<<"$out")" = "$expected_hello" ]; then
+        ok "docs/install.md's install under another prefix, run as written: the program runs without LD_LIBRARY_PATH: $(tail -n 1 <<<"$out")"
+    else echo "$out" | tail -20; bad "docs/install.md's install under another prefix does not work as written"; fi
+    "$make" -s uninstall >/dev/null 2>&1 || bad "make uninstall after the prefix install failed"
 fi
 
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)

@@ -1,6 +1,9 @@
 //! `cargo run --example hello`: librmap's C API from Rust, through the
-//! generated bindings; runs without LD_LIBRARY_PATH (the build script puts
-//! librmap's directory in the rpath).
+//! generated bindings; runs without LD_LIBRARY_PATH: by default librmap is
+//! compiled into it, and with the feature `pkg-config` rmap-sys's build
+//! script puts the installed library's folder in the rpath of its own
+//! examples and tests (a dependent's binaries need the line docs/rust.md
+//! gives).
 
 use rmap_sys::*;
 use std::ffi::CStr;
