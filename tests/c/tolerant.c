@@ -587,10 +587,6 @@ static void storm_alarm(int sig)
 
 static void *storm_idle(void *arg)
 {
-    sigset_t alarm;
-    sigemptyset(&alarm);
-    sigaddset(&alarm, SIGALRM);
-    pthread_sigmask(SIG_BLOCK, &alarm, NULL);
     while (!atomic_load((atomic_int *)arg)) usleep(1000);
     return NULL;
 }
@@ -604,7 +600,18 @@ static int storm_trial(int idle_thread)
     if (ftruncate(stable_fd, 0) != 0 || ftruncate(churned_fd, 0) != 0) die("truncate");
     atomic_int done = 0;
     pthread_t idle;
-    if (idle_thread) pthread_create(&idle, NULL, storm_idle, &done);
+    if (idle_thread) {
+        /* The thread is born with SIGALRM blocked: a storm handler running on
+         * it before it could block the signal itself would race the main
+         * thread's count of the pages read (seen under ASan, where threads
+         * start slowly). */
+        sigset_t alarm, before;
+        sigemptyset(&alarm);
+        sigaddset(&alarm, SIGALRM);
+        pthread_sigmask(SIG_BLOCK, &alarm, &before);
+        pthread_create(&idle, NULL, storm_idle, &done);
+        pthread_sigmask(SIG_SETMASK, &before, NULL);
+    }
     signal(SIGALRM, storm_alarm);
     /* Under valgrind one absorbed fault outlasts 30 us: the thread would
      * never get back from its handlers. */
