@@ -66,7 +66,7 @@ say = @printf '== %s\n' "$(1)"
 .PHONY: all lib cargo-ready checker checker-check bindings-check python-check python-dist rmap-sys-check rmap-sys-bindings \
         cpp-check bench \
         install uninstall install-check abi-check header header-check man man-check docs-check layers-check \
-        readme-check demo check lint test c-check fuzz fuzz-python check-asan check-valgrind check-long clean
+        readme-check demo check tree-before lint test c-check fuzz fuzz-python check-asan check-valgrind check-long clean
 
 all: lib checker
 
@@ -554,8 +554,14 @@ check-long: $(CBIN)/tolerant
 	@RMAP_TEST_LONG=1 $(CBIN)/tolerant canaries_at_a_reused_address_never_change
 	@RMAP_TEST_LONG=1 $(CBIN)/tolerant tolerant_reads_never_wait_for_a_busy_librmap
 
-check: lint layers-check test header-check man-check docs-check abi-check readme-check install-check c-check \
-       checker-check bindings-check
+# make check leaves the tree as it found it: the state git sees is recorded
+# first and compared last (tools/tree_state.sh).
+tree-before:
+	@mkdir -p target && tools/tree_state.sh save target/tree-before
+
+check: tree-before lint layers-check test header-check man-check docs-check abi-check readme-check install-check \
+       c-check checker-check bindings-check
+	@tools/tree_state.sh compare target/tree-before
 	@echo "== make check: all passed"
 
 clean:

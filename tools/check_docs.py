@@ -6,11 +6,14 @@
   and a #fragment names a heading of that file;
 - every page of docs/ is linked from the README;
 - the errno tables of docs/errno.md list, function by function, exactly the
-  ERRORS entries of include/rmap.h (same errno values, as many of each).
+  ERRORS entries of include/rmap.h (same errno values, as many of each);
+- every tracked file that names all nine calls is named in the checklist
+  "Adding a call" of docs/architecture.md.
 
 Usage: check_docs.py   (from anywhere; paths are the repository's)
 """
 import re
+import subprocess
 import sys
 from collections import Counter
 from pathlib import Path
@@ -72,6 +75,31 @@ def errno_tables(text):
     return tables
 
 
+def section(page, title):
+    """The text of a page's `## title` section, up to the next `## ` heading."""
+    match = re.search(rf"^## {re.escape(title)}\n(.*?)(?=^## |\Z)", page.read_text(), flags=re.S | re.M)
+    return match.group(1) if match else ""
+
+
+def files_naming(calls):
+    """The tracked files (git's list; every file outside target/ without git) naming every call."""
+    try:
+        listed = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True).stdout
+        paths = [p for p in listed.decode().split("\0") if p]
+    except (OSError, subprocess.CalledProcessError):
+        paths = [str(p.relative_to(ROOT)) for p in ROOT.rglob("*")
+                 if p.is_file() and p.relative_to(ROOT).parts[0] not in ("target", ".git")]
+    found = []
+    for path in sorted(paths):
+        try:
+            text = (ROOT / path).read_text(errors="replace")
+        except (OSError, IsADirectoryError):
+            continue
+        if all(re.search(rf"\b{call}\b", text) for call in calls):
+            found.append(path)
+    return found
+
+
 def main():
     problems = []
     readme = ROOT / "README.md"
@@ -112,13 +140,23 @@ def main():
         problems.append(f"docs/errno.md's table for rmap_lock and rmap_unlock lists {dict(sorted(both.items()))}, "
                         f"the header {dict(sorted(either.items()))}")
 
+    checklist = section(ROOT / "docs" / "architecture.md", "Adding a call")
+    naming_all = files_naming(system_calls)
+    if not checklist:
+        problems.append("docs/architecture.md has no section \"Adding a call\"")
+    for path in naming_all:
+        if f"`{path}`" not in checklist:
+            problems.append(f"{path} names all nine calls but docs/architecture.md's \"Adding a call\" "
+                            f"does not name it")
+
     for problem in problems:
         print(f"FAIL docs: {problem}")
     if problems:
         return 1
     print(f"ok   docs: README.md {size} characters (at most {README_LIMIT}); {len(pages)} pages in docs/, "
           f"each linked from it; every link resolves; docs/errno.md lists the header's "
-          f"{sum(n for (f, _), n in documented.items() if f in system_calls)} ERRORS entries of the nine calls")
+          f"{sum(n for (f, _), n in documented.items() if f in system_calls)} ERRORS entries of the nine calls; "
+          f"the {len(naming_all)} files that name all nine are in \"Adding a call\"")
     return 0
 
 
