@@ -131,18 +131,11 @@ $(CHECK_BIN)/misuse-static: tests/rmap-check/misuse.c
 	@mkdir -p $(CHECK_BIN)
 	@$(CC) $(PLAIN_CFLAGS) -static -o $@ $< 2>/dev/null || echo "no static C library: $@ not built"
 
-# The real programs rmap-check is tried on: LMDB's tools and sqlite3, from
-# the distribution when missing.
-target/.real-programs-ready:
-	@mkdir -p target
-	@command -v mdb_stat >/dev/null && command -v sqlite3 >/dev/null || { \
-		echo "== installing lmdb-utils and sqlite3 from the distribution (apt-get)"; export DEBIAN_FRONTEND=noninteractive; \
-		{ apt-get install -y -q lmdb-utils sqlite3 || { apt-get update -q && apt-get install -y -q lmdb-utils sqlite3; }; } \
-			>target/apt-real-programs.log 2>&1 || { tail -5 target/apt-real-programs.log; \
-			echo "FAIL: lmdb-utils or sqlite3 is missing and apt-get could not install them"; exit 1; }; }
-	@touch $@
-
-checker-check: checker $(CHECK_PROGS) $(CHECK_BIN)/misuse-static $(VENV)/.ready target/.real-programs-ready
+# The real programs rmap-check is tried on, LMDB's tools and sqlite3, come
+# from the distribution (tools/system_programs.sh installs them when it can;
+# the cases skip, counted, when it cannot).
+checker-check: checker $(CHECK_PROGS) $(CHECK_BIN)/misuse-static $(VENV)/.ready
+	@tools/system_programs.sh ensure lmdb-utils sqlite3
 	$(call say,rmap-check: plain programs and real ones (python3$(,) git$(,) sort$(,) LMDB$(,) sqlite3) under the checker)
 	@test "$$($(RELEASE)/rmap-check --version)" = "rmap-check $(VERSION)" || \
 		{ echo "FAIL rmap-check's version (tools/rmap-check/Cargo.toml) is not librmap's $(VERSION)"; exit 1; }
@@ -280,26 +273,23 @@ rmap-sys-bindings: lib $(VENV)/.ready
 	@LIBCLANG_PATH="$(LIBCLANG_PATH)" bash tools/rmap_sys_bindings.sh update
 
 # include/rmap.hpp and its test, c_examples/raii.cpp: C++17 with g++ and
-# clang++ (installed from the distribution when missing), C++20 (std::span).
+# clang++ (from the distribution: tools/system_programs.sh), C++20 (std::span).
 CXXWARN := -Wall -Wextra -Wpedantic -Wold-style-cast -Wshadow -Werror
 CLANGXX ?= clang++
-target/.clang-ready:
-	@mkdir -p target
-	@command -v $(CLANGXX) >/dev/null || { echo "== installing clang from the distribution (apt-get)"; \
-		export DEBIAN_FRONTEND=noninteractive; \
-		{ apt-get install -y -q clang || { apt-get update -q && apt-get install -y -q clang; }; } >target/apt-clang.log 2>&1 || \
-		{ tail -5 target/apt-clang.log; echo "FAIL: $(CLANGXX) is missing and apt-get could not install clang"; exit 1; }; }
-	@touch $@
-
 CPP_BINS := $(CBIN)/raii $(CBIN)/raii-clang $(CBIN)/raii-cxx20
 CPP_DEPS := c_examples/raii.cpp include/rmap.h include/rmap.hpp $(LIB)
 $(CBIN)/raii: $(CPP_DEPS)
 	@mkdir -p $(CBIN)
 	$(CXX) -std=c++17 $(CXXWARN) -Iinclude -o $@ $< $(LDLIBS)
 
-$(CBIN)/raii-clang: $(CPP_DEPS) target/.clang-ready
+# Without clang++ (not installable here) the case skips: no program is built.
+$(CBIN)/raii-clang: $(CPP_DEPS)
 	@mkdir -p $(CBIN)
-	$(CLANGXX) -std=c++17 $(CXXWARN) -Iinclude -o $@ $< $(LDLIBS)
+	@tools/system_programs.sh ensure clang
+	@if command -v $(CLANGXX) >/dev/null; then \
+		echo '$(CLANGXX) -std=c++17 $(CXXWARN) -Iinclude -o $@ $< $(LDLIBS)'; \
+		$(CLANGXX) -std=c++17 $(CXXWARN) -Iinclude -o $@ $< $(LDLIBS); \
+	else rm -f $@; fi
 
 $(CBIN)/raii-cxx20: $(CPP_DEPS)
 	@mkdir -p $(CBIN)
@@ -320,7 +310,10 @@ $(CBIN)/first_line: target/cpp-sample/first_line.cpp $(CPP_DEPS)
 
 cpp-check: $(CPP_BINS) $(CBIN)/first_line
 	$(call say,C++: rmap.hpp's test with g++$(,) clang++ and C++20)
-	@for prog in $(CPP_BINS); do $$prog >target/cpp.log 2>&1 && echo "ok   $$prog: $$(tail -n 1 target/cpp.log)" || \
+	@for prog in $(CPP_BINS); do \
+		if [ $$prog = $(CBIN)/raii-clang ] && ! [ -x $$prog ]; then \
+			tools/system_programs.sh skip "rmap.hpp's test built with clang++" "$(CLANGXX) (package clang)"; continue; fi; \
+		$$prog >target/cpp.log 2>&1 && echo "ok   $$prog: $$(tail -n 1 target/cpp.log)" || \
 		{ cat target/cpp.log; echo "FAIL $$prog"; exit 1; }; done
 	@printf 'first line\nsecond\n' >target/cpp-sample/input
 	@out=$$($(CBIN)/first_line target/cpp-sample/input) && [ "$$out" = "target/cpp-sample/input: 18 bytes, first line: first line" ] && \
@@ -557,12 +550,12 @@ check-long: $(CBIN)/tolerant
 # make check leaves the tree as it found it: the state git sees is recorded
 # first and compared last (tools/tree_state.sh).
 tree-before:
-	@mkdir -p target && tools/tree_state.sh save target/tree-before
+	@mkdir -p target && tools/tree_state.sh save target/tree-before && tools/system_programs.sh reset
 
 check: tree-before lint layers-check test header-check man-check docs-check abi-check readme-check install-check \
        c-check checker-check bindings-check
 	@tools/tree_state.sh compare target/tree-before
-	@echo "== make check: all passed"
+	@tools/system_programs.sh summary
 
 clean:
 	$(CARGO) clean

@@ -7,6 +7,7 @@
 - every page of docs/ is linked from the README;
 - the errno tables of docs/errno.md list, function by function, exactly the
   ERRORS entries of include/rmap.h (same errno values, as many of each);
+- docs/install.md's table of system packages is tools/system_programs.sh's;
 - every tracked file that names all nine calls is named in the checklist
   "Adding a call" of docs/architecture.md.
 
@@ -75,6 +76,22 @@ def errno_tables(text):
     return tables
 
 
+def system_programs_table():
+    """{package: [programs]} from the table in tools/system_programs.sh."""
+    text = (ROOT / "tools" / "system_programs.sh").read_text()
+    table = re.search(r"^TABLE='\n(.*?)^'", text, flags=re.S | re.M).group(1)
+    found = {}
+    for line in table.splitlines():
+        words = line.split()
+        programs = []
+        for word in words[1:]:
+            if not re.fullmatch(r"[a-z0-9_+]+", word) or word == "rmap-check":
+                break
+            programs.append(word)
+        found[words[0]] = programs
+    return found
+
+
 def section(page, title):
     """The text of a page's `## title` section, up to the next `## ` heading."""
     match = re.search(rf"^## {re.escape(title)}\n(.*?)(?=^## |\Z)", page.read_text(), flags=re.S | re.M)
@@ -140,6 +157,12 @@ def main():
         problems.append(f"docs/errno.md's table for rmap_lock and rmap_unlock lists {dict(sorted(both.items()))}, "
                         f"the header {dict(sorted(either.items()))}")
 
+    script_table = system_programs_table()
+    doc_table = {row[0]: row[1] for row in re.findall(r"^\| `([a-z0-9+-]+)` \| (.*?) \|", (ROOT / "docs" / "install.md").read_text(), flags=re.M)}
+    doc_table = {package: re.findall(r"`([^`]+)`", programs) for package, programs in doc_table.items()}
+    if doc_table != script_table:
+        problems.append(f"docs/install.md's system packages {doc_table} are not tools/system_programs.sh's {script_table}")
+
     checklist = section(ROOT / "docs" / "architecture.md", "Adding a call")
     naming_all = files_naming(system_calls)
     if not checklist:
@@ -156,7 +179,8 @@ def main():
     print(f"ok   docs: README.md {size} characters (at most {README_LIMIT}); {len(pages)} pages in docs/, "
           f"each linked from it; every link resolves; docs/errno.md lists the header's "
           f"{sum(n for (f, _), n in documented.items() if f in system_calls)} ERRORS entries of the nine calls; "
-          f"the {len(naming_all)} files that name all nine are in \"Adding a call\"")
+          f"the {len(naming_all)} files that name all nine are in \"Adding a call\"; "
+          f"the {len(script_table)} system packages are tools/system_programs.sh's")
     return 0
 
 
