@@ -489,11 +489,12 @@ lint: cargo-ready
 	@$(CARGO) clippy --locked --workspace --all-targets -- -D warnings
 	@$(CARGO) clippy --locked -p rmap --all-targets -- -D warnings
 	@$(CARGO) clippy --locked --manifest-path tools/header/Cargo.toml --target-dir target/header-tool -- -D warnings
-	@$(CARGO) clippy --locked --manifest-path tools/rmap-check/Cargo.toml --target-dir target/checker -- -D warnings
+	@$(CARGO) clippy --locked --manifest-path tools/rmap-check/Cargo.toml --target-dir target/checker --all-targets -- -D warnings
 
 test: cargo-ready
-	$(call say,cargo test: unit tests$(,) the Rust API$(,) doctests)
+	$(call say,cargo test: unit tests$(,) the Rust API$(,) doctests$(,) rmap-check's symbolizer)
 	@$(CARGO) test --locked --workspace
+	@$(CARGO) test --locked -q --release --manifest-path tools/rmap-check/Cargo.toml --target-dir target/checker
 
 c-check: $(EXAMPLE_BINS) $(SUITE_BINS)
 	$(call say,C programs: the seed programs$(,) then the suites of tests/c)

@@ -295,6 +295,54 @@ pub struct Site<'a> {
     pub object: &'a [u8],
     pub offset: usize,
     pub symbol: Option<(&'a [u8], usize)>,
+    /// For rmap-check's symbolizer, which adds the function and file:line:
+    /// the location carries a mark naming the object and offset (see
+    /// [`MARK_START`]), which the symbolizer replaces.
+    pub marked: bool,
+}
+
+/// The marks a location carries for rmap-check's symbolizer (never in a
+/// line that reaches a person: the symbolizer replaces them, and
+/// [`Line::strip_marks`] removes them when it is gone). In a text line,
+/// after `OBJECT+0xOFFSET`: `\x01`, the object's bytes in hex, `\x1f`, the
+/// offset in hex, `\x1f`, the text that follows without a symbolizer (` (symbol+0x2)`
+/// or nothing), `\x02`; the symbolizer puts ` (function, file:line)` in place
+/// of all that when the object has debug information, else that text. In a
+/// JSON location object, the same with nothing between the last `\x1f` and
+/// `\x02`, before the closing brace: the symbolizer adds `"function"`,
+/// `"file"` and `"line"` there. In JSON's `message` the text marks appear
+/// JSON-escaped (`\u0001` ...). Control characters from outside librmap
+/// are escaped ([`Escaped`]), so the marks cannot be forged.
+pub const MARK_START: u8 = 0x01;
+pub const MARK_SEPARATOR: u8 = 0x1f;
+pub const MARK_END: u8 = 0x02;
+
+/// The longest object name a mark carries (in hex, twice that): a longer
+/// one goes unmarked, so that a line with four marks still fits.
+const MARKED_OBJECT: usize = 1024;
+
+/// The mark's head: start, object in hex, separator, offset in hex,
+/// separator (raw bytes; JSON escapes them where they are in a string).
+struct MarkHead<'a>(&'a Site<'a>);
+
+impl fmt::Display for MarkHead<'_> {
+    fn fmt(&self, out: &mut fmt::Formatter<'_>) -> fmt::Result {
+        out.write_char(MARK_START as char)?;
+        for byte in self.0.object {
+            write!(out, "{byte:02x}")?;
+        }
+        write!(
+            out,
+            "{}{:x}{}",
+            MARK_SEPARATOR as char, self.0.offset, MARK_SEPARATOR as char
+        )
+    }
+}
+
+impl Site<'_> {
+    fn carries_mark(&self) -> bool {
+        self.marked && self.object.len() <= MARKED_OBJECT
+    }
 }
 
 /// A code address as reports show it.
@@ -313,10 +361,16 @@ impl fmt::Display for Where<'_> {
         match *self {
             Where::Site(site) => {
                 write!(out, "{}+{:#x}", Escaped(site.object), site.offset)?;
-                match site.symbol {
-                    Some((name, off)) => write!(out, " ({}+{off:#x})", Escaped(name)),
-                    None => Ok(()),
+                if site.carries_mark() {
+                    write!(out, "{}", MarkHead(&site))?;
                 }
+                if let Some((name, off)) = site.symbol {
+                    write!(out, " ({}+{off:#x})", Escaped(name))?;
+                }
+                if site.carries_mark() {
+                    out.write_char(MARK_END as char)?;
+                }
+                Ok(())
             }
             Where::Address(addr) => write!(out, "{addr:#x}"),
             Where::Unknown => {
@@ -437,6 +491,9 @@ impl fmt::Display for JsonWhere<'_> {
                         ",\"symbol\":{},\"symbol_offset\":\"{off:#x}\"",
                         Json(Escaped(name))
                     )?;
+                }
+                if site.carries_mark() {
+                    write!(out, "{}{}", MarkHead(&site), MARK_END as char)?;
                 }
                 out.write_char('}')
             }
@@ -939,6 +996,70 @@ impl Line {
     }
 }
 
+impl Line {
+    /// The last line [`Line::of`] made, without the symbolizer's marks (for
+    /// when rmap-check is gone): each mark's head and end removed, raw or
+    /// JSON-escaped, and the text between kept.
+    pub fn strip_marks(&mut self) -> &[u8] {
+        let len = strip_marks(&mut self.bytes[..self.len + 1]);
+        self.len = len - 1;
+        &self.bytes[..len]
+    }
+}
+
+/// How many bytes at `at` spell the mark byte `byte`: 1 raw, 6 JSON-escaped
+/// (`\u00XX`), 0 neither.
+fn mark_at(bytes: &[u8], at: usize, byte: u8) -> usize {
+    if bytes.get(at) == Some(&byte) {
+        return 1;
+    }
+    let code = [
+        b'\\',
+        b'u',
+        b'0',
+        b'0',
+        HEX[(byte >> 4) as usize],
+        HEX[(byte & 15) as usize],
+    ];
+    if bytes[at.min(bytes.len())..].starts_with(&code) {
+        6
+    } else {
+        0
+    }
+}
+
+/// Removes the symbolizer's marks from `bytes` in place, keeping the text
+/// each carries for when there is no symbolizer; returns the new length.
+pub fn strip_marks(bytes: &mut [u8]) -> usize {
+    let (mut from, mut to) = (0, 0);
+    while from < bytes.len() {
+        let end = mark_at(bytes, from, MARK_END);
+        if end > 0 {
+            from += end;
+            continue;
+        }
+        let start = mark_at(bytes, from, MARK_START);
+        if start == 0 {
+            bytes[to] = bytes[from];
+            from += 1;
+            to += 1;
+            continue;
+        }
+        // Past the object and the offset: two separators, spelled as the
+        // start was.
+        from += start;
+        for _ in 0..2 {
+            while from < bytes.len() && mark_at(bytes, from, MARK_SEPARATOR) != start {
+                from += 1;
+            }
+            from = (from + start).min(bytes.len());
+        }
+    }
+    to
+}
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
 impl Default for Line {
     fn default() -> Line {
         Line::new()
@@ -1029,6 +1150,7 @@ mod tests {
             object,
             offset: 0x10,
             symbol: None,
+            marked: false,
         })
     }
 
@@ -1091,6 +1213,7 @@ mod tests {
             object: &hostile,
             offset: 0x10,
             symbol: Some((&hostile, 0x4)),
+            marked: false,
         });
         let double = Report::DoubleUnmap {
             addr: 0x1000,
@@ -1142,6 +1265,7 @@ mod tests {
                 object: b"/bin/p",
                 offset: 0x10,
                 symbol: Some((b"main", 0x2)),
+                marked: false,
             }),
         };
         assert_eq!(
@@ -1194,6 +1318,7 @@ mod tests {
                 object: b"/bin/p",
                 offset: 0x8,
                 symbol: None,
+                marked: false,
             }),
         };
         assert_eq!(
@@ -1232,6 +1357,73 @@ mod tests {
         }
     }
 
+    /// A leak whose location is marked for the symbolizer, or not.
+    fn leak(marked: bool, symbol: Option<(&'static [u8], usize)>) -> Report<'static> {
+        Report::Leak {
+            addr: 0x2000,
+            len: 8192,
+            created_at: Where::Site(Site {
+                object: b"/bin/p q\n",
+                offset: 0x10,
+                symbol,
+                marked,
+            }),
+        }
+    }
+
+    #[test]
+    fn marks_carry_the_object_and_offset_and_strip_to_the_plain_line() {
+        let hex = "2f62696e2f7020710a"; // "/bin/p q\n"
+        for symbol in [None, Some((&b"main"[..], 2))] {
+            let keep = if symbol.is_some() { " (main+0x2)" } else { "" };
+            let marked = text(&leak(true, symbol), CX);
+            assert_eq!(
+                marked,
+                format!(
+                    "rmap: leak: 8192 bytes at 0x2000 still mapped at exit, created at \
+                     /bin/p q\\n+0x10\x01{hex}\x1f10\x1f{keep}\x02\n"
+                )
+            );
+            let as_json = json(&leak(true, symbol), CX);
+            assert!(
+                as_json.contains(&format!("\"offset\":\"0x10\""))
+                    && as_json.contains(&format!("\x01{hex}\x1f10\x1f\x02}}")),
+                "{as_json}"
+            );
+            assert!(
+                as_json.contains(&format!("\\u0001{hex}\\u001f10\\u001f{keep}\\u0002")),
+                "{as_json}"
+            );
+            for json_form in [false, true] {
+                let mut line = Line::new();
+                line.of(&leak(true, symbol), CX, json_form);
+                let stripped = String::from_utf8(line.strip_marks().to_vec()).unwrap();
+                let plain = if json_form {
+                    json(&leak(false, symbol), CX)
+                } else {
+                    text(&leak(false, symbol), CX)
+                };
+                assert_eq!(stripped, plain);
+            }
+        }
+    }
+
+    #[test]
+    fn a_long_object_name_goes_unmarked() {
+        let long: &'static [u8] = Box::leak(vec![b'a'; MARKED_OBJECT + 1].into_boxed_slice());
+        let report = Report::Leak {
+            addr: 0x2000,
+            len: 8192,
+            created_at: Where::Site(Site {
+                object: long,
+                offset: 0x10,
+                symbol: None,
+                marked: true,
+            }),
+        };
+        assert!(!text(&report, CX).contains('\x01'));
+    }
+
     #[test]
     fn json_names_the_fields() {
         let leak = Report::Leak {
@@ -1241,6 +1433,7 @@ mod tests {
                 object: b"/bin/\"p\"\xff",
                 offset: 0x10,
                 symbol: Some((b"main", 0x2)),
+                marked: false,
             }),
         };
         assert_eq!(

@@ -73,6 +73,34 @@ impl<T> Lock<T> {
         }
     }
 
+    /// For a signal handler: the lock if it can be had within `spins`
+    /// attempts (a thread holding it may be the one the handler stopped).
+    /// A single-threaded process's only thread is the handler's, outside
+    /// librmap when it faulted: the guard is granted without the word, as
+    /// in [`Lock::lock`].
+    pub fn try_lock_spinning(&self, spins: u32) -> Option<LockGuard<'_, T>> {
+        if sys::single_threaded() {
+            return Some(LockGuard {
+                lock: self,
+                taken: false,
+            });
+        }
+        for _ in 0..spins {
+            if self
+                .state
+                .compare_exchange(UNLOCKED, LOCKED, Ordering::Acquire, Ordering::Relaxed)
+                .is_ok()
+            {
+                return Some(LockGuard {
+                    lock: self,
+                    taken: true,
+                });
+            }
+            std::hint::spin_loop();
+        }
+        None
+    }
+
     #[cold]
     fn lock_contended(&self) {
         // Holders are usually inside one system call: spin briefly first.

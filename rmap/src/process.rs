@@ -88,6 +88,7 @@ pub fn where_of(addr: usize) -> Where<'static> {
             object,
             offset,
             symbol,
+            marked: sys::symbolizer_follows(),
         }),
         sys::CodeAt::Address(addr) => Where::Address(addr),
         sys::CodeAt::Unknown => Where::Unknown,
@@ -107,7 +108,27 @@ pub fn report(report: &Report) {
     // thread was writing a report: the handler's report is counted, not
     // written.
     if let Some(line) = take_line(false) {
-        sys::report_line(line.get().of(report, context(), json));
+        write_line(line.get(), report, json);
+    }
+}
+
+/// [`report`] from a signal handler: gives up rather than wait long for
+/// the line another thread is writing.
+fn report_from_handler(report: &Report) {
+    if let Some(finding) = report.finding() {
+        PROCESS.findings[finding.index()].fetch_add(1, Ordering::Relaxed);
+    }
+    let json = checked::settings_if_read().is_some_and(|s| s.json);
+    if let Some(line) = take_line(true) {
+        write_line(line.get(), report, json);
+    }
+}
+
+/// Writes `report` as its line; again without the symbolizer's marks if
+/// rmap-check's symbolizer turns out to be gone.
+fn write_line(line: &mut Line, report: &Report, json: bool) {
+    if !sys::report_line(line.of(report, context(), json)) {
+        sys::report_line(line.strip_marks());
     }
 }
 
@@ -259,9 +280,12 @@ pub fn note_dont_fork() {
 
 /// Runs when librmap is loaded, before any thread can be inside it.
 extern "C" fn at_load() {
+    // Before the program runs: it may close the descriptor it was given.
+    sys::take_report_socket();
     sys::at_fork(before_fork, after_fork_in_parent, after_fork_in_child);
     sys::at_exit(at_exit);
     sys::set_bus_observer(bus_seen);
+    sys::set_death_observer(dying);
     sys::set_bus_tolerator(tolerate_bus);
 }
 
@@ -473,11 +497,7 @@ fn report_loss(addr: usize, offset: i64, view: &View) {
         len: view.len,
         created_at: where_of(view.creator),
     };
-    PROCESS.findings[Finding::Lost.index()].fetch_add(1, Ordering::Relaxed);
-    if let Some(line) = take_line(true) {
-        let json = checked::settings_if_read().is_some_and(|s| s.json);
-        sys::report_line(line.get().of(&lost, context(), json));
-    }
+    report_from_handler(&lost);
     if mode == Mode::Abort {
         sys::abort();
     }
@@ -542,13 +562,7 @@ extern "C" fn bus_seen(addr: *mut c_void, write: std::ffi::c_int) {
         created_at: where_of(view.creator),
         size,
     };
-    if let Some(finding) = raised.finding() {
-        PROCESS.findings[finding.index()].fetch_add(1, Ordering::Relaxed);
-    }
-    if let Some(line) = take_line(true) {
-        let json = checked::settings_if_read().is_some_and(|s| s.json);
-        sys::report_line(line.get().of(&raised, context(), json));
-    }
+    report_from_handler(&raised);
     if mode == Mode::Abort {
         sys::abort();
     }
@@ -569,32 +583,61 @@ extern "C" fn at_exit() {
         return;
     }
     let settings = checked::settings();
-    if settings.leaks {
-        report_leaks();
-    }
-    let findings: [u64; Finding::COUNT] =
-        std::array::from_fn(|i| PROCESS.findings[i].load(Ordering::Relaxed));
-    let calls: [u64; Call::COUNT] =
-        std::array::from_fn(|i| PROCESS.calls[i].load(Ordering::Relaxed));
-    // rmap-check's own program always has its summary; the processes it
-    // starts (shells, helpers) only when they made a call or a report, and
-    // so does a program's own librmap.so beside rmap-check's preload (which
-    // holds a librmap of its own and gets the program's calls).
-    let quiet = calls.iter().chain(&findings).all(|&n| n == 0)
-        && sys::env_now(c"RMAP_CHECK_PID", |pid| {
-            pid.is_some_and(|pid| !is_decimal(pid, sys::pid()) || !libc_names())
-        });
-    if settings.summary && !quiet {
-        report(&Report::Summary {
-            calls: &calls,
-            findings: &findings,
-        });
-    }
+    let findings = last_reports(settings, false);
     if let Some(status) = settings.error_exitcode
         && findings.iter().any(|&n| n > 0)
     {
         sys::exit_now(status.into());
     }
+}
+
+/// In checked mode, when a fault is about to kill the process (from the
+/// fault handler): the leaks and the summary it would have had at exit,
+/// as valgrind gives a process a signal kills. Allocates nothing, and
+/// lists no leaks when another thread keeps the registry locked.
+extern "C" fn dying(_signal: std::ffi::c_int) {
+    if checked::mode_if_known() == Mode::Off {
+        return;
+    }
+    if let Some(settings) = checked::settings_if_read() {
+        last_reports(settings, true);
+    }
+}
+
+/// The leaks and the summary, once per process (a fault in an exit handler
+/// after librmap's comes too late for a second list); returns the counts of
+/// reports by kind.
+fn last_reports(settings: checked::Settings, in_handler: bool) -> [u64; Finding::COUNT] {
+    static DONE: AtomicBool = AtomicBool::new(false);
+    let done = DONE.swap(true, Ordering::AcqRel);
+    if settings.leaks && !done {
+        report_leaks(in_handler);
+    }
+    let findings: [u64; Finding::COUNT] =
+        std::array::from_fn(|i| PROCESS.findings[i].load(Ordering::Relaxed));
+    let calls: [u64; Call::COUNT] =
+        std::array::from_fn(|i| PROCESS.calls[i].load(Ordering::Relaxed));
+    // rmap-check's own program (its child: RMAP_CHECK_PID names rmap-check)
+    // always has its summary; the processes it starts (shells, helpers)
+    // only when they made a call or a report, and so does a program's own
+    // librmap.so beside rmap-check's preload (which holds a librmap of its
+    // own and gets the program's calls).
+    let quiet = calls.iter().chain(&findings).all(|&n| n == 0)
+        && sys::env_now(c"RMAP_CHECK_PID", |pid| {
+            pid.is_some_and(|pid| !is_decimal(pid, sys::parent_pid()) || !libc_names())
+        });
+    if settings.summary && !quiet && !done {
+        let summary = Report::Summary {
+            calls: &calls,
+            findings: &findings,
+        };
+        if in_handler {
+            report_from_handler(&summary);
+        } else {
+            report(&summary);
+        }
+    }
+    findings
 }
 
 /// Whether `text` is `n` in decimal.
@@ -618,7 +661,7 @@ fn is_decimal(text: &[u8], n: u32) -> bool {
 /// array, and each batch reported after letting go: naming where a mapping
 /// was made asks the loader (`dladdr`), whose lock a `dlopen` in another
 /// thread may hold while its constructor maps memory through librmap.
-fn report_leaks() {
+fn report_leaks(in_handler: bool) {
     const BATCH: usize = 32;
     let mut from = 0;
     loop {
@@ -626,25 +669,38 @@ fn report_leaks() {
         let mut found = 0;
         let mut more = false;
         {
-            let held = hold();
+            let held = if in_handler {
+                // A thread stopped while holding it would never let go.
+                match PROCESS.held.try_lock_spinning(10_000_000) {
+                    Some(held) => held,
+                    None => return,
+                }
+            } else {
+                hold()
+            };
             for (start, entry) in held.registry.iter_from(from) {
                 if found == BATCH {
                     more = true;
                     break;
                 }
                 from = start + 1;
-                if kernel_holds(start, &entry, &held.losses) {
+                if kernel_holds(start, &entry, &held.losses, in_handler) {
                     batch[found] = (start, entry);
                     found += 1;
                 }
             }
         }
         for &(start, entry) in &batch[..found] {
-            report(&Report::Leak {
+            let leak = Report::Leak {
                 addr: start,
                 len: entry.len,
                 created_at: where_of(entry.creator),
-            });
+            };
+            if in_handler {
+                report_from_handler(&leak);
+            } else {
+                report(&leak);
+            }
         }
         if !more {
             return;
@@ -655,11 +711,16 @@ fn report_leaks() {
 /// Whether the kernel holds `entry` at `start` as recorded: mapped
 /// throughout, with its protection, sharing and (when known) file.
 /// Costs system calls: checked mode only.
-fn kernel_holds(start: usize, entry: &Entry, losses: &Losses) -> bool {
+fn kernel_holds(start: usize, entry: &Entry, losses: &Losses, in_handler: bool) -> bool {
     let end = start + entry.len;
     let mut at = start;
     while at < end {
-        let Some(vma) = sys::kernel_vma(at, false) else {
+        let vma = if in_handler {
+            sys::kernel_vma_in_handler(at)
+        } else {
+            sys::kernel_vma(at, false)
+        };
+        let Some(vma) = vma else {
             return false;
         };
         // A lost page of a tolerant mapping is the kernel's private
@@ -755,7 +816,7 @@ pub fn ownership(held: &mut Held, start: usize, len: usize) -> Ownership {
         let Some((record_start, record)) = registry.find(at) else {
             return Ownership::NotRecorded;
         };
-        if sys::foreign_changes_possible() && !kernel_holds(record_start, &record, losses) {
+        if sys::foreign_changes_possible() && !kernel_holds(record_start, &record, losses, false) {
             registry.remove(record_start, record.len);
             found = Ownership::Stale;
         }

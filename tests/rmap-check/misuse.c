@@ -5,6 +5,7 @@
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
@@ -43,6 +44,14 @@ int main(int argc, char **argv)
 {
     if (argc == 3 && strcmp(argv[1], "past-eof") == 0) return past_eof(argv[2]);
     if (argc == 2 && strcmp(argv[1], "behind-back") == 0) return behind_back();
+    /* misuse exit N, misuse sleep N: rmap-check passes on a status and a signal. */
+    if (argc == 3 && strcmp(argv[1], "exit") == 0) return atoi(argv[2]);
+    if (argc == 3 && strcmp(argv[1], "sleep") == 0) {
+        printf("sleeping\n");
+        fflush(stdout);
+        sleep((unsigned)atoi(argv[2]));
+        return 0;
+    }
     char *page = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (page == MAP_FAILED) return perror("mmap"), 1;
     page[0] = 1;

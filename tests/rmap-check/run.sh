@@ -55,6 +55,38 @@ check "the leak names the line that mapped it" eval 'located_at leak leak "creat
 check "the write+exec mapping names its line" eval 'located_at write-exec write-exec "at"'
 check "the refused munmap returned -1 to the program (checked mode's documented refusal)" \
     grep -q "second munmap returned -1" "$work/out"
+# rmap-check's symbolizer: function and file:line after each object+offset.
+named() { # named KIND TEXT...: the report's line holds each text
+    local report
+    report=$(grep "^rmap: $1:" "$work/err" | head -n 1)
+    shift
+    for text; do [[ $report == *"$text"* ]] || return 1; done
+}
+check "each report names the function and misuse.c:LINE of its call and of where the mapping was made" \
+    eval 'named double-unmap "(main, " "misuse.c:$(line_of "double unmap")): already" "misuse.c:$(line_of "first unmap"))" &&
+          named leak "created at " "(main, " "misuse.c:$(line_of leak))" && named write-exec "misuse.c:$(line_of write-exec))" &&
+          ! grep -q "[[:cntrl:]]" <(tr -d "\n" <"$work/err")'
+cp "$bin/misuse" "$work/misuse-stripped" && strip --strip-debug "$work/misuse-stripped"
+run "$checker" "$work/misuse-stripped"
+check "without debug information: object+offset as before, and no source line" \
+    eval '[ "$(count double-unmap)" = 1 ] && named double-unmap "misuse-stripped+0x" && ! grep -q "misuse.c:" "$work/err" &&
+          ! grep -q "[[:cntrl:]]" <(tr -d "\n" <"$work/err")'
+
+echo "== rmap-check beside its program"
+run "$checker" "$bin/misuse" exit 3
+check "the program's exit status is rmap-check's (3)" eval '[ $status = 3 ]'
+"$checker" "$bin/misuse" sleep 30 >"$work/out" 2>"$work/err" &
+launcher=$!
+for _ in $(seq 100); do grep -q "sleeping" "$work/out" && break; sleep 0.05; done
+kill -TERM $launcher
+wait $launcher
+status=$?
+check "SIGTERM sent to rmap-check reaches the program, which it dies of; rmap-check says its summary was lost and dies of it too" \
+    eval '[ $status = 143 ] && grep -q "was killed by signal 15 .* before librmap could list its leaks and summary" "$work/err"'
+run "$checker" sh -c '"$1" sleep 30 & echo $! >"$2"' - "$bin/misuse" "$work/background"
+check "a process the program leaves running does not keep rmap-check waiting" \
+    eval '[ $status = 0 ] && kill -0 "$(cat "$work/background")"'
+kill "$(cat "$work/background")" 2>/dev/null
 
 echo "== options"
 run "$checker" --leaks=no "$bin/misuse"
@@ -82,7 +114,7 @@ run "$checker" --version
 check "--version prints rmap-check's version" eval '[ $status = 0 ] && grep -q "^rmap-check [0-9]" "$work/out"'
 
 run "$checker" --json --error-exitcode=9 "$bin/misuse"
-check "--json: one JSON object per line (double-unmap, write-exec, leak, summary), each with its fields" \
+check "--json: one JSON object per line (double-unmap, write-exec, leak, summary), each with its fields and its function, file and line" \
     eval '[ $status = 9 ] && "$python" -c "
 import json, sys
 kinds = []
@@ -92,16 +124,20 @@ for line in open(sys.argv[1]):
     if o[\"kind\"] != \"summary\":
         where = o.get(\"caller\") or o.get(\"created_by\")
         assert where[\"object\"].endswith(\"/misuse\") and where[\"offset\"].startswith(\"0x\")
+        assert where[\"function\"] == \"main\" and where[\"file\"].endswith(\"/misuse.c\"), where
+        assert where[\"line\"] == int(sys.argv[2 + [\"double-unmap\", \"leak\", \"write-exec\"].index(o[\"kind\"])]), where
+        assert \"misuse.c:%d)\" % where[\"line\"] in o[\"message\"], o[\"message\"]
     kinds.append(o[\"kind\"])
 assert sorted(kinds) == [\"double-unmap\", \"leak\", \"summary\", \"write-exec\"], kinds
-" "$work/err"'
+" "$work/err" "$(line_of "double unmap")" "$(line_of leak)" "$(line_of write-exec)"'
 
 echo "== a page past the end of a file, touched"
 head -c 100 /dev/zero >"$work/short"
 run bash -c '"$@"; exit $?' - "$checker" "$bin/misuse" past-eof "$work/short"
-check "the read past the end of the file: the beyond-eof report (naming the mmap line), then SIGBUS" \
-    eval '[ $status = 135 ] && [ "$(grep -c "^rmap: " "$work/err")" = 1 ] && grep -q "^rmap: beyond-eof: 0x[0-9a-f]* touched, file offset 4096 of the mapping mmap(" "$work/err" &&
-          located_at beyond-eof "past eof" "created at"'
+check "the read past the end of the file: the beyond-eof report (naming the mmap line), its leak and summary, then SIGBUS" \
+    eval '[ $status = 135 ] && [ "$(grep -c "^rmap: " "$work/err")" = 3 ] && grep -q "^rmap: beyond-eof: 0x[0-9a-f]* touched, file offset 4096 of the mapping mmap(" "$work/err" &&
+          located_at beyond-eof "past eof" "created at" && named beyond-eof "misuse.c:$(line_of "past eof"))" &&
+          named leak "misuse.c:$(line_of "past eof"))" && summary_of | grep -q "1 call (mmap 1), 2 reports (leak 1, beyond-eof 1)"'
 
 echo "== a mapping replaced behind the C library's back"
 run "$checker" "$bin/misuse" behind-back

@@ -1,27 +1,38 @@
 //! rmap-check: runs an unmodified, dynamically linked program with its
 //! mapping calls routed to librmap in checked mode.
 //!
-//! This launcher only sets the environment and executes the program: the
-//! work is done by librmap_check.so (preload.c beside this file), which the
-//! dynamic linker loads into the program through `LD_PRELOAD`, and which
-//! reads the `RMAP_CHECK*` variables set here. Children inherit the
+//! The work is done by librmap_check.so (preload.c beside this file), which
+//! the dynamic linker loads into the program through `LD_PRELOAD`, and
+//! which reads the `RMAP_CHECK*` variables set here. Children inherit the
 //! environment, so they are checked too unless `--trace-children=no`.
 //!
-//! A package of its own with no dependencies (the standard library only: a
-//! few options do not warrant an argument parser), so that building it
-//! never rebuilds librmap.
+//! This launcher starts the program and stays beside it, as its parent:
+//! every checked process sends its reports through one socket
+//! (`RMAP_CHECK_REPORT_FD`), and this process names the function and
+//! `file:line` of each location (symbolize.rs) before it prints them, so
+//! that the program itself never reads debug information. It passes on the
+//! signals sent to it, and ends as the program ended (its exit status, or
+//! the signal that killed it).
+//!
+//! Dependencies: `addr2line` and `object` (reading DWARF is theirs, not
+//! ours), `libc` (the socket, signals); no argument parser, since a few
+//! options do not warrant one. Building it never rebuilds librmap.
 
 #![deny(unsafe_op_in_unsafe_fn)]
-#![forbid(unsafe_code)]
+
+mod symbolize;
 
 use std::ffi::{OsStr, OsString};
 use std::fs::File;
-use std::io::Read;
+use std::io::{Read, Write};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
-use std::os::unix::process::CommandExt;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
-use std::process::{Command, exit};
+use std::process::{Child, Command, exit};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 const PRELOAD: &str = "librmap_check.so";
 
@@ -305,12 +316,277 @@ fn main() {
     for (name, value) in &settings.env {
         command.env(name, value);
     }
-    // The program keeps this process's id (exec): its summary is always shown.
+    // The program is this process's child: its summary is always shown.
     command.env("RMAP_CHECK_PID", std::process::id().to_string());
-    let error = command.exec();
-    eprintln!(
-        "rmap-check: cannot run {}: {error}",
-        Path::new(&settings.program).display()
+    let output = report_output(&settings);
+    let (reports, for_program) = report_socket();
+    command.env(
+        "RMAP_CHECK_REPORT_FD",
+        format!("{}:{}", for_program.as_raw_fd(), inode(&for_program)),
     );
-    exit(127)
+    let (forwarded, before) = block_signals();
+    // The program starts with the mask this process was started with.
+    // SAFETY: between fork and exec only pthread_sigmask runs, which is
+    // async-signal-safe; `before` is a copy moved into the closure.
+    unsafe {
+        command.pre_exec(move || {
+            libc::pthread_sigmask(libc::SIG_SETMASK, &before, std::ptr::null_mut());
+            Ok(())
+        })
+    };
+    let child = match command.spawn() {
+        Ok(child) => child,
+        Err(error) => {
+            eprintln!(
+                "rmap-check: cannot run {}: {error}",
+                Path::new(&settings.program).display()
+            );
+            exit(127)
+        }
+    };
+    drop(for_program);
+    let ended = std::sync::Arc::new(AtomicBool::new(false));
+    let reader = {
+        let ended = ended.clone();
+        std::thread::spawn(move || print_reports(reports, output, &ended))
+    };
+    let pid = child.id();
+    let status = supervise(child, &forwarded);
+    ended.store(true, Ordering::Release);
+    let (summaries, mut output) = reader
+        .join()
+        .unwrap_or_else(|_| (Vec::new(), report_output(&settings)));
+    // A signal librmap cannot see coming (SIGKILL, or one the program
+    // leaves at its default action) ends the program before its summary:
+    // say so, rather than leave the reader to wonder.
+    if let Some(signal) = status.signal()
+        && !summaries.contains(&pid)
+        && settings
+            .env
+            .iter()
+            .any(|(name, value)| *name == "RMAP_CHECK_SUMMARY" && value == "yes")
+    {
+        let _ = writeln!(
+            output,
+            "rmap-check: {} (pid {pid}) was killed by signal {signal} ({}) before librmap could list its leaks and summary",
+            Path::new(&settings.program).display(),
+            signal_name(signal)
+        );
+    }
+    match (status.code(), status.signal()) {
+        (Some(code), _) => exit(code),
+        (None, Some(signal)) => die_of(signal),
+        (None, None) => exit(1),
+    }
+}
+
+/// Where reports go: the --log-file (appended to, as the preload would),
+/// else this process's stderr, the program's first one.
+fn report_output(settings: &Settings) -> Box<dyn Write + Send> {
+    let log = settings
+        .env
+        .iter()
+        .find(|(name, _)| *name == "RMAP_CHECK_LOG");
+    if let Some((_, path)) = log {
+        match std::fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(path)
+        {
+            Ok(file) => return Box::new(file),
+            Err(error) => eprintln!(
+                "rmap-check: --log-file={} cannot be opened ({error}); reports go to stderr",
+                Path::new(path).display()
+            ),
+        }
+    }
+    Box::new(std::io::stderr())
+}
+
+/// A SOCK_SEQPACKET pair: this process reads one end; the program, and
+/// every process it starts, inherit the other (each report one message, so
+/// lines of different processes never interleave).
+fn report_socket() -> (OwnedFd, OwnedFd) {
+    let mut fds = [-1; 2];
+    // SAFETY: socketpair fills the two descriptors when it returns 0.
+    if unsafe {
+        libc::socketpair(
+            libc::AF_UNIX,
+            libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC,
+            0,
+            fds.as_mut_ptr(),
+        )
+    } != 0
+    {
+        fail(&format!(
+            "cannot make the report socket: {}",
+            std::io::Error::last_os_error()
+        ));
+    }
+    // SAFETY: both descriptors are new and ours alone.
+    let (ours, theirs) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    // The program's end survives exec: clear its close-on-exec flag (this
+    // process starts no other child).
+    // SAFETY: a descriptor we own.
+    unsafe { libc::fcntl(theirs.as_raw_fd(), libc::F_SETFD, 0) };
+    (ours, theirs)
+}
+
+fn inode(fd: &OwnedFd) -> u64 {
+    let file = fd.try_clone().map(File::from);
+    file.and_then(|f| f.metadata()).map_or(0, |m| m.ino())
+}
+
+/// The signals passed on to the program when sent to this process (and
+/// SIGCHLD), blocked here and taken with sigwaitinfo.
+const FORWARDED: [libc::c_int; 8] = [
+    libc::SIGHUP,
+    libc::SIGINT,
+    libc::SIGQUIT,
+    libc::SIGTERM,
+    libc::SIGUSR1,
+    libc::SIGUSR2,
+    libc::SIGALRM,
+    libc::SIGCHLD,
+];
+
+/// Blocks [`FORWARDED`]; returns that set and the mask before.
+fn block_signals() -> (libc::sigset_t, libc::sigset_t) {
+    // SAFETY: sigset_t is plain data, filled by sigemptyset and pthread_sigmask.
+    let (mut set, mut before): (libc::sigset_t, libc::sigset_t) = unsafe { std::mem::zeroed() };
+    // SAFETY: valid sets; the reader thread, started later, inherits the mask.
+    unsafe {
+        libc::sigemptyset(&mut set);
+        for signal in FORWARDED {
+            libc::sigaddset(&mut set, signal);
+        }
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, &mut before);
+    }
+    (set, before)
+}
+
+/// Waits for the program to end, passing on what is sent to this process
+/// with kill (a terminal's SIGINT or SIGQUIT reaches the program itself,
+/// as the whole foreground group gets it: not sent twice).
+fn supervise(mut child: Child, set: &libc::sigset_t) -> std::process::ExitStatus {
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            return status;
+        }
+        // SAFETY: siginfo_t is plain data; sigwaitinfo fills it.
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        // SAFETY: a valid set and out-parameter.
+        let signal = unsafe { libc::sigwaitinfo(set, &mut info) };
+        if signal <= 0 || signal == libc::SIGCHLD || info.si_code == libc::SI_KERNEL {
+            continue;
+        }
+        // SAFETY: kill has no memory arguments.
+        unsafe { libc::kill(child.id() as libc::pid_t, signal) };
+    }
+}
+
+fn signal_name(signal: libc::c_int) -> String {
+    // SAFETY: strsignal returns a string valid until the next call; copied at once.
+    let text = unsafe { libc::strsignal(signal) };
+    if text.is_null() {
+        return format!("signal {signal}");
+    }
+    // SAFETY: a NUL-terminated string from the C library.
+    unsafe { std::ffi::CStr::from_ptr(text) }
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// The process a summary line is about (`rmap: summary: pid N:` or JSON's
+/// `{"kind":"summary","pid":N`).
+fn summary_pid(line: &[u8]) -> Option<u32> {
+    let text = std::str::from_utf8(line).ok()?;
+    let rest = text
+        .strip_prefix("rmap: summary: pid ")
+        .or_else(|| text.strip_prefix("{\"kind\":\"summary\",\"pid\":"))?;
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().ok()
+}
+
+/// Reads reports until every checked process has closed its end, or until
+/// the program has ended and none has come for a moment (a process it left
+/// running then writes its own reports, without the source lines). Returns
+/// the processes whose summary came, and the output.
+type Printed = (Vec<u32>, Box<dyn Write + Send>);
+
+fn print_reports(
+    socket: OwnedFd,
+    mut output: Box<dyn Write + Send>,
+    ended: &AtomicBool,
+) -> Printed {
+    let mut summaries = Vec::new();
+    let mut symbolizer = symbolize::Symbolizer::default();
+    let mut buffer = vec![0u8; 64 * 1024];
+    let mut quiet_since: Option<Instant> = None;
+    loop {
+        let mut poll = libc::pollfd {
+            fd: socket.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd.
+        let ready = unsafe { libc::poll(&mut poll, 1, 50) };
+        if ready == 0 {
+            if ended.load(Ordering::Acquire) {
+                let since = *quiet_since.get_or_insert_with(Instant::now);
+                if since.elapsed() > Duration::from_millis(200) {
+                    return (summaries, output);
+                }
+            }
+            continue;
+        }
+        quiet_since = None;
+        // SAFETY: the buffer is valid for its length.
+        let n = unsafe {
+            libc::recv(
+                socket.as_raw_fd(),
+                buffer.as_mut_ptr().cast(),
+                buffer.len(),
+                libc::MSG_DONTWAIT,
+            )
+        };
+        match n {
+            0 => return (summaries, output), // every sender closed its end
+            n if n < 0 => {
+                let error = std::io::Error::last_os_error();
+                if error.kind() != std::io::ErrorKind::WouldBlock
+                    && error.kind() != std::io::ErrorKind::Interrupted
+                {
+                    return (summaries, output);
+                }
+            }
+            n => {
+                summaries.extend(summary_pid(&buffer[..n as usize]));
+                let line = symbolizer.rewrite(&buffer[..n as usize]);
+                let _ = output.write_all(&line);
+                let _ = output.flush();
+            }
+        }
+    }
+}
+
+/// Ends this process as the program ended: killed by `signal` (without a
+/// core file of its own), or, if that signal does not kill, 128 + signal.
+fn die_of(signal: libc::c_int) -> ! {
+    let _ = std::io::stderr().flush();
+    // SAFETY: plain system calls on this process.
+    unsafe {
+        let no_core = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        libc::setrlimit(libc::RLIMIT_CORE, &no_core);
+        libc::signal(signal, libc::SIG_DFL);
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, signal);
+        libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
+        libc::raise(signal);
+    }
+    exit(128 + signal)
 }

@@ -76,6 +76,7 @@ pub const O_CLOEXEC: c_int = 0o200_0000;
 pub const O_PATH: c_int = 0o1000_0000;
 pub const F_GETFL: c_int = 3;
 pub const F_DUPFD_CLOEXEC: c_int = 1030;
+pub const MSG_NOSIGNAL: c_int = 0x4000;
 pub const F_GET_SEALS: c_int = 1034;
 pub const F_SEAL_SHRINK: c_int = 0x2;
 pub const F_SEAL_WRITE: c_int = 0x8;
@@ -192,6 +193,8 @@ unsafe extern "C" {
     pub fn close(fd: c_int) -> c_int;
     pub fn read(fd: c_int, buf: *mut c_void, count: usize) -> isize;
     pub fn write(fd: c_int, buf: *const c_void, count: usize) -> isize;
+    pub fn send(fd: c_int, buf: *const c_void, len: usize, flags: c_int) -> isize;
+    pub fn getppid() -> c_int;
     pub fn fstat(fd: c_int, buf: *mut Stat) -> c_int;
     pub fn stat(path: *const c_char, buf: *mut Stat) -> c_int;
     pub fn statfs(path: *const c_char, buf: *mut StatFs) -> c_int;

@@ -793,10 +793,26 @@ fn parse_maps_line(line: &str) -> Option<KernelVma> {
 }
 
 /// Writes one report line (with its newline) with a single write(2), so
-/// lines from different threads do not interleave: to the log set by
-/// [`set_report_log`], else stderr. Allocates nothing and reads no
-/// environment, so a signal handler may call it.
-pub fn report_line(line: &[u8]) {
+/// lines from different threads do not interleave: to rmap-check's
+/// symbolizer when [`take_report_socket`] found it, else to the log set by
+/// [`set_report_log`], else stderr. False when the symbolizer is gone
+/// (rmap-check ended before this process): nothing was written, and the
+/// line is to be written again without the symbolizer's marks. Allocates
+/// nothing and reads no environment, so a signal handler may call it.
+pub fn report_line(line: &[u8]) -> bool {
+    let socket = REPORT_SOCKET.load(Ordering::Relaxed);
+    if socket >= 0 {
+        // One message of the socket's (SOCK_SEQPACKET): lines of processes
+        // sharing it never interleave. MSG_NOSIGNAL: no SIGPIPE once
+        // rmap-check is gone.
+        // SAFETY: the buffer is valid for its length.
+        let sent = unsafe { c::send(socket, line.as_ptr().cast(), line.len(), c::MSG_NOSIGNAL) };
+        if sent == line.len() as isize {
+            return true;
+        }
+        REPORT_SOCKET.store(-1, Ordering::Relaxed);
+        return false;
+    }
     let fd = match LOG.load(Ordering::Relaxed) {
         fd if fd >= 0 => fd,
         // SAFETY: no arguments; interposed.c answers a descriptor (fstat only):
@@ -804,6 +820,62 @@ pub fn report_line(line: &[u8]) {
         _ => unsafe { rmap_sys_report_stderr() },
     };
     write_all(fd, line);
+    true
+}
+
+/// rmap-check's symbolizer, reached through the socket it passes its
+/// program (`RMAP_CHECK_REPORT_FD=FD:INODE`, inherited by the processes
+/// the program starts): a private copy of that descriptor above those
+/// programs use, taken when librmap loads (a program may close the number
+/// it was given). -1: none.
+static REPORT_SOCKET: AtomicI32 = AtomicI32::new(-1);
+
+/// Takes rmap-check's report socket, when the environment names one that
+/// this process holds (the same socket: a program that closed the number
+/// may have reused it).
+pub fn take_report_socket() {
+    let Some(value) = env_var("RMAP_CHECK_REPORT_FD") else {
+        return;
+    };
+    let text = String::from_utf8_lossy(&value);
+    let Some((fd, ino)) = text.split_once(':') else {
+        return;
+    };
+    let (Ok(fd), Ok(ino)) = (fd.parse::<c_int>(), ino.parse::<u64>()) else {
+        return;
+    };
+    let mut st = std::mem::MaybeUninit::<c::Stat>::uninit();
+    // SAFETY: fstat fills the buffer when it returns 0.
+    if fd < 0 || unsafe { c::fstat(fd, st.as_mut_ptr()) } != 0 {
+        return;
+    }
+    // SAFETY: initialized by the successful fstat.
+    let st = unsafe { st.assume_init() };
+    if st.st_mode & c::S_IFMT != c::S_IFSOCK || st.st_ino != ino {
+        return;
+    }
+    // SAFETY: copies a descriptor this process holds.
+    let copy = unsafe { c::fcntl(fd, c::F_DUPFD_CLOEXEC, 100) };
+    if copy >= 0
+        && REPORT_SOCKET
+            .compare_exchange(-1, copy, Ordering::Relaxed, Ordering::Relaxed)
+            .is_err()
+    {
+        // SAFETY: our own copy, never handed out.
+        unsafe { c::close(copy) };
+    }
+}
+
+/// Whether report lines go to rmap-check's symbolizer, which reads the
+/// marks in them (see `checked::Site::marked`).
+pub fn symbolizer_follows() -> bool {
+    REPORT_SOCKET.load(Ordering::Relaxed) >= 0
+}
+
+/// This process's parent's id.
+pub fn parent_pid() -> u32 {
+    // SAFETY: no arguments.
+    unsafe { c::getppid() as u32 }
 }
 
 fn write_all(fd: c_int, mut bytes: &[u8]) {

@@ -83,6 +83,7 @@ unsafe extern "C" {
     fn rmap_sys_sigmask(how: c_int, set: *const SigSet, old: *mut SigSet, process: c_int) -> c_int;
     fn rmap_sys_hold_actions();
     fn rmap_sys_set_bus_observer(observer: extern "C" fn(*mut c_void, c_int));
+    fn rmap_sys_set_death_observer(observer: extern "C" fn(c_int));
     fn rmap_sys_set_bus_tolerator(tolerator: extern "C" fn(*mut c_void, c_int) -> c_int);
     fn rmap_sys_release_actions();
     fn rmap_sys_faulted_again(page: usize, generation: u64) -> c_int;
@@ -95,6 +96,15 @@ unsafe extern "C" {
 pub fn set_bus_observer(observer: extern "C" fn(*mut c_void, c_int)) {
     // SAFETY: stores a function pointer valid for the process lifetime.
     unsafe { rmap_sys_set_bus_observer(observer) };
+}
+
+/// Has the fault handler call `observer` with the signal when a fault it
+/// passes on is about to kill the process (the program's action for it is
+/// SIG_DFL or SIG_IGN), just before. The observer runs in the signal
+/// handler.
+pub fn set_death_observer(observer: extern "C" fn(c_int)) {
+    // SAFETY: stores a function pointer valid for the process lifetime.
+    unsafe { rmap_sys_set_death_observer(observer) };
 }
 
 /// Has the fault handler ask `tolerator` first about every SIGBUS raised by

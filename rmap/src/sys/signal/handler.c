@@ -227,17 +227,39 @@ static void default_action(int sig, siginfo_t *info)
         raise(sig);
 }
 
+/* Called (in the handler) when a fault of this thread's is about to kill
+ * the process (the program's action is SIG_DFL or SIG_IGN): checked mode
+ * lists the leaks and the summary first. */
+typedef void death_observer_fn(int sig);
+static _Atomic(death_observer_fn *) death_observer;
+void rmap_sys_set_death_observer(death_observer_fn *observer)
+{
+    atomic_store_explicit(&death_observer, observer, memory_order_release);
+}
+
+static void fatal_fault(int sig, siginfo_t *info)
+{
+    death_observer_fn *observer = atomic_load_explicit(&death_observer, memory_order_acquire);
+    if (observer != NULL) observer(sig);
+    default_action(sig, info);
+}
+
 static void chain(int sig, siginfo_t *info, void *context)
 {
     struct sigaction handler = read_previous(sig);
     if (handler.sa_handler == SIG_IGN) {
         /* Sent signals and notices stay ignored; a fault cannot be ignored
          * (the kernel forces the default action), so it still kills. */
-        if (synchronous(sig, info)) default_action(sig, info);
+        if (synchronous(sig, info)) fatal_fault(sig, info);
         return;
     }
     if (handler.sa_handler == SIG_DFL) {
-        default_action(sig, info);
+        /* Only a fault is observed: a sent signal may have interrupted
+         * this thread inside librmap. */
+        if (synchronous(sig, info))
+            fatal_fault(sig, info);
+        else
+            default_action(sig, info);
         return;
     }
     /* The handler may leave with longjmp, keeping SIGBUS or SIGSEGV blocked
