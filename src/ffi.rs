@@ -1696,7 +1696,9 @@ pub unsafe extern "C" fn rmap_foreach(
 /// text line, and the fields of its kind: `call`, `address` and `length`
 /// of the call's range, `caller`, `created_by` and `unmapped_by` as
 /// `{"object", "offset", "symbol", "symbol_offset"}` (`{"address"}` when no
-/// object contains the code, null when it is unknown), `stale`,
+/// object contains the code, null when it is unknown; under rmap-check(1)
+/// also `function`, `file` and `line` from the object's debug
+/// information), `stale`,
 /// `fault_address`, `file_offset`, `file_size`, `first_bad_offset`; the
 /// summary's `calls` and `reports` by name); `RMAP_CHECK_LEAKS=no` leaves
 /// out the leak lines; `RMAP_CHECK_SUMMARY=yes` adds one line at exit,

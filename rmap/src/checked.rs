@@ -1386,7 +1386,7 @@ mod tests {
             );
             let as_json = json(&leak(true, symbol), CX);
             assert!(
-                as_json.contains(&format!("\"offset\":\"0x10\""))
+                as_json.contains("\"offset\":\"0x10\"")
                     && as_json.contains(&format!("\x01{hex}\x1f10\x1f\x02}}")),
                 "{as_json}"
             );

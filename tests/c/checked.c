@@ -218,9 +218,11 @@ static int no_space_write_is_reported_as_such(void)
     snprintf(want, sizeof want, "rmap: no-space: %p written, file offset %zu of the mapping rmap_map(", p,
              2 * PG + 123);
     int ok = check(WIFSIGNALED(r.status) && WTERMSIG(r.status) == SIGBUS, "the program still dies of SIGBUS");
-    ok &= check(strncmp(r.err, want, strlen(want)) == 0 && count_lines(r.err, "rmap: ") == 1 &&
+    ok &= check(strncmp(r.err, want, strlen(want)) == 0 && count_lines(r.err, "rmap: no-space: ") == 1 &&
                     strstr(r.err, ": the file system has no space left to fill this hole of the file (SIGBUS;"),
-                "one no-space line, naming the byte's file offset");
+                "one no-space line first, naming the byte's file offset");
+    ok &= check(count_lines(r.err, "rmap: ") == 2 && count_lines(r.err, "rmap: leak: ") == 1,
+                "then, as the fault kills it, the process's leak: its mapping");
     return ok ? 0 : 1;
 }
 
@@ -235,8 +237,12 @@ static int touching_past_eof_is_reported_before_sigbus(void)
              (void *)((char *)p + PG + 10), PG + 10, p, 2 * PG);
     int ok = check(WIFSIGNALED(r.status) && WTERMSIG(r.status) == SIGBUS, "the program still dies of SIGBUS");
     ok &= check(strstr(r.out, "still alive") == NULL, "nothing after the touch ran");
-    ok &= check(strncmp(r.err, want, strlen(want)) == 0 && count_lines(r.err, "rmap: ") == 1,
+    ok &= check(strncmp(r.err, want, strlen(want)) == 0 && count_lines(r.err, "rmap: beyond-eof: ") == 1,
                 "one beyond-eof line first, naming the faulting address, the byte's file offset and the mapping");
+    char leak[256];
+    snprintf(leak, sizeof leak, "\nrmap: leak: %zu bytes at %p still mapped at exit, created at ", 2 * PG, p);
+    ok &= check(count_lines(r.err, "rmap: ") == 2 && strstr(r.err, leak) != NULL,
+                "then, as the fault kills it, the process's leak: that mapping (as valgrind lists a killed process's)");
     ok &= check(strstr(r.err, ": the file is 100 bytes long (SIGBUS; the program's own action follows)\n") != NULL,
                 "it gives the file's size");
     /* The creation site: the rmap_map line of the scenario. */
