@@ -6,7 +6,8 @@
 # Usage: tools/rmap_sys_bindings.sh check|update
 set -euo pipefail
 cd "$(dirname "$0")/.."
-out=$(cargo build --locked -q --manifest-path bindings/rust/rmap-sys/Cargo.toml --features bindgen \
+# Not quiet: the first build of bindgen takes ~10 s, its progress shows.
+out=$(cargo build --locked --manifest-path bindings/rust/rmap-sys/Cargo.toml --features bindgen \
     --target-dir target/rmap-sys-bindgen --message-format json | python3 -c '
 import json, sys
 for line in sys.stdin:
