@@ -43,7 +43,9 @@ Runs PROGRAM with every mmap, mmap64, munmap, msync, mprotect, madvise,
 mremap, mlock, munlock and mincore call it makes through the C library
 checked by librmap: unmaps of memory it does not own, double unmaps,
 write+exec mappings, mappings past the end of a file, and mappings still
-held at exit are reported with the calling location.
+held at exit are reported with the calling location (its function and
+file:line when the program has debug information). rmap-check stays beside
+the program, passes on the signals sent to it, and exits as it did.
 
 options:
   --log-file=FILE        append reports to FILE instead of stderr
