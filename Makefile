@@ -65,7 +65,7 @@ say = @printf '== %s\n' "$(1)"
 
 .PHONY: all lib cargo-ready checker checker-check bindings-check python-check python-dist rmap-sys-check rmap-sys-bindings \
         cpp-check bench \
-        install uninstall install-check abi-check header header-check man man-check docs-check layers-check \
+        install uninstall install-check abi-check abi-update header header-check man man-check docs-check layers-check \
         readme-check demo check tree-before lint test c-check fuzz fuzz-python check-asan check-valgrind check-long clean
 
 all: lib checker
@@ -368,11 +368,36 @@ uninstall:
 		"$(if $(filter command line environment,$(origin PREFIX) $(origin DESTDIR)),$(DESTDIR)$(PREFIX))"
 
 # The exported symbols are exactly abi/symbols.txt: an API change is a deliberate edit there.
-abi-check: lib
+# The ABI as a C caller sees it, layouts included: a probe library built
+# with -g holds, for every exported name, a pointer of that function's type
+# (from rmap.h, and <signal.h> for the C library's names librmap exports);
+# libabigail's abidw describes it, abi/rmap.abi is that description
+# committed, and abidiff fails on any change of a signature or of a struct
+# it reaches (header-check ties rmap.h to src/ffi.rs). After a deliberate
+# change: make abi-update.
+target/abi/probe.c: abi/symbols.txt
+	@mkdir -p $(@D)
+	@{ echo '#define _GNU_SOURCE'; echo '#include <signal.h>'; echo '#include <rmap.h>'; \
+		sed 's/.*/__typeof__(&) *abi_&;/' $<; } >$@
+
+target/abi/probe.so: target/abi/probe.c include/rmap.h
+	@$(CC) -std=gnu11 -g -shared -fPIC -Iinclude -o $@ $<
+
+abi-check: lib target/abi/probe.so
 	@nm -D --defined-only $(LIB) | awk '{print $$3}' | sort >target/symbols.txt
 	@if diff -u abi/symbols.txt target/symbols.txt; then \
 		echo "ok   abi: librmap.so exports exactly the $$(wc -l <abi/symbols.txt) symbols of abi/symbols.txt"; \
 	else echo "FAIL abi: exported symbols differ from abi/symbols.txt"; exit 1; fi
+	@tools/system_programs.sh ensure abigail-tools
+	@if ! command -v abidiff >/dev/null; then \
+		tools/system_programs.sh skip "the ABI's types and layouts against abi/rmap.abi" "abidiff (package abigail-tools)"; \
+	elif abidiff --no-show-locs abi/rmap.abi target/abi/probe.so >target/abi/abidiff.txt; then \
+		echo "ok   abi: every signature and struct layout the $$(wc -l <abi/symbols.txt) symbols reach is abi/rmap.abi's (abidiff)"; \
+	else sed 's/^/     /' target/abi/abidiff.txt; \
+		echo "FAIL abi: the ABI changed (above); if on purpose: make abi-update, and see docs/install.md on the SONAME"; exit 1; fi
+
+abi-update: target/abi/probe.so
+	@abidw --no-corpus-path --no-show-locs $< >abi/rmap.abi && echo "wrote abi/rmap.abi"
 
 install-check: lib checker
 	$(call say,install: make install into a staging folder$(,) programs built there with pkg-config$(,) make uninstall)

@@ -82,13 +82,8 @@ def system_programs_table():
     table = re.search(r"^TABLE='\n(.*?)^'", text, flags=re.S | re.M).group(1)
     found = {}
     for line in table.splitlines():
-        words = line.split()
-        programs = []
-        for word in words[1:]:
-            if not re.fullmatch(r"[a-z0-9_+]+", word) or word == "rmap-check":
-                break
-            programs.append(word)
-        found[words[0]] = programs
+        package, programs, _cases = (field.strip() for field in line.split("|"))
+        found[package] = programs.split()
     return found
 
 

@@ -9,15 +9,16 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-# package      programs it gives         the cases that need them
+# package     | programs it gives        | the cases that need them
 TABLE='
-lmdb-utils     mdb_load mdb_stat mdb_dump rmap-check on LMDB (tests/rmap-check/run.sh)
-sqlite3        sqlite3                    rmap-check on sqlite3 (tests/rmap-check/run.sh)
-clang          clang++                    rmap.hpp built with clang++ (make cpp-check)
+lmdb-utils    | mdb_load mdb_stat mdb_dump | rmap-check on LMDB (tests/rmap-check/run.sh)
+sqlite3       | sqlite3                   | rmap-check on sqlite3 (tests/rmap-check/run.sh)
+clang         | clang++                   | rmap.hpp built with clang++ (make cpp-check)
+abigail-tools | abidw abidiff             | the types and layouts of the ABI (make abi-check)
 '
 SKIPPED=target/skipped-cases
 
-programs_of() { awk -v p="$1" '$1 == p { for (i = 2; i <= NF && $i ~ /^[a-z0-9_+]+$/ && $i != "rmap-check"; i++) print $i }' <<<"$TABLE"; }
+programs_of() { awk -F'|' -v p="$1" '{ gsub(/ /, "", $1) } $1 == p { n = split($2, w, " "); for (i = 1; i <= n; i++) print w[i] }' <<<"$TABLE"; }
 
 missing_of() {
 	local program
