@@ -388,6 +388,7 @@ target/abi/probe.so: target/abi/probe.c include/rmap.h
 
 abi-check: lib target/abi/probe.so
 	@nm -D --defined-only $(LIB) | awk '{print $$3}' | sort >target/symbols.txt
+	@tools/check_versions.sh
 	@if diff -u abi/symbols.txt target/symbols.txt; then \
 		echo "ok   abi: librmap.so exports exactly the $$(wc -l <abi/symbols.txt) symbols of abi/symbols.txt"; \
 	else echo "FAIL abi: exported symbols differ from abi/symbols.txt"; exit 1; fi
