@@ -269,7 +269,7 @@ rmap-sys-check: lib $(VENV)/.ready
 	@LIBCLANG_PATH="$(LIBCLANG_PATH)" bash tools/rmap_sys_bindings.sh check
 	$(call say,Rust users: fresh projects on rmap and on rmap-sys (plain cargo run)$(,) the memmap2 port)
 	@bash tools/rust_users_check.sh
-	$(call say,memmap2 0.9.12's own tests and documentation examples against rmap (from its crates.io package))
+	$(call say,memmap2 0.9.12's own tests and documentation examples against librmap (from its crates.io package))
 	@$(PYTHON) tools/memmap2_suite.py .
 
 rmap-sys-bindings: lib $(VENV)/.ready
@@ -516,7 +516,7 @@ lint: cargo-ready
 	@$(CARGO) fmt --check --manifest-path tools/header/Cargo.toml
 	@$(CARGO) fmt --check --manifest-path tools/rmap-check/Cargo.toml
 	@$(CARGO) clippy --locked --workspace --all-targets -- -D warnings
-	@$(CARGO) clippy --locked -p rmap --all-targets -- -D warnings
+	@$(CARGO) clippy --locked -p librmap --all-targets -- -D warnings
 	@$(CARGO) clippy --locked --manifest-path tools/header/Cargo.toml --target-dir target/header-tool -- -D warnings
 	@$(CARGO) clippy --locked --manifest-path tools/rmap-check/Cargo.toml --target-dir target/checker --all-targets -- -D warnings
 

@@ -4,7 +4,7 @@
 //!
 //! Every exported function is in `ffi`, and nothing else is here: each
 //! marshals C types, runs its body in the one panic guard and sets errno as
-//! its last step, over the operations of the Rust crate `rmap` (in
+//! its last step, over the operations of the Rust crate `librmap` (in
 //! `rmap/`), which it reaches through that crate's `c-library` feature.
 //! docs/architecture.md has the layers, and `make check` enforces them.
 

@@ -49,7 +49,7 @@ def clean_build_ms(folder):
 
 
 def main():
-    ours = project("bench-uses-rmap", "rmap", f'rmap = {{ path = "{ROOT / "rmap"}" }}')
+    ours = project("bench-uses-rmap", "librmap", f'librmap = {{ path = "{ROOT / "rmap"}" }}')
     theirs = project("bench-uses-memmap2", "memmap2", 'memmap2 = "=0.9.12"')
     clean_build_ms(ours), clean_build_ms(theirs)  # warm-up: downloads, the OS's caches
     a, b = [], []

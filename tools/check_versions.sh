@@ -17,7 +17,7 @@ field() { sed -n "s/^version = \"\(.*\)\"/\1/p" "$1" | head -n 1; }
 stated bindings/rust/rmap-sys/Cargo.toml "$(field bindings/rust/rmap-sys/Cargo.toml)"
 stated tools/rmap-check/Cargo.toml "$(field tools/rmap-check/Cargo.toml)"
 stated bindings/python/pyproject.toml "$(field bindings/python/pyproject.toml)"
-for package in rmap librmap; do
+for package in librmap librmap-ffi; do
     stated "cargo's version of $package" "$(cargo metadata --locked --no-deps --format-version 1 |
         python3 -c "import json, sys; print(next(p['version'] for p in json.load(sys.stdin)['packages'] if p['name'] == '$package'))")"
 done

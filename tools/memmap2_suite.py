@@ -1,13 +1,13 @@
 #!/usr/bin/env python3
-"""make check: memmap2's own tests against rmap.
+"""make check: memmap2's own tests against librmap.
 
 Takes memmap2 0.9.12 from its crates.io package (cargo downloads it; the code
 is read where cargo keeps it, never committed here), and builds a crate in
 target/memmap2-suite that holds, changed only in crate paths:
-- tests/map.rs: memmap2's test/map.rs (`super::`, `crate::` -> `rmap::`),
+- tests/map.rs: memmap2's test/map.rs (`super::`, `crate::` -> `librmap::`),
   and tests/advice.rs: the unit tests of its src/advice.rs, the same way;
 - src/lib.rs: every example of memmap2's documentation (src/*.rs), each the
-  doc comment of an item of its own (`memmap2::` -> `rmap::`), with the
+  doc comment of an item of its own (`memmap2::` -> `librmap::`), with the
   files the examples read (LICENSE-MIT, LICENSE-APACHE, README.md) beside it.
 Also checks that README.md's table of memmap2's items lists exactly
 memmap2's methods, and adds tests/surface.rs, which names every method,
@@ -43,8 +43,8 @@ def memmap2_source(work):
 
 
 def renamed(code):
-    code = code.replace("crate::advice::", "rmap::").replace("super::", "rmap::")
-    return re.sub(r"\bcrate::", "rmap::", code)
+    code = code.replace("crate::advice::", "librmap::").replace("super::", "librmap::")
+    return re.sub(r"\bcrate::", "librmap::", code)
 
 
 def doc_examples(source):
@@ -110,16 +110,16 @@ def surface_test(methods, generic, variants):
     for kind, names in methods.items():
         for name in names:
             turbofish = "::<std::os::fd::RawFd>" if (kind, name) in generic else ""
-            lines.append(f"    let _ = rmap::{kind}::{name}{turbofish};")
+            lines.append(f"    let _ = librmap::{kind}::{name}{turbofish};")
     for kind, names in variants.items():
         for name in names:
-            lines.append(f"    let _ = rmap::{kind}::{name};")
+            lines.append(f"    let _ = librmap::{kind}::{name};")
     bounds = [("std::ops::Deref<Target = [u8]>", "Mmap"), ("std::ops::Deref<Target = [u8]>", "MmapMut"),
               ("std::ops::DerefMut", "MmapMut"), ("AsRef<[u8]>", "Mmap"), ("AsRef<[u8]>", "MmapMut"),
               ("AsMut<[u8]>", "MmapMut"), ("std::fmt::Debug", "Mmap"), ("std::fmt::Debug", "MmapMut"),
               ("std::fmt::Debug", "MmapRaw"), ("std::fmt::Debug", "MapIfSafeError"),
               ("std::fmt::Display", "MapIfSafeError"), ("std::error::Error", "MapIfSafeError"),
-              ("From<rmap::Mmap>", "MmapRaw"), ("From<rmap::MmapMut>", "MmapRaw"),
+              ("From<librmap::Mmap>", "MmapRaw"), ("From<librmap::MmapMut>", "MmapRaw"),
               ("stable_deref_trait::StableDeref", "Mmap"), ("stable_deref_trait::StableDeref", "MmapMut"),
               ("Send + Sync", "Mmap"), ("Send + Sync", "MmapMut"), ("Send + Sync", "MmapRaw"),
               ("Clone + std::fmt::Debug + Default", "MmapOptions"),
@@ -128,10 +128,10 @@ def surface_test(methods, generic, variants):
               ("Copy + Clone + std::fmt::Debug + Eq + std::hash::Hash", "UncheckedAdvice")]
     for index, (bound, kind) in enumerate(bounds):
         lines.append(f"    fn implements{index}<T: ?Sized + {bound}>() {{}}")
-        lines.append(f"    implements{index}::<rmap::{kind}>();")
+        lines.append(f"    implements{index}::<librmap::{kind}>();")
     lines.append("    fn converts<T: Into<std::io::Error>>() {}")
-    lines.append("    converts::<rmap::MapIfSafeError>();")
-    lines.append("    fn describes<T: rmap::MmapAsRawDesc>() {}")
+    lines.append("    converts::<librmap::MapIfSafeError>();")
+    lines.append("    fn describes<T: librmap::MmapAsRawDesc>() {}")
     lines.append("    describes::<std::os::fd::RawFd>();")
     lines.append("    describes::<&std::fs::File>();")
     lines.append("}")
@@ -148,7 +148,7 @@ def main():
     (suite / "tests").mkdir()
     (suite / "Cargo.toml").write_text(
         '[package]\nname = "memmap2-suite"\nversion = "0.0.0"\nedition = "2021"\npublish = false\n\n'
-        f'[dependencies]\nrmap = {{ path = "{root / "rmap"}", features = ["stable_deref_trait"] }}\n\n'
+        f'[dependencies]\nlibrmap = {{ path = "{root / "rmap"}", features = ["stable_deref_trait"] }}\n\n'
         '[dev-dependencies]\ntempfile = "3"\nowning_ref = "0.4.1"\nlibc = "0.2"\nstable_deref_trait = "1"\n\n'
         '[features]\nstable_deref_trait = []\n\n[workspace]\n')
     for name in ("LICENSE-MIT", "LICENSE-APACHE", "README.md"):
@@ -170,7 +170,7 @@ def main():
     examples = doc_examples(source)
     items = []
     for index, (where, info, code) in enumerate(examples):
-        code = code.replace("memmap2::", "rmap::").replace("use memmap2", "use rmap")
+        code = code.replace("memmap2::", "librmap::").replace("use memmap2", "use librmap")
         doc = "\n".join("/// " + line if line else "///" for line in code.splitlines())
         items.append(f"/// memmap2 {VERSION} src/{where}\n///\n/// ```{info}\n{doc}\n/// ```\npub struct Example{index};\n")
     (suite / "src" / "lib.rs").write_text("//! memmap2's documentation examples, run against rmap.\n\n" + "\n".join(items))
@@ -188,10 +188,10 @@ def main():
     doc = re.search(r"Doc-tests memmap2_suite.*?test result: \w+\. (\d+) passed", output, re.S)
     if done.returncode != 0 or failed or ignored or not map_rs or not advice_rs or not surface or not doc:
         print(output[-6000:])
-        print(f"FAIL memmap2 {VERSION}'s own tests against rmap: {passed} passed, {failed} failed, {ignored} ignored "
+        print(f"FAIL memmap2 {VERSION}'s own tests against librmap: {passed} passed, {failed} failed, {ignored} ignored "
               f"(log: target/memmap2-suite/cargo-test.log)")
         return 1
-    print(f"ok   memmap2 {VERSION}'s own tests against rmap (crate paths renamed): test/map.rs {map_rs[1]} passed, "
+    print(f"ok   memmap2 {VERSION}'s own tests against librmap (crate paths renamed): test/map.rs {map_rs[1]} passed, "
           f"src/advice.rs's tests {advice_rs[1]} passed, {doc[1]} of its {len(examples)} documentation examples "
           f"passed, 0 failed, 0 ignored; every item of memmap2 ({sum(map(len, methods.values()))} methods, "
           f"{sum(map(len, variants.values()))} Linux advice variants, its traits) exists in rmap and in README.md's table")

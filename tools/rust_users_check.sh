@@ -5,7 +5,7 @@
 # librmap.so; a fresh `cargo new` project on rmap-sys runs with plain `cargo
 # run` and no environment; a fresh project that depends on rmap by path has
 # no cbindgen in its dependency tree, no C library in its target, and runs;
-# rmap/tests/memmap2_port.rs, with its `use rmap as memmap2;` line removed, builds
+# rmap/tests/memmap2_port.rs, with its `use librmap as memmap2;` line removed, builds
 # and passes against memmap2 0.9 itself (so the port test is memmap2's API,
 # not ours).
 set -euo pipefail
@@ -57,18 +57,18 @@ project() {
         rmdir "$scratch"
     fi
 }
-project uses-rmap "rmap = { path = \"$root/rmap\" }"
+project uses-rmap "librmap = { path = \"$root/rmap\" }"
 put "$user/uses-rmap/src/main.rs" <<'RUST'
 fn main() -> std::io::Result<()> {
-    let mut map = rmap::MmapOptions::new().len(4096).map_anon()?;
+    let mut map = librmap::MmapOptions::new().len(4096).map_anon()?;
     map[..6].copy_from_slice(b"mapped");
     println!("{}", String::from_utf8_lossy(&map[..6]));
     Ok(())
 }
 RUST
 tree=$(cd "$user/uses-rmap" && cargo tree -q -e normal,build)
-if grep -q cbindgen <<<"$tree"; then echo "FAIL rust: a project depending on rmap pulls in cbindgen"; failed=1
-else echo "ok   rust: cargo new + rmap by path: $(grep -c . <<<"$tree") crates in cargo tree, no cbindgen"; fi
+if grep -q cbindgen <<<"$tree"; then echo "FAIL rust: a project depending on librmap pulls in cbindgen"; failed=1
+else echo "ok   rust: cargo new + librmap by path: $(grep -c . <<<"$tree") crates in cargo tree, no cbindgen"; fi
 out=$(cd "$user/uses-rmap" && cargo run)
 if [ "$out" = mapped ]; then echo "ok   rust: the new project runs: $out"
 else echo "FAIL rust: the new project printed '$out'"; failed=1; fi
@@ -97,9 +97,9 @@ else echo "FAIL rmap-sys: a fresh project's cargo run printed: $out"; failed=1; 
 
 project uses-memmap2 'memmap2 = "=0.9.12"' --lib
 mkdir -p "$user/uses-memmap2/tests"
-grep -v '^use rmap as memmap2;$' rmap/tests/memmap2_port.rs | put "$user/uses-memmap2/tests/port.rs"
+grep -v '^use librmap as memmap2;$' rmap/tests/memmap2_port.rs | put "$user/uses-memmap2/tests/port.rs"
 if cmp -s rmap/tests/memmap2_port.rs "$user/uses-memmap2/tests/port.rs"; then
-    echo "FAIL rust: rmap/tests/memmap2_port.rs lost its 'use rmap as memmap2;' line"; failed=1
+    echo "FAIL rust: rmap/tests/memmap2_port.rs lost its 'use librmap as memmap2;' line"; failed=1
 elif (cd "$user/uses-memmap2" && cargo test --no-run --test port) &&
     out=$(cd "$user/uses-memmap2" && cargo test -q --test port 2>&1); then
     echo "ok   rust: rmap/tests/memmap2_port.rs without its use line passes against memmap2 $(cd "$user/uses-memmap2" && cargo tree -q -i memmap2 --depth 0 | sed 's/.* v//')"

@@ -10,7 +10,7 @@
 //! depending on this crate builds no C library.
 //!
 //! ```
-//! use rmap::{Mmap, MmapMut, MmapOptions};
+//! use librmap::{Mmap, MmapMut, MmapOptions};
 //! let mut anon = MmapMut::map_anon(4096)?;
 //! anon[..5].copy_from_slice(b"hello");
 //! let file = std::fs::File::open("Cargo.toml")?;
@@ -61,7 +61,7 @@ pub use memmap::{
 /// The system page size in bytes, read once.
 ///
 /// ```
-/// assert!(rmap::page_size().is_power_of_two());
+/// assert!(librmap::page_size().is_power_of_two());
 /// ```
 pub fn page_size() -> usize {
     mapping::page_size()
@@ -70,6 +70,6 @@ pub fn page_size() -> usize {
 /// The crate version, as "MAJOR.MINOR.PATCH".
 ///
 /// ```
-/// assert_eq!(rmap::VERSION.split('.').count(), 3);
+/// assert_eq!(librmap::VERSION.split('.').count(), 3);
 /// ```
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,6 +1,6 @@
 //! The safe Rust API: memmap2 0.9's, on librmap.
 //!
-//! A memmap2 user ports by renaming the crate (`use rmap as memmap2;` works):
+//! A memmap2 user ports by renaming the crate (`use librmap as memmap2;` works):
 //! [`Mmap`] and [`MmapMut`] dereference to `[u8]`, [`MmapOptions`] builds
 //! them, offsets need not be page aligned (the mapping starts at the page
 //! below, as memmap2 does), and errors are `std::io::Error` with the errno.
@@ -33,7 +33,7 @@ fn os_error(error: Errno) -> Error {
 /// A file descriptor to map, as memmap2 takes it.
 ///
 /// ```
-/// use rmap::{MmapAsRawDesc, MmapRawDescriptor};
+/// use librmap::{MmapAsRawDesc, MmapRawDescriptor};
 /// let file = std::fs::File::open("Cargo.toml")?;
 /// let _: MmapRawDescriptor = (&file).as_raw_desc();
 /// # Ok::<(), std::io::Error>(())
@@ -45,7 +45,7 @@ pub struct MmapRawDescriptor(RawFd);
 ///
 /// ```
 /// use std::os::fd::AsRawFd;
-/// use rmap::Mmap;
+/// use librmap::Mmap;
 /// let file = std::fs::File::open("Cargo.toml")?;
 /// let by_ref = unsafe { Mmap::map(&file)? };
 /// let by_fd = unsafe { Mmap::map(file.as_raw_fd())? };
@@ -283,7 +283,7 @@ impl Drop for Inner {
 /// truncation into an error.
 ///
 /// ```
-/// use rmap::{MmapMut, MmapOptions};
+/// use librmap::{MmapMut, MmapOptions};
 /// let mut mmap: MmapMut = MmapOptions::new().len(36).map_anon()?;
 /// mmap.copy_from_slice(b"...data to copy to the memory map...");
 /// # Ok::<(), std::io::Error>(())
@@ -303,7 +303,7 @@ impl MmapOptions {
     /// Options with offset 0, the file's length, and no flags.
     ///
     /// ```
-    /// let options = rmap::MmapOptions::new();
+    /// let options = librmap::MmapOptions::new();
     /// let map = options.clone().len(4096).map_anon()?;
     /// assert_eq!(map.len(), 4096);
     /// # Ok::<(), std::io::Error>(())
@@ -321,7 +321,7 @@ impl MmapOptions {
     /// let path = std::env::temp_dir().join(format!("rmap-doc-offset-{}", std::process::id()));
     /// std::fs::File::create(&path)?.write_all(b"0123456789")?;
     /// let file = std::fs::File::open(&path)?;
-    /// let map = unsafe { rmap::MmapOptions::new().offset(3).len(4).map(&file)? };
+    /// let map = unsafe { librmap::MmapOptions::new().offset(3).len(4).map(&file)? };
     /// assert_eq!(&map[..], b"3456");
     /// # std::fs::remove_file(&path)?;
     /// # Ok::<(), std::io::Error>(())
@@ -336,7 +336,7 @@ impl MmapOptions {
     ///
     /// ```
     /// let file = std::fs::File::open("Cargo.toml")?;
-    /// let map = unsafe { rmap::MmapOptions::new().len(9).map(&file)? };
+    /// let map = unsafe { librmap::MmapOptions::new().len(9).map(&file)? };
     /// assert_eq!(&map[..], b"[package]");
     /// # Ok::<(), std::io::Error>(())
     /// ```
@@ -348,7 +348,7 @@ impl MmapOptions {
     /// Anonymous maps only: suitable for a stack (`MAP_STACK`).
     ///
     /// ```
-    /// let stack = rmap::MmapOptions::new().stack().len(4096).map_anon()?;
+    /// let stack = librmap::MmapOptions::new().stack().len(4096).map_anon()?;
     /// assert_eq!(stack.len(), 4096);
     /// # Ok::<(), std::io::Error>(())
     /// ```
@@ -363,7 +363,7 @@ impl MmapOptions {
     ///
     /// ```
     /// // Fails where no huge pages are reserved (the usual default).
-    /// let huge = rmap::MmapOptions::new().huge(Some(21)).len(2 << 20).map_anon();
+    /// let huge = librmap::MmapOptions::new().huge(Some(21)).len(2 << 20).map_anon();
     /// assert!(huge.is_ok() || huge.unwrap_err().raw_os_error().is_some());
     /// ```
     pub fn huge(&mut self, page_bits: Option<u8>) -> &mut Self {
@@ -375,7 +375,7 @@ impl MmapOptions {
     ///
     /// ```
     /// let file = std::fs::File::open("Cargo.toml")?;
-    /// let map = unsafe { rmap::MmapOptions::new().populate().map(&file)? };
+    /// let map = unsafe { librmap::MmapOptions::new().populate().map(&file)? };
     /// assert!(map.starts_with(b"[package]"));
     /// # Ok::<(), std::io::Error>(())
     /// ```
@@ -387,7 +387,7 @@ impl MmapOptions {
     /// Reserves no swap space for the map (`MAP_NORESERVE`).
     ///
     /// ```
-    /// let map = rmap::MmapOptions::new().no_reserve_swap().len(1 << 30).map_anon()?;
+    /// let map = librmap::MmapOptions::new().no_reserve_swap().len(1 << 30).map_anon()?;
     /// assert_eq!(map.len(), 1 << 30);
     /// # Ok::<(), std::io::Error>(())
     /// ```
@@ -408,7 +408,7 @@ impl MmapOptions {
     /// let path = std::env::temp_dir().join(format!("rmap-doc-tolerant-{}", std::process::id()));
     /// std::fs::File::create(&path)?.write_all(&[7u8; 8192])?;
     /// let file = std::fs::OpenOptions::new().read(true).write(true).open(&path)?;
-    /// let map = unsafe { rmap::MmapOptions::new().tolerant().map_mut(&file)? };
+    /// let map = unsafe { librmap::MmapOptions::new().tolerant().map_mut(&file)? };
     /// file.set_len(4096)?; // the second page is gone
     /// assert_eq!((map[0], map[4096]), (7, 0)); // no SIGBUS: zeros
     /// assert_eq!(map.losses()?, vec![4096]);
@@ -427,7 +427,7 @@ impl MmapOptions {
     ///
     /// ```
     /// let file = std::fs::File::open("Cargo.toml")?;
-    /// let map = unsafe { rmap::MmapOptions::new().no_probe_handle().map(&file)? };
+    /// let map = unsafe { librmap::MmapOptions::new().no_probe_handle().map(&file)? };
     /// assert!(map.starts_with(b"[package]"));
     /// # Ok::<(), std::io::Error>(())
     /// ```
@@ -442,7 +442,7 @@ impl MmapOptions {
     /// let path = std::env::temp_dir().join(format!("rmap-doc-raw-{}", std::process::id()));
     /// std::fs::write(&path, b"abc123")?;
     /// let file = std::fs::OpenOptions::new().read(true).write(true).open(&path)?;
-    /// let raw = rmap::MmapOptions::new().map_raw(&file)?;
+    /// let raw = librmap::MmapOptions::new().map_raw(&file)?;
     /// assert_eq!((raw.len(), unsafe { *raw.as_ptr() }), (6, b'a'));
     /// # std::fs::remove_file(&path)?;
     /// # Ok::<(), std::io::Error>(())
@@ -457,7 +457,7 @@ impl MmapOptions {
     ///
     /// ```
     /// let file = std::fs::File::open("Cargo.toml")?;
-    /// let raw = rmap::MmapOptions::new().map_raw_read_only(&file)?;
+    /// let raw = librmap::MmapOptions::new().map_raw_read_only(&file)?;
     /// assert_eq!(unsafe { *raw.as_ptr() }, b'[');
     /// # Ok::<(), std::io::Error>(())
     /// ```
@@ -475,7 +475,7 @@ impl MmapOptions {
     ///
     /// ```
     /// let file = std::fs::File::open("Cargo.toml")?; // an ordinary file can change
-    /// assert!(rmap::MmapOptions::new().map_if_safe(&file).unwrap_err().not_safe());
+    /// assert!(librmap::MmapOptions::new().map_if_safe(&file).unwrap_err().not_safe());
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn map_if_safe<T: MmapAsRawDesc>(
@@ -567,7 +567,7 @@ impl MmapOptions {
     ///
     /// ```
     /// let file = std::fs::File::open("Cargo.toml")?;
-    /// let map = unsafe { rmap::MmapOptions::new().map(&file)? };
+    /// let map = unsafe { librmap::MmapOptions::new().map(&file)? };
     /// assert_eq!(&map[..], &std::fs::read("Cargo.toml")?[..]);
     /// # Ok::<(), std::io::Error>(())
     /// ```
@@ -584,7 +584,7 @@ impl MmapOptions {
     ///
     /// ```
     /// let file = std::fs::File::open("Cargo.toml")?;
-    /// let map = unsafe { rmap::MmapOptions::new().map_exec(&file)? };
+    /// let map = unsafe { librmap::MmapOptions::new().map_exec(&file)? };
     /// assert_eq!(map.query().unwrap().prot, libc::PROT_READ | libc::PROT_EXEC);
     /// # Ok::<(), std::io::Error>(())
     /// ```
@@ -603,7 +603,7 @@ impl MmapOptions {
     /// let path = std::env::temp_dir().join(format!("rmap-doc-map-mut-{}", std::process::id()));
     /// let file = std::fs::OpenOptions::new().read(true).write(true).create(true).open(&path)?;
     /// file.set_len(13)?;
-    /// let mut map = unsafe { rmap::MmapOptions::new().map_mut(&file)? };
+    /// let mut map = unsafe { librmap::MmapOptions::new().map_mut(&file)? };
     /// map.copy_from_slice(b"Hello, world!");
     /// map.flush()?;
     /// assert_eq!(std::fs::read(&path)?, b"Hello, world!");
@@ -623,7 +623,7 @@ impl MmapOptions {
     ///
     /// ```
     /// let file = std::fs::File::open("Cargo.toml")?;
-    /// let mut map = unsafe { rmap::MmapOptions::new().map_copy(&file)? };
+    /// let mut map = unsafe { librmap::MmapOptions::new().map_copy(&file)? };
     /// map[..5].copy_from_slice(b"hello");
     /// assert!(std::fs::read("Cargo.toml")?.starts_with(b"[package]"));
     /// # Ok::<(), std::io::Error>(())
@@ -641,7 +641,7 @@ impl MmapOptions {
     ///
     /// ```
     /// let file = std::fs::File::open("Cargo.toml")?;
-    /// let map = unsafe { rmap::MmapOptions::new().map_copy_read_only(&file)? };
+    /// let map = unsafe { librmap::MmapOptions::new().map_copy_read_only(&file)? };
     /// assert!(map.starts_with(b"[package]"));
     /// # Ok::<(), std::io::Error>(())
     /// ```
@@ -654,7 +654,7 @@ impl MmapOptions {
     /// A private, zero-filled anonymous map of [`len`](Self::len) bytes.
     ///
     /// ```
-    /// let map = rmap::MmapOptions::new().len(4096).map_anon()?;
+    /// let map = librmap::MmapOptions::new().len(4096).map_anon()?;
     /// assert!(map.iter().all(|&b| b == 0));
     /// # Ok::<(), std::io::Error>(())
     /// ```
@@ -685,7 +685,7 @@ impl MmapOptions {
 ///
 /// ```
 /// let file = std::fs::File::open("Cargo.toml")?;
-/// let error = rmap::Mmap::map_if_safe(&file).unwrap_err();
+/// let error = librmap::Mmap::map_if_safe(&file).unwrap_err();
 /// assert!(error.not_safe() && !error.map_failed() && !error.not_supported());
 /// let as_io: std::io::Error = error.into();
 /// assert_eq!(as_io.kind(), std::io::ErrorKind::InvalidInput);
@@ -759,8 +759,8 @@ impl From<MapIfSafeError> for Error {
 /// How [`Mmap::remap`] may resize a mapping.
 ///
 /// ```
-/// let options = rmap::RemapOptions::new().may_move(true);
-/// let mut map = rmap::MmapMut::map_anon(4096)?;
+/// let options = librmap::RemapOptions::new().may_move(true);
+/// let mut map = librmap::MmapMut::map_anon(4096)?;
 /// unsafe { map.remap(1 << 20, options)? };
 /// assert_eq!(map.len(), 1 << 20);
 /// # Ok::<(), std::io::Error>(())
@@ -774,7 +774,7 @@ impl RemapOptions {
     /// Resize in place only.
     ///
     /// ```
-    /// assert_eq!(rmap::RemapOptions::new(), rmap::RemapOptions::default());
+    /// assert_eq!(librmap::RemapOptions::new(), librmap::RemapOptions::default());
     /// ```
     pub fn new() -> RemapOptions {
         RemapOptions::default()
@@ -783,8 +783,8 @@ impl RemapOptions {
     /// Whether the mapping may move to another address (`MREMAP_MAYMOVE`).
     ///
     /// ```
-    /// let options = rmap::RemapOptions::new().may_move(true);
-    /// assert_ne!(options, rmap::RemapOptions::new());
+    /// let options = librmap::RemapOptions::new().may_move(true);
+    /// assert_ne!(options, librmap::RemapOptions::new());
     /// ```
     pub fn may_move(mut self, may_move: bool) -> RemapOptions {
         self.may_move = may_move;
@@ -795,8 +795,8 @@ impl RemapOptions {
 /// Advice that leaves the contents alone ([`Mmap::advise`]), as memmap2's.
 ///
 /// ```
-/// let map = rmap::MmapMut::map_anon(4096)?;
-/// map.advise(rmap::Advice::Sequential)?;
+/// let map = librmap::MmapMut::map_anon(4096)?;
+/// map.advise(librmap::Advice::Sequential)?;
 /// # Ok::<(), std::io::Error>(())
 /// ```
 #[repr(i32)]
@@ -838,10 +838,10 @@ pub enum Advice {
 /// caller must not hold borrows of the pages it frees.
 ///
 /// ```
-/// let mut map = rmap::MmapMut::map_anon(4096)?;
+/// let mut map = librmap::MmapMut::map_anon(4096)?;
 /// map[0] = 1;
 /// // SAFETY: no borrow of the mapping is alive.
-/// unsafe { map.unchecked_advise(rmap::UncheckedAdvice::DontNeed)? };
+/// unsafe { map.unchecked_advise(librmap::UncheckedAdvice::DontNeed)? };
 /// assert_eq!(map[0], 0); // private anonymous pages come back zeroed
 /// # Ok::<(), std::io::Error>(())
 /// ```
@@ -862,7 +862,7 @@ impl Advice {
     /// range), as memmap2 asks.
     ///
     /// ```
-    /// assert!(rmap::Advice::Sequential.is_supported());
+    /// assert!(librmap::Advice::Sequential.is_supported());
     /// ```
     pub fn is_supported(self) -> bool {
         mapping::advice_supported(self as i32)
@@ -873,7 +873,7 @@ impl UncheckedAdvice {
     /// Whether the running kernel knows this advice.
     ///
     /// ```
-    /// assert!(rmap::UncheckedAdvice::DontNeed.is_supported());
+    /// assert!(librmap::UncheckedAdvice::DontNeed.is_supported());
     /// ```
     pub fn is_supported(self) -> bool {
         mapping::advice_supported(self as i32)
@@ -909,11 +909,11 @@ pub use crate::mapping::Totals as Stats;
 /// syncs and failed calls so far.
 ///
 /// ```
-/// let before = rmap::stats();
-/// let map = rmap::MmapMut::map_anon(4096)?;
-/// assert_eq!(rmap::stats().maps, before.maps + 1);
+/// let before = librmap::stats();
+/// let map = librmap::MmapMut::map_anon(4096)?;
+/// assert_eq!(librmap::stats().maps, before.maps + 1);
 /// drop(map);
-/// assert_eq!(rmap::stats().unmaps, before.unmaps + 1);
+/// assert_eq!(librmap::stats().unmaps, before.unmaps + 1);
 /// # Ok::<(), std::io::Error>(())
 /// ```
 pub fn stats() -> Stats {
@@ -924,7 +924,7 @@ pub fn stats() -> Stats {
 /// copied: every byte before the first page that faulted.
 ///
 /// ```
-/// let map = rmap::MmapMut::map_anon(4096)?;
+/// let map = librmap::MmapMut::map_anon(4096)?;
 /// let mut buf = [0u8; 8];
 /// map.read_at(0, &mut buf)?; // a success leaves the count alone
 /// # Ok::<(), std::io::Error>(())
@@ -938,7 +938,7 @@ macro_rules! flush_methods {
         /// Writes the whole map back to its file and waits (`MS_SYNC`).
         ///
         /// ```
-        /// let mut map = rmap::MmapMut::map_anon(4096)?;
+        /// let mut map = librmap::MmapMut::map_anon(4096)?;
         /// map[0] = 1;
         /// map.flush()?;
         /// # Ok::<(), std::io::Error>(())
@@ -950,7 +950,7 @@ macro_rules! flush_methods {
         /// Schedules writing the whole map back (`MS_ASYNC`).
         ///
         /// ```
-        /// let map = rmap::MmapMut::map_anon(4096)?;
+        /// let map = librmap::MmapMut::map_anon(4096)?;
         /// map.flush_async()?;
         /// # Ok::<(), std::io::Error>(())
         /// ```
@@ -962,7 +962,7 @@ macro_rules! flush_methods {
         /// down to its page. Past the end: `InvalidInput`.
         ///
         /// ```
-        /// let map = rmap::MmapMut::map_anon(8192)?;
+        /// let map = librmap::MmapMut::map_anon(8192)?;
         /// map.flush_range(4100, 10)?;
         /// assert!(map.flush_range(8000, 500).is_err());
         /// # Ok::<(), std::io::Error>(())
@@ -974,7 +974,7 @@ macro_rules! flush_methods {
         /// Schedules writing `[offset, offset + len)` back.
         ///
         /// ```
-        /// let map = rmap::MmapMut::map_anon(8192)?;
+        /// let map = librmap::MmapMut::map_anon(8192)?;
         /// map.flush_async_range(0, 8192)?;
         /// # Ok::<(), std::io::Error>(())
         /// ```
@@ -989,8 +989,8 @@ macro_rules! shared_methods {
         /// Advises the kernel about the whole map.
         ///
         /// ```
-        /// let map = rmap::MmapMut::map_anon(8192)?.make_read_only()?;
-        /// map.advise(rmap::Advice::Random)?;
+        /// let map = librmap::MmapMut::map_anon(8192)?.make_read_only()?;
+        /// map.advise(librmap::Advice::Random)?;
         /// # Ok::<(), std::io::Error>(())
         /// ```
         pub fn advise(&self, advice: Advice) -> Result<()> {
@@ -1005,8 +1005,8 @@ macro_rules! shared_methods {
         /// the map).
         ///
         /// ```
-        /// let map = rmap::MmapMut::map_anon(8192)?;
-        /// map.advise_range(rmap::Advice::WillNeed, 4096, 10)?;
+        /// let map = librmap::MmapMut::map_anon(8192)?;
+        /// map.advise_range(librmap::Advice::WillNeed, 4096, 10)?;
         /// # Ok::<(), std::io::Error>(())
         /// ```
         pub fn advise_range(&self, advice: Advice, offset: usize, len: usize) -> Result<()> {
@@ -1020,8 +1020,8 @@ macro_rules! shared_methods {
         /// No borrow of the pages may be alive while the kernel changes them.
         ///
         /// ```
-        /// let map = rmap::MmapMut::map_anon(4096)?;
-        /// unsafe { map.unchecked_advise(rmap::UncheckedAdvice::DontNeed)? };
+        /// let map = librmap::MmapMut::map_anon(4096)?;
+        /// unsafe { map.unchecked_advise(librmap::UncheckedAdvice::DontNeed)? };
         /// # Ok::<(), std::io::Error>(())
         /// ```
         pub unsafe fn unchecked_advise(&self, advice: UncheckedAdvice) -> Result<()> {
@@ -1035,8 +1035,8 @@ macro_rules! shared_methods {
         /// As for [`unchecked_advise`](Self::unchecked_advise).
         ///
         /// ```
-        /// let map = rmap::MmapMut::map_anon(8192)?;
-        /// unsafe { map.unchecked_advise_range(rmap::UncheckedAdvice::DontNeed, 4096, 4096)? };
+        /// let map = librmap::MmapMut::map_anon(8192)?;
+        /// unsafe { map.unchecked_advise_range(librmap::UncheckedAdvice::DontNeed, 4096, 4096)? };
         /// # Ok::<(), std::io::Error>(())
         /// ```
         pub unsafe fn unchecked_advise_range(
@@ -1052,7 +1052,7 @@ macro_rules! shared_methods {
         /// Locks the map's pages in memory (`mlock`).
         ///
         /// ```
-        /// let map = rmap::MmapMut::map_anon(4096)?;
+        /// let map = librmap::MmapMut::map_anon(4096)?;
         /// map.lock()?;
         /// assert_ne!(map.query().unwrap().flags & libc::MAP_LOCKED, 0);
         /// map.unlock()?;
@@ -1065,7 +1065,7 @@ macro_rules! shared_methods {
         /// Unlocks the map's pages (`munlock`).
         ///
         /// ```
-        /// let map = rmap::MmapMut::map_anon(4096)?;
+        /// let map = librmap::MmapMut::map_anon(4096)?;
         /// map.lock()?;
         /// map.unlock()?;
         /// assert_eq!(map.query().unwrap().flags & libc::MAP_LOCKED, 0);
@@ -1082,8 +1082,8 @@ macro_rules! shared_methods {
         /// must not grow past the file's end (those pages raise SIGBUS).
         ///
         /// ```
-        /// let mut map = rmap::MmapMut::map_anon(4096)?;
-        /// unsafe { map.remap(8192, rmap::RemapOptions::new().may_move(true))? };
+        /// let mut map = librmap::MmapMut::map_anon(4096)?;
+        /// unsafe { map.remap(8192, librmap::RemapOptions::new().may_move(true))? };
         /// assert_eq!(map.len(), 8192);
         /// # Ok::<(), std::io::Error>(())
         /// ```
@@ -1099,7 +1099,7 @@ macro_rules! shared_methods {
         /// the map is `InvalidInput`.
         ///
         /// ```
-        /// let mut map = rmap::MmapMut::map_anon(4096)?;
+        /// let mut map = librmap::MmapMut::map_anon(4096)?;
         /// map[10..13].copy_from_slice(b"abc");
         /// let mut buf = [0u8; 3];
         /// map.read_at(10, &mut buf)?;
@@ -1113,7 +1113,7 @@ macro_rules! shared_methods {
         /// What librmap recorded for the mapping (at its first page).
         ///
         /// ```
-        /// let map = rmap::MmapMut::map_anon(4096)?;
+        /// let map = librmap::MmapMut::map_anon(4096)?;
         /// let info = map.query().unwrap();
         /// assert_eq!((info.start, info.len), (map.as_ptr() as usize, 4096));
         /// # Ok::<(), std::io::Error>(())
@@ -1127,7 +1127,7 @@ macro_rules! shared_methods {
         /// backs, which read as zeros now. Empty for a map that lost none.
         ///
         /// ```
-        /// let map = rmap::MmapOptions::new().len(4096).tolerant().map_anon()?;
+        /// let map = librmap::MmapOptions::new().len(4096).tolerant().map_anon()?;
         /// assert!(map.losses()?.is_empty() && map.query().unwrap().tolerant);
         /// # Ok::<(), std::io::Error>(())
         /// ```
@@ -1141,7 +1141,7 @@ macro_rules! shared_methods {
 ///
 /// ```
 /// let file = std::fs::File::open("Cargo.toml")?;
-/// let map = unsafe { rmap::Mmap::map(&file)? };
+/// let map = unsafe { librmap::Mmap::map(&file)? };
 /// assert!(map.starts_with(b"[package]") && !map.is_empty());
 /// # Ok::<(), std::io::Error>(())
 /// ```
@@ -1157,7 +1157,7 @@ impl Mmap {
     ///
     /// ```
     /// let file = std::fs::File::open("Cargo.toml")?;
-    /// let map = unsafe { rmap::Mmap::map(&file)? };
+    /// let map = unsafe { librmap::Mmap::map(&file)? };
     /// assert_eq!(map.len() as u64, file.metadata()?.len());
     /// # Ok::<(), std::io::Error>(())
     /// ```
@@ -1171,7 +1171,7 @@ impl Mmap {
     ///
     /// ```
     /// let file = std::fs::File::open("Cargo.toml")?;
-    /// assert!(rmap::Mmap::map_if_safe(&file).is_err()); // an ordinary file can change
+    /// assert!(librmap::Mmap::map_if_safe(&file).is_err()); // an ordinary file can change
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn map_if_safe<T: MmapAsRawDesc>(file: T) -> std::result::Result<Mmap, MapIfSafeError> {
@@ -1182,7 +1182,7 @@ impl Mmap {
     /// file map needs the file open for writing.
     ///
     /// ```
-    /// let map = rmap::MmapMut::map_anon(4096)?.make_read_only()?;
+    /// let map = librmap::MmapMut::map_anon(4096)?.make_read_only()?;
     /// let mut map = map.make_mut()?;
     /// map[0] = 1;
     /// # Ok::<(), std::io::Error>(())
@@ -1222,7 +1222,7 @@ impl fmt::Debug for Mmap {
 /// A writable memory map, dereferencing to `&mut [u8]`; unmapped when dropped.
 ///
 /// ```
-/// let mut map = rmap::MmapMut::map_anon(4096)?;
+/// let mut map = librmap::MmapMut::map_anon(4096)?;
 /// map[..5].copy_from_slice(b"hello");
 /// assert_eq!(&map[..5], b"hello");
 /// # Ok::<(), std::io::Error>(())
@@ -1242,7 +1242,7 @@ impl MmapMut {
     /// let path = std::env::temp_dir().join(format!("rmap-doc-mmapmut-{}", std::process::id()));
     /// let file = std::fs::OpenOptions::new().read(true).write(true).create(true).open(&path)?;
     /// file.set_len(4)?;
-    /// let mut map = unsafe { rmap::MmapMut::map_mut(&file)? };
+    /// let mut map = unsafe { librmap::MmapMut::map_mut(&file)? };
     /// map.copy_from_slice(b"abcd");
     /// # std::fs::remove_file(&path)?;
     /// # Ok::<(), std::io::Error>(())
@@ -1255,7 +1255,7 @@ impl MmapMut {
     /// A private, zero-filled anonymous map of `length` bytes.
     ///
     /// ```
-    /// let map = rmap::MmapMut::map_anon(100)?;
+    /// let map = librmap::MmapMut::map_anon(100)?;
     /// assert_eq!(map.len(), 100);
     /// # Ok::<(), std::io::Error>(())
     /// ```
@@ -1268,9 +1268,9 @@ impl MmapMut {
     /// Makes the map read-only (`mprotect`).
     ///
     /// ```
-    /// let mut map = rmap::MmapMut::map_anon(4096)?;
+    /// let mut map = librmap::MmapMut::map_anon(4096)?;
     /// map[0] = 7;
-    /// let map: rmap::Mmap = map.make_read_only()?;
+    /// let map: librmap::Mmap = map.make_read_only()?;
     /// assert_eq!(map[0], 7);
     /// # Ok::<(), std::io::Error>(())
     /// ```
@@ -1283,7 +1283,7 @@ impl MmapMut {
     /// Makes the map readable and executable, not writable.
     ///
     /// ```
-    /// let map = rmap::MmapMut::map_anon(4096)?.make_exec()?;
+    /// let map = librmap::MmapMut::map_anon(4096)?.make_exec()?;
     /// assert_eq!(map.query().unwrap().prot, libc::PROT_READ | libc::PROT_EXEC);
     /// # Ok::<(), std::io::Error>(())
     /// ```
@@ -1299,7 +1299,7 @@ impl MmapMut {
     /// bytes arrived. A range past the end of the map is `InvalidInput`.
     ///
     /// ```
-    /// let mut map = rmap::MmapMut::map_anon(4096)?;
+    /// let mut map = librmap::MmapMut::map_anon(4096)?;
     /// map.write_at(100, b"xyz")?;
     /// assert_eq!(&map[100..103], b"xyz");
     /// # Ok::<(), std::io::Error>(())
@@ -1352,8 +1352,8 @@ impl fmt::Debug for MmapMut {
 /// memmap2; librmap's [`read_at`](MmapRaw::read_at) copies it safely.
 ///
 /// ```
-/// let map = rmap::MmapMut::map_anon(4096)?;
-/// let raw = rmap::MmapRaw::from(map);
+/// let map = librmap::MmapMut::map_anon(4096)?;
+/// let raw = librmap::MmapRaw::from(map);
 /// unsafe { raw.as_mut_ptr().write(7) };
 /// assert_eq!((raw.len(), unsafe { raw.as_ptr().read() }), (4096, 7));
 /// # Ok::<(), std::io::Error>(())
@@ -1370,7 +1370,7 @@ impl MmapRaw {
     /// let path = std::env::temp_dir().join(format!("rmap-doc-mapraw-{}", std::process::id()));
     /// std::fs::write(&path, b"xyz")?;
     /// let file = std::fs::OpenOptions::new().read(true).write(true).open(&path)?;
-    /// assert_eq!(rmap::MmapRaw::map_raw(&file)?.len(), 3);
+    /// assert_eq!(librmap::MmapRaw::map_raw(&file)?.len(), 3);
     /// # std::fs::remove_file(&path)?;
     /// # Ok::<(), std::io::Error>(())
     /// ```
@@ -1382,7 +1382,7 @@ impl MmapRaw {
     /// raises SIGBUS (use [`read_at`](MmapRaw::read_at) for an error instead).
     ///
     /// ```
-    /// let raw = rmap::MmapRaw::from(rmap::MmapMut::map_anon(16)?);
+    /// let raw = librmap::MmapRaw::from(librmap::MmapMut::map_anon(16)?);
     /// assert!(!raw.as_ptr().is_null());
     /// # Ok::<(), std::io::Error>(())
     /// ```
@@ -1395,7 +1395,7 @@ impl MmapRaw {
     /// memmap2: the map hands out no references to alias).
     ///
     /// ```
-    /// let raw = rmap::MmapRaw::from(rmap::MmapMut::map_anon(16)?);
+    /// let raw = librmap::MmapRaw::from(librmap::MmapMut::map_anon(16)?);
     /// unsafe { raw.as_mut_ptr().add(3).write(9) };
     /// # Ok::<(), std::io::Error>(())
     /// ```
@@ -1407,7 +1407,7 @@ impl MmapRaw {
     /// Its length in bytes.
     ///
     /// ```
-    /// assert_eq!(rmap::MmapRaw::from(rmap::MmapMut::map_anon(10)?).len(), 10);
+    /// assert_eq!(librmap::MmapRaw::from(librmap::MmapMut::map_anon(10)?).len(), 10);
     /// # Ok::<(), std::io::Error>(())
     /// ```
     #[inline]

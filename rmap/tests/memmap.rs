@@ -4,7 +4,7 @@
 use std::fs::{File, OpenOptions};
 use std::io::{ErrorKind, Write};
 
-use rmap::{Advice, Mmap, MmapMut, MmapOptions, RemapOptions, page_size};
+use librmap::{Advice, Mmap, MmapMut, MmapOptions, RemapOptions, page_size};
 
 struct TempFile {
     path: std::path::PathBuf,
@@ -116,10 +116,10 @@ fn read_at_and_write_at_turn_truncation_into_eio() {
     t.file.set_len(page as u64 + 10).unwrap();
     let error = map.read_at(0, &mut buf).unwrap_err();
     assert_eq!(error.raw_os_error(), Some(libc::EIO));
-    assert_eq!(rmap::copied(), 2 * page);
+    assert_eq!(librmap::copied(), 2 * page);
     let error = map.write_at(2 * page - 3, b"abcdef").unwrap_err();
     assert_eq!(error.raw_os_error(), Some(libc::EIO));
-    assert_eq!(rmap::copied(), 3);
+    assert_eq!(librmap::copied(), 3);
     map.read_at(page, &mut buf[..10]).unwrap();
     let expected: Vec<u8> = (page..page + 10).map(|i| b'a' + (i % 26) as u8).collect();
     assert_eq!(&buf[..10], &expected[..]);
@@ -156,12 +156,12 @@ fn remap_without_may_move_stays_in_place_or_fails_with_enomem() {
 
 #[test]
 fn stats_count_maps_and_unmaps() {
-    let before = rmap::stats();
+    let before = librmap::stats();
     let maps: Vec<MmapMut> = (0..5).map(|_| MmapMut::map_anon(4096).unwrap()).collect();
-    let during = rmap::stats();
+    let during = librmap::stats();
     assert!(during.maps >= before.maps + 5);
     drop(maps);
-    assert!(rmap::stats().unmaps >= before.unmaps + 5);
+    assert!(librmap::stats().unmaps >= before.unmaps + 5);
 }
 
 #[test]
@@ -228,7 +228,7 @@ fn a_raw_map_reads_through_the_guard_and_map_if_safe_refuses_what_can_change() {
     let mut buf = [0u8; 8];
     let error = raw.read_at(page, &mut buf).unwrap_err();
     assert_eq!(error.raw_os_error(), Some(libc::EIO));
-    let refused = rmap::Mmap::map_if_safe(&file.file).unwrap_err();
+    let refused = librmap::Mmap::map_if_safe(&file.file).unwrap_err();
     assert!(refused.not_safe() && !refused.map_failed());
     assert!(refused.to_string().contains("not a memfd"));
 }

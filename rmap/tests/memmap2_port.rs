@@ -1,7 +1,7 @@
 //! A program written against memmap2 0.9, ported by renaming the crate:
 //! only the `use` line differs from the memmap2 original.
 
-use rmap as memmap2;
+use librmap as memmap2;
 
 use std::fs::OpenOptions;
 use std::io::Write;

@@ -1,6 +1,6 @@
 //! A Rust program's own signal calls (the libc crate's `sigaction` and
 //! `signal`, which signal-hook and others use too) keep `read_at` safe: the
-//! rmap crate lives in the program's executable, whose calls librmap's
+//! librmap crate lives in the program's executable, whose calls librmap's
 //! rebinding reaches like any other object's (docs/fault-handling.md).
 //! Each case runs in a child process, since the failure is a death.
 
@@ -39,7 +39,7 @@ fn is_child(name: &str) -> bool {
 
 /// A 2-page file, mapped, read once (the thread passes its checkpoint),
 /// then truncated to nothing.
-fn truncated_after_first_read() -> (std::fs::File, rmap::Mmap) {
+fn truncated_after_first_read() -> (std::fs::File, librmap::Mmap) {
     let path = std::env::temp_dir().join(format!("rmap-signals-{}", std::process::id()));
     let file = std::fs::OpenOptions::new()
         .read(true)
@@ -50,14 +50,14 @@ fn truncated_after_first_read() -> (std::fs::File, rmap::Mmap) {
         .unwrap();
     std::fs::remove_file(&path).unwrap();
     file.set_len(8192).unwrap();
-    let map = unsafe { rmap::Mmap::map(&file).unwrap() };
+    let map = unsafe { librmap::Mmap::map(&file).unwrap() };
     let mut buf = [0u8; 16];
     map.read_at(0, &mut buf).unwrap();
     file.set_len(0).unwrap();
     (file, map)
 }
 
-fn eio(map: &rmap::Mmap) -> bool {
+fn eio(map: &librmap::Mmap) -> bool {
     let mut buf = [0u8; 16];
     map.read_at(4096, &mut buf)
         .is_err_and(|e| e.raw_os_error() == Some(libc::EIO) && e.kind() != ErrorKind::Other)

@@ -2,7 +2,7 @@
 //! as `src/bindings.rs`: building needs no libclang; `make check` compares
 //! them with a fresh generation), with the `PROT_*`, `MAP_*`, `MS_*`,
 //! `MADV_*` and `MREMAP_*` values the calls take (as `i32`) and
-//! [`RMAP_FAILED`]. Rust programs should prefer the `rmap` crate's safe API
+//! [`RMAP_FAILED`]. Rust programs should prefer the `librmap` crate's safe API
 //! (memmap2's).
 //!
 //! librmap is linked statically by default, compiled from the workspace's
@@ -26,7 +26,7 @@ include!(concat!(env!("OUT_DIR"), "/bindings.rs"));
 
 // The C library's rlib: every rmap_* function, linked into the program.
 #[cfg(feature = "static")]
-extern crate librmap as _;
+extern crate rmap as _;
 
 /// The failure value of `rmap_map` and `rmap_remap`, `(void *) -1` (a cast,
 /// which bindgen does not translate).

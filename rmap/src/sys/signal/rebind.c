@@ -14,7 +14,7 @@
  * R_X86_64_GLOB_DAT relocations) of those functions to point at librmap's
  * (handler.c's rmap_sys_rebound_*: the C library's signatures over the same
  * functions librmap's exported ones reach). That includes the object that
- * holds librmap: a Rust program, which links the rmap crate into its
+ * holds librmap: a Rust program, which links the librmap crate into its
  * executable and calls libc::sigaction itself (there only __sigaction, the
  * name librmap calls the C library's by, is left). Objects loaded later are
  * rewritten at the next checkpoint of any thread (guarded.rs), not by hooking
