@@ -64,7 +64,7 @@ LIBCLANG_PATH = $(shell $(VENV)/bin/python -c 'import clang, os; print(os.path.j
 say = @printf '== %s\n' "$(1)"
 
 .PHONY: all lib cargo-ready checker checker-check bindings-check python-check python-dist rmap-sys-check rmap-sys-bindings \
-        cpp-check bench \
+        cpp-check package-check bench \
         install uninstall install-check abi-check abi-update header header-check man man-check docs-check layers-check \
         readme-check demo check tree-before lint test c-check fuzz fuzz-python check-asan check-valgrind check-long clean
 
@@ -181,7 +181,7 @@ $(TOOLS_READY):
 # The wheel and the sdist as PyPI would get them, once per change of what
 # goes into them (the sdist builds librmap from scratch: ~1 minute).
 PY_PACKAGE := $(PY_SOURCES) bindings/python/README.md LICENSE-MIT LICENSE-APACHE Cargo.toml Cargo.lock build.rs \
-              $(wildcard src/*.rs rmap/Cargo.toml rmap/build.rs rmap/src/*.rs rmap/src/sys/*)
+              $(wildcard src/*.rs rmap/Cargo.toml rmap/build.rs rmap/src/*.rs rmap/src/sys/* bindings/rust/rmap-sys/Cargo.toml)
 target/wheel/.checked: $(PY_PACKAGE) $(LIB) tools/wheel_check.sh $(VENV)/.ready $(TOOLS_READY)
 	$(call say,the Python wheel (manylinux$(,) RUNPATH$(,) licenses) and sdist (built from its Rust sources) in fresh venvs)
 	@bash tools/wheel_check.sh $(TOOLS_VENV)
@@ -323,7 +323,16 @@ cpp-check: $(CPP_BINS) $(CBIN)/first_line
 		echo "ok   docs/cpp.md's sample builds without a warning and prints: $$out" || \
 		{ echo "$$out"; echo "FAIL docs/cpp.md's sample"; exit 1; }
 
-bindings-check: python-check rmap-sys-check cpp-check
+bindings-check: python-check rmap-sys-check cpp-check package-check
+
+# The three crates meant for crates.io (librmap, librmap-ffi, rmap-sys) as
+# cargo package makes them, each built on its own from its package (cargo
+# verifies them in order, against a local registry of the others).
+package-check: cargo-ready
+	$(call say,crates.io: cargo package of librmap$(,) librmap-ffi and rmap-sys$(,) each built from its package alone)
+	@$(CARGO) package --workspace --locked --allow-dirty >target/package.log 2>&1 || \
+		{ cat target/package.log; echo "FAIL cargo package"; exit 1; }
+	@echo "ok   crates.io: $$(grep -c '^ *Verifying' target/package.log) crates packaged and built alone: $$(sed -n 's/^ *Packaging \([^ ]*\) v\([^ ]*\) .*/\1 \2/p' target/package.log | paste -sd, - | sed 's/,/, /g')"
 
 $(CBIN)/bench: bench/bench.c include/rmap.h $(LIB)
 	@mkdir -p $(CBIN)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One version number, [workspace.package] of the top Cargo.toml, and every
-# place that states or derives it: the crates outside the workspace, the
+# place that states or derives it: the workspace's crates (which inherit
+# it), rmap-check (a workspace of its own), the
 # Python package, the header's RMAP_VERSION_* macros, the man pages, and the
 # built library's SONAME (librmap.so.MAJOR) and pkg-config file.
 # Usage: tools/check_versions.sh   (after make lib)
@@ -14,10 +15,9 @@ stated() { # stated WHERE FOUND
     [ "$2" = "$version" ] || problems+=("$1 says ${2:-nothing}")
 }
 field() { sed -n "s/^version = \"\(.*\)\"/\1/p" "$1" | head -n 1; }
-stated bindings/rust/rmap-sys/Cargo.toml "$(field bindings/rust/rmap-sys/Cargo.toml)"
 stated tools/rmap-check/Cargo.toml "$(field tools/rmap-check/Cargo.toml)"
 stated bindings/python/pyproject.toml "$(field bindings/python/pyproject.toml)"
-for package in librmap librmap-ffi; do
+for package in librmap librmap-ffi rmap-sys; do
     stated "cargo's version of $package" "$(cargo metadata --locked --no-deps --format-version 1 |
         python3 -c "import json, sys; print(next(p['version'] for p in json.load(sys.stdin)['packages'] if p['name'] == '$package'))")"
 done

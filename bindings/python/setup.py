@@ -23,8 +23,10 @@ from setuptools.command.sdist import sdist
 HERE = Path(__file__).resolve().parent
 TREE = HERE.parent.parent
 VENDORED = HERE / "librmap"
-# What cargo needs to build librmap (relative to the tree's top).
-RUST_SOURCES = ["Cargo.toml", "Cargo.lock", "build.rs", "src", "include/rmap.h", "rmap/Cargo.toml", "rmap/build.rs", "rmap/src"]
+# What cargo needs to build librmap (relative to the tree's top), with the
+# workspace's third member, which cargo loads too.
+RUST_SOURCES = ["Cargo.toml", "Cargo.lock", "build.rs", "src", "include/rmap.h", "rmap/Cargo.toml", "rmap/build.rs", "rmap/src",
+                "bindings/rust/rmap-sys/Cargo.toml", "bindings/rust/rmap-sys/build.rs", "bindings/rust/rmap-sys/src"]
 
 
 def is_librmap_tree(path):
