@@ -159,7 +159,7 @@ $(VENV)/.ready:
 
 # The Python package, installed into the venv once per change of its
 # sources or of librmap (pip builds it with the same cargo command as lib).
-PY_SOURCES := $(wildcard bindings/python/rmap/*.py bindings/python/rmap/*.c) bindings/python/setup.py \
+PY_SOURCES := $(wildcard bindings/python/librmap/*.py bindings/python/librmap/*.c) bindings/python/setup.py \
               bindings/python/pyproject.toml
 $(VENV)/.rmap-installed: $(PY_SOURCES) $(LIB) $(VENV)/.ready
 	$(call say,installing bindings/python into $(VENV))

@@ -10,7 +10,7 @@ import tempfile
 import time
 
 import bench_rows
-import rmap
+import librmap as rmap
 
 SIZE = 64 << 20
 MIB = 1 << 20

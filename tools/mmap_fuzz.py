@@ -58,7 +58,7 @@ def worker(kind, folder):
     if kind == "std":
         import mmap as module
     else:
-        import rmap as module
+        import librmap as module
     import operator
 
     path = os.path.join(folder, "data")

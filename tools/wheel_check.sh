@@ -19,24 +19,24 @@ mkdir -p target/wheel
 
 # The wheel.
 target/venv/bin/pip wheel -q --disable-pip-version-check --no-deps -w target/wheel/raw bindings/python
-PATH="$tools/bin:$PATH" "$tools/bin/auditwheel" repair -w target/wheel target/wheel/raw/rmap-*.whl \
+PATH="$tools/bin:$PATH" "$tools/bin/auditwheel" repair -w target/wheel target/wheel/raw/librmap-*.whl \
     >target/wheel/auditwheel.log 2>&1 || { cat target/wheel/auditwheel.log; fail "auditwheel repair"; }
-wheel=$(ls target/wheel/rmap-*.whl)
+wheel=$(ls target/wheel/librmap-*.whl)
 case $(basename "$wheel") in
-rmap-*-cp3*-cp3*-manylinux_2_*_x86_64*.whl) ;;
+librmap-*-cp3*-cp3*-manylinux_2_*_x86_64*.whl) ;;
 *) fail "$(basename "$wheel") is not tagged manylinux" ;;
 esac
 mkdir target/wheel/unpacked
 (cd target/wheel/unpacked && "$tools/bin/python" -m zipfile -e "$OLDPWD/$wheel" .)
-extension=$(ls target/wheel/unpacked/rmap/_rmap*.so)
+extension=$(ls target/wheel/unpacked/librmap/_rmap*.so)
 runpath=$(readelf -d "$extension" | sed -n 's/.*(RUNPATH).*\[\(.*\)\]/\1/p')
 [ "$runpath" = '$ORIGIN' ] || fail "the extension's RUNPATH is '$runpath', not \$ORIGIN alone"
-if readelf -d target/wheel/unpacked/rmap/librmap.so.0 | grep -qE 'R(UN)?PATH'; then
+if readelf -d target/wheel/unpacked/librmap/librmap.so.0 | grep -qE 'R(UN)?PATH'; then
     fail "the bundled librmap.so.0 has an RPATH or RUNPATH"
 fi
-libs=$(ls -d target/wheel/unpacked/rmap*.libs 2>/dev/null || true)
+libs=$(ls -d target/wheel/unpacked/librmap*.libs 2>/dev/null || true)
 [ -z "$libs" ] || fail "auditwheel grafted libraries into the wheel ($libs): librmap should be the only one"
-dist_info=$(ls -d target/wheel/unpacked/rmap-*.dist-info)
+dist_info=$(ls -d target/wheel/unpacked/librmap-*.dist-info)
 for license in LICENSE-MIT LICENSE-APACHE; do
     [ -s "$dist_info/licenses/$license" ] || fail "no $license in $(basename "$dist_info")/licenses"
 done
@@ -47,7 +47,7 @@ target/venv/bin/python -m venv target/wheel-venv
 target/wheel-venv/bin/pip install -q --disable-pip-version-check --no-index "$wheel"
 python=$PWD/target/wheel-venv/bin/python
 (cd / && env -i PATH=/usr/bin:/bin "$python" -c '
-import rmap
+import librmap as rmap
 m = rmap.mmap(-1, 4096)
 m[0:5] = b"hello"
 assert m[0:5] == b"hello" and rmap.stats()["live_mappings"] == 1
@@ -57,11 +57,11 @@ echo "ok   wheel: installs alone in a fresh venv and imports with no environment
 # The sdist.
 "$tools/bin/python" -m build -q --sdist --outdir target/sdist bindings/python >target/sdist.log 2>&1 ||
     { cat target/sdist.log; fail "python -m build --sdist"; }
-sdist=$(ls target/sdist/rmap-*.tar.gz)
+sdist=$(ls target/sdist/librmap-*.tar.gz)
 contents=$(tar tzf "$sdist")
-for needed in librmap/Cargo.toml librmap/Cargo.lock librmap/build.rs librmap/src/ffi.rs librmap/rmap/src/sys/signal/handler.c librmap/rmap/Cargo.toml \
-    librmap/include/rmap.h rmap/_rmap.c LICENSE-MIT LICENSE-APACHE; do
-    grep -q "^rmap-[^/]*/$needed\$" <<<"$contents" || fail "the sdist has no $needed"
+for needed in rust/Cargo.toml rust/Cargo.lock rust/build.rs rust/src/ffi.rs rust/rmap/src/sys/signal/handler.c rust/rmap/Cargo.toml \
+    rust/include/rmap.h librmap/_rmap.c LICENSE-MIT LICENSE-APACHE; do
+    grep -q "^librmap-[^/]*/$needed\$" <<<"$contents" || fail "the sdist has no $needed"
 done
 target/venv/bin/python -m venv target/sdist-venv
 sdist_python=$PWD/target/sdist-venv/bin/python
@@ -71,10 +71,10 @@ if ! (cd / && env -i HOME="$HOME" PATH=/usr/bin:/bin "$sdist_python" -m pip inst
     tail -n 30 target/sdist-install.log
     fail "the sdist does not install into a fresh venv with no environment set"
 fi
-grep -q "rmap: building librmap from the sources in .*/librmap" target/sdist-install.log ||
+grep -q "rmap: building librmap from the sources in .*/rust" target/sdist-install.log ||
     fail "the sdist install did not build librmap from the sources it carries"
 (cd / && env -i PATH=/usr/bin:/bin "$sdist_python" -c '
-import rmap
+import librmap as rmap
 m = rmap.mmap(-1, 4096)
 m.write(b"sdist")
 assert m[:5] == b"sdist"') || fail "the package installed from the sdist does not work"
@@ -88,7 +88,7 @@ echo "ok   wheel and sdist: twine check --strict passes ($(basename "$wheel"), $
 alone=$(mktemp -d /tmp/rmap-wheel.XXXXXX)
 trap 'rm -rf "$alone"' EXIT
 cp -rL bindings/python "$alone"
-rm -rf "$alone"/python/build "$alone"/python/*.egg-info "$alone"/python/librmap
+rm -rf "$alone"/python/build "$alone"/python/*.egg-info "$alone"/python/rust "$alone"/python/librmap/librmap.so*
 if out=$(PKG_CONFIG_LIBDIR=/nonexistent target/venv/bin/pip install -q --disable-pip-version-check "$alone"/python 2>&1); then
     fail "bindings/python copied away from librmap installed without a librmap"
 fi

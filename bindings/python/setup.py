@@ -1,10 +1,10 @@
-"""Builds the extension rmap._rmap and bundles librmap.so.0 into the package.
+"""Builds the extension librmap._rmap and bundles librmap.so.0 into the package.
 
 Where librmap comes from, in this order:
 1. the librmap source tree this directory sits in (pip install
    bindings/python, pip wheel bindings/python): cargo builds it there;
-2. the Rust sources an sdist carries in librmap/ (the sdist command below
-   copies them in): cargo builds them, so `pip install rmap-X.tar.gz` needs
+2. the Rust sources an sdist carries in rust/ (the sdist command below
+   copies them in): cargo builds them, so `pip install librmap-X.tar.gz` needs
    a Rust toolchain and nothing else;
 3. an installed librmap that pkg-config finds.
 Without any of them the build fails, saying so: never the import. The
@@ -22,7 +22,7 @@ from setuptools.command.sdist import sdist
 
 HERE = Path(__file__).resolve().parent
 TREE = HERE.parent.parent
-VENDORED = HERE / "librmap"
+VENDORED = HERE / "rust"
 # What cargo needs to build librmap (relative to the tree's top), with the
 # workspace's third member, which cargo loads too.
 RUST_SOURCES = ["Cargo.toml", "Cargo.lock", "build.rs", "src", "include/rmap.h", "rmap/Cargo.toml", "rmap/build.rs", "rmap/src",
@@ -94,7 +94,7 @@ def without_rpaths(command):
 class BuildWithLibrary(build_ext):
     def run(self):
         include, library = librmap()
-        package_dir = Path(self.build_lib) / "rmap"
+        package_dir = Path(self.build_lib) / "librmap"
         package_dir.mkdir(parents=True, exist_ok=True)
         shutil.copy2(library, package_dir / "librmap.so.0")
         for ext in self.extensions:
@@ -102,7 +102,7 @@ class BuildWithLibrary(build_ext):
             ext.library_dirs.append(str(package_dir))
         super().run()
         if self.inplace:
-            shutil.copy2(library, HERE / "rmap" / "librmap.so.0")
+            shutil.copy2(library, HERE / "librmap" / "librmap.so.0")
 
     def build_extensions(self):
         self.compiler.linker_so = without_rpaths(self.compiler.linker_so)
@@ -110,7 +110,7 @@ class BuildWithLibrary(build_ext):
 
 
 class SdistWithRustSources(sdist):
-    """The sdist carries librmap's Rust sources in librmap/, so that it
+    """The sdist carries librmap's Rust sources in rust/, so that it
     builds where no librmap is installed."""
 
     def make_release_tree(self, base_dir, files):
@@ -119,7 +119,7 @@ class SdistWithRustSources(sdist):
         if not is_librmap_tree(source):
             raise SystemExit("rmap: an sdist needs librmap's sources (make it from the librmap source tree)")
         for name in RUST_SOURCES:
-            origin, copy = source / name, Path(base_dir) / "librmap" / name
+            origin, copy = source / name, Path(base_dir) / "rust" / name
             copy.parent.mkdir(parents=True, exist_ok=True)
             if origin.is_dir():
                 shutil.copytree(origin, copy, ignore=shutil.ignore_patterns("target", "__pycache__"))
@@ -130,8 +130,8 @@ class SdistWithRustSources(sdist):
 setup(
     ext_modules=[
         Extension(
-            "rmap._rmap",
-            sources=["rmap/_rmap.c"],
+            "librmap._rmap",
+            sources=["librmap/_rmap.c"],
             libraries=[":librmap.so.0"],
             extra_compile_args=["-std=c11", "-Wall", "-Wextra", "-Wpedantic", "-Werror", "-fno-plt"],
             extra_link_args=["-Wl,-rpath,$ORIGIN"],

@@ -14,7 +14,7 @@ LIMIT = 60  # seconds; a guarded read that loops in a handler would hang
 
 PROLOGUE = """
 import faulthandler, os, signal, sys, threading
-import rmap
+import librmap as rmap
 path = sys.argv[1]
 with open(path, "wb") as f:
     f.write(b"x" * 8192)
@@ -102,7 +102,7 @@ def test_pytest_with_a_conftest_that_copies_at_import(tmp_path):
     guarded copy at import time comes first. Truncation tests still get
     OSError(EIO)."""
     (tmp_path / "conftest.py").write_text(textwrap.dedent("""
-        import rmap
+        import librmap as rmap
         m = rmap.mmap(-1, 4096)
         m[0:1]
     """))

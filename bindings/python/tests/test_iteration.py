@@ -5,7 +5,7 @@ import operator
 
 import pytest
 
-import rmap
+import librmap as rmap
 
 
 def both(size=64):

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy
 import pytest
 
-import rmap
+import librmap as rmap
 
 PAGE = mmap.PAGESIZE
 
@@ -31,12 +31,12 @@ def data(tmp_path):
 
 def outcome(call):
     """What a call did: ("ok", its value) or (exception type name, message).
-    The class is rmap.mmap rather than mmap.mmap, the one difference in the
-    messages that name it."""
+    The class is librmap.mmap rather than mmap.mmap, the one difference in
+    the messages that name it."""
     try:
         return ("ok", call())
     except Exception as error:  # noqa: BLE001 - comparing whatever is raised
-        return (type(error).__name__, str(error).replace("'rmap.mmap'", "'mmap.mmap'"))
+        return (type(error).__name__, str(error).replace("'librmap.mmap'", "'mmap.mmap'"))
 
 
 def both(data, body):
@@ -310,7 +310,7 @@ def random_call(r, kind):
         lambda m: len(m),
         lambda m: m.resize(r.choice([1, PAGE, 2 * PAGE + 5, 5 * PAGE])) if kind != "anonymous" else None,
         lambda m: m.size() if kind != "anonymous" else None,  # the standard module's fstat(-1) fails there
-        lambda m: repr(m).replace("rmap.mmap", "mmap.mmap"),
+        lambda m: repr(m).replace("librmap.mmap", "mmap.mmap"),
         lambda m: m.close() if r.random() < 0.1 else None,
     ]
     return r.choice(calls)
@@ -500,10 +500,10 @@ def test_version():
 RUN_TEST_MMAP = """
 import sys, unittest
 if sys.argv[1] == "rmap":
-    import rmap
+    import librmap as rmap
     sys.modules["mmap"] = rmap
 from test import test_mmap
-assert (test_mmap.mmap.__name__ == "rmap") == (sys.argv[1] == "rmap")
+assert (test_mmap.mmap.__name__ == "librmap") == (sys.argv[1] == "rmap")
 result = unittest.TextTestRunner(stream=sys.stderr).run(unittest.defaultTestLoader.loadTestsFromModule(test_mmap))
 print(result.testsRun, len(result.skipped), len(result.failures), len(result.errors))
 """

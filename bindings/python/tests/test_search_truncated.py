@@ -11,7 +11,7 @@ import subprocess
 import sys
 import tempfile
 
-import rmap
+import librmap as rmap
 
 PAGE = std.PAGESIZE
 

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-import rmap
+import librmap as rmap
 
 PAGE = rmap.PAGESIZE
 

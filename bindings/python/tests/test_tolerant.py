@@ -14,7 +14,7 @@ import textwrap
 import numpy
 import pytest
 
-import rmap
+import librmap as rmap
 
 PAGE = rmap.PAGESIZE
 SIZE = 8 * PAGE

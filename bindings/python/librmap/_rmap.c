@@ -1,7 +1,7 @@
-/* rmap._rmap: the standard mmap module's API on librmap.
+/* librmap._rmap: the standard mmap module's API on librmap.
  *
  * The mmap class follows CPython's own (Modules/mmapmodule.c, Linux): the
- * same constructor, methods, exceptions and messages, so `import rmap as
+ * same constructor, methods, exceptions and messages, so `import librmap as
  * mmap` works. What differs is where the bytes come from: every access that
  * is not a raw buffer (indexing, slicing, read, readline, find, rfind,
  * write, write_byte, slice assignment, move) copies through rmap_read or
@@ -935,7 +935,7 @@ static PyMethodDef iterator_methods[] = {
 };
 
 static PyTypeObject iterator_type = {
-    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "rmap.mmap_iterator",
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "librmap.mmap_iterator",
     .tp_basicsize = sizeof(iterator_object),
     .tp_dealloc = (destructor)iterator_dealloc,
     .tp_flags = Py_TPFLAGS_DEFAULT,
@@ -1149,7 +1149,7 @@ PyDoc_STRVAR(mmap_doc, "mmap(fileno, length[, flags[, prot[, access[, offset]]]]
                        "but raw buffers raises OSError(EIO) if the file was truncated under the mapping.");
 
 static PyTypeObject mmap_type = {
-    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "rmap.mmap",
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "librmap.mmap",
     .tp_basicsize = sizeof(mmap_object),
     .tp_dealloc = (destructor)mmap_dealloc,
     .tp_repr = (reprfunc)mmap_repr,
@@ -1230,7 +1230,7 @@ static PyMethodDef module_methods[] = {
 
 static struct PyModuleDef module_def = {
     PyModuleDef_HEAD_INIT,
-    .m_name = "rmap._rmap",
+    .m_name = "librmap._rmap",
     .m_doc = "The standard mmap module on librmap.",
     .m_size = -1,
     .m_methods = module_methods,

@@ -1,12 +1,12 @@
 """librmap for Python: a drop-in for the standard mmap module.
 
-    import rmap as mmap
+    import librmap as mmap
 
     with open("data", "r+b") as f, mmap.mmap(f.fileno(), 0) as m:
         m[0:5] = b"hello"
         m.flush()
 
-rmap.mmap has the standard mmap.mmap's constructor, methods, constants and
+librmap.mmap has the standard mmap.mmap's constructor, methods, constants and
 exceptions (CPython's own test.test_mmap passes against it). What differs:
 
 - Every access that is not a raw buffer (indexing, slicing, read, readline,
@@ -16,13 +16,13 @@ exceptions (CPython's own test.test_mmap passes against it). What differs:
   interpreter with SIGBUS. Raw buffers (memoryview, numpy) read and write
   the memory directly: the one unguarded path, as with the standard module.
 - librmap's extras: mmap.protect(), lock(), unlock(), resident(), query(),
-  flush(..., asynchronous=True); rmap.stats(), rmap.mappings(),
-  rmap.set_check(), rmap.version().
+  flush(..., asynchronous=True); librmap.stats(), librmap.mappings(),
+  librmap.set_check(), librmap.version().
 
 The extension calls the librmap.so.0 bundled in this package.
 """
 
-from rmap import _rmap
-from rmap._rmap import *  # noqa: F401,F403 (the module's whole API)
+from librmap import _rmap
+from librmap._rmap import *  # noqa: F401,F403 (the module's whole API)
 
 __all__ = sorted(name for name in dir(_rmap) if not name.startswith("_"))
