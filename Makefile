@@ -188,9 +188,15 @@ target/wheel/.checked: $(PY_PACKAGE) $(LIB) tools/wheel_check.sh $(VENV)/.ready 
 	@touch $@
 
 # What would go to PyPI: a manylinux wheel per supported interpreter (no
-# abi3: see docs/python.md) and the sdist, in target/dist.
-python-dist: lib $(TOOLS_READY) $(foreach v,$(PY_VERSIONS),target/python/$(v)/.ready)
-	$(call say,the Python wheels (CPython $(PY_VERSIONS)) and sdist in target/dist)
+# abi3: see docs/python.md) and the sdist, in target/dist, each passing
+# PyPI's own check (twine check --strict). make check makes them too.
+python-dist: lib target/dist/.checked
+	@ls target/dist | grep -v 'log$$'
+
+# After the wheel check and the installs, which build in the same folders.
+target/dist/.checked: $(PY_PACKAGE) $(LIB) $(TOOLS_READY) target/wheel/.checked \
+                      $(foreach v,$(PY_VERSIONS),target/python/$(v)/.installed)
+	$(call say,the Python wheels (CPython $(PY_VERSIONS)) and sdist in target/dist$(,) and twine check of each)
 	@rm -rf target/dist && mkdir -p target/dist/raw
 	@for v in $(PY_VERSIONS); do target/python/$$v/bin/pip wheel -q --disable-pip-version-check --no-deps \
 		-w target/dist/raw bindings/python || exit 1; done
@@ -198,7 +204,11 @@ python-dist: lib $(TOOLS_READY) $(foreach v,$(PY_VERSIONS),target/python/$(v)/.r
 		>target/dist/auditwheel.log 2>&1 || { cat target/dist/auditwheel.log; exit 1; }
 	@$(TOOLS_VENV)/bin/python -m build -q --sdist --outdir target/dist bindings/python >target/dist/build.log 2>&1 || \
 		{ cat target/dist/build.log; exit 1; }
-	@rm -rf target/dist/raw && ls target/dist | grep -v log
+	@rm -rf target/dist/raw
+	@$(TOOLS_VENV)/bin/twine check --strict target/dist/*.whl target/dist/*.tar.gz >target/dist/twine.log 2>&1 || \
+		{ cat target/dist/twine.log; echo "FAIL twine check of target/dist"; exit 1; }
+	@echo "ok   PyPI: twine check --strict passes for the $$(ls target/dist/*.whl | wc -l) wheels (CPython $(PY_VERSIONS)) and the sdist in target/dist"
+	@touch $@
 
 # Every supported interpreter (tools/pythons.sh finds them) gets its own venv
 # with pytest and numpy, the package built for it, and the pytest suite, which
@@ -249,7 +259,7 @@ fuzz-python: $(foreach v,$(PY_VERSIONS),target/python/$(v)/.installed)
 # The interpreters and the wheel are independent: two at a time (each
 # target's output is printed whole when it finishes).
 python-check: lib
-	@$(MAKE) --no-print-directory -j2 --output-sync=target $(PY_CHECKED) target/wheel/.checked
+	@$(MAKE) --no-print-directory -j2 --output-sync=target $(PY_CHECKED) target/wheel/.checked target/dist/.checked
 
 # rmap-sys links librmap statically by default (the workspace's C library
 # package); with the feature pkg-config it finds this tree's librmap.so
