@@ -12,12 +12,18 @@ packaged=$(sed -n 's/^ *Packaging \([^ ]*\) v\([^ ]*\) .*/\1 \2/p' target/packag
 echo "ok   crates.io: $(grep -c '^ *Verifying' target/package.log) crates packaged and built alone: $packaged"
 
 version=$(sed -n '/^\[workspace.package\]/,/^\[/s/^version = "\(.*\)"/\1/p' Cargo.toml)
-user=target/rust-users/from-package
-rm -rf "$user" && mkdir -p "$user/src"
-printf '[package]\nname = "from-package"\nversion = "0.1.0"\nedition = "2024"\n\n[dependencies]\nlibrmap = { path = "%s" }\n\n[workspace]\n' \
-    "$PWD/target/package/librmap-$version" >"$user/Cargo.toml"
-awk '/^```rust$/ { inside = 1; next } /^```$/ { inside = 0 } inside' docs/rust.md >"$user/src/main.rs"
-out=$(cd "$user" && cargo run -q 2>&1) || { echo "$out"; echo "FAIL a project on the packaged librmap does not build or run docs/rust.md's example"; exit 1; }
-want="8192 bytes mapped, byte 4096 is 7, the tail starts with 7"
-[ "$out" = "$want" ] || { echo "$out"; echo "FAIL docs/rust.md's example printed the above, not: $want"; exit 1; }
-echo "ok   crates.io: a fresh project on target/package/librmap-$version (not the workspace) runs docs/rust.md's example: $out"
+# example DOCUMENT OUTPUT: the document's first Rust block, as a fresh
+# project's main.rs on the packaged librmap, prints OUTPUT.
+example() {
+    local document=$1 want=$2 user out
+    user=target/rust-users/from-package
+    rm -rf "$user" && mkdir -p "$user/src"
+    printf '[package]\nname = "from-package"\nversion = "0.1.0"\nedition = "2024"\n\n[dependencies]\nlibrmap = { path = "%s" }\n\n[workspace]\n' \
+        "$PWD/target/package/librmap-$version" >"$user/Cargo.toml"
+    awk '/^```rust$/ { inside = 1; next } /^```$/ { if (inside) exit; inside = 0 } inside' "$document" >"$user/src/main.rs"
+    out=$(cd "$user" && cargo run -q 2>&1) || { echo "$out"; echo "FAIL a project on the packaged librmap does not build or run $document's example"; exit 1; }
+    [ "$out" = "$want" ] || { echo "$out"; echo "FAIL $document's example printed the above, not: $want"; exit 1; }
+    echo "ok   crates.io: a fresh project on target/package/librmap-$version (not the workspace) runs $document's Rust example: $out"
+}
+example README.md "hello"
+example docs/rust.md "8192 bytes mapped, byte 4096 is 7, the tail starts with 7"
