@@ -64,7 +64,7 @@ LIBCLANG_PATH = $(shell $(VENV)/bin/python -c 'import clang, os; print(os.path.j
 say = @printf '== %s\n' "$(1)"
 
 .PHONY: all lib cargo-ready checker checker-check bindings-check python-check python-dist rmap-sys-check rmap-sys-bindings \
-        cpp-check package-check bench \
+        cpp-check package-check cargo-c-check bench \
         install uninstall install-check abi-check abi-update header header-check man man-check docs-check layers-check \
         readme-check demo check tree-before lint test c-check fuzz fuzz-python check-asan check-valgrind check-long clean
 
@@ -593,6 +593,18 @@ check-long: $(CBIN)/tolerant
 	$(call say,the long stress cases: 60 s of the canary race$(,) 100 runs beside a busy librmap)
 	@RMAP_TEST_LONG=1 $(CBIN)/tolerant canaries_at_a_reused_address_never_change
 	@RMAP_TEST_LONG=1 $(CBIN)/tolerant tolerant_reads_never_wait_for_a_busy_librmap
+
+# cargo-c, the tool Rust C libraries are packaged with, builds the same
+# library: its SONAME, exports and pkg-config file are compared with make's.
+# Not in make check: installing cargo-c compiles 348 crates (458 s here).
+CARGO_C_VERSION := 0.10.24+cargo-0.98.0
+cargo-c-check: lib
+	$(call say,cargo-c $(CARGO_C_VERSION): cargo cbuild against make's library (installs cargo-c in target/cargo-c once: minutes))
+	@test -x target/cargo-c/bin/cargo-cbuild || \
+		$(CARGO) install --locked --quiet --root target/cargo-c cargo-c@$(CARGO_C_VERSION)
+	@PATH="$$PWD/target/cargo-c/bin:$$PATH" $(CARGO) cbuild --locked --release -p librmap-ffi --target-dir target/cbuild \
+		>target/cbuild.log 2>&1 || { cat target/cbuild.log; echo "FAIL cargo cbuild"; exit 1; }
+	@bash tools/cargo_c_check.sh target/cbuild/x86_64-unknown-linux-gnu/release
 
 # make check leaves the tree as it found it: the state git sees is recorded
 # first and compared last (tools/tree_state.sh).
