@@ -15,8 +15,8 @@ problems=()
 nm -D --defined-only "$dir/librmap.so" | awk '{print $3}' | sort | diff -q - abi/symbols.txt >/dev/null ||
     problems+=("its exports are not abi/symbols.txt's")
 for key in Name Version Libs Libs.private; do
-    [ "$(field "$key" "$dir/rmap.pc")" = "$(field "$key" target/release/rmap.pc)" ] ||
-        problems+=("rmap.pc's $key '$(field "$key" "$dir/rmap.pc")', make's '$(field "$key" target/release/rmap.pc)'")
+    [ "$(field "$key" "$dir/rmap.pc")" = "$(field "$key" target/release/rmap-uninstalled.pc)" ] ||
+        problems+=("rmap.pc's $key '$(field "$key" "$dir/rmap.pc")', make's '$(field "$key" target/release/rmap-uninstalled.pc)'")
 done
 if [ ${#problems[@]} -gt 0 ]; then
     for problem in "${problems[@]}"; do echo "FAIL cargo-c: $problem"; done

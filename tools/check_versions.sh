@@ -24,7 +24,7 @@ done
 macro() { sed -n "s/^#define RMAP_VERSION_$1 \([0-9]*\)$/\1/p" include/rmap.h; }
 stated "include/rmap.h's RMAP_VERSION_*" "$(macro MAJOR).$(macro MINOR).$(macro PATCH)"
 stated "librmap.so's SONAME major" "$(readelf -d target/release/librmap.so | sed -n 's/.*Library soname: \[librmap\.so\.\([0-9]*\)\]/\1/p').$minor.$patch"
-stated "target/release/rmap.pc" "$(sed -n 's/^Version: //p' target/release/rmap.pc)"
+stated "target/release/rmap-uninstalled.pc" "$(sed -n 's/^Version: //p' target/release/rmap-uninstalled.pc)"
 for page in man/*.3 tools/rmap-check/rmap-check.1; do
     grep -q "\"librmap $version\"" "$page" || problems+=("$page does not name librmap $version")
 done
@@ -32,4 +32,4 @@ if [ ${#problems[@]} -gt 0 ]; then
     for problem in "${problems[@]}"; do echo "FAIL versions: $problem; Cargo.toml's [workspace.package] says $version"; done
     exit 1
 fi
-echo "ok   versions: $version everywhere (rmap, librmap, rmap-sys, rmap-check, the Python package, RMAP_VERSION_*, the SONAME's major $major, rmap.pc, $(ls man/*.3 | wc -l) man pages and rmap-check(1))"
+echo "ok   versions: $version everywhere (rmap, librmap, rmap-sys, rmap-check, the Python package, RMAP_VERSION_*, the SONAME's major $major, rmap-uninstalled.pc, $(ls man/*.3 | wc -l) man pages and rmap-check(1))"
