@@ -32,4 +32,4 @@ if [ ${#problems[@]} -gt 0 ]; then
     for problem in "${problems[@]}"; do echo "FAIL versions: $problem; Cargo.toml's [workspace.package] says $version"; done
     exit 1
 fi
-echo "ok   versions: $version everywhere (rmap, librmap, rmap-sys, rmap-check, the Python package, RMAP_VERSION_*, the SONAME's major $major, rmap-uninstalled.pc, $(ls man/*.3 | wc -l) man pages and rmap-check(1))"
+echo "ok   versions: $version everywhere (librmap, librmap-ffi, rmap-sys, rmap-check, the Python package, RMAP_VERSION_*, the SONAME's major $major, rmap-uninstalled.pc, $(ls man/*.3 | wc -l) man pages and rmap-check(1))"
