@@ -107,7 +107,8 @@ def test_pytest_with_a_conftest_that_copies_at_import(tmp_path):
         m[0:1]
     """))
     (tmp_path / "test_truncated.py").write_text(textwrap.dedent("""
-        import errno, os, pytest, rmap
+        import errno, os, pytest
+        import librmap as rmap
         def test_truncated(tmp_path):
             path = tmp_path / "data"
             path.write_bytes(b"x" * 8192)

@@ -481,7 +481,7 @@ def test_asynchronous_flush(data):
 
 def test_checked_mode_reports_a_leak():
     script = (
-        "import ctypes, rmap; rmap.set_check(rmap.CHECK_REPORT); m = rmap.mmap(-1, 8192); "
+        "import ctypes; import librmap as rmap; rmap.set_check(rmap.CHECK_REPORT); m = rmap.mmap(-1, 8192); "
         "ctypes.pythonapi.Py_IncRef(ctypes.py_object(m))"  # never freed: still mapped at exit
     )
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)

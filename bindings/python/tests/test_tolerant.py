@@ -96,7 +96,8 @@ def test_an_untolerated_buffer_read_still_dies(tmp_path):
     """Without tolerant=True a raw buffer read of a lost page dies of SIGBUS,
     as with the standard module (guarded accesses raise instead)."""
     script = textwrap.dedent("""
-        import hashlib, os, sys, rmap
+        import hashlib, os, sys
+        import librmap as rmap
         path = sys.argv[1]
         with open(path, "wb") as f:
             f.write(b"x" * 32768)
