@@ -182,20 +182,20 @@ $(TOOLS_READY):
 # goes into them (the sdist builds librmap from scratch: ~1 minute).
 PY_PACKAGE := $(PY_SOURCES) bindings/python/README.md LICENSE-MIT LICENSE-APACHE Cargo.toml Cargo.lock build.rs \
               $(wildcard src/*.rs rmap/Cargo.toml rmap/build.rs rmap/src/*.rs rmap/src/sys/* bindings/rust/rmap-sys/Cargo.toml)
-target/wheel/.checked: $(PY_PACKAGE) $(LIB) tools/wheel_check.sh $(VENV)/.ready $(TOOLS_READY)
+# After the installs: their wheels build in the same folder (bindings/python/build).
+target/wheel/.checked: $(PY_PACKAGE) $(LIB) tools/wheel_check.sh $(VENV)/.ready $(TOOLS_READY) \
+                       $(foreach v,$(PY_VERSIONS),target/python/$(v)/.installed)
 	$(call say,the Python wheel (manylinux$(,) RUNPATH$(,) licenses) and sdist (built from its Rust sources) in fresh venvs)
 	@bash tools/wheel_check.sh $(TOOLS_VENV)
 	@touch $@
 
 # What would go to PyPI: a manylinux wheel per supported interpreter (no
 # abi3: see docs/python.md) and the sdist, in target/dist, each passing
-# PyPI's own check (twine check --strict). make check makes them too.
+# PyPI's own check (twine check --strict).
 python-dist: lib target/dist/.checked
 	@ls target/dist | grep -v 'log$$'
 
-# After the wheel check and the installs, which build in the same folders.
-target/dist/.checked: $(PY_PACKAGE) $(LIB) $(TOOLS_READY) target/wheel/.checked \
-                      $(foreach v,$(PY_VERSIONS),target/python/$(v)/.installed)
+target/dist/.checked: $(PY_PACKAGE) $(LIB) $(TOOLS_READY) $(foreach v,$(PY_VERSIONS),target/python/$(v)/.ready)
 	$(call say,the Python wheels (CPython $(PY_VERSIONS)) and sdist in target/dist$(,) and twine check of each)
 	@rm -rf target/dist && mkdir -p target/dist/raw
 	@for v in $(PY_VERSIONS); do target/python/$$v/bin/pip wheel -q --disable-pip-version-check --no-deps \
@@ -223,9 +223,21 @@ target/python/%/.ready: tools/pythons.sh
 	@target/python/$*/bin/pip install -q --disable-pip-version-check --progress-bar off pytest numpy
 	@touch $@
 
+# The package as a wheel for each interpreter, installed from that wheel
+# (the wheels are twine-checked below).
 target/python/%/.installed: $(PY_SOURCES) $(LIB) target/python/%/.ready
-	$(call say,installing bindings/python for CPython $*)
-	@target/python/$*/bin/pip install -q --disable-pip-version-check bindings/python
+	$(call say,building and installing the librmap wheel for CPython $*)
+	@rm -rf target/python/$*/wheel
+	@target/python/$*/bin/pip wheel -q --disable-pip-version-check --no-deps -w target/python/$*/wheel bindings/python
+	@target/python/$*/bin/pip install -q --disable-pip-version-check --force-reinstall --no-deps target/python/$*/wheel/librmap-*.whl
+	@touch $@
+
+# PyPI's own check (twine check --strict) of every wheel and the sdist.
+target/python/.twine-checked: $(foreach v,$(PY_VERSIONS),target/python/$(v)/.installed) target/wheel/.checked
+	$(call say,twine check of the wheels for CPython $(PY_VERSIONS) and the sdist)
+	@$(TOOLS_VENV)/bin/twine check --strict target/python/*/wheel/librmap-*.whl target/sdist/librmap-*.tar.gz \
+		>target/python/twine.log 2>&1 || { cat target/python/twine.log; echo "FAIL twine check"; exit 1; }
+	@echo "ok   PyPI: twine check --strict passes for the $$(ls target/python/*/wheel/librmap-*.whl | wc -l) wheels (CPython $(PY_VERSIONS)) and the sdist"
 	@touch $@
 
 PY_TESTS := $(wildcard bindings/python/tests/*.py)
@@ -259,7 +271,7 @@ fuzz-python: $(foreach v,$(PY_VERSIONS),target/python/$(v)/.installed)
 # The interpreters and the wheel are independent: two at a time (each
 # target's output is printed whole when it finishes).
 python-check: lib
-	@$(MAKE) --no-print-directory -j2 --output-sync=target $(PY_CHECKED) target/wheel/.checked target/dist/.checked
+	@$(MAKE) --no-print-directory -j2 --output-sync=target $(PY_CHECKED) target/wheel/.checked target/python/.twine-checked
 
 # rmap-sys links librmap statically by default (the workspace's C library
 # package); with the feature pkg-config it finds this tree's librmap.so
