@@ -277,15 +277,13 @@ python-check: lib
 # package); with the feature pkg-config it finds this tree's librmap.so
 # through rmap-uninstalled.pc. Its bindings are committed; the feature
 # bindgen regenerates them (libclang from the venv) for the comparison.
+# Linked statically it is a workspace member: lint and test cover it.
 RMAP_SYS := --manifest-path bindings/rust/rmap-sys/Cargo.toml
 RMAP_SYS_DYNAMIC := --no-default-features --features pkg-config
 rmap-sys-check: lib $(VENV)/.ready
-	$(call say,rmap-sys: rustfmt$(,) clippy$(,) tests (static$(,) and the installed library by pkg-config)$(,) bindings)
-	@$(CARGO) fmt $(RMAP_SYS) --check
-	@$(CARGO) clippy --locked $(RMAP_SYS) --target-dir target/rmap-sys --all-targets -- -D warnings
+	$(call say,rmap-sys with the installed library (pkg-config): clippy and tests (linked statically: lint and test did them)$(,) bindings)
 	@PKG_CONFIG_PATH="$${PWD}/$(RELEASE)" $(CARGO) clippy --locked $(RMAP_SYS) --target-dir target/rmap-sys-dynamic \
 		$(RMAP_SYS_DYNAMIC) --all-targets -- -D warnings
-	@$(CARGO) test --locked $(RMAP_SYS) -q --target-dir target/rmap-sys
 	@PKG_CONFIG_PATH="$${PWD}/$(RELEASE)" $(CARGO) test --locked $(RMAP_SYS) -q --target-dir target/rmap-sys-dynamic \
 		$(RMAP_SYS_DYNAMIC)
 	@LIBCLANG_PATH="$(LIBCLANG_PATH)" bash tools/rmap_sys_bindings.sh check

@@ -22,9 +22,10 @@ hello() { # hello TARGET-DIR [CARGO-ARGS...]
     (cd bindings/rust/rmap-sys && env -u LD_LIBRARY_PATH cargo run -q --example hello --target-dir "$root/$target" "$@")
 }
 for how in static pkg-config; do
-    if [ $how = static ]; then out=$(PKG_CONFIG_PATH= PKG_CONFIG_LIBDIR=/nonexistent hello target/rmap-sys)
+    # Static: the workspace's own target folder, which cargo test built.
+    if [ $how = static ]; then out=$(PKG_CONFIG_PATH= PKG_CONFIG_LIBDIR=/nonexistent hello target)
     else out=$(PKG_CONFIG_PATH="$root/target/release" hello target/rmap-sys-dynamic --no-default-features --features pkg-config); fi
-    dir=target/rmap-sys; [ $how = static ] || dir=target/rmap-sys-dynamic
+    dir=target; [ $how = static ] || dir=target/rmap-sys-dynamic
     dynamic=$(ldd "$dir/debug/examples/hello" | grep -c 'librmap\.so' || true)
     expected=1; [ $how = static ] && expected=0
     if [ "$out" = "hello from librmap $version" ] && [ "$dynamic" = "$expected" ]; then
