@@ -268,10 +268,11 @@ fuzz-python: $(foreach v,$(PY_VERSIONS),target/python/$(v)/.installed)
 # The stamps the pattern rules make are kept, so a warm run does nothing.
 .SECONDARY: $(foreach v,$(PY_VERSIONS),target/python/$(v)/.ready target/python/$(v)/.installed)
 
-# The interpreters and the wheel are independent: two at a time (each
-# target's output is printed whole when it finishes).
+# The interpreters, the wheel and the bindings' comparison are independent:
+# two at a time (each target's output is printed whole when it finishes).
 python-check: lib
-	@$(MAKE) --no-print-directory -j2 --output-sync=target $(PY_CHECKED) target/wheel/.checked target/python/.twine-checked
+	@$(MAKE) --no-print-directory -j2 --output-sync=target $(PY_CHECKED) target/wheel/.checked target/python/.twine-checked \
+		target/rmap-sys-bindings.checked
 
 # rmap-sys links librmap statically by default (the workspace's C library
 # package); with the feature pkg-config it finds this tree's librmap.so
@@ -281,16 +282,23 @@ python-check: lib
 RMAP_SYS := --manifest-path bindings/rust/rmap-sys/Cargo.toml
 RMAP_SYS_DYNAMIC := --no-default-features --features pkg-config
 rmap-sys-check: lib $(VENV)/.ready
-	$(call say,rmap-sys with the installed library (pkg-config): clippy and tests (linked statically: lint and test did them)$(,) bindings)
+	$(call say,rmap-sys with the installed library (pkg-config): clippy and tests (linked statically: lint and test did them))
 	@PKG_CONFIG_PATH="$${PWD}/$(RELEASE)" $(CARGO) clippy --locked $(RMAP_SYS) --target-dir target/rmap-sys-dynamic \
 		$(RMAP_SYS_DYNAMIC) --all-targets -- -D warnings
 	@PKG_CONFIG_PATH="$${PWD}/$(RELEASE)" $(CARGO) test --locked $(RMAP_SYS) -q --target-dir target/rmap-sys-dynamic \
 		$(RMAP_SYS_DYNAMIC)
-	@LIBCLANG_PATH="$(LIBCLANG_PATH)" bash tools/rmap_sys_bindings.sh check
 	$(call say,Rust users: fresh projects on rmap and on rmap-sys (plain cargo run)$(,) the memmap2 port)
 	@bash tools/rust_users_check.sh
 	$(call say,memmap2 0.9.12's own tests and documentation examples against librmap (from its crates.io package))
 	@$(PYTHON) tools/memmap2_suite.py .
+
+# The committed bindings against bindgen's, once per change of the header
+# or of them (building bindgen takes ~11 s: it runs beside the Python checks).
+target/rmap-sys-bindings.checked: include/rmap.h bindings/rust/rmap-sys/src/bindings.rs tools/rmap_sys_bindings.sh \
+                                  $(VENV)/.ready
+	$(call say,rmap-sys: the committed bindings against bindgen's (builds bindgen once))
+	@LIBCLANG_PATH="$(LIBCLANG_PATH)" bash tools/rmap_sys_bindings.sh check
+	@touch $@
 
 rmap-sys-bindings: lib $(VENV)/.ready
 	@LIBCLANG_PATH="$(LIBCLANG_PATH)" bash tools/rmap_sys_bindings.sh update
