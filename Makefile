@@ -64,7 +64,7 @@ LIBCLANG_PATH = $(shell $(VENV)/bin/python -c 'import clang, os; print(os.path.j
 say = @printf '== %s\n' "$(1)"
 
 .PHONY: all lib cargo-ready checker checker-check bindings-check python-check python-dist rmap-sys-check rmap-sys-bindings \
-        cpp-check package-check cargo-c-check rust-users-check memmap2-check bench \
+        cpp-check package-check cargo-c-check bench \
         install uninstall install-check abi-check abi-update header header-check man man-check docs-check layers-check \
         readme-check demo check tree-before lint test c-check fuzz fuzz-python check-asan check-valgrind check-long clean
 
@@ -281,18 +281,14 @@ python-check: lib
 # Linked statically it is a workspace member: lint and test cover it.
 RMAP_SYS := --manifest-path bindings/rust/rmap-sys/Cargo.toml
 RMAP_SYS_DYNAMIC := --no-default-features --features pkg-config
-rmap-sys-check: lib
+rmap-sys-check: lib $(VENV)/.ready
 	$(call say,rmap-sys with the installed library (pkg-config): clippy and tests (linked statically: lint and test did them))
 	@PKG_CONFIG_PATH="$${PWD}/$(RELEASE)" $(CARGO) clippy --locked $(RMAP_SYS) --target-dir target/rmap-sys-dynamic \
 		$(RMAP_SYS_DYNAMIC) --all-targets -- -D warnings
 	@PKG_CONFIG_PATH="$${PWD}/$(RELEASE)" $(CARGO) test --locked $(RMAP_SYS) -q --target-dir target/rmap-sys-dynamic \
 		$(RMAP_SYS_DYNAMIC)
-
-rust-users-check: lib
-	$(call say,Rust users: fresh projects on librmap and on rmap-sys (plain cargo run)$(,) the memmap2 port)
+	$(call say,Rust users: fresh projects on rmap and on rmap-sys (plain cargo run)$(,) the memmap2 port)
 	@bash tools/rust_users_check.sh
-
-memmap2-check: lib
 	$(call say,memmap2 0.9.12's own tests and documentation examples against librmap (from its crates.io package))
 	@$(PYTHON) tools/memmap2_suite.py .
 
@@ -355,12 +351,7 @@ cpp-check: $(CPP_BINS) $(CBIN)/first_line
 		echo "ok   docs/cpp.md's sample builds without a warning and prints: $$out" || \
 		{ echo "$$out"; echo "FAIL docs/cpp.md's sample"; exit 1; }
 
-# Every binding's checks are independent of each other: two at a time, as
-# python-check's (each one's output printed whole when it ends).
-BINDINGS_CHECKS := $(PY_CHECKED) target/wheel/.checked target/python/.twine-checked target/rmap-sys-bindings.checked \
-                   rmap-sys-check rust-users-check memmap2-check cpp-check package-check
-bindings-check: lib $(VENV)/.ready
-	@$(MAKE) --no-print-directory -j2 --output-sync=target $(BINDINGS_CHECKS)
+bindings-check: python-check rmap-sys-check cpp-check package-check
 
 # The three crates meant for crates.io (librmap, librmap-ffi, rmap-sys) as
 # cargo package makes them, each built on its own from its package, and a
