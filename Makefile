@@ -37,9 +37,9 @@ LDLIBS  := -L$(RELEASE) -Wl,-rpath,'$$ORIGIN/../release' -lrmap -pthread
 # The one list of C programs: the seed programs and demos of c_examples/
 # (checked by c_examples/run.sh), and the self-checking suites of tests/c/,
 # which share tests/c/harness.c.
-EXAMPLES := pagesize shared_modify private_modify shm_reader shm_writer \
+EXAMPLES := pagesize shared_modify private_modify shm_reader shm_writer mapped_log \
             anon_parent_child past_eof fork_counter sem_counter mistakes tour
-SUITES   := conformance nosyscall sweep differential registry checked fault_safe tolerant drop_in
+SUITES   := conformance nosyscall sweep differential registry checked fault_safe tolerant drop_in secure
 EXAMPLE_BINS := $(addprefix $(CBIN)/,$(EXAMPLES))
 SUITE_BINS   := $(addprefix $(CBIN)/,$(SUITES))
 HARNESS  := tests/c/harness.c tests/c/harness.h
@@ -625,11 +625,13 @@ check-valgrind: $(EXAMPLE_BINS) $(SUITE_BINS)
 		bash c_examples/run.sh check $(CBIN) $(EXAMPLES) && bash tests/c/run.sh $(CBIN) $(SUITES)
 
 # The stress cases make check runs for seconds, at full length: the tolerant
-# canary race for 60 s, 100 runs of tolerant reads beside a busy librmap.
-check-long: $(CBIN)/tolerant
-	$(call say,the long stress cases: 60 s of the canary race$(,) 100 runs beside a busy librmap)
+# canary race for 60 s, 100 runs of tolerant reads beside a busy librmap,
+# 1,000 kill -9 of the mapped log's writer (make check: 200).
+check-long: $(CBIN)/tolerant $(CBIN)/mapped_log
+	$(call say,the long stress cases: 60 s of the canary race$(,) 100 runs beside a busy librmap$(,) 1000 kill -9 of a log writer)
 	@RMAP_TEST_LONG=1 $(CBIN)/tolerant canaries_at_a_reused_address_never_change
 	@RMAP_TEST_LONG=1 $(CBIN)/tolerant tolerant_reads_never_wait_for_a_busy_librmap
+	@$(CBIN)/mapped_log crash target/mapped_log-crash 1000
 
 # cargo-c, the tool Rust C libraries are packaged with, builds the same
 # library: its SONAME, exports and pkg-config file are compared with make's.

@@ -160,6 +160,26 @@ shared: 4" ]; then
         pass tour "5 wrong calls: same errno from libc and librmap; a double unmap reported and refused"
     else fail tour "unexpected output (exit $status)"; fi
 
+    run mapped_log append "$work/log" 5000
+    if [ $status -eq 0 ]; then run mapped_log recover "$work/log"; fi
+    if [ $status -eq 0 ] && grep -q '^recovered 5000 records' "$work/out"; then
+        pass mapped_log "5000 records appended through a growing mapping, recovered whole"
+    else fail mapped_log "append and recover: exit $status"; fi
+    run mapped_log crash "$work/crash-log" "${MAPPED_LOG_CRASHES:-200}"
+    if [ $status -eq 0 ]; then pass mapped_log "$(sed -n 's/ (up to.*in)//; s/recovery returned/recovered/p' "$work/out")"
+    else fail mapped_log "kill -9 of the writer: exit $status"; fi
+    # A 1 MiB tmpfs of its own (a private mount namespace): root only.
+    if [ "$(id -u)" != 0 ] || ! command -v unshare >/dev/null; then
+        echo "skip mapped_log           the full disk: mounting a 1 MiB tmpfs needs root and unshare(1)"
+    else
+        mkdir -p "$work/small"
+        unshare --mount sh -c 'mount -t tmpfs -o size=1m none "$1" && shift && exec "$@"' sh "$work/small" \
+            "${runner[@]}" "$bin/mapped_log" fill "$work/small" 100 >"$work/out" 2>&1
+        status=$?
+        if [ $status -eq 0 ]; then pass mapped_log "on a 1 MiB tmpfs: $(sed -n 's/ (.*//p' "$work/out")"
+        else fail mapped_log "the full disk: exit $status"; fi
+    fi
+
     echo "c_examples: $passed passed, $failed failed"
     [ $failed -eq 0 ]
 }
@@ -264,6 +284,13 @@ demo() {
     echo
     echo "--- A process-shared semaphore in a file mapping: parent and child count 0..5 in turns (same article)"
     show sem_counter "$work/sem"
+    echo
+    echo "--- The articles' mmap log (Logdog, Android_MMap), done right: records framed with a CRC32C, the"
+    echo "    committed length published after each record, space secured first (rmap_secure), so a"
+    echo "    writer killed at any moment loses no committed record and a full disk is ENOSPC"
+    show mapped_log append "$work/log" 1000
+    show mapped_log recover "$work/log"
+    show mapped_log crash "$work/crash-log" 50
 }
 
 case $mode in

@@ -1010,6 +1010,94 @@ int rmap_find(const void *haystack, size_t n, const void *needle, size_t needle_
 // `rmap_losses(3)`, `rmap_query(3)`, `rmap_sync(3)`, `rmap_read(3)`
 int rmap_tolerate(void *addr, size_t length);
 
+// Secure the storage under a shared file mapping, growing the file if
+// need be, so that stores there cannot die of SIGBUS.
+//
+// Allocates the file system's blocks for the bytes of the file that
+// `[addr, addr + length)` maps (as `fallocate(2)` with mode 0 does), and
+// makes the file at least as long as the range's last byte requires,
+// exactly (a file already longer keeps its size). The range must lie
+// wholly in `MAP_SHARED` mappings librmap made of the file `fd` is open
+// on, for writing; `addr` page aligned; `length` is in bytes, not rounded.
+// After it returns 0, no store to the range faults for want of space (a
+// full disk, a quota) or for lying past the end of the file, until the
+// file is truncated or its blocks punched out.
+//
+// This is how a writer never dies of SIGBUS on a full disk, and how a
+// mapping grows in place: map the file with room to grow (a length larger
+// than the file: the address space is reserved, the pages past the end
+// fault until the file reaches them), then secure each part before
+// storing into it. The address never moves, and readers of the part
+// already secured go on. Past its length, `rmap_remap` with
+// `MREMAP_MAYMOVE` moves the mapping, and only when the program allows it.
+//
+// # RETURN VALUE
+//
+// 0 on success; -1 on error, with errno set. A range over several
+// mappings is secured one mapping after the other: an error from the file
+// system can leave the first ones secured.
+//
+// # ERRORS
+//
+// - `EINVAL` [secure_einval_misaligned]: `addr` is not page aligned.
+// - `EINVAL` [secure_einval_length_zero]: `length` is 0.
+// - `EINVAL` [secure_einval_other_file]: `fd` is open on another file than
+//   the one mapped in the range.
+// - `ENOMEM` [secure_enomem_not_librmaps]: part of the range is not a
+//   mapping librmap made, or `addr` plus `length` wraps.
+// - `ENODEV` [secure_enodev_not_shared_file]: part of the range is
+//   anonymous memory or a `MAP_PRIVATE` mapping (whose stores never reach
+//   the file).
+// - `EBADF` [secure_ebadf_not_open]: `fd` is not an open file descriptor.
+// - `EBADF` [secure_ebadf_read_only]: `fd` is not open for writing.
+// - `EFBIG` [secure_efbig_file_size_limit]: the file would grow past the
+//   process's `RLIMIT_FSIZE`. Checked before the kernel is asked, so no
+//   SIGXFSZ is sent (`fallocate` sends one).
+// - `ENOSPC` [secure_enospc_disk_full]: the file system has no room for
+//   the blocks (a file system may keep those it allocated before it ran
+//   out).
+// - `EPERM` [secure_eperm_sealed]: the range reaches past the end of a
+//   file sealed against growth (`F_SEAL_GROW`), or the file is immutable
+//   or append-only.
+// - `EOPNOTSUPP` [secure_eopnotsupp_no_fallocate]: the file system cannot
+//   allocate blocks ahead of the writes (ramfs, some network and FUSE file
+//   systems). librmap then secures nothing rather than write zeros over
+//   data a store may be putting there at the same moment (what
+//   `posix_fallocate`'s emulation risks): `ftruncate` grows such a file,
+//   whose stores can still fault if the disk fills.
+//
+// `EDQUOT` (a disk quota), `EFBIG` (past the file system's largest file),
+// `EINTR` and `EIO` come from the file system as `fallocate(2)` documents
+// them.
+//
+// # NOTES
+//
+// - The file offsets are those the mappings map: a mapping made at offset
+//   `off` secures from `off + (addr - start)`.
+// - The blocks are allocated through `fd`, not through the mapping: no
+//   page of the range is touched or dirtied, and no page cache is filled.
+// - Checked mode reports (and refuses with ENOMEM) a range that is not
+//   librmap's, as `rmap_tolerate` does; a range the kernel no longer holds
+//   as librmap recorded it is refused with EINVAL.
+// - Thread safety: safe from any number of threads at once; other librmap
+//   calls do not wait while the file system allocates. Not
+//   async-signal-safe.
+//
+// # EXAMPLES
+//
+// ```c
+// /* A log that grows in place, up to 1 GiB, never dying of a full disk. */
+// char *log = rmap_map(NULL, 1 << 30, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+// if (rmap_secure(log + used_pages, 1 << 20, fd) == -1 && errno == ENOSPC)
+//     return -1;                          /* told, not killed */
+// ```
+//
+// # SEE ALSO
+//
+// `fallocate(2)`, `posix_fallocate(3)`, `rmap_map(3)`, `rmap_remap(3)`,
+// `rmap_tolerate(3)`
+int rmap_secure(void *addr, size_t length, int fd);
+
 // Which file offsets of a tolerant mapping were lost.
 //
 // Looks at the pages of `[addr, addr + length)`, which must lie wholly in

@@ -187,10 +187,11 @@ pub enum Call {
     Remap,
     Resident,
     Tolerate,
+    Secure,
 }
 
 impl Call {
-    pub const COUNT: usize = 10;
+    pub const COUNT: usize = 11;
     pub const ALL: [Call; Call::COUNT] = [
         Call::Map,
         Call::Unmap,
@@ -202,6 +203,7 @@ impl Call {
         Call::Remap,
         Call::Resident,
         Call::Tolerate,
+        Call::Secure,
     ];
 
     pub fn index(self) -> usize {
@@ -212,7 +214,7 @@ impl Call {
     pub fn kind(self) -> &'static str {
         [
             "map", "unmap", "sync", "protect", "advise", "lock", "unlock", "remap", "resident",
-            "tolerate",
+            "tolerate", "secure",
         ][self.index()]
     }
 
@@ -230,6 +232,7 @@ impl Call {
             ("rmap_remap", "mremap"),
             ("rmap_resident", "mincore"),
             ("rmap_tolerate", "rmap_tolerate"),
+            ("rmap_secure", "rmap_secure"),
         ][self.index()];
         if libc_names { libc } else { rmap }
     }
@@ -648,8 +651,9 @@ impl Report<'_> {
                 "{}({addr:#x}, {len}) at {at}: this range holds memory librmap did not map; \
                  refused with {}",
                 name(call),
-                // rmap_tolerate answers ENOMEM in every mode, as documented.
-                if call == Call::Tolerate { "ENOMEM" } else { "EINVAL" }
+                // rmap_tolerate and rmap_secure answer ENOMEM in every mode,
+                // as documented.
+                if matches!(call, Call::Tolerate | Call::Secure) { "ENOMEM" } else { "EINVAL" }
             ),
             Report::Unowned {
                 call,

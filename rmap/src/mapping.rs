@@ -846,6 +846,114 @@ pub fn tolerate(addr: usize, len: usize) -> Result<(), Errno> {
     Err(failed(Errno(if stale { EINVAL } else { ENOMEM })))
 }
 
+/// Secures the storage of the file bytes [addr, addr + len) maps: the file
+/// system allocates their blocks (`fallocate`), and the file grows to cover
+/// them if it is shorter, so that a store there cannot fault for want of
+/// space (a hole the disk cannot fill) or for lying past the end. The range
+/// must lie wholly in `MAP_SHARED` file mappings librmap made of `fd`'s
+/// file. Errors: EINVAL (`addr` misaligned, `len` 0, `fd` another file),
+/// ENOMEM (not wholly librmap's), EBADF (`fd` not open, or not for
+/// writing), ENODEV (anonymous or private memory in the range), EFBIG (the
+/// file would grow past `RLIMIT_FSIZE`, checked before the kernel could
+/// send SIGXFSZ, or past the file system's limit), and the file system's
+/// own: ENOSPC, EDQUOT, EPERM (sealed, immutable), EOPNOTSUPP (no
+/// `fallocate`), EINTR.
+pub fn secure(addr: usize, len: usize, fd: i32) -> Result<(), Errno> {
+    let mode = mode_for(Call::Secure);
+    let page = page_size();
+    if addr & (page - 1) != 0 || len == 0 {
+        return Err(failed(Errno(EINVAL)));
+    }
+    let Some(end) = addr.checked_add(len) else {
+        return Err(failed(Errno(ENOMEM)));
+    };
+    let pages_len = match round_up_to_page(len, page) {
+        Some(pages_len) if addr.checked_add(pages_len).is_some() => pages_len,
+        _ => return Err(failed(Errno(ENOMEM))),
+    };
+    let file = sys::file_identity(fd).ok_or_else(|| failed(Errno(EBADF)))?;
+    // The file's ranges are decided under the lock and allocated after it:
+    // fallocate may take long, and no librmap call should wait for it.
+    let ranges = {
+        let mut held = hold();
+        let found = match mode {
+            CheckMode::Off => process::ownership_of_records(&mut held.registry, addr, pages_len),
+            _ => process::ownership(&mut held, addr, pages_len),
+        };
+        if found != Ownership::Owned {
+            drop(held);
+            let stale = found == Ownership::Stale;
+            if mode != CheckMode::Off {
+                let at = where_of(sys::caller_address());
+                let refusal = Report::Unowned {
+                    call: Call::Secure,
+                    addr,
+                    len: pages_len,
+                    at,
+                    stale,
+                };
+                report(&refusal, mode);
+            }
+            return Err(failed(Errno(if stale { EINVAL } else { ENOMEM })));
+        }
+        let mut pieces = held
+            .registry
+            .try_pieces(addr, pages_len)
+            .map_err(|()| failed(Errno(ENOMEM)))?;
+        if pieces.is_empty() {
+            // One record holds the whole range.
+            if let Some((start, entry)) = held.registry.find(addr) {
+                let skipped = addr - start;
+                pieces.push((
+                    addr,
+                    Entry {
+                        len: pages_len,
+                        offset: entry.offset.wrapping_add(skipped as i64),
+                        ..entry
+                    },
+                ));
+            }
+        }
+        let mut ranges = Vec::new();
+        ranges
+            .try_reserve_exact(pieces.len())
+            .map_err(|_| failed(Errno(ENOMEM)))?;
+        for (start, entry) in pieces {
+            let shared = entry.flags & sys::MAP_TYPE != sys::MAP_PRIVATE;
+            if entry.flags & MAP_ANONYMOUS != 0 || !shared {
+                return Err(failed(Errno(sys::ENODEV)));
+            }
+            let (dev, ino) = if entry.ino != 0 {
+                (entry.dev, entry.ino)
+            } else {
+                sys::kernel_vma(start, false).map_or((0, 0), |vma| (vma.dev, vma.ino))
+            };
+            if (dev, ino) != (file.dev, file.ino) {
+                return Err(failed(Errno(EINVAL)));
+            }
+            // The last piece ends where the caller's range does, to the byte:
+            // the file grows to exactly that size.
+            let bytes = (start + entry.len).min(end) - start;
+            ranges.push((entry.offset, bytes as i64));
+        }
+        ranges
+    };
+    let grown_to = ranges
+        .iter()
+        .map(|&(offset, bytes)| offset.saturating_add(bytes) as u64)
+        .max()
+        .unwrap_or(0);
+    if grown_to > file.size.unwrap_or(0)
+        && sys::file_size_limit().is_some_and(|limit| grown_to > limit)
+    {
+        return Err(failed(Errno(sys::EFBIG)));
+    }
+    for (offset, bytes) in ranges {
+        sys::allocate(fd, offset, bytes).map_err(failed)?;
+    }
+    Ok(())
+}
+
 /// The lost pages of [addr, addr + len) (pages of tolerant mappings
 /// replaced by zeros after a SIGBUS), each with the file offset it stood
 /// for, in address order.

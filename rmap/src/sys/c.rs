@@ -22,6 +22,8 @@ pub const EINVAL: c_int = 22;
 pub const EMFILE: c_int = 24;
 pub const EOVERFLOW: c_int = 75;
 pub const ENXIO: c_int = 6;
+pub const ENODEV: c_int = 19;
+pub const EFBIG: c_int = 27;
 
 // <sys/mman.h>.
 pub const PROT_READ: c_int = 0x1;
@@ -113,6 +115,17 @@ pub const FUTEX_WAKE: c_int = 1;
 pub const FUTEX_PRIVATE_FLAG: c_int = 128;
 /// `RTLD_DEFAULT` for `dlsym`.
 pub const RTLD_DEFAULT: *mut c_void = std::ptr::null_mut();
+
+// <sys/resource.h>.
+pub const RLIMIT_FSIZE: c_uint = 1;
+pub const RLIM_INFINITY: u64 = u64::MAX;
+
+/// `struct rlimit`.
+#[repr(C)]
+pub struct Rlimit {
+    pub rlim_cur: u64,
+    pub rlim_max: u64,
+}
 
 /// glibc's `struct stat` on x86-64 (the kernel's `struct stat`).
 #[repr(C)]
@@ -217,6 +230,8 @@ unsafe extern "C" {
     ) -> c_int;
     pub fn atexit(handler: extern "C" fn()) -> c_int;
     pub fn syscall(number: c_long, ...) -> c_long;
+    pub fn fallocate(fd: c_int, mode: c_int, offset: i64, len: i64) -> c_int;
+    pub fn getrlimit(resource: c_uint, rlim: *mut Rlimit) -> c_int;
 }
 
 #[cfg(test)]
@@ -234,7 +249,7 @@ mod tests {
     #[test]
     fn constants_are_the_libc_crates() {
         same!(
-            ENOENT, EIO, EBADF, ENOMEM, EFAULT, EINVAL, EMFILE, EOVERFLOW, ENXIO
+            ENOENT, EIO, EBADF, ENOMEM, EFAULT, EINVAL, EMFILE, EOVERFLOW, ENXIO, ENODEV, EFBIG
         );
         same!(SEEK_DATA);
         same!(
@@ -307,6 +322,7 @@ mod tests {
             SYS_process_vm_readv,
         );
         same!(SIG_BLOCK, SIG_SETMASK);
+        same!(RLIMIT_FSIZE, RLIM_INFINITY);
         same!(FUTEX_WAIT, FUTEX_WAKE, FUTEX_PRIVATE_FLAG, RTLD_DEFAULT);
     }
 
@@ -330,6 +346,12 @@ mod tests {
         assert_eq!(offset_of!(Stat, st_mode), offset_of!(libc::stat, st_mode));
         assert_eq!(offset_of!(Stat, st_rdev), offset_of!(libc::stat, st_rdev));
         assert_eq!(offset_of!(Stat, st_size), offset_of!(libc::stat, st_size));
+        use super::Rlimit;
+        assert_eq!(size_of::<Rlimit>(), size_of::<libc::rlimit>());
+        assert_eq!(
+            offset_of!(Rlimit, rlim_max),
+            offset_of!(libc::rlimit, rlim_max)
+        );
         use super::StatFs;
         assert_eq!(size_of::<StatFs>(), size_of::<libc::statfs>());
         assert_eq!(

@@ -32,14 +32,14 @@ pub fn errno() -> Errno {
 }
 
 pub use c::{
-    EBADF, EFAULT, EINVAL, EIO, ENOMEM, EOVERFLOW, MADV_DODUMP, MADV_DOFORK, MADV_DONTDUMP,
-    MADV_DONTFORK, MADV_DONTNEED, MADV_FREE, MADV_HUGEPAGE, MADV_HWPOISON, MADV_MERGEABLE,
-    MADV_NOHUGEPAGE, MADV_NORMAL, MADV_POPULATE_READ, MADV_POPULATE_WRITE, MADV_RANDOM,
-    MADV_REMOVE, MADV_SEQUENTIAL, MADV_UNMERGEABLE, MADV_WILLNEED, MAP_32BIT, MAP_ANONYMOUS,
-    MAP_FIXED, MAP_FIXED_NOREPLACE, MAP_HUGE_SHIFT, MAP_HUGETLB, MAP_LOCKED, MAP_NORESERVE,
-    MAP_POPULATE, MAP_PRIVATE, MAP_SHARED, MAP_SHARED_VALIDATE, MAP_STACK, MREMAP_DONTUNMAP,
-    MREMAP_FIXED, MREMAP_MAYMOVE, MS_ASYNC, MS_INVALIDATE, MS_SYNC, PROT_EXEC, PROT_GROWSDOWN,
-    PROT_GROWSUP, PROT_READ, PROT_WRITE,
+    EBADF, EFAULT, EFBIG, EINVAL, EIO, ENODEV, ENOMEM, EOVERFLOW, MADV_DODUMP, MADV_DOFORK,
+    MADV_DONTDUMP, MADV_DONTFORK, MADV_DONTNEED, MADV_FREE, MADV_HUGEPAGE, MADV_HWPOISON,
+    MADV_MERGEABLE, MADV_NOHUGEPAGE, MADV_NORMAL, MADV_POPULATE_READ, MADV_POPULATE_WRITE,
+    MADV_RANDOM, MADV_REMOVE, MADV_SEQUENTIAL, MADV_UNMERGEABLE, MADV_WILLNEED, MAP_32BIT,
+    MAP_ANONYMOUS, MAP_FIXED, MAP_FIXED_NOREPLACE, MAP_HUGE_SHIFT, MAP_HUGETLB, MAP_LOCKED,
+    MAP_NORESERVE, MAP_POPULATE, MAP_PRIVATE, MAP_SHARED, MAP_SHARED_VALIDATE, MAP_STACK,
+    MREMAP_DONTUNMAP, MREMAP_FIXED, MREMAP_MAYMOVE, MS_ASYNC, MS_INVALIDATE, MS_SYNC, PROT_EXEC,
+    PROT_GROWSDOWN, PROT_GROWSUP, PROT_READ, PROT_WRITE,
 };
 
 /// `PROT_SEM`: accepted by `mprotect` on x86-64 (and ignored).
@@ -359,6 +359,33 @@ pub fn file_identity(fd: i32) -> Option<FileIdentity> {
         ino: st.st_ino,
         size: regular.then_some(st.st_size as u64),
     })
+}
+
+/// `fallocate(fd, 0, offset, len)`: the file system allocates the file's
+/// blocks for [offset, offset + len), and the file grows to offset + len if
+/// it is shorter. Its errno as the kernel gives it (ENOSPC, EDQUOT, EFBIG,
+/// EBADF, EPERM, EOPNOTSUPP, ...).
+pub fn allocate(fd: i32, offset: i64, len: i64) -> Result<(), Errno> {
+    // SAFETY: no memory is passed; a bad descriptor is the kernel's EBADF.
+    if unsafe { c::fallocate(fd, 0, offset, len) } == 0 {
+        Ok(())
+    } else {
+        Err(errno())
+    }
+}
+
+/// The soft limit on the size of the files this process writes
+/// (`RLIMIT_FSIZE`): the kernel sends SIGXFSZ to a process that grows a
+/// file past it, so a caller that must fail with EFBIG instead checks it
+/// first. None: no limit.
+pub fn file_size_limit() -> Option<u64> {
+    let mut limit = c::Rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `limit` is a valid, writable struct rlimit.
+    let known = unsafe { c::getrlimit(c::RLIMIT_FSIZE, &mut limit) } == 0;
+    (known && limit.rlim_cur != c::RLIM_INFINITY).then_some(limit.rlim_cur)
 }
 
 /// One mapping as the kernel holds it (a VMA).

@@ -206,6 +206,13 @@ unsafe extern "C" {
     -> ::std::os::raw::c_int;
 }
 unsafe extern "C" {
+    pub fn rmap_secure(
+        addr: *mut ::std::os::raw::c_void,
+        length: usize,
+        fd: ::std::os::raw::c_int,
+    ) -> ::std::os::raw::c_int;
+}
+unsafe extern "C" {
     pub fn rmap_losses(
         addr: *const ::std::os::raw::c_void,
         length: usize,
