@@ -55,7 +55,7 @@ static void own_mount(const char *fs, const char *options, char *dir)
 {
     if (geteuid() != 0) skip_test("mounting a file system of the test's own needs root");
     if (!mkdtemp(dir)) die("mkdtemp");
-    if (unshare(CLONE_NEWNS) != 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
+    if (unshare(CLONE_NEWNS) != 0 || mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL) != 0 ||
         mount(fs, dir, fs, 0, options) != 0)
         skip_test("this machine refused a private mount");
 }
