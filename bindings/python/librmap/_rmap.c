@@ -692,6 +692,47 @@ static PyObject *mmap_madvise(mmap_object *self, PyObject *args)
     Py_RETURN_NONE;
 }
 
+/* Growing a file mapping: the standard module's ftruncate makes the new
+ * part a hole, and a later write into it on a full disk kills the
+ * interpreter with SIGBUS. Here the mapping grows first, then rmap_secure
+ * allocates the new blocks and grows the file, so a full disk, a quota or
+ * RLIMIT_FSIZE raises OSError (ENOSPC, EDQUOT, EFBIG) from resize(), with
+ * the mapping and the file as they were. Where nothing can be secured (a
+ * MAP_PRIVATE mapping: ENODEV; a file system without fallocate:
+ * EOPNOTSUPP; a descriptor not open for writing: EBADF) it does what the
+ * standard module does. */
+static PyObject *resize_secured(mmap_object *self, Py_ssize_t new_size)
+{
+    struct stat st;
+    if (fstat(self->fd, &st) == -1) return (errno_error(), NULL);
+    void *moved = rmap_remap(self->data, (size_t)self->size, (size_t)new_size, MREMAP_MAYMOVE);
+    if (moved == RMAP_FAILED) return (errno_error(), NULL);
+    size_t page = rmap_pagesize(), from = (size_t)self->size / page * page;
+    off_t end = (off_t)(self->offset + new_size);
+    int secured = rmap_secure((char *)moved + from, (size_t)new_size - from, self->fd);
+    int error = errno;
+    if (secured == -1 && (error == ENODEV || error == EOPNOTSUPP || error == EBADF)) {
+        secured = ftruncate(self->fd, end);
+        error = errno;
+    } else if (secured == 0 && st.st_size > end) {
+        secured = ftruncate(self->fd, end); /* as the standard module: the file ends where the mapping does */
+        error = errno;
+    }
+    if (secured == -1) {
+        /* Back as it was: shrinking in place does not fail. */
+        void *back = rmap_remap(moved, (size_t)new_size, (size_t)self->size, 0);
+        if (back != RMAP_FAILED) self->data = back;
+        struct stat now;
+        int restored = fstat(self->fd, &now) == 0 && (now.st_size == st.st_size || ftruncate(self->fd, st.st_size) == 0);
+        (void)restored; /* if not, the file keeps the size it got: the error raised says why */
+        errno = error;
+        return (errno_error(), NULL);
+    }
+    self->data = moved;
+    self->size = new_size;
+    Py_RETURN_NONE;
+}
+
 static PyObject *mmap_resize(mmap_object *self, PyObject *args)
 {
     Py_ssize_t new_size;
@@ -714,6 +755,7 @@ static PyObject *mmap_resize(mmap_object *self, PyObject *args)
         PyErr_SetString(PyExc_ValueError, "new size out of range");
         return NULL;
     }
+    if (self->fd != -1 && new_size > self->size) return resize_secured(self, new_size);
     if (self->fd != -1 && ftruncate(self->fd, (off_t)(self->offset + new_size)) == -1) return (errno_error(), NULL);
     void *moved = rmap_remap(self->data, (size_t)self->size, (size_t)new_size, MREMAP_MAYMOVE);
     if (moved == RMAP_FAILED) return (errno_error(), NULL);
