@@ -233,6 +233,28 @@ int main()
         close(fd);
     }
     {
+        int fd = temp_file(0);
+        rmap::mapping log = rmap::mapping::file(fd, 1 << 20, PROT_READ | PROT_WRITE);
+        log.secure(0, 5, fd);
+        std::memcpy(log.data(), "hello", 5);
+        log.secure(5, 6, fd);
+        std::memcpy(static_cast<char *>(log.data()) + 5, " world", 6);
+        char back[12] = {};
+        struct stat st{};
+        check(fstat(fd, &st) == 0 && st.st_size == 11 && pread(fd, back, 11, 0) == 11 &&
+                  std::string(back) == "hello world",
+              "secure(): a mapping longer than its file grows it in place, to the byte");
+        check(errno_thrown([&] { log.secure(0, page, -1); }) == EBADF, "secure() through a bad fd throws EBADF");
+        bool past = false;
+        try {
+            log.secure((1 << 20) - 1, 2, fd);
+        } catch (const std::out_of_range &) {
+            past = true;
+        }
+        check(past, "secure() past the end of the mapping throws std::out_of_range");
+        close(fd);
+    }
+    {
         std::string what;
         check(errno_thrown([] { rmap::mapping::anonymous(0); }, &what) == EINVAL &&
                   what.rfind("rmap_map", 0) == 0,

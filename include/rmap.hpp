@@ -196,6 +196,18 @@ public:
     /* The mapped bytes (writable only if the protection allows). */
     span<unsigned char> bytes() const noexcept { return {static_cast<unsigned char *>(data()), size_}; }
 
+    /* rmap_secure of [offset, offset + length) through fd: the file's
+     * blocks allocated and the file grown to cover the range, so writing
+     * there cannot die of SIGBUS on a full disk; throws std::system_error
+     * (ENOSPC, EDQUOT, EFBIG, ...) instead. A mapping made longer than its
+     * file grows in place this way: data() never moves. */
+    void secure(std::size_t offset, std::size_t length, int fd) const
+    {
+        unsigned char *start = static_cast<unsigned char *>(at(offset, length, "rmap::mapping::secure"));
+        const std::size_t lead = reinterpret_cast<std::uintptr_t>(start) % rmap_pagesize();
+        if (rmap_secure(start - lead, lead + length, fd) != 0) throw_errno("rmap_secure");
+    }
+
     /* rmap_sync of the whole mapping or of [offset, offset + length) (the
      * whole-mapping members act on all of its pages). */
     void sync(int flags = MS_SYNC) const

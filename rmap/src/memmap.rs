@@ -153,6 +153,21 @@ impl Inner {
         unsafe { mapping::sync(start, len, flags) }.map_err(os_error)
     }
 
+    /// `rmap_secure` of `[offset, offset + len)` through `fd`: the range
+    /// may reach past the file (a map longer than its file), not past the
+    /// map.
+    fn secure(&self, fd: RawFd, offset: usize, len: usize) -> Result<()> {
+        if offset.checked_add(len).is_none_or(|end| end > self.len) {
+            return Err(Error::new(
+                ErrorKind::InvalidInput,
+                "range outside the memory map",
+            ));
+        }
+        let start = self.ptr as usize + offset;
+        let page_start = start - start % page_size();
+        mapping::secure(page_start, start + len - page_start, fd).map_err(os_error)
+    }
+
     /// # Safety
     /// `advice` must not change the contents while they are borrowed.
     unsafe fn advise(&self, advice: i32, offset: usize, len: usize) -> Result<()> {
@@ -984,6 +999,36 @@ macro_rules! flush_methods {
     };
 }
 
+macro_rules! secure_method {
+    () => {
+        /// Secures `[offset, offset + len)` of a shared file map (librmap's,
+        /// not memmap2's): the file system allocates the file's blocks for
+        /// it and the file grows to cover it (`rmap_secure(3)`), so that
+        /// writing there cannot die of SIGBUS on a full disk. A full disk,
+        /// a quota or `RLIMIT_FSIZE` is an error from this call
+        /// (`ENOSPC`, `EDQUOT`, `EFBIG`), with nothing written. A map made
+        /// longer than its file ([`MmapOptions::len`]) grows in place this
+        /// way: its address never moves. Past the map: `InvalidInput`.
+        ///
+        /// ```
+        /// let path = std::env::temp_dir().join(format!("rmap-doc-secure-{}", std::process::id()));
+        /// let file = std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(true).open(&path)?;
+        /// // Room for 1 MiB; the file is empty.
+        /// let mut log = unsafe { librmap::MmapOptions::new().len(1 << 20).map_mut(&file)? };
+        /// log.secure(&file, 0, 5)?;                    // the file is 5 bytes now
+        /// log[..5].copy_from_slice(b"hello");
+        /// log.secure(&file, 5, 6)?;
+        /// log[5..11].copy_from_slice(b" world");
+        /// assert_eq!(std::fs::read(&path)?, b"hello world");
+        /// # std::fs::remove_file(&path)?;
+        /// # Ok::<(), std::io::Error>(())
+        /// ```
+        pub fn secure<T: MmapAsRawDesc>(&self, file: T, offset: usize, len: usize) -> Result<()> {
+            self.inner.secure(file.as_raw_desc().0, offset, len)
+        }
+    };
+}
+
 macro_rules! shared_methods {
     () => {
         /// Advises the kernel about the whole map.
@@ -1264,6 +1309,7 @@ impl MmapMut {
     }
 
     flush_methods!();
+    secure_method!();
 
     /// Makes the map read-only (`mprotect`).
     ///
@@ -1418,6 +1464,7 @@ impl MmapRaw {
 
     flush_methods!();
     shared_methods!();
+    secure_method!();
 }
 
 impl fmt::Debug for MmapRaw {
