@@ -375,9 +375,9 @@ package-check: cargo-ready
 	$(call say,crates.io: cargo package of librmap$(,) librmap-ffi and rmap-sys$(,) each built from its package alone)
 	@bash tools/package_check.sh
 
-$(CBIN)/bench: bench/bench.c include/rmap.h $(LIB)
+$(CBIN)/bench: bench/bench.c include/rmap.h $(LIB) c_examples/mapped_log.h
 	@mkdir -p $(CBIN)
-	$(CC) -std=c11 -O2 -Wall -Wextra -Wpedantic -Werror -D_GNU_SOURCE -Iinclude -o $@ $< $(LDLIBS)
+	$(CC) -std=c11 -O2 -Wall -Wextra -Wpedantic -Werror -D_GNU_SOURCE -Iinclude -Ic_examples -o $@ $< $(LDLIBS)
 
 target/mapping_workload: bench/mapping_workload.c
 	$(CC) $(PLAIN_CFLAGS) -O2 -o $@ $<
@@ -522,6 +522,9 @@ $(CBIN)/%: c_examples/%.c include/rmap.h $(LIB)
 $(CBIN)/%: tests/c/%.c $(HARNESS) include/rmap.h $(LIB)
 	@mkdir -p $(CBIN)
 	$(CC) $(CFLAGS) -Itests/c -o $@ $< tests/c/harness.c $(LDLIBS)
+
+# The mapped log's functions live in a header bench/bench.c includes too.
+$(CBIN)/mapped_log $(ASAN_BIN)/mapped_log: c_examples/mapped_log.h
 
 # fault_safe runs it: a program that loads librmap only with dlopen.
 $(CBIN)/unload_helper: tests/c/unload_helper.c

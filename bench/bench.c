@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "rmap.h"
+#include "mapped_log.h"
 
 typedef struct {
     void *(*map)(void *, size_t, int, int, int, off_t);
@@ -304,6 +305,107 @@ static void set_live_mappings(size_t n)
 
 /* ---- the harness ---- */
 
+/* ---- writers: the mapped log of c_examples/mapped_log.h against write(2) ---- */
+
+/* Side A writes each framed record (length, CRC32C, payload) with one
+ * write(2) to its file; side B appends it to the mapped log (space secured
+ * in 1 MiB steps by rmap_secure, the pages made present with MADV_POPULATE_WRITE). Each side's file is emptied (ftruncate
+ * to 0: its blocks freed, to be allocated again as it grows) when it
+ * passes 64 MiB, so both pay for their blocks. */
+static int write_fd = -1;
+static off_t write_size;
+static struct log log_side;
+static char record_buf[4096 + 8];
+
+static void reset_log_side(void)
+{
+    if (log_side.base) log_close(&log_side);
+    char path[] = "/tmp/rmap-bench-log-XXXXXX";
+    int fd = mkstemp(path);
+    if (fd < 0) die("log file");
+    close(fd);
+    if (log_open(&log_side, path) != 0) die("log_open");
+    unlink(path);
+}
+
+static void append_records(const api_t *a, long n, uint32_t len)
+{
+    if (a == &LIBC) {
+        if (write_fd < 0 || write_size > (64 << 20)) {
+            if (write_fd < 0) {
+                char path[] = "/tmp/rmap-bench-write-XXXXXX";
+                write_fd = mkstemp(path);
+                if (write_fd < 0) die("write file");
+                unlink(path);
+            }
+            if (ftruncate(write_fd, 0) != 0 || lseek(write_fd, 0, SEEK_SET) != 0) die("empty the write file");
+            write_size = 0;
+        }
+        for (long i = 0; i < n; i++) {
+            record_buf[8] = (char)i;
+            uint32_t crc = crc32c(crc32c(0, &len, sizeof len), record_buf + 8, len);
+            memcpy(record_buf, &len, 4);
+            memcpy(record_buf + 4, &crc, 4);
+            size_t framed = 8 + padded(len);
+            if (write(write_fd, record_buf, framed) != (ssize_t)framed) die("write");
+            write_size += (off_t)framed;
+        }
+        return;
+    }
+    if (!log_side.base || log_side.committed > (64 << 20)) reset_log_side();
+    for (long i = 0; i < n; i++) {
+        record_buf[8] = (char)i;
+        if (log_append(&log_side, record_buf + 8, len) != 0) die("log_append");
+    }
+}
+
+static void append_64(const api_t *a, long n) { append_records(a, n, 64); }
+static void append_256(const api_t *a, long n) { append_records(a, n, 256); }
+static void append_4k(const api_t *a, long n) { append_records(a, n, 4096); }
+
+/* Growing a file mapping by 1 MiB with its space secured first: by hand
+ * (posix_fallocate, then mmap MAP_FIXED of the new part into address space
+ * reserved for it: side A) against rmap_secure in a mapping made with room
+ * to grow (B). Each side starts again from an empty file at 64 MiB. */
+enum { GROW_CAP = 64 << 20, GROW_STEP_BYTES = 1 << 20 };
+static int grow_fd[2] = {-1, -1};
+static char *grow_base[2];
+static size_t grown[2];
+
+static void grow_1m(const api_t *a, long n)
+{
+    int side = a == &RMAP;
+    for (long i = 0; i < n; i++) {
+        if (grow_fd[side] < 0 || grown[side] == GROW_CAP) {
+            if (grow_fd[side] < 0) {
+                char path[] = "/tmp/rmap-bench-grow-XXXXXX";
+                grow_fd[side] = mkstemp(path);
+                if (grow_fd[side] < 0) die("grow file");
+                unlink(path);
+            } else if (side) {
+                rmap_unmap(grow_base[side], GROW_CAP);
+            } else {
+                munmap(grow_base[side], GROW_CAP);
+            }
+            if (ftruncate(grow_fd[side], 0) != 0) die("empty the grow file");
+            grow_base[side] = side ? rmap_map(NULL, GROW_CAP, PROT_READ | PROT_WRITE, MAP_SHARED, grow_fd[side], 0)
+                                   : mmap(NULL, GROW_CAP, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+            if (grow_base[side] == MAP_FAILED) die("grow mapping");
+            grown[side] = 0;
+        }
+        char *at = grow_base[side] + grown[side];
+        if (side) {
+            if (rmap_secure(at, GROW_STEP_BYTES, grow_fd[side]) != 0) die("rmap_secure");
+        } else {
+            if (posix_fallocate(grow_fd[side], (off_t)grown[side], GROW_STEP_BYTES) != 0) die("posix_fallocate");
+            if (mmap(at, GROW_STEP_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, grow_fd[side],
+                     (off_t)grown[side]) != at)
+                die("mmap of the new part");
+        }
+        grown[side] += GROW_STEP_BYTES;
+    }
+}
+
 typedef struct {
     const char *name;
     void (*op)(const api_t *, long);
@@ -425,6 +527,16 @@ int main(void)
          "+tolerate", le, 1.05},
         {"first touch of a page: minor fault / SIGBUS absorbed", fault_pages, 640, 101, 0, "page cache", "lost page",
          NULL, 0},
+        /* Batches of 4 MiB of records: each pays for its share of the log's
+         * 1 MiB growths (a median of smaller batches would skip them). */
+        {"append a 64 B record (mapped log, space secured)", append_64, (4 << 20) / 72, 101, 0, "write(2)",
+         "mapped log", "ratio <= 0.333 (3x)", 1.0 / 3},
+        {"append a 256 B record (mapped log, space secured)", append_256, (4 << 20) / 264, 101, 0, "write(2)",
+         "mapped log", "ratio <= 0.333 (3x)", 1.0 / 3},
+        {"append a 4 KiB record (mapped log, space secured)", append_4k, (4 << 20) / 4104, 101, 0, "write(2)",
+         "mapped log", NULL, 0},
+        {"grow a file mapping by 1 MiB, space secured", grow_1m, 8, 301, 0, "fallocate+mmap", "rmap_secure", NULL,
+         0},
     };
     printf("| operation | side A ns/op | side B ns/op | ratio B/A (median) | ratio p25 / p75 | ratio min / max | target |\n");
     printf("| --- | --- | --- | --- | --- | --- | --- |\n");

@@ -18,7 +18,7 @@
  * where the program needs durability.)
  *
  * The mapping is made once with room to grow (1 GiB), so the log grows in
- * place: its address never moves, and secured space grows in 64 KiB steps.
+ * place: its address never moves, and secured space grows in 1 MiB steps.
  *
  * Usage:
  *   mapped_log append FILE N        append records 0..N-1 (record i: a
@@ -47,119 +47,7 @@
 
 #include <rmap.h>
 
-enum { HEADER = 4096, GROW_STEP = 64 << 10 };
-static const size_t CAPACITY = (size_t)1 << 30;
-static const char MAGIC[8] = "RMAPLOG1";
-
-struct header {
-    char magic[8];
-    _Atomic uint64_t committed; /* bytes of complete records after the header */
-};
-
-struct log {
-    int fd;
-    char *base;
-    uint64_t committed; /* what this writer published */
-    uint64_t secured;   /* bytes of the file secured */
-};
-
-/* CRC32C (Castagnoli), a byte at a time through a table made on first use. */
-static uint32_t crc32c(uint32_t crc, const void *data, size_t n)
-{
-    static uint32_t table[256];
-    if (table[1] == 0)
-        for (uint32_t b = 0; b < 256; b++) {
-            uint32_t c = b;
-            for (int k = 0; k < 8; k++) c = (c >> 1) ^ (0x82F63B78u & (0u - (c & 1)));
-            table[b] = c;
-        }
-    const unsigned char *p = data;
-    crc = ~crc;
-    while (n--) crc = (crc >> 8) ^ table[(crc ^ *p++) & 0xff];
-    return ~crc;
-}
-
-static size_t padded(size_t n) { return (n + 7) & ~(size_t)7; }
-
-/* Opens (or creates) the log at path. Returns 0, or -1 with errno. */
-static int log_open(struct log *log, const char *path)
-{
-    log->fd = open(path, O_RDWR | O_CREAT, 0644);
-    if (log->fd < 0) return -1;
-    struct stat st;
-    if (fstat(log->fd, &st) != 0) return -1;
-    log->base = rmap_map(NULL, CAPACITY, PROT_READ | PROT_WRITE, MAP_SHARED, log->fd, 0);
-    if (log->base == RMAP_FAILED) return -1;
-    struct header *h = (struct header *)log->base;
-    if (st.st_size == 0) {
-        if (rmap_secure(log->base, HEADER, log->fd) != 0) return -1;
-        memcpy(h->magic, MAGIC, sizeof MAGIC);
-    } else if (st.st_size < HEADER || memcmp(h->magic, MAGIC, sizeof MAGIC) != 0) {
-        errno = EINVAL;
-        return -1;
-    }
-    log->committed = atomic_load_explicit(&h->committed, memory_order_acquire);
-    log->secured = (uint64_t)st.st_size < HEADER ? 0 : (uint64_t)st.st_size - HEADER;
-    return 0;
-}
-
-/* Appends one record. Returns 0, or -1 with errno (ENOSPC: the disk is
- * full; the log is unchanged and stays usable). */
-static int log_append(struct log *log, const void *payload, uint32_t len)
-{
-    uint64_t need = log->committed + 8 + padded(len);
-    if (HEADER + need > CAPACITY) {
-        errno = EFBIG;
-        return -1;
-    }
-    if (need > log->secured) {
-        /* Secure ahead in steps; near a full disk, just what this record needs. */
-        uint64_t from = log->secured, step = need - from > GROW_STEP ? need - from : GROW_STEP;
-        size_t page_start = (size_t)(HEADER + from) / 4096 * 4096;
-        size_t lead = (size_t)(HEADER + from) - page_start;
-        if (rmap_secure(log->base + page_start, lead + step, log->fd) != 0) {
-            if (errno != ENOSPC && errno != EDQUOT) return -1;
-            if (rmap_secure(log->base + page_start, lead + (need - from), log->fd) != 0) return -1;
-            step = need - from;
-        }
-        log->secured = from + step;
-    }
-    char *at = log->base + HEADER + log->committed;
-    uint32_t crc = crc32c(crc32c(0, &len, sizeof len), payload, len);
-    memcpy(at, &len, 4);
-    memcpy(at + 4, &crc, 4);
-    memcpy(at + 8, payload, len);
-    memset(at + 8 + len, 0, padded(len) - len);
-    log->committed = need;
-    atomic_store_explicit(&((struct header *)log->base)->committed, need, memory_order_release);
-    return 0;
-}
-
-/* Calls each(i, payload, len) for every committed record, in order.
- * Returns the count, or -1 when a committed record is torn (a bug). */
-static long log_recover(const struct log *log, int (*each)(long, const char *, uint32_t))
-{
-    uint64_t end = atomic_load_explicit(&((struct header *)log->base)->committed, memory_order_acquire);
-    uint64_t at = 0;
-    long count = 0;
-    while (at < end) {
-        const char *rec = log->base + HEADER + at;
-        uint32_t len, crc;
-        memcpy(&len, rec, 4);
-        memcpy(&crc, rec + 4, 4);
-        if (at + 8 + padded(len) > end || crc32c(crc32c(0, &len, sizeof len), rec + 8, len) != crc) return -1;
-        if (each && !each(count, rec + 8, len)) return -1;
-        at += 8 + padded(len);
-        count++;
-    }
-    return count;
-}
-
-static void log_close(struct log *log)
-{
-    rmap_unmap(log->base, CAPACITY);
-    close(log->fd);
-}
+#include "mapped_log.h"
 
 /* ---- the records of the demonstrations: record i is known from i ---- */
 
