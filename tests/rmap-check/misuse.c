@@ -24,6 +24,28 @@ static int past_eof(const char *path)
     return p[4096];
 }
 
+/* misuse no-space DIR: on a small file system mounted at DIR, a 2 MiB
+ * sparse file mapped shared, the disk then filled, and a store into a hole
+ * of the mapping: the file system has no block for it (SIGBUS). */
+static int no_space(const char *dir)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/sparse", dir);
+    int fd = open(path, O_RDWR | O_CREAT, 0600);
+    if (fd < 0 || ftruncate(fd, 2 << 20) != 0) return perror(path), 1;
+    volatile char *p = mmap(NULL, 2 << 20, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0); /* LINE: no space */
+    if (p == MAP_FAILED) return perror("mmap"), 1;
+    snprintf(path, sizeof path, "%s/filler", dir);
+    int filler = open(path, O_WRONLY | O_CREAT, 0600);
+    static char block[4096];
+    while (filler >= 0 && write(filler, block, sizeof block) == (ssize_t)sizeof block) {
+    }
+    printf("misuse: the disk is full; writing byte 8192 of the sparse file through the mapping\n");
+    fflush(stdout);
+    p[8192] = 1;
+    return 0;
+}
+
 /* misuse behind-back: a mapping unmapped with syscall(SYS_munmap), behind
  * the C library's munmap, and another made there the same way; then munmap
  * of the address, which is not the program's first mapping any more. */
@@ -44,6 +66,7 @@ int main(int argc, char **argv)
 {
     if (argc == 3 && strcmp(argv[1], "past-eof") == 0) return past_eof(argv[2]);
     if (argc == 2 && strcmp(argv[1], "behind-back") == 0) return behind_back();
+    if (argc == 3 && strcmp(argv[1], "no-space") == 0) return no_space(argv[2]);
     /* misuse exit N, misuse sleep N: rmap-check passes on a status and a signal. */
     if (argc == 3 && strcmp(argv[1], "exit") == 0) return atoi(argv[2]);
     if (argc == 3 && strcmp(argv[1], "sleep") == 0) {

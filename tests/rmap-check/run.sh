@@ -139,6 +139,19 @@ check "the read past the end of the file: the beyond-eof report (naming the mmap
           located_at beyond-eof "past eof" "created at" && named beyond-eof "misuse.c:$(line_of "past eof"))" &&
           named leak "misuse.c:$(line_of "past eof"))" && summary_of | grep -q "1 call (mmap 1), 2 reports (leak 1, beyond-eof 1)"'
 
+echo "== a store into a hole on a full disk"
+if [ "$(id -u)" != 0 ] || ! command -v unshare >/dev/null; then
+    skipped=$((skipped + 1))
+    echo "skip a store into a hole on a full disk: mounting a 1 MiB tmpfs needs root and unshare(1)"
+else
+    mkdir -p "$work/small"
+    run bash -c '"$@"; exit $?' - unshare --mount sh -c 'mount -t tmpfs -o size=1m none "$1" && shift && exec "$@"' sh "$work/small" \
+        "$checker" "$bin/misuse" no-space "$work/small"
+    check "reported as no-space (not beyond-eof), with the byte's file offset and the mmap line, then SIGBUS" \
+        eval '[ $status = 135 ] && grep -q "^rmap: no-space: 0x[0-9a-f]* written, file offset 8192 of the mapping mmap(" "$work/err" &&
+              ! grep -q "beyond-eof" "$work/err" && named no-space "misuse.c:$(line_of "no space"))"'
+fi
+
 echo "== a mapping replaced behind the C library's back"
 run "$checker" "$bin/misuse" behind-back
 check "unmapped and mapped again with syscall(): the program's later munmap is refused as stale, the new mapping left alone" \
