@@ -39,7 +39,7 @@ LDLIBS  := -L$(RELEASE) -Wl,-rpath,'$$ORIGIN/../release' -lrmap -pthread
 # which share tests/c/harness.c.
 EXAMPLES := pagesize shared_modify private_modify shm_reader shm_writer mapped_log \
             anon_parent_child past_eof fork_counter sem_counter mistakes tour
-SUITES   := conformance nosyscall sweep differential registry checked fault_safe tolerant drop_in secure
+SUITES   := conformance nosyscall sweep differential registry checked fault_safe tolerant drop_in secure shm
 EXAMPLE_BINS := $(addprefix $(CBIN)/,$(EXAMPLES))
 SUITE_BINS   := $(addprefix $(CBIN)/,$(SUITES))
 HARNESS  := tests/c/harness.c tests/c/harness.h

@@ -60,6 +60,14 @@
 // Checked mode: report misuse on stderr, then abort().
 #define RMAP_CHECK_ABORT 2
 
+// `rmap_shm_create`'s `flags`: create the POSIX shared memory object
+// `name` (as `shm_open` with `O_CREAT | O_EXCL`) instead of a memfd.
+#define RMAP_SHM_NAMED 1
+
+// `rmap_shm_create`'s `flags`: the descriptor stays open across `execve`
+// (by default it is close-on-exec).
+#define RMAP_SHM_INHERIT 2
+
 // A mapping as librmap recorded it (`rmap_query`, `rmap_foreach`): one
 // record per range the kernel keeps as one mapping of one `rmap_map` call
 // (a protection or lock change of part of it splits it, as the kernel
@@ -1097,6 +1105,114 @@ int rmap_tolerate(void *addr, size_t length);
 // `fallocate(2)`, `posix_fallocate(3)`, `rmap_map(3)`, `rmap_remap(3)`,
 // `rmap_tolerate(3)`
 int rmap_secure(void *addr, size_t length, int fd);
+
+// Create shared memory for other processes, its storage allocated and
+// sealed as asked: a full /dev/shm is an error now, not a SIGBUS later.
+//
+// Makes `size` bytes of shared memory and returns a descriptor for it: a
+// memfd (`memfd_create(2)`; `name`, which may be NULL, only labels it in
+// `/proc`), or with `RMAP_SHM_NAMED` the POSIX shared memory object `name`
+// (`shm_open(3)`, created for its owner alone, never an existing one).
+// Before it returns, the memory's storage is allocated (`fallocate(2)`):
+// too little memory or space in /dev/shm, a container's limit included,
+// makes this call fail, where `ftruncate` would have succeeded and the
+// first touch past what fits would have raised SIGBUS. Then `seals` (the
+// `F_SEAL_*` bits of `fcntl(2)`, 0 for none) are added and read back: the
+// descriptor is never returned with fewer seals than asked. It is
+// close-on-exec unless `flags` holds `RMAP_SHM_INHERIT`.
+//
+// # RETURN VALUE
+//
+// A new file descriptor; -1 on error, with errno set and nothing left
+// behind (no descriptor, no name).
+//
+// # ERRORS
+//
+// - `EINVAL` [shm_create_einval_flags]: `flags` has a bit other than
+//   `RMAP_SHM_NAMED` and `RMAP_SHM_INHERIT`.
+// - `EINVAL` [shm_create_einval_seals]: `seals` has a bit other than
+//   `F_SEAL_SEAL`, `F_SEAL_SHRINK`, `F_SEAL_GROW`, `F_SEAL_WRITE` and
+//   `F_SEAL_FUTURE_WRITE`.
+// - `EINVAL` [shm_create_einval_no_name]: `RMAP_SHM_NAMED` and `name` is
+//   NULL.
+// - `EINVAL` [shm_create_einval_long_name]: a memfd's `name` is longer than
+//   249 bytes (`memfd_create`'s limit).
+// - `EEXIST` [shm_create_eexist_named]: the named object exists already.
+// - `ENOSPC` [shm_create_enospc_no_room]: the file system that holds the
+//   memory (/dev/shm for a named object) has no room for `size` bytes.
+// - `EFBIG` [shm_create_efbig_file_size_limit]: `size` is past the
+//   process's `RLIMIT_FSIZE`. Checked first, so no SIGXFSZ is sent
+//   (`fallocate` sends one).
+// - `EPERM` [shm_create_eperm_named_seals]: seals asked for a named object
+//   (the kernel seals memfds only).
+//
+// `ENOMEM` (the memory, or a memory cgroup's limit, cannot hold `size`
+// bytes), `EMFILE`, `ENFILE`, `EACCES` (a named object), and `EBUSY` or
+// `EINVAL` from `F_ADD_SEALS` (a kernel that lacks a seal, or refuses it)
+// come from the kernel as its calls document them.
+//
+// # NOTES
+//
+// - A memfd vanishes with its last descriptor and mapping. A named object
+//   stays until `shm_unlink(3)`: a creator that can die before its peers
+//   have opened it should unlink it as soon as they have (or use a memfd
+//   and pass the descriptor over a Unix socket).
+// - To hand out memory the peer may only read: create it with
+//   `F_SEAL_SHRINK | F_SEAL_GROW`, map it writable, then add
+//   `F_SEAL_FUTURE_WRITE` with `fcntl` (`F_SEAL_WRITE` would refuse while
+//   the writable mapping exists).
+// - Map what a peer sent with `rmap_map_peer`.
+// - Thread safety: safe from any number of threads at once.
+//
+// # SEE ALSO
+//
+// `rmap_map_peer(3)`, `rmap_secure(3)`, `memfd_create(2)`, `shm_open(3)`,
+// `fcntl(2)`
+//
+// # Safety
+//
+// `name` is NULL or points to a NUL-terminated string.
+int rmap_shm_create(const char *name, size_t size, unsigned int seals, int flags);
+
+// Map shared memory a peer process sent, so that the peer cannot crash
+// this process by truncating it.
+//
+// Maps the first `length` bytes of `fd` shared (`MAP_SHARED`, offset 0)
+// with protection `prot`. When `fd` is a memfd sealed against shrinking
+// (`F_SEAL_SHRINK`) whose size covers `length`, the mapping is a plain
+// one; otherwise it is tolerant (`rmap_tolerate`): a page the peer
+// truncates away, or one past the end it sent, reads as zeros and takes
+// writes in private memory instead of raising SIGBUS, and the loss is
+// recorded (`rmap_losses`, `rmap_query`'s `RMAP_INFO_DAMAGED`,
+// `rmap_sync`'s EIO), so a server learns which peer misbehaved.
+//
+// # RETURN VALUE
+//
+// The address of the new mapping; `RMAP_FAILED` on error, with errno set.
+//
+// # ERRORS
+//
+// - `EBADF` [map_peer_ebadf_not_open]: `fd` is not an open file descriptor.
+// - `EINVAL` [map_peer_einval_length_zero]: `length` is 0.
+// - `EACCES` [map_peer_eacces_read_only]: `prot` has `PROT_WRITE` and `fd`
+//   is not open for writing.
+// - `EPERM` [map_peer_eperm_write_sealed]: `prot` has `PROT_WRITE` and the
+//   memfd is sealed against writing (`F_SEAL_WRITE`,
+//   `F_SEAL_FUTURE_WRITE`).
+//
+// Every other error of `rmap_map` (and of `rmap_tolerate`) for a shared
+// mapping of `fd` at offset 0.
+//
+// # NOTES
+//
+// - Unmap it with `rmap_unmap`. Its pages are tolerant exactly when
+//   `rmap_query` says `RMAP_INFO_TOLERANT`.
+// - Thread safety: safe from any number of threads at once.
+//
+// # SEE ALSO
+//
+// `rmap_shm_create(3)`, `rmap_tolerate(3)`, `rmap_losses(3)`, `rmap_map(3)`
+void *rmap_map_peer(int fd, size_t length, int prot);
 
 // Which file offsets of a tolerant mapping were lost.
 //

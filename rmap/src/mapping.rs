@@ -954,6 +954,84 @@ pub fn secure(addr: usize, len: usize, fd: i32) -> Result<(), Errno> {
     Ok(())
 }
 
+/// Shared memory of `size` bytes for other processes: a memfd named `name`
+/// (for /proc and debugging), or with `named` the POSIX shared memory
+/// object `name` (created, never opened: EEXIST if it exists). Its storage
+/// is allocated before it is handed out, so too little memory or /dev/shm
+/// space is ENOSPC or ENOMEM here, never a SIGBUS at a later touch; then
+/// the `seals` (`F_SEAL_*`) are added and read back: memory is never
+/// handed out with fewer seals than asked (the kernel's EBUSY or EINVAL, or
+/// EPERM for a named object, which cannot be sealed). On any error nothing
+/// is left: the descriptor closed, the name unlinked. Errors: EINVAL (a
+/// seal bit unknown), EFBIG (`size` past `RLIMIT_FSIZE`, checked before
+/// the kernel would send SIGXFSZ), and memfd_create's, shm_open's,
+/// fallocate's and F_ADD_SEALS's own.
+pub fn shm_create(
+    name: &std::ffi::CStr,
+    size: usize,
+    seals: i32,
+    named: bool,
+    close_on_exec: bool,
+) -> Result<i32, Errno> {
+    if seals & !sys::SEALS_ALL != 0 {
+        return Err(Errno(EINVAL));
+    }
+    let size = i64::try_from(size).map_err(|_| Errno(sys::EFBIG))?;
+    if sys::file_size_limit().is_some_and(|limit| size as u64 > limit) {
+        return Err(Errno(sys::EFBIG));
+    }
+    let fd = if named {
+        sys::shm_create(name, close_on_exec)
+    } else {
+        sys::memfd(name, close_on_exec)
+    }?;
+    let undo = |error: Errno| {
+        sys::close_fd(fd);
+        if named {
+            sys::shm_remove(name);
+        }
+        error
+    };
+    if size > 0 {
+        sys::allocate(fd, 0, size).map_err(undo)?;
+    }
+    if seals != 0 {
+        sys::add_seals(fd, seals).map_err(undo)?;
+        if sys::memfd_seals(fd).is_none_or(|now| now & seals != seals) {
+            return Err(undo(Errno(sys::EPERM)));
+        }
+    }
+    Ok(fd)
+}
+
+/// Maps `len` bytes of a descriptor another process sent (shared, from
+/// offset 0) so that the peer cannot crash this process: a plain mapping
+/// when the descriptor is a memfd sealed against shrinking whose size
+/// covers `len`, else a tolerant one ([`tolerate`]: a page the peer
+/// truncates away reads as zeros, and the loss is recorded). Errors: EBADF
+/// for a descriptor that is not open, and [`map`]'s.
+///
+/// # Safety
+/// As for [`map`] without `MAP_FIXED`: nothing already mapped is touched;
+/// the memory's contents may change under the caller (the peer writes it).
+pub unsafe fn map_peer(fd: i32, len: usize, prot: i32) -> Result<*mut u8, Errno> {
+    let Some(file) = sys::file_identity(fd) else {
+        return Err(failed(Errno(sys::EBADF)));
+    };
+    let sealed = sys::memfd_seals(fd).is_some_and(|seals| seals & sys::F_SEAL_SHRINK != 0);
+    let covered = file.size.is_some_and(|size| size >= len as u64);
+    // SAFETY: no MAP_FIXED: a new range.
+    let ptr = unsafe { map(null_mut(), len, prot, SHARED, fd, 0) }?;
+    if !(sealed && covered)
+        && let Err(error) = tolerate(ptr as usize, len)
+    {
+        // SAFETY: the mapping just made, never handed out.
+        let _ = unsafe { unmap(ptr, len) };
+        return Err(error);
+    }
+    Ok(ptr)
+}
+
 /// The lost pages of [addr, addr + len) (pages of tolerant mappings
 /// replaced by zeros after a SIGBUS), each with the file offset it stood
 /// for, in address order.

@@ -24,6 +24,7 @@ pub const EOVERFLOW: c_int = 75;
 pub const ENXIO: c_int = 6;
 pub const ENODEV: c_int = 19;
 pub const EFBIG: c_int = 27;
+pub const EPERM: c_int = 1;
 
 // <sys/mman.h>.
 pub const PROT_READ: c_int = 0x1;
@@ -82,6 +83,14 @@ pub const MSG_NOSIGNAL: c_int = 0x4000;
 pub const F_GET_SEALS: c_int = 1034;
 pub const F_SEAL_SHRINK: c_int = 0x2;
 pub const F_SEAL_WRITE: c_int = 0x8;
+pub const F_ADD_SEALS: c_int = 1033;
+pub const F_SEAL_SEAL: c_int = 0x1;
+pub const F_SEAL_GROW: c_int = 0x4;
+pub const F_SEAL_FUTURE_WRITE: c_int = 0x10;
+pub const O_RDWR: c_int = 0o2;
+pub const O_EXCL: c_int = 0o200;
+pub const MFD_CLOEXEC: c_uint = 0x1;
+pub const MFD_ALLOW_SEALING: c_uint = 0x2;
 pub const SEEK_DATA: c_int = 3;
 pub const S_IFMT: u32 = 0o17_0000;
 pub const S_IFSOCK: u32 = 0o14_0000;
@@ -231,6 +240,9 @@ unsafe extern "C" {
     pub fn atexit(handler: extern "C" fn()) -> c_int;
     pub fn syscall(number: c_long, ...) -> c_long;
     pub fn fallocate(fd: c_int, mode: c_int, offset: i64, len: i64) -> c_int;
+    pub fn memfd_create(name: *const c_char, flags: c_uint) -> c_int;
+    pub fn shm_open(name: *const c_char, oflag: c_int, mode: c_uint) -> c_int;
+    pub fn shm_unlink(name: *const c_char) -> c_int;
     pub fn getrlimit(resource: c_uint, rlim: *mut Rlimit) -> c_int;
 }
 
@@ -249,7 +261,8 @@ mod tests {
     #[test]
     fn constants_are_the_libc_crates() {
         same!(
-            ENOENT, EIO, EBADF, ENOMEM, EFAULT, EINVAL, EMFILE, EOVERFLOW, ENXIO, ENODEV, EFBIG
+            ENOENT, EIO, EBADF, ENOMEM, EFAULT, EINVAL, EMFILE, EOVERFLOW, ENXIO, ENODEV, EFBIG,
+            EPERM
         );
         same!(SEEK_DATA);
         same!(
@@ -296,13 +309,20 @@ mod tests {
             MADV_POPULATE_WRITE,
             MADV_HWPOISON,
         );
-        same!(O_RDONLY, O_WRONLY, O_CREAT, O_APPEND, O_CLOEXEC, O_PATH);
+        same!(
+            O_RDONLY, O_WRONLY, O_RDWR, O_EXCL, O_CREAT, O_APPEND, O_CLOEXEC, O_PATH
+        );
+        same!(MFD_CLOEXEC, MFD_ALLOW_SEALING);
         same!(
             F_GETFL,
             F_DUPFD_CLOEXEC,
             F_GET_SEALS,
+            F_ADD_SEALS,
+            F_SEAL_SEAL,
             F_SEAL_SHRINK,
-            F_SEAL_WRITE
+            F_SEAL_GROW,
+            F_SEAL_WRITE,
+            F_SEAL_FUTURE_WRITE
         );
         same!(S_IFMT, S_IFSOCK, S_IFREG, S_IFBLK);
         same!(SIGBUS, SIG_ERR, AT_ENTRY, AT_SECURE, _SC_PAGESIZE);

@@ -14,7 +14,7 @@ mod signal;
 
 pub use signal::*;
 
-use std::ffi::{c_int, c_void};
+use std::ffi::{CStr, c_int, c_void};
 use std::sync::atomic::{
     AtomicBool, AtomicI32, AtomicPtr, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering,
 };
@@ -32,7 +32,7 @@ pub fn errno() -> Errno {
 }
 
 pub use c::{
-    EBADF, EFAULT, EFBIG, EINVAL, EIO, ENODEV, ENOMEM, EOVERFLOW, MADV_DODUMP, MADV_DOFORK,
+    EBADF, EFAULT, EFBIG, EINVAL, EIO, ENODEV, ENOMEM, EOVERFLOW, EPERM, MADV_DODUMP, MADV_DOFORK,
     MADV_DONTDUMP, MADV_DONTFORK, MADV_DONTNEED, MADV_FREE, MADV_HUGEPAGE, MADV_HWPOISON,
     MADV_MERGEABLE, MADV_NOHUGEPAGE, MADV_NORMAL, MADV_POPULATE_READ, MADV_POPULATE_WRITE,
     MADV_RANDOM, MADV_REMOVE, MADV_SEQUENTIAL, MADV_UNMERGEABLE, MADV_WILLNEED, MAP_32BIT,
@@ -300,6 +300,50 @@ pub fn memfd_seals(fd: i32) -> Option<i32> {
     // SAFETY: F_GET_SEALS only reads; a bad descriptor is an error.
     let seals = unsafe { c::fcntl(fd, c::F_GET_SEALS) };
     (seals >= 0).then_some(seals)
+}
+
+/// The seals a memfd can carry (`F_SEAL_*`).
+pub const SEALS_ALL: i32 =
+    c::F_SEAL_SEAL | c::F_SEAL_SHRINK | c::F_SEAL_GROW | c::F_SEAL_WRITE | c::F_SEAL_FUTURE_WRITE;
+pub use c::F_SEAL_SHRINK;
+
+/// `memfd_create(name, MFD_ALLOW_SEALING [| MFD_CLOEXEC])`.
+pub fn memfd(name: &CStr, close_on_exec: bool) -> Result<i32, Errno> {
+    let flags = c::MFD_ALLOW_SEALING | if close_on_exec { c::MFD_CLOEXEC } else { 0 };
+    // SAFETY: `name` is a valid C string.
+    let fd = unsafe { c::memfd_create(name.as_ptr(), flags) };
+    if fd >= 0 { Ok(fd) } else { Err(errno()) }
+}
+
+/// `shm_open(name, O_RDWR | O_CREAT | O_EXCL [| O_CLOEXEC], 0600)`: a POSIX
+/// shared memory object that did not exist, for its creator only.
+pub fn shm_create(name: &CStr, close_on_exec: bool) -> Result<i32, Errno> {
+    let flags = c::O_RDWR | c::O_CREAT | c::O_EXCL | if close_on_exec { c::O_CLOEXEC } else { 0 };
+    // SAFETY: `name` is a valid C string.
+    let fd = unsafe { c::shm_open(name.as_ptr(), flags, 0o600) };
+    if fd >= 0 { Ok(fd) } else { Err(errno()) }
+}
+
+/// `shm_unlink(name)`, its error ignored (for undoing a creation).
+pub fn shm_remove(name: &CStr) {
+    // SAFETY: `name` is a valid C string.
+    unsafe { c::shm_unlink(name.as_ptr()) };
+}
+
+/// `fcntl(fd, F_ADD_SEALS, seals)`.
+pub fn add_seals(fd: i32, seals: i32) -> Result<(), Errno> {
+    // SAFETY: F_ADD_SEALS takes an int; a bad descriptor is an error.
+    if unsafe { c::fcntl(fd, c::F_ADD_SEALS, seals) } == 0 {
+        Ok(())
+    } else {
+        Err(errno())
+    }
+}
+
+/// `close(fd)`, its error ignored (for undoing a creation).
+pub fn close_fd(fd: i32) {
+    // SAFETY: a descriptor this call's caller owns.
+    unsafe { c::close(fd) };
 }
 
 /// The seals that keep a memfd from shrinking and from being written.

@@ -68,6 +68,8 @@ pub const RMAP_INFO_DAMAGED: i32 = 16777216;
 pub const RMAP_CHECK_OFF: i32 = 0;
 pub const RMAP_CHECK_REPORT: i32 = 1;
 pub const RMAP_CHECK_ABORT: i32 = 2;
+pub const RMAP_SHM_NAMED: i32 = 1;
+pub const RMAP_SHM_INHERIT: i32 = 2;
 pub type __off_t = ::std::os::raw::c_long;
 pub type off_t = __off_t;
 #[repr(C)]
@@ -211,6 +213,21 @@ unsafe extern "C" {
         length: usize,
         fd: ::std::os::raw::c_int,
     ) -> ::std::os::raw::c_int;
+}
+unsafe extern "C" {
+    pub fn rmap_shm_create(
+        name: *const ::std::os::raw::c_char,
+        size: usize,
+        seals: ::std::os::raw::c_uint,
+        flags: ::std::os::raw::c_int,
+    ) -> ::std::os::raw::c_int;
+}
+unsafe extern "C" {
+    pub fn rmap_map_peer(
+        fd: ::std::os::raw::c_int,
+        length: usize,
+        prot: ::std::os::raw::c_int,
+    ) -> *mut ::std::os::raw::c_void;
 }
 unsafe extern "C" {
     pub fn rmap_losses(
