@@ -37,7 +37,7 @@ LDLIBS  := -L$(RELEASE) -Wl,-rpath,'$$ORIGIN/../release' -lrmap -pthread
 # The one list of C programs: the seed programs and demos of c_examples/
 # (checked by c_examples/run.sh), and the self-checking suites of tests/c/,
 # which share tests/c/harness.c.
-EXAMPLES := pagesize shared_modify private_modify shm_reader shm_writer mapped_log \
+EXAMPLES := pagesize shared_modify private_modify shm_reader shm_writer mapped_log shm_pool \
             anon_parent_child past_eof fork_counter sem_counter mistakes tour
 SUITES   := conformance nosyscall sweep differential registry checked fault_safe tolerant drop_in secure shm
 EXAMPLE_BINS := $(addprefix $(CBIN)/,$(EXAMPLES))

@@ -180,6 +180,19 @@ shared: 4" ]; then
         else fail mapped_log "the full disk: exit $status"; fi
     fi
 
+    run shm_pool plain 100
+    if [ $status -eq $((128 + 7)) ] || { [ -n "${RMAP_UNDER_VALGRIND:-}" ] && [ $status -eq $((128 + 11)) ]; }; then
+        pass shm_pool "plain mmap: the server dies of SIGBUS at the client's first truncation ($(grep -c '^plain mmap: serving' "$work/out") buffer begun)"
+    else fail shm_pool "plain: exit $status, expected SIGBUS"; fi
+    run shm_pool rmap 1000
+    if [ $status -eq 0 ] && grep -q '^rmap: 1000 buffers served; the client truncated 1000 of them .*; 1000 seen as damaged' "$work/out"; then
+        pass shm_pool "rmap_map_peer: 1000 buffers, each truncated by the client, each seen as damaged; no death"
+    else fail shm_pool "rmap: exit $status"; fi
+    run shm_pool sealed 1000
+    if [ $status -eq 0 ] && grep -q '^sealed: 1000 buffers served; the client truncated 0 of them (1000 truncations refused: EPERM); 0 seen' "$work/out"; then
+        pass shm_pool "rmap_shm_create sealed: 1000 truncations refused with EPERM, nothing lost"
+    else fail shm_pool "sealed: exit $status"; fi
+
     echo "c_examples: $passed passed, $failed failed"
     [ $failed -eq 0 ]
 }
@@ -291,6 +304,12 @@ demo() {
     show mapped_log append "$work/log" 1000
     show mapped_log recover "$work/log"
     show mapped_log crash "$work/crash-log" 50
+    echo
+    echo "--- Shared memory from a peer that truncates it (a Wayland compositor's buffers): a server maps"
+    echo "    each buffer a client process sends while the client truncates it; plain mmap, then librmap"
+    show shm_pool plain 100
+    show shm_pool rmap 1000
+    show shm_pool sealed 1000
 }
 
 case $mode in
