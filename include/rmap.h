@@ -51,6 +51,12 @@
 // tolerant page that raised SIGBUS reads as zeros now; `rmap_losses`).
 #define RMAP_INFO_DAMAGED 16777216
 
+// A bit of `struct rmap_info`'s `flags`: `rmap_map_peer` mapped the range
+// plainly, from a memfd sealed against shrinking (`F_SEAL_SHRINK`) that
+// covered it: no peer can truncate it. (Other mappings do not say: librmap
+// asks no file for its seals on the mapping calls' path.)
+#define RMAP_INFO_SEALED 8388608
+
 // Checked mode off: POSIX-exact behaviour (the default).
 #define RMAP_CHECK_OFF 0
 

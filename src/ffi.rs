@@ -1308,6 +1308,11 @@ pub const RMAP_INFO_TOLERANT: c_int = 0x0200_0000;
 /// A bit of `struct rmap_info`'s `flags`: a page of the range was lost (a
 /// tolerant page that raised SIGBUS reads as zeros now; `rmap_losses`).
 pub const RMAP_INFO_DAMAGED: c_int = 0x0100_0000;
+/// A bit of `struct rmap_info`'s `flags`: `rmap_map_peer` mapped the range
+/// plainly, from a memfd sealed against shrinking (`F_SEAL_SHRINK`) that
+/// covered it: no peer can truncate it. (Other mappings do not say: librmap
+/// asks no file for its seals on the mapping calls' path.)
+pub const RMAP_INFO_SEALED: c_int = 0x0080_0000;
 
 /// Checked mode off: POSIX-exact behaviour (the default).
 pub const RMAP_CHECK_OFF: c_int = 0;
@@ -1327,7 +1332,12 @@ fn info_of(found: Info) -> rmap_info {
             } else {
                 0
             }
-            | if found.damaged { RMAP_INFO_DAMAGED } else { 0 },
+            | if found.damaged { RMAP_INFO_DAMAGED } else { 0 }
+            | if found.entry.sealed {
+                RMAP_INFO_SEALED
+            } else {
+                0
+            },
         dev: found.entry.dev,
         ino: found.entry.ino,
         offset: found.entry.offset,

@@ -156,6 +156,7 @@ pub unsafe fn map(
             creator,
             dont_fork: false,
             tolerant: false,
+            sealed: false,
             // Every successful map counts once, under the lock: a unique id.
             origin: held.maps,
             whole: true,
@@ -1022,9 +1023,12 @@ pub unsafe fn map_peer(fd: i32, len: usize, prot: i32) -> Result<*mut u8, Errno>
     let covered = file.size.is_some_and(|size| size >= len as u64);
     // SAFETY: no MAP_FIXED: a new range.
     let ptr = unsafe { map(null_mut(), len, prot, SHARED, fd, 0) }?;
-    if !(sealed && covered)
-        && let Err(error) = tolerate(ptr as usize, len)
-    {
+    if sealed && covered {
+        let mut held = hold();
+        if let Some(exact) = held.registry.find_exact(ptr as usize, len) {
+            held.registry.update_exact(exact, |e| e.sealed = true);
+        }
+    } else if let Err(error) = tolerate(ptr as usize, len) {
         // SAFETY: the mapping just made, never handed out.
         let _ = unsafe { unmap(ptr, len) };
         return Err(error);

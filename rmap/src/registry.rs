@@ -52,6 +52,8 @@ pub struct Entry {
     pub dont_fork: bool,
     /// `rmap_tolerate`: a page that raises SIGBUS is replaced by zeros.
     pub tolerant: bool,
+    /// Mapped by `rmap_map_peer` from a memfd sealed against shrinking.
+    pub sealed: bool,
     /// Which mapping call made it: the pieces of one mapping share it, and
     /// only they merge back into one entry.
     pub origin: u64,
@@ -72,6 +74,7 @@ impl Entry {
         creator: 0,
         dont_fork: false,
         tolerant: false,
+        sealed: false,
         origin: 0,
         whole: false,
     };
@@ -821,6 +824,7 @@ mod tests {
             creator: 0,
             dont_fork: false,
             tolerant: false,
+            sealed: false,
             origin: 1,
             whole: true,
         }

@@ -941,6 +941,7 @@ mod tests {
             creator: 0,
             dont_fork: false,
             tolerant: true,
+            sealed: false,
             origin: 1,
             whole: true,
         }

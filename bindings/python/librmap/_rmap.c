@@ -840,7 +840,7 @@ static PyObject *mmap_resident(mmap_object *self, PyObject *args, PyObject *kwar
 
 static PyObject *info_dict(const struct rmap_info *info)
 {
-    int flags = info->flags & ~(RMAP_INFO_TOLERANT | RMAP_INFO_DAMAGED);
+    int flags = info->flags & ~(RMAP_INFO_TOLERANT | RMAP_INFO_DAMAGED | RMAP_INFO_SEALED);
     return Py_BuildValue("{s:K,s:n,s:i,s:i,s:K,s:K,s:L,s:O,s:O}", "start",
                          (unsigned long long)(uintptr_t)info->start, "length", (Py_ssize_t)info->length, "prot",
                          info->prot, "flags", flags, "dev", (unsigned long long)info->dev, "ino",
