@@ -255,6 +255,16 @@ int main()
         close(fd);
     }
     {
+        const int fd = rmap::shm_create("pool", page, F_SEAL_SHRINK | F_SEAL_GROW);
+        rmap::mapping sealed = rmap::mapping::peer(fd, page);
+        rmap::mapping longer = rmap::mapping::peer(fd, 2 * page);
+        check((sealed.query().flags & RMAP_INFO_SEALED) != 0 && (longer.query().flags & RMAP_INFO_TOLERANT) != 0,
+              "shm_create() sealed; peer(): plain when sealed and covered, tolerant when longer than the memfd");
+        check(ftruncate(fd, 0) == -1 && errno == EPERM, "the sealed memfd cannot shrink: EPERM");
+        check(errno_thrown([] { rmap::shm_create("x", 4096, 0x100); }) == EINVAL, "shm_create() with an unknown seal: EINVAL");
+        close(fd);
+    }
+    {
         std::string what;
         check(errno_thrown([] { rmap::mapping::anonymous(0); }, &what) == EINVAL &&
                   what.rfind("rmap_map", 0) == 0,

@@ -108,6 +108,16 @@ inline void write(void *dst, const void *src, std::size_t n)
     }
 }
 
+/* rmap_shm_create: shared memory for another process, its storage
+ * allocated and sealed as asked; the new descriptor (close-on-exec unless
+ * RMAP_SHM_INHERIT), which the caller closes. Throws std::system_error. */
+inline int shm_create(const char *name, std::size_t size, unsigned int seals = 0, int flags = 0)
+{
+    const int fd = rmap_shm_create(name, size, seals, flags);
+    if (fd < 0) throw_errno("rmap_shm_create");
+    return fd;
+}
+
 /* One mapping, owned: rmap_map in the constructor, rmap_unmap in the
  * destructor. Move-only. */
 class mapping {
@@ -123,6 +133,19 @@ public:
             data_ = nullptr;
             throw_errno("rmap_map");
         }
+    }
+
+    /* rmap_map_peer(fd, length, prot): memory a peer process sent, mapped
+     * plainly when the memfd is sealed against shrinking and covers
+     * `length`, tolerantly otherwise (its truncation is a loss: losses()). */
+    static mapping peer(int fd, std::size_t length, int prot = PROT_READ | PROT_WRITE)
+    {
+        mapping m;
+        void *p = rmap_map_peer(fd, length, prot);
+        if (p == RMAP_FAILED) throw_errno("rmap_map_peer");
+        m.data_ = p;
+        m.size_ = length;
+        return m;
     }
 
     /* Zero-filled anonymous memory. */

@@ -55,7 +55,7 @@ mod watch;
 
 pub use memmap::{
     Advice, MapIfSafeError, MapInfo, Mmap, MmapAsRawDesc, MmapMut, MmapOptions, MmapRaw,
-    MmapRawDescriptor, RemapOptions, Stats, UncheckedAdvice, copied, stats,
+    MmapRawDescriptor, RemapOptions, Stats, UncheckedAdvice, copied, shm_create, stats,
 };
 
 /// The system page size in bytes, read once.

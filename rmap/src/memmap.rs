@@ -16,7 +16,7 @@ use std::fs::File;
 use std::io::{Error, ErrorKind, Result};
 use std::mem::ManuallyDrop;
 use std::ops::{Deref, DerefMut};
-use std::os::fd::{AsRawFd, FromRawFd, RawFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::ptr::null_mut;
 
 use crate::guarded;
@@ -561,6 +561,42 @@ impl MmapOptions {
         }
         usize::try_from(file_len - self.offset)
             .map_err(|_| Error::new(ErrorKind::InvalidData, "memory map length overflows usize"))
+    }
+
+    /// A read-write map of memory a peer process sent (librmap's, not
+    /// memmap2's): `rmap_map_peer(3)`. Plain when the descriptor is a memfd
+    /// sealed against shrinking that covers the length; otherwise tolerant,
+    /// so the peer's truncation reads as zeros and shows in
+    /// [`MmapMut::losses`] instead of raising SIGBUS. The length is
+    /// [`MmapOptions::len`] or the descriptor's size; the offset must be 0.
+    ///
+    /// # Safety
+    /// The peer may write the memory while it is borrowed: treat it as
+    /// shared with another process (see [`MmapOptions`]).
+    ///
+    /// ```
+    /// use librmap::{MmapOptions, shm_create};
+    /// // As a peer would send it: sealed, so it cannot shrink.
+    /// let fd = shm_create("frames", 8192, libc::F_SEAL_SHRINK | libc::F_SEAL_GROW)?;
+    /// let map = unsafe { MmapOptions::new().map_peer(&fd)? };
+    /// let info = map.query().unwrap();
+    /// assert!(map.len() == 8192 && !info.tolerant && map.losses()?.is_empty());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub unsafe fn map_peer<T: MmapAsRawDesc>(&self, file: T) -> Result<MmapMut> {
+        if self.offset != 0 {
+            return Err(Error::new(
+                ErrorKind::InvalidInput,
+                "a peer's memory is mapped from offset 0",
+            ));
+        }
+        let fd = file.as_raw_desc().0;
+        let len = self.file_len(fd)?;
+        // SAFETY: no MAP_FIXED: a new range; the contents are the caller's concern.
+        let ptr = unsafe { mapping::map_peer(fd, len, READ | WRITE) }.map_err(os_error)?;
+        Ok(MmapMut {
+            inner: Inner { ptr, len },
+        })
     }
 
     fn map_file<T: MmapAsRawDesc>(&self, file: T, prot: i32, sharing: i32) -> Result<Inner> {
@@ -1180,6 +1216,27 @@ macro_rules! shared_methods {
             self.inner.losses()
         }
     };
+}
+
+/// Shared memory of `size` bytes for another process (librmap's, not
+/// memmap2's): `rmap_shm_create(3)`, a memfd named `name` (a label in
+/// /proc), close-on-exec, its storage allocated before it is returned (too
+/// little memory is an error here, not a SIGBUS at a later touch) and
+/// sealed with `seals` (`libc::F_SEAL_*`, read back: never fewer).
+///
+/// ```
+/// let fd = librmap::shm_create("pool", 4096, libc::F_SEAL_SHRINK)?;
+/// let mut map = unsafe { librmap::MmapOptions::new().map_peer(&fd)? };
+/// map[0] = 7;
+/// assert!(std::fs::File::from(fd).set_len(0).is_err()); // sealed: EPERM
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub fn shm_create(name: &str, size: usize, seals: i32) -> Result<OwnedFd> {
+    let name = std::ffi::CString::new(name)
+        .map_err(|_| Error::new(ErrorKind::InvalidInput, "a name with a NUL byte"))?;
+    let fd = mapping::shm_create(&name, size, seals, false, true).map_err(os_error)?;
+    // SAFETY: a descriptor just made, owned by nobody else.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
 /// A read-only memory map, dereferencing to `&[u8]`; unmapped when dropped.
