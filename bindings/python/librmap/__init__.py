@@ -17,12 +17,15 @@ exceptions (CPython's own test.test_mmap passes against it). What differs:
   the memory directly: the one unguarded path, as with the standard module.
 - librmap's extras: mmap.protect(), lock(), unlock(), resident(), query(),
   flush(..., asynchronous=True); librmap.stats(), librmap.mappings(),
-  librmap.set_check(), librmap.version().
+  librmap.set_check(), librmap.version(), librmap.shm_create(), and
+  librmap.SharedMemory (multiprocessing.shared_memory's, its storage
+  allocated at creation: OSError(ENOSPC) instead of a later SIGBUS).
 
 The extension calls the librmap.so.0 bundled in this package.
 """
 
 from librmap import _rmap
 from librmap._rmap import *  # noqa: F401,F403 (the module's whole API)
+from librmap.shared_memory import SharedMemory
 
-__all__ = sorted(name for name in dir(_rmap) if not name.startswith("_"))
+__all__ = sorted([name for name in dir(_rmap) if not name.startswith("_")] + ["SharedMemory"])

@@ -1259,7 +1259,37 @@ static PyObject *module_set_check(PyObject *module, PyObject *arg)
     Py_RETURN_NONE;
 }
 
+static PyObject *module_shm_create(PyObject *module, PyObject *args, PyObject *kwargs)
+{
+    (void)module;
+    static char *keywords[] = {"name", "size", "seals", "flags", NULL};
+    const char *name = NULL;
+    Py_ssize_t size;
+    unsigned int seals = 0;
+    int flags = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "zn|Ii:shm_create", keywords, &name, &size, &seals, &flags))
+        return NULL;
+    if (size < 0) {
+        PyErr_SetString(PyExc_ValueError, "size must not be negative");
+        return NULL;
+    }
+    int fd;
+    Py_BEGIN_ALLOW_THREADS
+    fd = rmap_shm_create(name, (size_t)size, seals, flags);
+    Py_END_ALLOW_THREADS
+    if (fd < 0) {
+        /* As os.open does: the name in the OSError (FileExistsError for EEXIST). */
+        if (name != NULL) return PyErr_SetFromErrnoWithFilename(PyExc_OSError, name);
+        return (errno_error(), NULL);
+    }
+    return PyLong_FromLong(fd);
+}
+
 static PyMethodDef module_methods[] = {
+    {"shm_create", (PyCFunction)(void (*)(void))module_shm_create, METH_VARARGS | METH_KEYWORDS,
+     PyDoc_STR("shm_create(name, size, seals=0, flags=0)\n--\n\nrmap_shm_create(3): a new descriptor for size bytes "
+               "of shared memory (a memfd, or with SHM_NAMED the POSIX object name), its storage allocated "
+               "(OSError ENOSPC/ENOMEM now, not SIGBUS later) and sealed with seals (F_SEAL_* bits).")},
     {"version", module_version, METH_NOARGS, PyDoc_STR("version()\n--\n\nThe loaded librmap's version.")},
     {"stats", module_stats, METH_NOARGS,
      PyDoc_STR("stats()\n--\n\nlibrmap's totals: live mappings and bytes, maps, unmaps, syncs, failures.")},
@@ -1337,6 +1367,8 @@ PyMODINIT_FUNC PyInit__rmap(void)
         {"MADV_DODUMP", MADV_DODUMP},
         {"MADV_FREE", MADV_FREE},
         {"CHECK_OFF", RMAP_CHECK_OFF},
+        {"SHM_NAMED", RMAP_SHM_NAMED},
+        {"SHM_INHERIT", RMAP_SHM_INHERIT},
         {"CHECK_REPORT", RMAP_CHECK_REPORT},
         {"CHECK_ABORT", RMAP_CHECK_ABORT},
     };
