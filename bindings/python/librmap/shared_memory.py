@@ -12,23 +12,14 @@ unlink() and the resource tracker behave as the standard class's.
 """
 
 import os
-import secrets
 
 import _posixshmem
 from multiprocessing import resource_tracker
+from multiprocessing import shared_memory as _standard
 
 from librmap import _rmap
 
 __all__ = ["SharedMemory"]
-
-# As the standard class names what it creates.
-_SHM_SAFE_NAME_LENGTH = 14
-_SHM_NAME_PREFIX = "/psm_"
-
-
-def _make_filename():
-    nbytes = (_SHM_SAFE_NAME_LENGTH - len(_SHM_NAME_PREFIX)) // 2
-    return _SHM_NAME_PREFIX + secrets.token_hex(nbytes)
 
 
 class SharedMemory:
@@ -54,7 +45,9 @@ class SharedMemory:
         self._track = track
         if create:
             while True:
-                candidate = _make_filename() if name is None else name
+                # Named as the standard class names them (its function,
+                # looked up at each call, as its own tests expect).
+                candidate = _standard._make_filename() if name is None else name
                 if self._prepend_leading_slash and not candidate.startswith("/"):
                     candidate = "/" + candidate
                 try:

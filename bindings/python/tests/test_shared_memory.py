@@ -7,8 +7,8 @@ kills the interpreter with SIGBUS.
 The small-/dev/shm cases run a child interpreter in a private mount
 namespace with a 64 KiB tmpfs over /dev/shm (root only: elsewhere they are
 skipped, and say why)."""
-import errno
 import os
+import re
 import pickle
 import shutil
 import signal
@@ -100,3 +100,25 @@ def test_the_standard_class_dies_of_sigbus_there(tmp_path):
         """)
     assert "created" in done.stdout
     assert done.returncode == -signal.SIGBUS, (done.returncode, done.stdout, done.stderr)
+
+
+def test_cpython_own_shared_memory_tests(tmp_path):
+    """The interpreter's own tests of SharedMemory (and ShareableList and
+    SharedMemoryManager, which build on it) pass with librmap's class in
+    place of the standard one, as many as with the standard one."""
+    suite = os.path.join(os.path.dirname(__file__), "shared_memory_suite.py")
+    counts = {}
+    for mode in ("--librmap", "--standard"):
+        done = subprocess.run([sys.executable, suite, mode], capture_output=True, text=True, timeout=300,
+                              cwd=tmp_path)
+        line = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else ""
+        found = re.match(r"shared memory suite: (\d+) run, (\d+) skipped, (\d+) failures, (\d+) errors; "
+                         r"librmap.SharedMemory made (\d+) times", line)
+        assert found, done.stdout[-3000:] + done.stderr[-3000:]
+        counts[mode] = tuple(map(int, found.groups()))
+    ours, standard = counts["--librmap"], counts["--standard"]
+    print(f"CPython's SharedMemory tests against librmap.SharedMemory: {ours[0]} run, {ours[1]} skipped, "
+          f"{ours[2]} failures, {ours[3]} errors (the standard class: {standard[0]} run, {standard[1]} skipped)")
+    assert ours[2:4] == (0, 0), done.stdout[-3000:]
+    assert ours[:2] == standard[:2] and ours[4] > 0 and standard[4] == 0
+
