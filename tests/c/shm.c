@@ -26,6 +26,7 @@
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -385,6 +386,46 @@ static int map_peer_tolerates_exactly_what_may_shrink(void)
     return ok ? 0 : 1;
 }
 
+/* Named objects and creators that die: the documented cleanup (the name is
+ * chosen by whoever outlives the creator, which unlinks it once the creator
+ * is gone, as after any shm_open) leaves nothing in /dev/shm, whatever the
+ * moment of the creator's death: before, during or after rmap_shm_create. */
+static int creators_killed_leave_no_name_after_the_cleanup(void)
+{
+    int runs = under_valgrind() ? 100 : 1000, left = 0, made = 0;
+    for (int i = 0; i < runs; i++) {
+        char name[64];
+        snprintf(name, sizeof name, "/rmap-kill-%d-%d", (int)getpid(), i);
+        pid_t pid = fork();
+        if (pid < 0) die("fork");
+        if (pid == 0) {
+            for (;;) {
+                int fd = rmap_shm_create(name, 64 * PG, 0, RMAP_SHM_NAMED);
+                if (fd >= 0) close(fd);
+            }
+        }
+        struct timespec pause = {0, (long)(random() % 2000) * 1000};
+        nanosleep(&pause, NULL);
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+        int fd = shm_open(name, O_RDONLY, 0);
+        if (fd >= 0) {
+            made++;
+            close(fd);
+        }
+        shm_unlink(name); /* the cleanup */
+        fd = shm_open(name, O_RDONLY, 0);
+        if (fd >= 0) {
+            left++;
+            close(fd);
+        }
+    }
+    printf("     %d creators of a named object killed with SIGKILL at random moments (%d had made it): after "
+           "shm_unlink by the survivor, %d names left\n",
+           runs, made, left);
+    return check(left == 0 && made > 0, "no name left") ? 0 : 1;
+}
+
 static const test_t TESTS[] = {
     E(shm_create_einval_flags, EINVAL),
     E(shm_create_einval_seals, EINVAL),
@@ -404,6 +445,7 @@ static const test_t TESTS[] = {
     K(map_peer_tolerates_exactly_what_may_shrink),
     K(a_pool_survives_a_client_that_truncates_every_buffer),
     K(a_sealed_pool_refuses_the_truncation),
+    K(creators_killed_leave_no_name_after_the_cleanup),
 };
 
 int main(int argc, char **argv)
