@@ -366,6 +366,26 @@ static int a_sealed_pool_refuses_the_truncation(void)
     return check(ok && refused == buffers && seen == buffers, "every truncation refused, nothing lost") ? 0 : 1;
 }
 
+/* Close-on-exec unless RMAP_SHM_INHERIT; the storage allocated, for a
+ * memfd and for a named object alike. */
+static int created_close_on_exec_with_its_storage(void)
+{
+    const char *name = unique_name();
+    int memfd = rmap_shm_create("cloexec", 8 * PG, 0, 0), inherit = rmap_shm_create(NULL, PG, 0, RMAP_SHM_INHERIT);
+    int named = rmap_shm_create(name, 8 * PG, 0, RMAP_SHM_NAMED);
+    shm_unlink(name);
+    if (memfd < 0 || inherit < 0 || named < 0) die("rmap_shm_create");
+    struct stat st;
+    int ok = check((fcntl(memfd, F_GETFD) & FD_CLOEXEC) && (fcntl(named, F_GETFD) & FD_CLOEXEC),
+                   "a memfd and a named object: close-on-exec");
+    ok &= check(!(fcntl(inherit, F_GETFD) & FD_CLOEXEC), "RMAP_SHM_INHERIT: inherited across execve");
+    ok &= check(fstat(memfd, &st) == 0 && st.st_size == 8 * (off_t)PG && st.st_blocks * 512 >= 8 * (off_t)PG,
+                "a memfd of 8 pages: 8 pages long, its blocks allocated");
+    ok &= check(fstat(named, &st) == 0 && st.st_size == 8 * (off_t)PG && st.st_blocks * 512 >= 8 * (off_t)PG,
+                "a named object of 8 pages: the same");
+    return ok ? 0 : 1;
+}
+
 /* rmap_map_peer maps plainly only what cannot shrink under it. */
 static int map_peer_tolerates_exactly_what_may_shrink(void)
 {
@@ -443,6 +463,7 @@ static const test_t TESTS[] = {
     K(seal_matrix_forbids_exactly_what_each_seal_forbids),
     K(creations_on_a_full_dev_shm_fail_never_signal),
     S(plain_shared_memory_on_a_full_dev_shm_dies, SIGBUS),
+    K(created_close_on_exec_with_its_storage),
     K(map_peer_tolerates_exactly_what_may_shrink),
     K(a_pool_survives_a_client_that_truncates_every_buffer),
     K(a_sealed_pool_refuses_the_truncation),
