@@ -263,6 +263,12 @@ int main()
         check(ftruncate(fd, 0) == -1 && errno == EPERM, "the sealed memfd cannot shrink: EPERM");
         check(errno_thrown([] { rmap::shm_create("x", 4096, 0x100); }) == EINVAL, "shm_create() with an unknown seal: EINVAL");
         close(fd);
+        rmap::shared_memory pool("pool", 2 * page, F_SEAL_SHRINK | F_SEAL_GROW);
+        pool.memory().bytes()[page] = 7;
+        rmap::mapping seen = rmap::mapping::peer(pool.fd(), 2 * page, PROT_READ);
+        rmap::shared_memory moved = std::move(pool);
+        check(seen.bytes()[page] == 7 && (seen.query().flags & RMAP_INFO_SEALED) != 0 && moved.fd() >= 0 && pool.fd() == -1,
+              "shared_memory: mapped writable, seen by a peer's mapping (sealed: plain), movable");
     }
     {
         std::string what;

@@ -28,7 +28,9 @@
 
 #include <rmap.h>
 
+#include <fcntl.h> /* F_SEAL_* (glibc declares them where g++ defines _GNU_SOURCE, as it does by default) */
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstddef>
@@ -377,6 +379,52 @@ private:
     void *data_ = nullptr;    /* where the mapping starts (a page boundary) */
     std::size_t lead_ = 0;    /* bytes before data(): a file offset's distance past its page */
     std::size_t size_ = 0;    /* bytes from data() */
+};
+
+/* Shared memory for another process, owned: rmap_shm_create (its storage
+ * allocated, sealed as asked) and a shared mapping of all of it (read-only
+ * if sealed against writing). Send fd() to the peer (SCM_RIGHTS), which
+ * maps it with mapping::peer. Move-only; closes the descriptor and unmaps
+ * when destroyed (a named object stays until shm_unlink). */
+class shared_memory {
+public:
+    shared_memory(const char *name, std::size_t size, unsigned int seals = 0, int flags = 0)
+        : fd_(shm_create(name, size, seals, flags))
+    {
+        const int prot = (seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE)) != 0 ? PROT_READ : PROT_READ | PROT_WRITE;
+        try {
+            memory_ = mapping(nullptr, size, prot, MAP_SHARED, fd_, 0);
+        } catch (...) {
+            close(fd_);
+            throw;
+        }
+    }
+    ~shared_memory()
+    {
+        if (fd_ >= 0) close(fd_);
+    }
+    shared_memory(shared_memory &&other) noexcept
+        : fd_(std::exchange(other.fd_, -1)), memory_(std::move(other.memory_))
+    {
+    }
+    shared_memory &operator=(shared_memory &&other) noexcept
+    {
+        if (this != &other) {
+            if (fd_ >= 0) close(fd_);
+            fd_ = std::exchange(other.fd_, -1);
+            memory_ = std::move(other.memory_);
+        }
+        return *this;
+    }
+    shared_memory(const shared_memory &) = delete;
+    shared_memory &operator=(const shared_memory &) = delete;
+
+    int fd() const noexcept { return fd_; }
+    const mapping &memory() const noexcept { return memory_; }
+
+private:
+    int fd_ = -1;
+    mapping memory_;
 };
 
 } // namespace rmap
