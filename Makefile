@@ -629,12 +629,14 @@ check-valgrind: $(EXAMPLE_BINS) $(SUITE_BINS)
 
 # The stress cases make check runs for seconds, at full length: the tolerant
 # canary race for 60 s, 100 runs of tolerant reads beside a busy librmap,
-# 1,000 kill -9 of the mapped log's writer (make check: 200).
-check-long: $(CBIN)/tolerant $(CBIN)/mapped_log
-	$(call say,the long stress cases: 60 s of the canary race$(,) 100 runs beside a busy librmap$(,) 1000 kill -9 of a log writer)
+# 1,000 kill -9 of the mapped log's writer and of creators of named shared
+# memory (make check: 200 each).
+check-long: $(CBIN)/tolerant $(CBIN)/mapped_log $(CBIN)/shm
+	$(call say,the long stress cases: 60 s of the canary race$(,) 100 runs beside a busy librmap$(,) 1000 kill -9 of a log writer and of shared memory creators)
 	@RMAP_TEST_LONG=1 $(CBIN)/tolerant canaries_at_a_reused_address_never_change
 	@RMAP_TEST_LONG=1 $(CBIN)/tolerant tolerant_reads_never_wait_for_a_busy_librmap
 	@$(CBIN)/mapped_log crash target/mapped_log-crash 1000
+	@RMAP_TEST_LONG=1 $(CBIN)/shm creators_killed_leave_no_name_after_the_cleanup
 
 # cargo-c, the tool Rust C libraries are packaged with, builds the same
 # library: its SONAME, exports and pkg-config file are compared with make's.

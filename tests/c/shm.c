@@ -410,10 +410,11 @@ static int map_peer_tolerates_exactly_what_may_shrink(void)
 /* Named objects and creators that die: the documented cleanup (the name is
  * chosen by whoever outlives the creator, which unlinks it once the creator
  * is gone, as after any shm_open) leaves nothing in /dev/shm, whatever the
- * moment of the creator's death: before, during or after rmap_shm_create. */
+ * moment of the creator's death: before, during or after rmap_shm_create.
+ * 200 creators in make check, 1,000 in make check-long. */
 static int creators_killed_leave_no_name_after_the_cleanup(void)
 {
-    int runs = under_valgrind() ? 100 : 1000, left = 0, made = 0;
+    int runs = long_run() ? 1000 : under_valgrind() ? 100 : 200, left = 0, made = 0;
     for (int i = 0; i < runs; i++) {
         char name[64];
         snprintf(name, sizeof name, "/rmap-kill-%d-%d", (int)getpid(), i);
