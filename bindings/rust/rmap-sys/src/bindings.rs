@@ -65,6 +65,7 @@ pub const RMAP_VERSION_STRING: &[u8; 6] = b"0.1.0\0";
 pub const RMAP_FIND_LAST: i32 = 1;
 pub const RMAP_INFO_TOLERANT: i32 = 33554432;
 pub const RMAP_INFO_DAMAGED: i32 = 16777216;
+pub const RMAP_INFO_SEALED: i32 = 8388608;
 pub const RMAP_CHECK_OFF: i32 = 0;
 pub const RMAP_CHECK_REPORT: i32 = 1;
 pub const RMAP_CHECK_ABORT: i32 = 2;
