@@ -4,10 +4,16 @@ method fork) with librmap.SharedMemory in place of the standard class, or
 with the standard class ("--standard"). test_shared_memory.py runs it.
 
 Usage: shared_memory_suite.py [--standard]"""
+import signal
 import sys
 import unittest
 import multiprocessing
 from multiprocessing import shared_memory
+
+# Python leaves SIGINT ignored when it started ignored (a job started in the
+# background by a shell), and one of the tests sends itself SIGINT and
+# expects KeyboardInterrupt: the interpreter's usual handler, whatever ran it.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 
 made = 0
 if "--standard" not in sys.argv:

@@ -107,18 +107,21 @@ def test_cpython_own_shared_memory_tests(tmp_path):
     SharedMemoryManager, which build on it) pass with librmap's class in
     place of the standard one, as many as with the standard one."""
     suite = os.path.join(os.path.dirname(__file__), "shared_memory_suite.py")
-    counts = {}
+    counts, outputs = {}, {}
     for mode in ("--librmap", "--standard"):
         done = subprocess.run([sys.executable, suite, mode], capture_output=True, text=True, timeout=300,
                               cwd=tmp_path)
+        outputs[mode] = done.stdout[-3000:] + done.stderr[-3000:]
         line = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else ""
         found = re.match(r"shared memory suite: (\d+) run, (\d+) skipped, (\d+) failures, (\d+) errors; "
                          r"librmap.SharedMemory made (\d+) times", line)
-        assert found, done.stdout[-3000:] + done.stderr[-3000:]
+        assert found, outputs[mode]
         counts[mode] = tuple(map(int, found.groups()))
     ours, standard = counts["--librmap"], counts["--standard"]
     print(f"CPython's SharedMemory tests against librmap.SharedMemory: {ours[0]} run, {ours[1]} skipped, "
-          f"{ours[2]} failures, {ours[3]} errors (the standard class: {standard[0]} run, {standard[1]} skipped)")
-    assert ours[2:4] == (0, 0), done.stdout[-3000:]
+          f"{ours[2]} failures, {ours[3]} errors (the standard class: {standard[0]} run, {standard[1]} skipped, "
+          f"{standard[2]} failures, {standard[3]} errors)")
+    assert ours[2:4] == (0, 0), outputs["--librmap"]
+    assert standard[2:4] == (0, 0), outputs["--standard"]
     assert ours[:2] == standard[:2] and ours[4] > 0 and standard[4] == 0
 
