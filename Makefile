@@ -582,10 +582,13 @@ test: cargo-ready
 	@$(CARGO) test --locked --workspace
 	@$(CARGO) test --locked -q --release --manifest-path tools/rmap-check/Cargo.toml --target-dir target/checker
 
+# The seed programs run beside the suites (they mostly wait: on children,
+# pipes, kills), their lines printed whole when the suites are done.
 c-check: $(EXAMPLE_BINS) $(SUITE_BINS)
-	$(call say,C programs: the seed programs$(,) then the suites of tests/c)
-	@bash c_examples/run.sh check $(CBIN) $(EXAMPLES)
-	@bash tests/c/run.sh $(CBIN) $(SUITES)
+	$(call say,C programs: the suites of tests/c$(,) and beside them the seed programs (printed after))
+	@bash c_examples/run.sh check $(CBIN) $(EXAMPLES) >target/c_examples.log 2>&1 & examples=$$!; \
+		bash tests/c/run.sh $(CBIN) $(SUITES); suites=$$?; \
+		wait $$examples; status=$$?; cat target/c_examples.log; [ $$suites -eq 0 ] && [ $$status -eq 0 ]
 
 fuzz: $(CBIN)/differential
 	$(CBIN)/differential $(SEED) 1000000
