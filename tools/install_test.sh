@@ -47,7 +47,7 @@ else
     mkdir -p "$work/prefix-scratch"
     awk '/^```c$/ && !seen { inside = 1; seen = 1; next } inside && /^```$/ { exit } inside' README.md >"$work/prefix-scratch/hello.c"
     script=$(sed "s|^PREFIX=.*|PREFIX='$work/prefix'|; s|^make \(.*\)|(cd \"\$ROOT\" \&\& \"\$MAKE\" -s \1 >/dev/null)|" <<<"$block")
-    if out=$(cd "$work/prefix-scratch" && env -u LD_LIBRARY_PATH ROOT=$root MAKE=$make bash -euc "$script" 2>&1) &&
+    if out=$(cd "$work/prefix-scratch" && env -u LD_LIBRARY_PATH ROOT="$root" MAKE="$make" bash -euc "$script" 2>&1) &&
         [ "$(tail -n 1 <<<"$out")" = "$expected_hello" ]; then
         ok "docs/install.md's install under another prefix, run as written: the program runs without LD_LIBRARY_PATH: $(tail -n 1 <<<"$out")"
     else echo "$out" | tail -20; bad "docs/install.md's install under another prefix does not work as written"; fi
