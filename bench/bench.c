@@ -309,10 +309,10 @@ static void set_live_mappings(size_t n)
 
 /* Side A writes each framed record (length, CRC32C, payload) with one
  * write(2) to its file; side B appends it to the mapped log (space secured
- * in 1 MiB steps by rmap_secure, the pages made present with
- * MADV_POPULATE_WRITE). Each side's file is emptied (ftruncate to 0: its
- * blocks freed, to be allocated again as it grows) when it passes 64 MiB,
- * so both pay for their blocks. */
+ * in 1 MiB steps by rmap_secure, the new pages written with zeros and
+ * made present with MADV_POPULATE_WRITE). Each side's file is emptied
+ * (ftruncate to 0: its blocks freed, to be allocated again as it grows)
+ * when it passes 64 MiB, so both pay for their blocks. */
 static int write_fd = -1;
 static off_t write_size;
 static struct log log_side;

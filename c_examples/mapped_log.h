@@ -117,8 +117,27 @@ static inline int log_append(struct log *log, const void *payload, uint32_t len)
             if (rmap_secure(log->base + page_start, lead + (need - from), log->fd) != 0) return -1;
             step = need - from;
         }
-        /* The new pages made present and writable at once (one call, not a
-         * fault per page); an older kernel's EINVAL only costs the faults. */
+        /* The new pages put in the page cache by writing zeros into them:
+         * they hold no records yet, and a store into a page that is not in
+         * the cache would first have it read, which for secured blocks that
+         * were never written (ext4's unwritten extents) means zeroing it on
+         * the read path (64 MiB of 256 B records: 205 ns a record that way,
+         * 133 ns this way). The page holding the old end is skipped: it has
+         * records, and it is in the cache already. */
+        size_t off = lead ? page_start + 4096 : page_start, end = (size_t)(HEADER + from + step);
+        while (off < end) {
+            static const char zeros[1 << 16];
+            size_t n = end - off < sizeof zeros ? end - off : sizeof zeros;
+            ssize_t done = pwrite(log->fd, zeros, n, (off_t)off);
+            if (done < 0 && errno == EINTR) continue;
+            if (done <= 0) {
+                if (done == 0) errno = EIO;
+                return -1;
+            }
+            off += (size_t)done;
+        }
+        /* Then made present and writable at once (one call, not a fault per
+         * page); an older kernel's EINVAL only costs the faults. */
         rmap_advise(log->base + page_start, lead + step, MADV_POPULATE_WRITE);
         log->secured = from + step;
     }
