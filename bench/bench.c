@@ -12,6 +12,7 @@
  */
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -222,6 +223,21 @@ static void copy_4k(const api_t *a, long n) { copy_n(a, n, 4096); }
 static void copy_1m(const api_t *a, long n) { copy_n(a, n, 1 << 20); }
 
 static void copy_100(const api_t *a, long n) { copy_n(a, n, 100); }
+
+/* rmap_read of 4 KiB in a thread that blocks every signal (side B: the
+ * sigwait server's pattern, where each copy must unblock SIGBUS and SIGSEGV
+ * for its duration) against the same copy with nothing blocked (A). */
+static void copy_4k_blocked(const api_t *a, long iters)
+{
+    sigset_t all, old;
+    sigfillset(&all);
+    if (a == &RMAP) pthread_sigmask(SIG_BLOCK, &all, &old);
+    for (long i = 0; i < iters; i++) {
+        if (rmap_read(copy_dst, resident, 4096) != 0) die("rmap_read");
+        sink += (unsigned char)copy_dst[i % 4096];
+    }
+    if (a == &RMAP) pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
 
 /* rmap_find (side B) against memchr (side A) in the resident mapping: a
  * newline 80 bytes in (a line), and a byte that is not there. */
@@ -517,6 +533,8 @@ int main(void)
         {"anonymous map+unmap, 1 page, 60,000 live mappings", anon_page, 200, 1001, 60000, "libc", "rmap", le, 1.05},
         {"two threads map+unmap 1 page at once", two_threads, 400, 1001, 0, "libc", "rmap", tput, 1.0 / 0.95},
         {"copy 4 KiB out of a resident mapping", copy_4k, 20000, 1001, 0, "memcpy", "rmap_read", "ratio <= 1.10", 1.10},
+        {"copy 4 KiB, in a thread that blocks every signal", copy_4k_blocked, 20000, 1001, 0, "unblocked", "blocked",
+         "ratio <= 1.10", 1.10},
         {"copy 1 MiB out of a resident mapping", copy_1m, 20, 1001, 0, "memcpy", "rmap_read", "ratio <= 1.05", 1.05},
         {"copy 100 bytes out of a resident mapping", copy_100, 100000, 1001, 0, "memcpy", "rmap_read", NULL, 0},
         {"find a newline 80 bytes in (a line)", find_line, 100000, 1001, 0, "memchr", "rmap_find", NULL, 0},

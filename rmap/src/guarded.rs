@@ -12,15 +12,17 @@
 //! so it is read at that checkpoint: each thread's first guarded copy, and
 //! its first after each mask change. There librmap also installs its handler
 //! again if SIG_DFL or SIG_IGN was set behind its back. A thread that passes
-//! (neither signal blocked) is marked, and its copies test that mark with
-//! one load; a thread that blocks either signal comes back to the checkpoint
-//! at every copy, which then runs with the two signals unblocked.
+//! is marked, and its copies test that mark with one load; a thread that
+//! blocks either signal is marked as such, and its copies run with the two
+//! signals unblocked for the copy (two system calls, the mask restored
+//! after: whatever the mask is then, so a change behind librmap's back
+//! costs nothing but those calls).
 
 use std::cell::Cell;
 use std::ffi::c_int;
 
 use crate::process::{ensure_fault_handler, recheck_fault_handler};
-use crate::sys::{self, Copied, EFAULT, EIO, ENOMEM, Errno, Fault};
+use crate::sys::{self, Copied, EFAULT, EIO, ENOMEM, Errno, Fault, ThreadCheck};
 pub use crate::sys::{SigAction, SigHandler, SigSet};
 
 thread_local! {
@@ -81,12 +83,24 @@ pub unsafe fn copy_rest(unfinished: c_int) -> Result<(), Errno> {
         return unsafe { copy_failed(dst, src, n, false) };
     }
     ensure_fault_handler()?;
-    // SAFETY: as above.
-    unsafe { copy_at_checkpoint(dst, src, n) }
+    let unblock = match sys::thread_check() {
+        // A thread that blocks SIGBUS or SIGSEGV, checked since its last
+        // mask change: only the copy that unblocks them.
+        ThreadCheck::PassedBlocking => true,
+        // SAFETY: as above.
+        _ => return unsafe { copy_at_checkpoint(dst, src, n) },
+    };
+    // SAFETY: the handler is in place (the checkpoint made sure of it), and
+    // the signals reach it.
+    match unsafe { sys::guarded_copy_checked(dst, src, n, unblock) }? {
+        // SAFETY: the caller's contract, for the same arguments.
+        Copied::Faulted(_) => unsafe { copy_failed(dst, src, n, unblock) },
+        _ => Ok(()),
+    }
 }
 
-/// A thread's first guarded copy, and every copy of a thread that blocks
-/// SIGBUS or SIGSEGV: the handler made sure of, the mask read.
+/// A thread's first guarded copy, and its first after each change of its
+/// signal mask: the handler made sure of, the mask read.
 ///
 /// # Safety
 /// As for [`copy`].
@@ -95,9 +109,7 @@ pub unsafe fn copy_rest(unfinished: c_int) -> Result<(), Errno> {
 unsafe fn copy_at_checkpoint(dst: *mut u8, src: *const u8, n: usize) -> Result<(), Errno> {
     recheck_fault_handler()?;
     let unblock = sys::fault_signals_blocked()?;
-    if !unblock {
-        sys::set_thread_checked();
-    }
+    sys::set_thread_checked(unblock);
     // SAFETY: the handler is in place, and the signals reach it.
     match unsafe { sys::guarded_copy_checked(dst, src, n, unblock) }? {
         Copied::Faulted(_) => unsafe { copy_failed(dst, src, n, unblock) },
@@ -241,16 +253,19 @@ pub unsafe fn find(
         return Err(error);
     }
     let needle = copy.cast_const();
-    let unblock = if sys::thread_checked() {
-        false
-    } else {
-        ensure_fault_handler()?;
-        recheck_fault_handler()?;
-        let blocked = sys::fault_signals_blocked()?;
-        if !blocked {
-            sys::set_thread_checked();
+    let unblock = match sys::thread_check() {
+        ThreadCheck::Passed => false,
+        ThreadCheck::PassedBlocking => {
+            ensure_fault_handler()?;
+            true
         }
-        blocked
+        ThreadCheck::NotYet => {
+            ensure_fault_handler()?;
+            recheck_fault_handler()?;
+            let blocked = sys::fault_signals_blocked()?;
+            sys::set_thread_checked(blocked);
+            blocked
+        }
     };
     // A search reads ahead of what it has matched (vectors of up to 128
     // bytes), so a fault does not prove that no occurrence lies before the

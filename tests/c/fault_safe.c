@@ -1037,6 +1037,51 @@ static int signals_blocked_after_first_copy_get_errors(void)
     return ok ? 0 : 1;
 }
 
+/* A thread that blocks SIGBUS copies with it unblocked for each copy, and
+ * the mask it gets back is the one it had at that copy: also when the mask
+ * changed behind librmap's back (the system call itself) since the thread
+ * passed its checkpoint. */
+static int raw_sigbus_mask(int how)
+{
+    uint64_t set = 1ull << (SIGBUS - 1);
+    return (int)syscall(SYS_rt_sigprocmask, how, &set, NULL, sizeof set);
+}
+
+static void *blocking_thread_mask_changes(void *arg)
+{
+    (void)arg;
+    char buf[64], *p = truncated_mapping();
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGBUS);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    int ok = 1;
+    for (int i = 0; i < 3; i++)
+        ok &= check(rmap_read(buf, p, sizeof buf) == -1 && errno == EIO && blocks(SIGBUS),
+                    "SIGBUS blocked: EIO, still blocked after");
+    ok &= check(raw_sigbus_mask(SIG_UNBLOCK) == 0, "SIGBUS unblocked with the system call");
+    ok &= check(rmap_read(buf, p, sizeof buf) == -1 && errno == EIO && !blocks(SIGBUS),
+                "EIO, and SIGBUS not blocked again by the copy");
+    ok &= check(raw_sigbus_mask(SIG_BLOCK) == 0, "SIGBUS blocked with the system call");
+    ok &= check(rmap_read(buf, p, sizeof buf) == -1 && errno == EIO && blocks(SIGBUS),
+                "EIO, and SIGBUS still blocked");
+    pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+    ok &= check(rmap_read(buf, p, sizeof buf) == -1 && errno == EIO && !blocks(SIGBUS),
+                "unblocked with pthread_sigmask: EIO");
+    return (void *)(intptr_t)ok;
+}
+
+static int blocking_thread_keeps_its_mask_as_it_changes(void)
+{
+    pthread_t t;
+    void *ok;
+    pthread_create(&t, NULL, blocking_thread_mask_changes, NULL);
+    pthread_join(t, &ok);
+    printf("     a thread blocking SIGBUS, its mask changed behind librmap's back both ways: %s\n",
+           ok ? "EIO each time, the mask as the thread set it" : "wrong");
+    return ok ? 0 : 1;
+}
+
 /* A program can still replace librmap's handler behind its back (here with
  * the system call itself; also sigset(), sigignore(), a library loaded with
  * RTLD_LOCAL): each thread's first copy checks, and installs librmap's
@@ -1388,6 +1433,7 @@ static const test_t TESTS[] = {
     K(handler_that_does_not_chain_keeps_copies_safe),
     K(sysv_handler_set_after_first_copy_runs_once),
     K(signals_blocked_after_first_copy_get_errors),
+    K(blocking_thread_keeps_its_mask_as_it_changes),
     K(default_set_behind_librmap_is_noticed_by_a_new_thread),
     K(default_set_behind_librmap_is_reported_in_checked_mode),
     S(deepbind_plugin_after_the_checkpoint_is_outside_the_guarantee, SIGBUS),

@@ -66,7 +66,7 @@ unsafe extern "C" {
     fn rmap_sys_guarded_copy_unchecked(dst: *mut c_void, src: *const c_void, n: usize) -> c_int;
     fn rmap_sys_guarded_copy_unblocked(dst: *mut c_void, src: *const c_void, n: usize) -> c_int;
     fn rmap_sys_last_fault(addr: *mut *mut c_void) -> c_int;
-    fn rmap_sys_set_thread_checked();
+    fn rmap_sys_set_thread_checked(blocking: c_int);
     fn rmap_sys_thread_is_checked() -> c_int;
     fn rmap_sys_guarded_search(
         haystack: *const c_void,
@@ -252,10 +252,12 @@ pub fn fault_signals_blocked() -> Result<bool, Errno> {
     }
 }
 
-/// Marks the calling thread as checked: its copies skip the checkpoint.
-pub fn set_thread_checked() {
+/// Marks the calling thread as checked: its copies skip the checkpoint,
+/// and with `blocking` (its mask blocks SIGBUS or SIGSEGV) go straight to
+/// the copy that unblocks them.
+pub fn set_thread_checked(blocking: bool) {
     // SAFETY: the C function writes a thread-local byte of this thread.
-    unsafe { rmap_sys_set_thread_checked() };
+    unsafe { rmap_sys_set_thread_checked(blocking as c_int) };
 }
 
 /// Reads this thread's record of the fault that just stopped a copy.
@@ -278,10 +280,25 @@ fn copied(result: c_int) -> Result<Copied, Errno> {
     }
 }
 
-/// Whether the calling thread passed its checkpoint ([`set_thread_checked`]).
-pub fn thread_checked() -> bool {
+/// Where the calling thread stands at its checkpoint ([`set_thread_checked`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ThreadCheck {
+    /// Not passed: its first copy, or its first since a mask change.
+    NotYet,
+    /// Passed, blocking neither SIGBUS nor SIGSEGV.
+    Passed,
+    /// Passed, blocking SIGBUS or SIGSEGV: its copies unblock them.
+    PassedBlocking,
+}
+
+/// Where the calling thread stands at its checkpoint.
+pub fn thread_check() -> ThreadCheck {
     // SAFETY: the C function reads a thread-local byte of this thread.
-    unsafe { rmap_sys_thread_is_checked() != 0 }
+    match unsafe { rmap_sys_thread_is_checked() } {
+        0 => ThreadCheck::NotYet,
+        1 => ThreadCheck::Passed,
+        _ => ThreadCheck::PassedBlocking,
+    }
 }
 
 /// The C library's `memchr`/`memmem` (`last`: `memrchr`, and for a longer

@@ -11,8 +11,9 @@
 
 #include "protocol.h"
 
-/* This thread's signal mask was read and blocks neither SIGBUS nor
- * SIGSEGV, and librmap's handler was in place then (see guarded.rs). */
+/* This thread passed its checkpoint (see guarded.rs): librmap's handler
+ * was in place and its signal mask was read, blocking neither SIGBUS nor
+ * SIGSEGV (1) or one of them (2); 0 before, and after each mask change. */
 __thread char rmap_sys_thread_checked __attribute__((tls_model("initial-exec"), visibility("hidden")));
 __thread struct rmap_guarded_frame rmap_sys_large_copy __attribute__((tls_model("initial-exec"), visibility("hidden")));
 __thread struct rmap_copy_args rmap_sys_copy_args __attribute__((tls_model("initial-exec"), visibility("hidden")));
@@ -87,8 +88,10 @@ int rmap_sys_redirect_guarded_fault(int sig, void *addr, void *context)
     return 1;
 }
 
-/* Marks this thread as checked (Rust cannot name a C thread-local). */
-void rmap_sys_set_thread_checked(void) { rmap_sys_thread_checked = 1; }
+/* Marks this thread as checked (Rust cannot name a C thread-local): 1, its
+ * copies take the fast path; 2, it blocks SIGBUS or SIGSEGV, and its copies
+ * go straight to the copy that unblocks them. */
+void rmap_sys_set_thread_checked(int blocking) { rmap_sys_thread_checked = blocking ? 2 : 1; }
 
 /* Whether SIGBUS or SIGSEGV is blocked in this thread: 1, 0, or -errno. */
 int rmap_sys_fault_signals_blocked(void)

@@ -25,7 +25,8 @@
 
 /* int rmap_sys_guarded_copy(void *dst, const void *src, size_t n):
  * returns 0, 1 when a fault stopped the copy, or 2 (nothing copied) when
- * this thread has not been checked yet; for 1 and 2 its arguments are in
+ * this thread has not passed its checkpoint or blocks a fault signal
+ * (its mark is not 1); for 1 and 2 its arguments are in
  * rmap_sys_copy_args.
  * int rmap_sys_guarded_copy_unchecked(...): the same copy without the test,
  * always with `rep movsb` (rmap_sys_copy_args unspecified). */
@@ -43,8 +44,8 @@ __asm__(".text\n"
         "    mov %rsi, %r9\n"
         "    mov %rdx, %r10\n"
         "    mov rmap_sys_thread_checked@gottpoff(%rip), %rax\n"
-        "    cmpb $0, %fs:(%rax)\n"
-        "    je 1f\n"
+        "    cmpb $1, %fs:(%rax)\n"
+        "    jne 1f\n"
         "    cmp $" STR(RMAP_LARGE_COPY) ", %rdx\n"
         "    jae 3f\n"
         "    cmp $" STR(RMAP_VECTOR_COPY) ", %rdx\n"
@@ -177,8 +178,8 @@ __asm__(".text\n"
         ".p2align 4\n"
         "rmap_sys_find_byte:\n"
         "    mov rmap_sys_thread_checked@gottpoff(%rip), %rax\n"
-        "    cmpb $0, %fs:(%rax)\n"
-        "    je 7f\n"
+        "    cmpb $1, %fs:(%rax)\n"
+        "    jne 7f\n"
         "    mov $" STR(RMAP_FIND_SPAN) ", %r11\n"
         "    cmp %r11, %rsi\n"
         "    cmovb %rsi, %r11\n"

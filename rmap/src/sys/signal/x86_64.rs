@@ -45,8 +45,8 @@ pub unsafe fn guarded_copy(dst: *mut u8, src: *const u8, n: usize) -> c_int {
     unsafe {
         std::arch::asm!(
             "mov rmap_sys_thread_checked@gottpoff(%rip), {tls}",
-            "cmpb $0, %fs:({tls})",
-            "je 5f",
+            "cmpb $1, %fs:({tls})",
+            "jne 5f",
             "cmp $8, {n}",
             "jb 11f",
             // 8 to 15 bytes: the first 8 and the last 8.
