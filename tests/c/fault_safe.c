@@ -531,27 +531,32 @@ static int copies_match_memcpy(void)
 }
 
 
-/* Copies below 16 bytes (inlined, two overlapping moves) that straddle a
- * page boundary into a truncated page fail with the exact count, for every
- * length and split, both ways. */
+/* Copies of up to 256 bytes (inlined, overlapping moves) that straddle a
+ * page boundary into a truncated page fail with the exact count, both ways,
+ * for every length, and for every split below 16 bytes; above, every split
+ * within 17 bytes of either end and at each 16-byte step (-1, 0, +1): the
+ * boundary inside each move, and between every two. */
 static int small_copies_stop_at_the_faulting_page(void)
 {
     int fd = temp_file(2 * PG);
     char *p = map_file(fd, 2 * PG, PROT_READ | PROT_WRITE);
     truncate_elsewhere(fd, (off_t)PG);
     int ok = 1, cases = 0;
-    for (size_t n = 1; n < 16; n++)
+    char src[256];
+    for (size_t i = 0; i < sizeof src; i++) src[i] = (char)(i * 7 + 1);
+    for (size_t n = 1; n <= 256 && ok; n++)
         for (size_t k = 0; k < n; k++) {
-            char buf[16] = {0};
+            if (!(n < 16 || k < 17 || k + 17 > n || k % 16 <= 1 || k % 16 == 15)) continue;
+            char buf[256] = {0};
             int rc = rmap_read(buf, p + PG - k, n);
             ok &= check(rc == -1 && errno == EIO && rmap_copied() == k && memcmp(buf, p + PG - k, k) == 0,
                         "a read straddling into the truncated page: EIO, the bytes before it copied");
-            rc = rmap_write(p + PG - k, "0123456789abcdef", n);
-            ok &= check(rc == -1 && errno == EIO && rmap_copied() == k && memcmp(p + PG - k, "0123456789abcdef", k) == 0,
+            rc = rmap_write(p + PG - k, src, n);
+            ok &= check(rc == -1 && errno == EIO && rmap_copied() == k && memcmp(p + PG - k, src, k) == 0,
                         "a write straddling into it: EIO, the bytes before it written");
             cases += 2;
         }
-    printf("     %d copies of 1 to 15 bytes across the boundary of a truncated page: EIO with the exact count\n", cases);
+    printf("     %d copies of 1 to 256 bytes across the boundary of a truncated page: EIO with the exact count\n", cases);
     return ok ? 0 : 1;
 }
 

@@ -34,13 +34,14 @@
 #define RMAP_PASS_ON 0   /* to a guarded copy's fix-up, or the program's action */
 #define RMAP_RUN_AGAIN 1 /* the faulting instruction runs again */
 
-/* Sizes. Copies below RMAP_SMALL_COPY bytes are at most four moves inlined
- * into their caller (the Rust assembly of each architecture); below
- * RMAP_VECTOR_COPY, 32 bytes at a time with vector moves; below
+/* Sizes. Copies of up to RMAP_SMALL_COPY bytes are inlined into their
+ * caller (the Rust assembly of each architecture: overlapping moves, no
+ * loop); rmap_sys_guarded_copy copies below RMAP_VECTOR_COPY 32 bytes at a
+ * time with vector moves; below
  * RMAP_LARGE_COPY, one string move (`rep movsb` on x86-64); from there the
  * C library's memcpy in a guarded frame. rmap_sys_find_byte searches the
  * first RMAP_FIND_SPAN bytes. */
-#define RMAP_SMALL_COPY 16
+#define RMAP_SMALL_COPY 256
 #define RMAP_VECTOR_COPY 256
 #define RMAP_LARGE_COPY 65536
 #define RMAP_FIND_SPAN 65536
