@@ -10,6 +10,7 @@
  * RMAP_COPY_FAULTED: nothing is set up per call, as the kernel's
  * copy_from_user does with its exception tables. */
 #define _GNU_SOURCE
+#include <cpuid.h>
 #include <signal.h>
 #include <stdint.h>
 #include <ucontext.h>
@@ -165,7 +166,9 @@ __asm__(".text\n"
  *                        size_t *at), `at` in r9 (not rcx):
  * memchr for rmap_find's fast path over the first RMAP_FIND_SPAN bytes, 32 at a
  * time with SSE2 (x86-64's baseline), every load within the range and
- * listed in rmap_copy_fixups. Returns 1 (the offset stored in *at), 0 (not
+ * listed in rmap_copy_fixups; from 32 bytes, with AVX2 where the CPU and the
+ * kernel have it, 32 at a time (vzeroupper before every return from there).
+ * Returns 1 (the offset stored in *at), 0 (not
  * found), 4 (not in the first RMAP_FIND_SPAN bytes of more), 2 when this thread
  * has not passed its checkpoint, 3 when a fault stopped it (the slow path
  * redoes it). Called from inline assembly (sys/signal/x86_64.rs): it changes only
@@ -185,7 +188,11 @@ __asm__(".text\n"
         "    cmovb %rsi, %r11\n"
         "1:  movzbl (%rdx), %eax\n"
         "    mov %rdi, %r10\n"
-        "    cmp $16, %r11\n"
+        "    cmp $32, %r11\n"
+        "    jb 40f\n"
+        "    cmpb $0, rmap_sys_has_avx2(%rip)\n"
+        "    jne 41f\n"
+        "40: cmp $16, %r11\n"
         "    jb 5f\n"
         "    movd %eax, %xmm0\n"
         "    punpcklbw %xmm0, %xmm0\n"
@@ -257,6 +264,29 @@ __asm__(".text\n"
         "    ret\n"
         "8:  mov $" STR(RMAP_FIND_FAULTED) ", %eax\n"
         "    ret\n"
+        /* AVX2, 32 bytes or more: 32 at a time, then the last 32
+         * (overlapping what was searched), every load within the range. */
+        "41: vmovd %eax, %xmm0\n"
+        "    vpbroadcastb %xmm0, %ymm0\n"
+        "    lea -32(%rdi,%r11), %r11\n" /* from here: the last 32 bytes */
+        "42: vpcmpeqb (%r10), %ymm0, %ymm1\n"
+        "    vpmovmskb %ymm1, %eax\n"
+        "    test %eax, %eax\n"
+        "    jnz 44f\n"
+        "    add $32, %r10\n"
+        "    cmp %r11, %r10\n"
+        "    jb 42b\n"
+        "    mov %r11, %r10\n"
+        "43: vpcmpeqb (%r10), %ymm0, %ymm1\n"
+        "    vpmovmskb %ymm1, %eax\n"
+        "    vzeroupper\n"
+        "    test %eax, %eax\n"
+        "    jnz 4b\n"
+        "    jmp 9b\n"
+        "44: vzeroupper\n"
+        "    jmp 4b\n"
+        "45: vzeroupper\n"
+        "    jmp 8b\n"
         ".pushsection rmap_copy_fixups, \"aR\"\n"
         ".balign 4\n"
         ".long 1b - ., 8b - .\n"
@@ -265,8 +295,26 @@ __asm__(".text\n"
         ".long 3b - ., 8b - .\n"
         ".long 31b - ., 8b - .\n"
         ".long 6b - ., 8b - .\n"
+        ".long 42b - ., 45b - .\n"
+        ".long 43b - ., 45b - .\n"
         ".popsection\n"
         ".size rmap_sys_find_byte, . - rmap_sys_find_byte\n");
+
+/* Whether rmap_sys_find_byte may use AVX2: the CPU has it and the kernel
+ * saves the vector state (XCR0's SSE and AVX bits). Set before main; a
+ * search before that uses SSE2. */
+char rmap_sys_has_avx2 __attribute__((visibility("hidden")));
+
+__attribute__((constructor)) static void detect_avx2(void)
+{
+    unsigned a, b, c, d;
+    if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & bit_OSXSAVE) || !(c & bit_AVX)) return;
+    unsigned lo, hi;
+    __asm__("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    if ((lo & 6) != 6) return;
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return;
+    rmap_sys_has_avx2 = (b & bit_AVX2) != 0;
+}
 
 
 uintptr_t rmap_sys_context_ip(const void *context)
