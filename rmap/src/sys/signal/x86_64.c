@@ -201,6 +201,7 @@ __asm__(".text\n"
         "    cmp $32, %r11\n"
         "    lea -16(%rdi,%r11), %r11\n" /* from here: the last 16 bytes */
         "    jbe 3f\n"
+        "    .p2align 5\n"
         "2:  movdqu (%r10), %xmm1\n"
         "21: movdqu 16(%r10), %xmm2\n"
         "    pcmpeqb %xmm0, %xmm1\n"
@@ -269,6 +270,9 @@ __asm__(".text\n"
         "41: vmovd %eax, %xmm0\n"
         "    vpbroadcastb %xmm0, %ymm0\n"
         "    lea -32(%rdi,%r11), %r11\n" /* from here: the last 32 bytes */
+        /* Each loop within one 32-byte block of code: a loop that straddles
+         * two took twice the time (80 bytes: 6 ns instead of 3). */
+        "    .p2align 5\n"
         "42: vpcmpeqb (%r10), %ymm0, %ymm1\n"
         "    vpmovmskb %ymm1, %eax\n"
         "    test %eax, %eax\n"
