@@ -35,10 +35,10 @@
 #define RMAP_RUN_AGAIN 1 /* the faulting instruction runs again */
 
 /* Sizes. Copies of up to RMAP_SMALL_COPY bytes are inlined into their
- * caller (the Rust assembly of each architecture: overlapping moves, no
- * loop); rmap_sys_guarded_copy copies below RMAP_VECTOR_COPY 32 bytes at a
- * time with vector moves; below
- * RMAP_LARGE_COPY, one string move (`rep movsb` on x86-64); from there the
+ * caller (the Rust assembly of each architecture: below 16 bytes
+ * overlapping moves, from 16 a call of rmap_sys_copy_small, overlapping
+ * vector moves without a loop), as are those rmap_sys_guarded_copy gets
+ * below RMAP_VECTOR_COPY; below RMAP_LARGE_COPY, one string move (`rep movsb` on x86-64); from there the
  * C library's memcpy in a guarded frame. rmap_sys_find_byte searches the
  * first RMAP_FIND_SPAN bytes. */
 #define RMAP_SMALL_COPY 256
@@ -97,6 +97,9 @@ extern __thread struct rmap_copy_args rmap_sys_copy_args;
  *   RMAP_COPY_* answer, after testing the checkpoint mark.
  * - int rmap_sys_guarded_copy_unchecked(...): the same copy without the
  *   test (one string move).
+ * - int rmap_sys_copy_small(...): 16 to 256 bytes, the mark tested by the
+ *   caller; on x86-64 it changes only rax, rcx, xmm0 to xmm7 and the flags
+ *   and uses no stack but its return address (the inlined copy calls it).
  * - int rmap_sys_guarded_call_raw(const void *base, size_t len,
  *   void (*fn)(void *), void *arg): fn(arg) in a guarded frame over
  *   [base, base + len); 0, or 1 when a fault stopped fn.
