@@ -72,6 +72,14 @@ def readline_loop(module, files, batch):
             m.readline()
 
 
+def readline_whole_file(module, files, batch):
+    for _ in range(batch):
+        with module.mmap(files["lines"], SIZE, access=module.ACCESS_READ) as m:
+            readline = m.readline
+            while readline():
+                pass
+
+
 def readline_varied(module, files, batch):
     with module.mmap(files["varied"], SIZE, access=module.ACCESS_READ) as m:
         for _ in range(batch):
@@ -158,6 +166,7 @@ ROWS = [
     ("Python: read_byte(), 100,000", read_byte_loop, 100_000, 41, 1.1),
     ("Python: readline() over 80-byte lines, 100,000", readline_loop, 100_000, 41, 1.1),
     ("Python: readline() over lines of 1 to 200 bytes, 100,000", readline_varied, 100_000, 41, 1.1),
+    ("Python: readline() over a whole 64 MiB file of 80-byte lines", readline_whole_file, 1, 15, 1.1),
     ("Python: iterate over a 1 MiB slice (bytes)", iterate_1m, 4, 41, 1.1),
     ("Python: iterate over a 1 MiB mapping", iterate_mapping, 4, 41, 1.1),
     ("Python: find a missing byte in 64 MiB", find_missing, 4, 41, 1.1),
