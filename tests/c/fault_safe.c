@@ -1031,15 +1031,22 @@ static void *blocks_after_first_copy(void *arg)
     return (void *)(intptr_t)ok;
 }
 
-static int signals_blocked_after_first_copy_get_errors(void)
+/* Runs `body` in a thread of its own (its mask its own); prints what it
+ * showed. Returns 0 when it returned nonzero, else 1. */
+static int in_own_thread(void *(*body)(void *), const char *what, const char *shown)
 {
     pthread_t t;
     void *ok;
-    pthread_create(&t, NULL, blocks_after_first_copy, NULL);
+    pthread_create(&t, NULL, body, NULL);
     pthread_join(t, &ok);
-    printf("     a thread that blocked SIGBUS, then SIGSEGV, after its first copy: %s\n",
-           ok ? "EIO, then EFAULT" : "wrong");
+    printf("     %s: %s\n", what, ok ? shown : "wrong");
     return ok ? 0 : 1;
+}
+
+static int signals_blocked_after_first_copy_get_errors(void)
+{
+    return in_own_thread(blocks_after_first_copy, "a thread that blocked SIGBUS, then SIGSEGV, after its first copy",
+                         "EIO, then EFAULT");
 }
 
 /* A thread that blocks SIGBUS copies with it unblocked for each copy, and
@@ -1078,13 +1085,9 @@ static void *blocking_thread_mask_changes(void *arg)
 
 static int blocking_thread_keeps_its_mask_as_it_changes(void)
 {
-    pthread_t t;
-    void *ok;
-    pthread_create(&t, NULL, blocking_thread_mask_changes, NULL);
-    pthread_join(t, &ok);
-    printf("     a thread blocking SIGBUS, its mask changed behind librmap's back both ways: %s\n",
-           ok ? "EIO each time, the mask as the thread set it" : "wrong");
-    return ok ? 0 : 1;
+    return in_own_thread(blocking_thread_mask_changes,
+                         "a thread blocking SIGBUS, its mask changed behind librmap's back both ways",
+                         "EIO each time, the mask as the thread set it");
 }
 
 /* A program can still replace librmap's handler behind its back (here with
