@@ -82,16 +82,8 @@ pub unsafe fn copy_rest(unfinished: c_int) -> Result<(), Errno> {
         // SAFETY: the caller's contract, for the same arguments.
         return unsafe { copy_failed(dst, src, n, false) };
     }
-    ensure_fault_handler()?;
-    let unblock = match sys::thread_check() {
-        // A thread that blocks SIGBUS or SIGSEGV, checked since its last
-        // mask change: only the copy that unblocks them.
-        ThreadCheck::PassedBlocking => true,
-        // SAFETY: as above.
-        _ => return unsafe { copy_at_checkpoint(dst, src, n) },
-    };
-    // SAFETY: the handler is in place (the checkpoint made sure of it), and
-    // the signals reach it.
+    let unblock = checkpoint()?;
+    // SAFETY: the handler is in place, and the signals reach it.
     match unsafe { sys::guarded_copy_checked(dst, src, n, unblock) }? {
         // SAFETY: the caller's contract, for the same arguments.
         Copied::Faulted(_) => unsafe { copy_failed(dst, src, n, unblock) },
@@ -99,21 +91,22 @@ pub unsafe fn copy_rest(unfinished: c_int) -> Result<(), Errno> {
     }
 }
 
-/// A thread's first guarded copy, and its first after each change of its
-/// signal mask: the handler made sure of, the mask read.
-///
-/// # Safety
-/// As for [`copy`].
+/// The calling thread's checkpoint, passed at its first guarded copy and
+/// its first after each change of its signal mask (the handler made sure
+/// of, the mask read, the thread marked); after that, what the mark says.
+/// Returns whether its copies must unblock SIGBUS and SIGSEGV.
 #[cold]
-#[inline(never)]
-unsafe fn copy_at_checkpoint(dst: *mut u8, src: *const u8, n: usize) -> Result<(), Errno> {
-    recheck_fault_handler()?;
-    let unblock = sys::fault_signals_blocked()?;
-    sys::set_thread_checked(unblock);
-    // SAFETY: the handler is in place, and the signals reach it.
-    match unsafe { sys::guarded_copy_checked(dst, src, n, unblock) }? {
-        Copied::Faulted(_) => unsafe { copy_failed(dst, src, n, unblock) },
-        _ => Ok(()),
+fn checkpoint() -> Result<bool, Errno> {
+    ensure_fault_handler()?;
+    match sys::thread_check() {
+        ThreadCheck::Passed => Ok(false),
+        ThreadCheck::PassedBlocking => Ok(true),
+        ThreadCheck::NotYet => {
+            recheck_fault_handler()?;
+            let blocked = sys::fault_signals_blocked()?;
+            sys::set_thread_checked(blocked);
+            Ok(blocked)
+        }
     }
 }
 
@@ -253,20 +246,7 @@ pub unsafe fn find(
         return Err(error);
     }
     let needle = copy.cast_const();
-    let unblock = match sys::thread_check() {
-        ThreadCheck::Passed => false,
-        ThreadCheck::PassedBlocking => {
-            ensure_fault_handler()?;
-            true
-        }
-        ThreadCheck::NotYet => {
-            ensure_fault_handler()?;
-            recheck_fault_handler()?;
-            let blocked = sys::fault_signals_blocked()?;
-            sys::set_thread_checked(blocked);
-            blocked
-        }
-    };
+    let unblock = checkpoint()?;
     // A search reads ahead of what it has matched (vectors of up to 128
     // bytes), so a fault does not prove that no occurrence lies before the
     // page that faulted: search again up to that page (from its end, for
