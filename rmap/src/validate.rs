@@ -17,8 +17,8 @@ use crate::sys::{
     EBADF, EFAULT, EINVAL, ENOMEM, EOVERFLOW, Errno, FdKind, MAP_32BIT, MAP_ANONYMOUS,
     MAP_DROPPABLE, MAP_FIXED, MAP_FIXED_NOREPLACE, MAP_HUGETLB, MAP_LOCKED, MAP_PRIVATE,
     MAP_SHARED, MAP_SHARED_VALIDATE, MAP_TYPE, MREMAP_DONTUNMAP, MREMAP_FIXED, MREMAP_MAYMOVE,
-    MS_ASYNC, MS_INVALIDATE, MS_SYNC, PROT_EXEC, PROT_GROWSDOWN, PROT_GROWSUP, PROT_READ, PROT_SEM,
-    PROT_WRITE, SURE_USER_SPAN,
+    MS_ASYNC, MS_INVALIDATE, MS_SYNC, PROT_DECIDED_BY_KERNEL, PROT_EXEC, PROT_GROWSDOWN,
+    PROT_GROWSUP, PROT_READ, PROT_SEM, PROT_WRITE, SURE_USER_SPAN,
 };
 
 /// The arguments of one `mmap` call, as plain numbers.
@@ -188,8 +188,10 @@ pub fn check_protect(addr: usize, len: usize, prot: i32, page: usize) -> Result<
     if end <= addr {
         return Err(Errno(ENOMEM));
     }
-    // arch_validate_prot(), on the bits left after the GROWS ones.
-    if prot & !grows & !(PROT_READ | PROT_WRITE | PROT_EXEC | PROT_SEM) != 0 {
+    // arch_validate_prot(), on the bits left after the GROWS ones (the
+    // bits some machines of the architecture accept: the kernel decides).
+    let known = PROT_READ | PROT_WRITE | PROT_EXEC | PROT_SEM | PROT_DECIDED_BY_KERNEL;
+    if prot & !grows & !known != 0 {
         return Err(Errno(EINVAL));
     }
     Ok(())

@@ -3,14 +3,25 @@
 //! Each wrapper captures `errno` immediately after its system call and returns
 //! it as a value, so nothing between the call and the caller can clobber it.
 
-#[cfg(not(all(target_os = "linux", target_arch = "x86_64")))]
+#[cfg(not(all(
+    target_os = "linux",
+    any(target_arch = "x86_64", target_arch = "aarch64")
+)))]
 compile_error!(
-    "librmap supports Linux on x86-64 only: its argument rules mirror that kernel, \
-     and its guarded copies (sys/signal/x86_64.c) are x86-64 assembly"
+    "librmap supports Linux on x86-64 and AArch64: its argument rules mirror that kernel, \
+     and its guarded copies are assembly of each architecture (sys/signal/ARCH.c)"
 );
 
 mod c;
 mod signal;
+// What differs between architectures besides the signal machinery: the
+// system call instruction, and the few argument rules of their own.
+#[cfg_attr(target_arch = "aarch64", path = "aarch64.rs")]
+#[cfg_attr(target_arch = "x86_64", path = "x86_64.rs")]
+mod arch;
+
+use arch::syscall6;
+pub use arch::{PROT_DECIDED_BY_KERNEL, SURE_USER_SPAN};
 
 pub use signal::*;
 
@@ -42,20 +53,13 @@ pub use c::{
     PROT_GROWSDOWN, PROT_GROWSUP, PROT_READ, PROT_WRITE,
 };
 
-/// `PROT_SEM`: accepted by `mprotect` on x86-64 (and ignored).
+/// `PROT_SEM`: accepted by `mprotect` (and ignored).
 pub const PROT_SEM: i32 = 0x8;
 
 /// `MAP_TYPE`: the bits that select SHARED, PRIVATE, SHARED_VALIDATE (and newer types).
 pub const MAP_TYPE: i32 = 0x0f;
 /// `MAP_DROPPABLE` (Linux 6.11): an anonymous mapping type that older kernels reject.
 pub const MAP_DROPPABLE: i32 = 0x08;
-
-/// A span of user address space that every x86-64 configuration contains
-/// (with 4-level paging there are 2^47 bytes, with 5-level 2^56). Argument
-/// rules that Linux applies only to ranges inside the address space are
-/// decided in Rust only for ranges ending below this bound; larger ranges go
-/// to the kernel, which knows its own `TASK_SIZE`.
-pub const SURE_USER_SPAN: usize = 1 << 46;
 
 /// What `fget()` would find behind a descriptor, and how far the kernel lets a
 /// mapping of it reach (`file_mmap_size_max`).
@@ -88,39 +92,6 @@ fn read_page_size() -> usize {
     let size = usize::try_from(size).unwrap_or(4096);
     PAGE_SIZE.store(size, Ordering::Relaxed);
     size
-}
-
-/// One system call, made directly (not through the C library's wrapper):
-/// the kernel's return value, an error being -errno. errno is never touched.
-///
-/// Direct, so that a library that interposes the C library's `mmap` and
-/// friends over librmap (rmap-check's preload) never calls itself back, and
-/// one call cheaper than the wrapper.
-///
-/// # Safety
-/// The call's own contract, for its arguments.
-#[inline(always)]
-unsafe fn syscall6(number: i64, args: [usize; 6]) -> isize {
-    let ret: isize;
-    // SAFETY: the x86-64 Linux system call convention: number in rax,
-    // arguments in rdi, rsi, rdx, r10, r8, r9; rcx and r11 are clobbered;
-    // memory may be read and written as the call's contract says.
-    unsafe {
-        std::arch::asm!(
-            "syscall",
-            inlateout("rax") number as isize => ret,
-            in("rdi") args[0],
-            in("rsi") args[1],
-            in("rdx") args[2],
-            in("r10") args[3],
-            in("r8") args[4],
-            in("r9") args[5],
-            lateout("rcx") _,
-            lateout("r11") _,
-            options(nostack),
-        );
-    }
-    ret
 }
 
 /// The kernel's return value as a Result: -4095..-1 are errors.

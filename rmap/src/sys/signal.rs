@@ -5,17 +5,18 @@
 //! tests here compare with these). The handler itself, the architecture-
 //! independent halves of the copies and the rebinding are C in
 //! src/sys/signal/; each architecture's assembly is one file there and one
-//! module here (`x86_64`: the inlined small copies and the one-byte search).
+//! module here (`arch`, from signal/ARCH.rs: the calls of the copies and of
+//! the one-byte search, inlined on x86-64).
 
 use std::ffi::{c_int, c_void};
 
 use super::c;
 use super::{Errno, syscall6};
 
-#[cfg(target_arch = "x86_64")]
-mod x86_64;
-#[cfg(target_arch = "x86_64")]
-pub use x86_64::{find_byte, guarded_copy};
+#[cfg_attr(target_arch = "aarch64", path = "signal/aarch64.rs")]
+#[cfg_attr(target_arch = "x86_64", path = "signal/x86_64.rs")]
+mod arch;
+pub use arch::{find_byte, guarded_copy};
 
 // The protocol (protocol.h): answers and sizes.
 /// A guarded copy copied everything.
@@ -52,6 +53,7 @@ pub const FAULT_GUARDED: c_int = 2;
 /// measured here), a call through the GOT another 2 to 3 ns: Python's `m[i]`
 /// copies one byte in a 30 to 45 ns operation, and a C program's 100-byte
 /// copy costs its `memcpy` ~2 ns.
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 const SMALL_COPY: usize = 256;
 #[cfg(test)]
 const VECTOR_COPY: usize = 256;

@@ -113,6 +113,10 @@ extern __thread struct rmap_copy_args rmap_sys_copy_args;
 uintptr_t rmap_sys_context_ip(const void *context);
 void rmap_sys_context_resume(void *context, uintptr_t ip, uintptr_t sp);
 int rmap_sys_context_wrote(const void *context);
+/* mprotect made directly, for the rebinding (rebind.c): rmap-check's
+ * preload defines mprotect and syscall, and this is no call of the
+ * program's. The kernel's answer: 0 or -errno. */
+long rmap_sys_raw_mprotect(void *addr, size_t len, int prot);
 extern const char rmap_copy_instruction[], rmap_copy_fixup[], rmap_large_copy_fixup[];
 int rmap_sys_guarded_copy_unchecked(void *dst, const void *src, size_t n);
 int rmap_sys_guarded_call_raw(const void *base, size_t len, void (*fn)(void *), void *arg);

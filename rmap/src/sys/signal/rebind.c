@@ -10,8 +10,8 @@
  * faulthandler and signal modules call the C library's sigaction directly;
  * any host loading librmap as a plugin (JNI, Node add-ons). So when librmap
  * installs its handler it rewrites, in every loaded object but the C
- * library and the loader, the GOT entries (R_X86_64_JUMP_SLOT and
- * R_X86_64_GLOB_DAT relocations) of those functions to point at librmap's
+ * library and the loader, the GOT entries (the JUMP_SLOT and GLOB_DAT
+ * relocations of the architecture: GOT_RELOCATION below) of those functions to point at librmap's
  * (handler.c's rmap_sys_rebound_*: the C library's signatures over the same
  * functions librmap's exported ones reach). That includes the object that
  * holds librmap: a Rust program, which links the librmap crate into its
@@ -40,6 +40,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "protocol.h"
+
 int rmap_sys_rebound_sigaction(int sig, const struct sigaction *act, struct sigaction *old);
 __sighandler_t rmap_sys_rebound_signal(int sig, __sighandler_t handler);
 __sighandler_t rmap_sys_rebound_sysv_signal(int sig, __sighandler_t handler);
@@ -49,6 +51,15 @@ __sighandler_t rmap_sys_rebound_sigset(int sig, __sighandler_t disposition);
 int rmap_sys_rebound_sigignore(int sig);
 int rmap_sys_rebound_sighold(int sig);
 int rmap_sys_rebound_sigrelse(int sig);
+
+/* The relocations that fill a GOT entry with a function's address. */
+#if defined(__x86_64__)
+#define GOT_RELOCATION(type) ((type) == R_X86_64_JUMP_SLOT || (type) == R_X86_64_GLOB_DAT)
+#elif defined(__aarch64__)
+#define GOT_RELOCATION(type) ((type) == R_AARCH64_JUMP_SLOT || (type) == R_AARCH64_GLOB_DAT)
+#else
+#error "GOT relocations of this architecture"
+#endif
 
 static const struct {
     const char *name;
@@ -68,18 +79,6 @@ static const struct {
     {"sigrelse", (void *)rmap_sys_rebound_sigrelse},
 };
 enum { REBOUND_COUNT = sizeof REBOUND / sizeof *REBOUND };
-
-/* mprotect made directly: rmap-check's preload defines mprotect and
- * syscall, and this is no call of the program's. */
-static long raw_mprotect(void *addr, size_t len, int prot)
-{
-    long ret;
-    __asm__ volatile("syscall"
-                     : "=a"(ret)
-                     : "a"((long)SYS_mprotect), "D"(addr), "S"(len), "d"((long)prot)
-                     : "rcx", "r11", "memory");
-    return ret;
-}
 
 /* The objects rewritten so far, by load address (the loader never reuses
  * one while the object stays loaded; after an unload, dlpi_subs changes and
@@ -118,9 +117,9 @@ static void rewrite_slot(uintptr_t slot, void *target, uintptr_t relro_start, ui
     int read_only = slot >= relro_start && slot < relro_end;
     uintptr_t page = slot & ~(uintptr_t)(sysconf(_SC_PAGESIZE) - 1);
     size_t len = (size_t)(slot + sizeof(void *) - page);
-    if (read_only && raw_mprotect((void *)page, len, PROT_READ | PROT_WRITE) != 0) return;
+    if (read_only && rmap_sys_raw_mprotect((void *)page, len, PROT_READ | PROT_WRITE) != 0) return;
     __atomic_store_n(entry, target, __ATOMIC_RELAXED);
-    if (read_only) raw_mprotect((void *)page, len, PROT_READ);
+    if (read_only) rmap_sys_raw_mprotect((void *)page, len, PROT_READ);
 }
 
 static void rewrite_relocations(uintptr_t base, const ElfW(Rela) * rela, size_t size, const ElfW(Sym) * symbols,
@@ -128,7 +127,7 @@ static void rewrite_relocations(uintptr_t base, const ElfW(Rela) * rela, size_t 
 {
     for (size_t i = 0; i < size / sizeof *rela; i++) {
         unsigned long type = ELF64_R_TYPE(rela[i].r_info);
-        if (type != R_X86_64_JUMP_SLOT && type != R_X86_64_GLOB_DAT) continue;
+        if (!GOT_RELOCATION(type)) continue;
         const char *name = strings + symbols[ELF64_R_SYM(rela[i].r_info)].st_name;
         /* librmap's own calls of the C library's sigaction go through
          * __sigaction (handler.c): in the object that holds librmap, that one

@@ -14,6 +14,7 @@
 #include <cpuid.h>
 #include <signal.h>
 #include <stdint.h>
+#include <sys/syscall.h>
 #include <ucontext.h>
 
 #include "protocol.h"
@@ -465,4 +466,14 @@ void rmap_sys_context_resume(void *context, uintptr_t ip, uintptr_t sp)
 int rmap_sys_context_wrote(const void *context)
 {
     return (((const ucontext_t *)context)->uc_mcontext.gregs[REG_ERR] & 2) != 0;
+}
+
+long rmap_sys_raw_mprotect(void *addr, size_t len, int prot)
+{
+    long ret;
+    __asm__ volatile("syscall"
+                     : "=a"(ret)
+                     : "a"((long)SYS_mprotect), "D"(addr), "S"(len), "d"((long)prot)
+                     : "rcx", "r11", "memory");
+    return ret;
 }
