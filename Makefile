@@ -26,10 +26,12 @@
 
 CARGO   ?= cargo
 CC      ?= cc
-RELEASE := target/release
+# make check-aarch64 (tools/aarch64.sh) builds for another architecture into
+# other folders: it sets RELEASE, CBIN and CHECKER_DIR.
+RELEASE ?= target/release
 LIB     := $(RELEASE)/librmap.so
 ARCHIVE := $(RELEASE)/librmap.a
-CBIN    := target/c
+CBIN    ?= target/c
 CFLAGS  := -std=c11 -Wall -Wextra -Wpedantic -Werror -D_GNU_SOURCE -g -Iinclude
 # Every program linked with librmap lives in target/c or target/c-asan.
 LDLIBS  := -L$(RELEASE) -Wl,-rpath,'$$ORIGIN/../release' -lrmap -pthread
@@ -93,7 +95,7 @@ lib: cargo-ready
 	@$(CARGO) build --locked --release --lib
 	@test -s $(RELEASE)/native-static-libs || \
 		echo '' | rustc --edition 2024 --crate-type staticlib --crate-name empty --print native-static-libs \
-			-o target/empty.a - 2>&1 | sed -n 's/.*native-static-libs: //p' >$(RELEASE)/native-static-libs
+			$(if $(CARGO_BUILD_TARGET),--target $(CARGO_BUILD_TARGET)) -o $(RELEASE)/empty.a - 2>&1 | sed -n 's/.*native-static-libs: //p' >$(RELEASE)/native-static-libs
 	@$(call pkgconfig,$${pcfiledir},$${pcfiledir}/../../include) >$(RELEASE)/rmap-uninstalled.pc.new
 	@cmp -s $(RELEASE)/rmap-uninstalled.pc.new $(RELEASE)/rmap-uninstalled.pc && rm $(RELEASE)/rmap-uninstalled.pc.new || \
 		mv $(RELEASE)/rmap-uninstalled.pc.new $(RELEASE)/rmap-uninstalled.pc
@@ -102,10 +104,12 @@ $(LIB) $(ARCHIVE): lib ;
 # rmap-check(1): the launcher (Rust) and the preload it puts in the program
 # (C, linked with librmap.a, exporting only the ten C library names and syscall).
 CHECKER := $(RELEASE)/rmap-check $(RELEASE)/librmap_check.so
+CHECKER_DIR ?= target/checker
 checker: lib $(CHECKER)
 $(RELEASE)/rmap-check: cargo-ready FORCE
-	@$(CARGO) build --locked -q --release --manifest-path tools/rmap-check/Cargo.toml --target-dir target/checker
-	@cmp -s target/checker/release/rmap-check $@ || cp target/checker/release/rmap-check $@
+	@$(CARGO) build --locked -q --release --manifest-path tools/rmap-check/Cargo.toml --target-dir $(CHECKER_DIR)
+	@cmp -s $(CHECKER_DIR)/$(if $(CARGO_BUILD_TARGET),$(CARGO_BUILD_TARGET)/)release/rmap-check $@ || \
+		cp $(CHECKER_DIR)/$(if $(CARGO_BUILD_TARGET),$(CARGO_BUILD_TARGET)/)release/rmap-check $@
 
 $(RELEASE)/librmap_check.so: tools/rmap-check/preload.c tools/rmap-check/exports.map $(ARCHIVE) include/rmap.h
 	$(CC) -std=c11 -Wall -Wextra -Wpedantic -Werror -O2 -g -fPIC -shared -Iinclude \
@@ -115,7 +119,7 @@ $(RELEASE)/librmap_check.so: tools/rmap-check/preload.c tools/rmap-check/exports
 FORCE:
 
 # tests/rmap-check: plain programs (no librmap in their build) under rmap-check.
-CHECK_BIN := target/c/rmap-check
+CHECK_BIN := $(CBIN)/rmap-check
 CHECK_PROGS := $(CHECK_BIN)/misuse $(CHECK_BIN)/correct $(CHECK_BIN)/plugin.so
 PLAIN_CFLAGS := -std=c11 -Wall -Wextra -Wpedantic -Werror -g
 $(CHECK_BIN)/misuse $(CHECK_BIN)/correct: $(CHECK_BIN)/%: tests/rmap-check/%.c

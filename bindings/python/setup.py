@@ -53,7 +53,11 @@ def build_librmap(source, locked):
     print(f"rmap: building librmap from the sources in {source}")
     command = [cargo(), "build", "--release", "--lib"] + (["--locked"] if locked else [])
     subprocess.run(command, cwd=source, check=True)
-    return source / "include", source / "target" / "release" / "librmap.so"
+    # Where cargo puts it: CARGO_TARGET_DIR, and a folder per target when
+    # CARGO_BUILD_TARGET names one (a cross build).
+    target = source / os.environ.get("CARGO_TARGET_DIR", "target")
+    triple = os.environ.get("CARGO_BUILD_TARGET")
+    return source / "include", target / (triple or "") / "release" / "librmap.so"
 
 
 def librmap():

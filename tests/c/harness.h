@@ -13,6 +13,14 @@
 
 #include "rmap.h"
 
+/* MAP_32BIT is x86-64's (the first 2 GiB). Elsewhere (AArch64) the C
+ * library does not define it and the kernel ignores the bit, as it ignores
+ * every unknown flag: the cases that pass it compare librmap with the C
+ * library on that unknown bit there. */
+#ifndef MAP_32BIT
+#define MAP_32BIT 0x40
+#endif
+
 /* The page size (set by harness_init). */
 extern size_t PG;
 
