@@ -12,6 +12,8 @@
 #   make check-asan    the C programs built with -fsanitize=address,undefined
 #   make check-valgrind  the C programs run under valgrind
 #   make check-long    the stress cases at full length (minutes): .ci/run calls it
+#   make check-aarch64 librmap for AArch64, tested on an emulated arm64 machine (as root; ~15 minutes
+#                      the first time, which sets up target/aarch64): .ci/run calls it
 #   make install       PREFIX, BINDIR, LIBDIR, INCLUDEDIR, MANDIR, DESTDIR as usual
 #   make uninstall     removes what the last install wrote (its record says what)
 #   make bench         librmap against libc, interleaved; writes BENCHMARKS.md
@@ -68,7 +70,7 @@ say = @printf '== %s\n' "$(1)"
 .PHONY: all lib cargo-ready checker checker-check bindings-check python-check python-dist rmap-sys-check rmap-sys-bindings \
         cpp-check package-check cargo-c-check bench \
         install uninstall install-check abi-check abi-update header header-check man man-check docs-check layers-check \
-        readme-check demo check tree-before lint test c-check fuzz fuzz-python check-asan check-valgrind check-long clean
+        readme-check demo check tree-before lint test c-check fuzz fuzz-python check-asan check-valgrind check-long check-aarch64 clean
 
 all: lib checker
 
@@ -565,7 +567,8 @@ $(ASAN_BIN)/checked: $(call CHECKED_HELPERS,$(ASAN_BIN))
 %/checked_plugin.so: tests/c/checked_plugin.c include/rmap.h $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -fPIC -shared -o $@ $< -L$(RELEASE) -Wl,-rpath,'$$ORIGIN/../release' -lrmap
-%/secure_helper: tests/c/secure_helper.c include/rmap.h $(ARCHIVE)
+# (A static pattern: the pattern rule of $(CBIN)/% would win where the folder's name is longer.)
+$(CBIN)/secure_helper $(ASAN_BIN)/secure_helper: %/secure_helper: tests/c/secure_helper.c include/rmap.h $(ARCHIVE)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $< $(ARCHIVE) $$(cat $(RELEASE)/native-static-libs)
 
@@ -644,6 +647,14 @@ check-long: $(CBIN)/tolerant $(CBIN)/mapped_log $(CBIN)/shm
 	@RMAP_TEST_LONG=1 $(CBIN)/tolerant tolerant_reads_never_wait_for_a_busy_librmap
 	@$(CBIN)/mapped_log crash target/mapped_log-crash 1000
 	@RMAP_TEST_LONG=1 $(CBIN)/shm creators_killed_leave_no_name_after_the_cleanup
+
+# AArch64: built in a Debian chroot (cross compiler, Rust's AArch64 standard
+# library), run on Debian's arm64 kernel in qemu-system-aarch64, where the
+# differential suites compare librmap with a real AArch64 kernel
+# (tools/aarch64.sh says how; docs/platforms.md what is and is not tested).
+check-aarch64:
+	$(call say,AArch64: cargo test$(,) the C suites and seed programs$(,) rmap-check on an emulated arm64 Linux (tools/aarch64.sh))
+	@tools/aarch64.sh check
 
 # cargo-c, the tool Rust C libraries are packaged with, builds the same
 # library: its SONAME, exports and pkg-config file are compared with make's.

@@ -26,7 +26,7 @@ triple=aarch64-unknown-linux-gnu
 mirror=http://deb.debian.org/debian
 build_backports="rustc cargo libstd-rust-dev:arm64"
 build_packages="gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user qemu-system-arm e2fsprogs make gcc libc6-dev ca-certificates"
-vm_packages="linux-image-arm64,bash,make,procps,util-linux,kmod,file"
+vm_packages="linux-image-arm64,bash,make,procps,util-linux,kmod,file,binutils,python3"
 out=target/aarch64/$triple
 
 if [ "$(id -u)" -ne 0 ]; then
@@ -35,6 +35,14 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 log() { printf '== aarch64: %s\n' "$*"; }
+
+# Every mount below (the tree bound into the chroot, /dev, debootstrap's own)
+# is made in a mount namespace of this script's own: when it ends, however
+# it ends, they are gone, and nothing of the host's is left bound under
+# target/ (where `rm -rf target` would reach through it).
+if [ -z "${RMAP_AARCH64_NAMESPACE:-}" ] && [ "${1:-check}" != list ] && [ "${1:-check}" != in-vm ]; then
+    RMAP_AARCH64_NAMESPACE=1 exec unshare --mount --propagation private "$0" "$@"
+fi
 
 install_debootstrap() {
     command -v debootstrap >/dev/null && return
@@ -103,7 +111,6 @@ mount -t devtmpfs dev /dev
 mkdir -p /dev/shm /dev/pts
 mount -t tmpfs tmpfs /dev/shm
 mount -t devpts devpts /dev/pts
-mount -t tmpfs tmpfs /tmp
 mount -t tmpfs tmpfs /run
 hostname aarch64
 ip link set lo up 2>/dev/null
@@ -119,7 +126,8 @@ EOF
     (cd "$vm/boot" && ln -sf vmlinuz-* vmlinuz && ln -sf initrd.img-* initrd.img)
     # An image of it, booted read-only-ish (qemu's snapshot mode: the
     # system's writes are dropped at the end).
-    chroot "$root" mkfs.ext4 -q -L rmap-vm -d /src/target/aarch64/vm /src/target/aarch64/vm.img 3G ||
+    truncate -s 3G target/aarch64/vm.img
+    chroot "$root" mkfs.ext4 -q -F -L rmap-vm -d /src/target/aarch64/vm /src/target/aarch64/vm.img ||
         { echo "FAIL aarch64: the system's image"; exit 1; }
     echo "$stamp" >"$vm/.rmap-ready"
 }
@@ -172,12 +180,13 @@ boot() {
     log "boot: $(in_chroot qemu-system-aarch64 --version | head -n 1), Debian's arm64 kernel, 2 processors"
     rm -f target/aarch64/vm.log
     # At most an hour: a system that hangs fails the run.
-    in_chroot timeout 3600 qemu-system-aarch64 -M virt -cpu max -smp 2 -m 4096 -nographic -no-reboot \
+    in_chroot timeout 3600 qemu-system-aarch64 -M virt -cpu max -smp 2 -m 4096 -nographic -no-reboot -nic none \
         -kernel /src/target/aarch64/vm/boot/vmlinuz -initrd /src/target/aarch64/vm/boot/initrd.img \
         -append "console=ttyAMA0 root=/dev/vda rw init=/rmap-init quiet" \
         -drive file=/src/target/aarch64/vm.img,format=raw,if=virtio,snapshot=on \
         -virtfs local,path=/src,mount_tag=src,security_model=none \
-        </dev/null | tr -d '\r' | tee target/aarch64/vm.log | sed -n '/^== aarch64 system/,$p' | grep -v '^rmap-aarch64-status'
+        </dev/null | sed -u 's/\r$//' | tee target/aarch64/vm.log | sed -u -n '/^== aarch64 system/,$p' |
+        grep --line-buffered -v '^rmap-aarch64-status\|^\[ *[0-9.]*\] '
     local status
     status=$(sed -n 's/^rmap-aarch64-status: //p' target/aarch64/vm.log | tail -n 1)
     [ "$status" = 0 ] || { echo "FAIL aarch64: the run on the AArch64 system (status ${status:-none}; target/aarch64/vm.log)"; exit 1; }
@@ -197,8 +206,8 @@ check)
     trap cleanup EXIT
     mkdir -p target/aarch64
     setup_chroot
-    setup_vm
     enter
+    setup_vm
     build
     boot
     ;;

@@ -149,7 +149,9 @@ CASE(map_einval_hugetlb_file) { return of_map(a->map(NULL, PG, PROT_READ, MAP_SH
 CASE(map_einval_hugetlb_file__bad_size)
 {
     UNUSED;
-    return of_map(a->map(NULL, PG, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | (25 << MAP_HUGE_SHIFT), -1, 0));
+    /* 128 MiB: a huge page size of no x86-64 or AArch64 kernel (AArch64 has
+     * 32 MiB ones). */
+    return of_map(a->map(NULL, PG, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | (27 << MAP_HUGE_SHIFT), -1, 0));
 }
 CASE(map_einval_growsdown_shared)
 {
@@ -295,7 +297,7 @@ CASE(unmap_einval_length_zero)
     char *p = a->map(NULL, PG, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     return of_rc(a->unmap(p, 0));
 }
-CASE(unmap_einval_outside) { UNUSED; return of_rc(a->unmap((void *)((uintptr_t)1 << 63), PG)); }
+CASE(unmap_einval_outside) { UNUSED; return of_rc(a->unmap((void *)OUTSIDE_USER_SPACE, PG)); }
 CASE(unmap_enomem_map_count)
 {
     UNUSED;
@@ -520,7 +522,11 @@ CASE(flag_32bit_low_address)
     UNUSED;
     char *p = a->map(NULL, PG, PROT_READ, ANON | MAP_32BIT, -1, 0);
     if (p == MAP_FAILED) return err(errno);
+#if defined(__x86_64__)
     return (uintptr_t)p < ((uintptr_t)1 << 31) ? ok() : err(ENOTRECOVERABLE);
+#else
+    return ok(); /* an unknown bit there (harness.h): ignored, mapped anywhere */
+#endif
 }
 CASE(fork_shared_anonymous_is_shared)
 {

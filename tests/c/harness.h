@@ -21,6 +21,22 @@
 #define MAP_32BIT 0x40
 #endif
 
+/* An address above every user address space, which the kernel refuses. On
+ * AArch64 the kernel ignores an address's top byte (Top Byte Ignore: 1 << 63
+ * means 0 there), so the bit is 55, above its largest space (52 bits). */
+#if defined(__aarch64__)
+#define OUTSIDE_USER_SPACE ((uintptr_t)1 << 55)
+#else
+#define OUTSIDE_USER_SPACE ((uintptr_t)1 << 63)
+#endif
+/* The end of the user address space the kernel hands out by default
+ * (x86-64: 47 bits; AArch64: 48, or less). */
+#if defined(__aarch64__)
+#define USER_SPACE_END ((uintptr_t)1 << 48)
+#else
+#define USER_SPACE_END ((uintptr_t)1 << 47)
+#endif
+
 /* The page size (set by harness_init). */
 extern size_t PG;
 

@@ -66,7 +66,7 @@ static void sweep_new_calls(const fixture_t *fx, char *region, size_t region_pag
         /* protect and advise change what they reach (up to the first hole, or
          * everywhere mapped): run only ranges inside the region, below it where
          * nothing is mapped, or wrapping (which the kernel refuses first). */
-        int inside = (at && (uintptr_t)at < ((uintptr_t)1 << 47) && len <= (size_t)(region + region_pages * PG - at)) ||
+        int inside = (at && (uintptr_t)at < USER_SPACE_END && len <= (size_t)(region + region_pages * PG - at)) ||
                      (!at && len <= region_pages * PG) || (uintptr_t)at + len + PG - 1 < (uintptr_t)at;
         for (size_t pi = 0; pi < sizeof prots / sizeof *prots; pi++) {
             if (!inside) continue;
@@ -164,7 +164,7 @@ static void sweep(void)
     const int sflags[] = {0, MS_ASYNC, MS_SYNC, MS_INVALIDATE, MS_ASYNC | MS_SYNC, MS_SYNC | MS_INVALIDATE,
                           MS_ASYNC | MS_INVALIDATE, 0x100, -1};
     const size_t slens[] = {0, 1, PG, 2 * PG, 5 * PG, SIZE_MAX - PG, SIZE_MAX, (size_t)1 << 47};
-    char *starts[] = {region + PG, region + PG + 1, region + 4 * PG, NULL, (char *)((uintptr_t)1 << 63),
+    char *starts[] = {region + PG, region + PG + 1, region + 4 * PG, NULL, (char *)OUTSIDE_USER_SPACE,
                       (char *)(uintptr_t)(0 - 2 * PG)};
     for (size_t si = 0; si < sizeof starts / sizeof *starts; si++)
     for (size_t li = 0; li < sizeof slens / sizeof *slens; li++) {
@@ -182,9 +182,9 @@ static void sweep(void)
             sweep_report("sync", l, r, args);
         }
         /* Unmapping must not reach past the region unless the kernel refuses. */
-        int inside = starts[si] && (uintptr_t)starts[si] < ((uintptr_t)1 << 47) &&
+        int inside = starts[si] && (uintptr_t)starts[si] < USER_SPACE_END &&
                      slens[li] <= (size_t)(region + region_pages * PG - starts[si]);
-        int refused = !starts[si] ? 0 : (uintptr_t)starts[si] >= ((uintptr_t)1 << 47) || ((uintptr_t)starts[si] % PG);
+        int refused = !starts[si] ? 0 : (uintptr_t)starts[si] >= USER_SPACE_END || ((uintptr_t)starts[si] % PG);
         if (!inside && !refused && !(starts[si] == NULL && slens[li] <= 16 * PG)) continue;
         snprintf(args, sizeof args, "%p, %zu", (void *)starts[si], slens[li]);
         errno = 0;
