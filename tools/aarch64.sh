@@ -25,8 +25,8 @@ vm=$tree/target/aarch64/vm
 triple=aarch64-unknown-linux-gnu
 mirror=http://deb.debian.org/debian
 build_backports="rustc cargo libstd-rust-dev:arm64"
-build_packages="gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user qemu-system-arm e2fsprogs make gcc libc6-dev ca-certificates"
-vm_packages="linux-image-arm64,bash,make,procps,util-linux,kmod,file,binutils,python3"
+build_packages="gcc-aarch64-linux-gnu libc6-dev-arm64-cross libpython3.13-dev:arm64 qemu-user qemu-system-arm e2fsprogs make gcc libc6-dev ca-certificates"
+vm_packages="linux-image-arm64,bash,make,procps,util-linux,kmod,file,binutils,python3,python3-pytest,python3-numpy,libpython3.13-testsuite"
 out=target/aarch64/$triple
 
 if [ "$(id -u)" -ne 0 ]; then
@@ -164,7 +164,7 @@ build() {
     log "build: $(in_chroot rustc --version)"
     # Each test program with its package's folder (cargo runs it there).
     in_chroot bash -c "cd /src && cargo test --locked --workspace --no-run --message-format=json 2>target/aarch64/cargo-build.log |
-        sed -n 's|.*\"manifest_path\":\"\\([^\"]*\\)/Cargo.toml\".*\"executable\":\"\\([^\"]*\\)\".*|\\1 \\2|p' \
+        sed -n 's|.*\"manifest_path\":\"\\([^\"]*\\)/Cargo.toml\".*\"test\":true}.*\"executable\":\"\\([^\"]*\\)\".*|\\1 \\2|p' \
         >target/aarch64/test-programs" ||
         { tail -n 30 target/aarch64/cargo-build.log; echo "FAIL aarch64: cargo test --no-run"; exit 1; }
     in_chroot bash -c "cd /src && { echo \"\$(tools/aarch64.sh list EXAMPLES)\"; echo \"\$(tools/aarch64.sh list SUITES)\"; } \
@@ -174,6 +174,19 @@ build() {
     in_chroot bash -c "cd /src && make --no-print-directory ${make_vars[*]} lib checker $out/c/rmap-check/misuse $programs" \
         >target/aarch64/make.log 2>&1 ||
         { tail -n 30 target/aarch64/make.log; echo "FAIL aarch64: make"; exit 1; }
+    # The Python package for Debian's arm64 CPython 3.13: the extension
+    # compiled as setup.py compiles it (its flags, the library beside it,
+    # found through $ORIGIN), by the cross compiler (setup.py would need an
+    # arm64 interpreter here).
+    local package=$out/python/librmap python=python3.13
+    mkdir -p "$package"
+    cp bindings/python/librmap/*.py "$package/"
+    cp "$out/release/librmap.so" "$package/librmap.so.0"
+    in_chroot bash -c "cd /src && aarch64-linux-gnu-gcc -std=c11 -Wall -Wextra -Wpedantic -Werror -fno-plt -O2 -g -fPIC -shared \
+        -I/usr/include/$python -I/usr/include/aarch64-linux-gnu/$python -Iinclude bindings/python/librmap/_rmap.c \
+        -o $package/_rmap.cpython-313-aarch64-linux-gnu.so -L$package -l:librmap.so.0 -Wl,-rpath,'\$ORIGIN'" \
+        >>target/aarch64/make.log 2>&1 ||
+        { tail -n 30 target/aarch64/make.log; echo "FAIL aarch64: the Python extension"; exit 1; }
 }
 
 boot() {
@@ -213,35 +226,58 @@ check)
     ;;
 in-vm)
     # On the AArch64 system: cargo's tests, the C suites and seed programs,
-    # a misusing program under rmap-check.
+    # a misusing program under rmap-check, the Python package's tests (with
+    # CPython's own test_mmap). Each part says N passed, N failed.
+    set +e # every status is looked at below
     echo "== aarch64 system: $(uname -srm), $(nproc) processors, page size $(getconf PAGESIZE)"
-    status=0 passed=0 failed=0
+    parts_passed=0 parts_failed=0
+    part() { if [ "$1" = 0 ]; then parts_passed=$((parts_passed + 1)); else parts_failed=$((parts_failed + 1)); fi; }
+    tests=0 failures=0 programs=0 status=0
     while read -r dir exe; do
         name=${exe##*/}
-        if (cd "$dir" && CARGO_HOME=/src/target/aarch64/cargo-home "$exe" -q --test-threads=2 >"/tmp/$name.log" 2>&1); then
-            passed=$((passed + 1))
-        else
-            failed=$((failed + 1)) status=1
+        (cd "$dir" && CARGO_HOME=/src/target/aarch64/cargo-home "$exe" -q --test-threads=2 >"/tmp/$name.log" 2>&1) || status=1
+        programs=$((programs + 1))
+        tests=$((tests + $(sed -n 's/^test result: [a-zA-Z]*\. \([0-9]*\) passed.*/\1/p' "/tmp/$name.log" | awk '{n += $1} END {print n + 0}')))
+        failures=$((failures + $(sed -n 's/^test result: .* \([0-9]*\) failed.*/\1/p' "/tmp/$name.log" | awk '{n += $1} END {print n + 0}')))
+        grep -q '^test result: ok' "/tmp/$name.log" && ! grep -q '^test result: FAILED' "/tmp/$name.log" || {
             grep -E '^test result|FAILED|panicked' "/tmp/$name.log" | head -n 20 | sed 's/^/     | /'
-            echo "FAIL cargo test binary $name"
-        fi
+            echo "FAIL cargo test program $name"
+            status=1
+        }
     done <target/aarch64/test-programs
-    echo "ok   cargo test: $passed test binaries passed, $failed failed"
+    [ $status = 0 ] && echo "ok   cargo test: $tests passed, $failures failed (in $programs test programs)" ||
+        echo "FAIL cargo test: $tests passed, $failures failed (in $programs test programs)"
+    part $status
     { read -r examples; read -r suites; } <target/aarch64/c-programs
     bash c_examples/run.sh check "$out/c" $examples >/tmp/examples.log 2>&1 & examples_pid=$!
-    bash tests/c/run.sh "$out/c" $suites || status=1
-    wait $examples_pid || status=1
+    bash tests/c/run.sh "$out/c" $suites
+    part $?
+    wait $examples_pid
+    part $?
     cat /tmp/examples.log
     if "$out/release/rmap-check" "$out/c/rmap-check/misuse" >/tmp/misuse.out 2>/tmp/misuse.err &&
         [ "$(grep -c '^rmap: double-unmap:' /tmp/misuse.err)" = 1 ] && [ "$(grep -c '^rmap: leak:' /tmp/misuse.err)" = 1 ] &&
         [ "$(grep -c '^rmap: write-exec:' /tmp/misuse.err)" = 1 ]; then
         echo "ok   rmap-check: an AArch64 program's double unmap, leak and write+exec mapping, reported once each"
+        part 0
     else
         sed 's/^/     | /' /tmp/misuse.err
         echo "FAIL rmap-check of tests/rmap-check/misuse.c"
-        status=1
+        part 1
     fi
-    exit $status
+    echo "== aarch64 system: Python $(python3 -c 'import sys; print(sys.version.split()[0])'): pytest of bindings/python/tests"
+    if (cd /tmp && PYTHONPATH=/src/$out/python python3 -m pytest -q -rsP -p no:cacheprovider /src/bindings/python/tests \
+        >/tmp/pytest.log 2>&1); then
+        grep -h "^test.test_mmap against\|^CPython.s SharedMemory tests" /tmp/pytest.log | sed 's/^/ok   /'
+        echo "ok   Python: $(tail -n 1 /tmp/pytest.log | tr -d =)"
+        part 0
+    else
+        tail -n 40 /tmp/pytest.log | sed 's/^/     | /'
+        echo "FAIL Python: $(tail -n 1 /tmp/pytest.log | tr -d =)"
+        part 1
+    fi
+    echo "aarch64: $parts_passed passed, $parts_failed failed (cargo test, C suites, seed programs, rmap-check, Python)"
+    [ $parts_failed = 0 ]
     ;;
 *)
     echo "usage: tools/aarch64.sh [check|shell]" >&2

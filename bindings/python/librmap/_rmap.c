@@ -1341,7 +1341,9 @@ PyMODINIT_FUNC PyInit__rmap(void)
         {"MAP_ANONYMOUS", MAP_ANONYMOUS},
         {"MAP_POPULATE", MAP_POPULATE},
         {"MAP_STACK", MAP_STACK},
-        {"MAP_32BIT", MAP_32BIT}, /* the standard module has it from 3.13 */
+#ifdef MAP_32BIT /* x86-64 only, as in the standard module (which has it from 3.13) */
+        {"MAP_32BIT", MAP_32BIT},
+#endif
         {"MAP_NORESERVE", MAP_NORESERVE},
         {"MAP_LOCKED", MAP_LOCKED},
         {"PAGESIZE", (long)rmap_pagesize()},

@@ -1,8 +1,8 @@
 /* The architecture-independent half of librmap's guarded copies and
  * searches: the per-thread records, the fix-up table's lookup, the
  * redirection of a guarded copy's fault (for the handler), guarded calls,
- * and rmap_find's search. The assembly is in x86_64.c; the protocol in
- * protocol.h. */
+ * and rmap_find's search. The assembly is in x86_64.c and aarch64.c; the
+ * protocol in protocol.h. */
 #define _GNU_SOURCE
 #include <signal.h>
 #include <stdint.h>

@@ -1,6 +1,6 @@
 /* The protocol of librmap's signal machinery: what its handler
  * (handler.c), its guarded copies and searches (guarded.c and the
- * assembly of each architecture, x86_64.c) and the Rust code calling them
+ * assembly of each architecture, x86_64.c and aarch64.c) and the Rust code calling them
  * (sys/signal.rs and sys/signal/x86_64.rs) agree on, in one place: the
  * return codes, the sizes, the fix-up records, the per-thread records, and
  * what each assembly routine changes. sys/signal.rs's tests compare these
@@ -92,14 +92,15 @@ extern __thread char rmap_sys_thread_checked;
 extern __thread struct rmap_guarded_frame rmap_sys_large_copy;
 extern __thread struct rmap_copy_args rmap_sys_copy_args;
 
-/* The assembly of each architecture (x86_64.c):
+/* The assembly of each architecture (x86_64.c, aarch64.c):
  * - int rmap_sys_guarded_copy(void *dst, const void *src, size_t n): a
  *   RMAP_COPY_* answer, after testing the checkpoint mark.
  * - int rmap_sys_guarded_copy_unchecked(...): the same copy without the
  *   test (one string move).
- * - int rmap_sys_copy_small(...): 16 to 256 bytes, the mark tested by the
- *   caller; on x86-64 it changes only rax, rcx, xmm0 to xmm7 and the flags
- *   and uses no stack but its return address (the inlined copy calls it).
+ * - int rmap_sys_copy_small(...) (x86-64 only: AArch64's guarded copy does
+ *   every size itself): 16 to 256 bytes, the mark tested by the caller; it
+ *   changes only rax, rcx, xmm0 to xmm7 and the flags and uses no stack
+ *   but its return address (the inlined copy calls it).
  * - int rmap_sys_guarded_call_raw(const void *base, size_t len,
  *   void (*fn)(void *), void *arg): fn(arg) in a guarded frame over
  *   [base, base + len); 0, or 1 when a fault stopped fn.

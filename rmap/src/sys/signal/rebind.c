@@ -10,12 +10,12 @@
  * faulthandler and signal modules call the C library's sigaction directly;
  * any host loading librmap as a plugin (JNI, Node add-ons). So when librmap
  * installs its handler it rewrites, in every loaded object but the C
- * library and the loader, the GOT entries (the JUMP_SLOT and GLOB_DAT
- * relocations of the architecture: GOT_RELOCATION below) of those functions to point at librmap's
- * (handler.c's rmap_sys_rebound_*: the C library's signatures over the same
- * functions librmap's exported ones reach). That includes the object that
- * holds librmap: a Rust program, which links the librmap crate into its
- * executable and calls libc::sigaction itself (there only __sigaction, the
+ * library and the loader, the GOT entries (the architecture's JUMP_SLOT
+ * and GLOB_DAT relocations: GOT_RELOCATION below) of those functions to
+ * point at librmap's (handler.c's rmap_sys_rebound_*: the C library's
+ * signatures over the same functions librmap's exported ones reach). That
+ * includes the object that holds librmap: a Rust program, which links the
+ * librmap crate into its executable and calls libc::sigaction itself (there only __sigaction, the
  * name librmap calls the C library's by, is left). Objects loaded later are
  * rewritten at the next checkpoint of any thread (guarded.rs), not by hooking
  * dlopen: the loader resolves a dlopen'ed name with the calling object's
