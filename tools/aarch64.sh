@@ -36,6 +36,17 @@ fi
 
 log() { printf '== aarch64: %s\n' "$*"; }
 
+# attempts COMMAND...: the package downloads, up to three times (a mirror's
+# hiccup should not fail CI), the folder made again before each.
+attempts() {
+    local n
+    for n in 1 2 3; do
+        "$@" && return 0
+        [ $n = 3 ] || { echo "     (attempt $n failed; again in 10 s)"; sleep 10; }
+    done
+    return 1
+}
+
 # Every mount below (the tree bound into the chroot, /dev, debootstrap's own)
 # is made in a mount namespace of this script's own: when it ends, however
 # it ends, they are gone, and nothing of the host's is left bound under
@@ -72,12 +83,12 @@ setup_chroot() {
     [ -f "$root/.rmap-ready" ] && [ "$(cat "$root/.rmap-ready")" = "$stamp" ] && return
     log "the build chroot, Debian trixie amd64, in target/aarch64/root (once)"
     install_debootstrap
-    rm -rf "$root" && mkdir -p "$root"
-    debootstrap --variant=minbase trixie "$root" "$mirror" >target/aarch64/debootstrap.log 2>&1 ||
+    attempts bash -c 'rm -rf "$1" && mkdir -p "$1" &&
+        debootstrap --variant=minbase trixie "$1" "$2" >target/aarch64/debootstrap.log 2>&1' _ "$root" "$mirror" ||
         { tail -n 20 target/aarch64/debootstrap.log; echo "FAIL aarch64: debootstrap"; exit 1; }
     cp /etc/resolv.conf "$root/etc/resolv.conf"
     echo "deb $mirror trixie-backports main" >"$root/etc/apt/sources.list.d/backports.list"
-    chroot "$root" sh -c "dpkg --add-architecture arm64 && apt-get update -q &&
+    attempts chroot "$root" sh -c "dpkg --add-architecture arm64 && apt-get update -q &&
         DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends -t trixie-backports \
             $build_backports &&
         DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $build_packages" \
@@ -96,9 +107,9 @@ setup_vm() {
     if [ "$(cat "$vm/.rmap-debootstrapped" 2>/dev/null)" != "$stamp" ]; then
         install_debootstrap
         register_binfmt
-        rm -rf "$vm" && mkdir -p "$vm"
-        debootstrap --arch=arm64 --variant=minbase --include="$vm_packages" trixie "$vm" "$mirror" \
-            >target/aarch64/debootstrap-vm.log 2>&1 ||
+        attempts bash -c 'rm -rf "$1" && mkdir -p "$1" &&
+            debootstrap --arch=arm64 --variant=minbase --include="$3" trixie "$1" "$2" \
+            >target/aarch64/debootstrap-vm.log 2>&1' _ "$vm" "$mirror" "$vm_packages" ||
             { tail -n 20 target/aarch64/debootstrap-vm.log; echo "FAIL aarch64: debootstrap of the arm64 system"; exit 1; }
         echo "$stamp" >"$vm/.rmap-debootstrapped"
     fi
