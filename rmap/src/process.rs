@@ -177,7 +177,7 @@ fn take_line(in_handler: bool) -> Option<LineTurn> {
             Err(_) => {
                 spins += 1;
                 std::hint::spin_loop();
-                if spins % 1024 == 0 {
+                if spins.is_multiple_of(1024) {
                     std::thread::yield_now();
                 }
             }

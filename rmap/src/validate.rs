@@ -280,7 +280,7 @@ pub fn check_resident(addr: usize, len: usize, vec: usize, page: usize) -> Resul
     if beyond(addr, len) {
         return Err(Errno(ENOMEM));
     }
-    let pages = len / page + usize::from(len % page != 0);
+    let pages = len / page + usize::from(!len.is_multiple_of(page));
     if addr + len <= SURE_USER_SPAN && beyond(vec, pages) {
         return Err(Errno(EFAULT));
     }
