@@ -33,6 +33,22 @@
     "    ldr " reg ", [" reg ", #:gottprel_lo12:" symbol "]\n"                                                     \
     "    add " reg ", " reg ", " tmp "\n"
 
+/* The large copy's and the guarded call's frame: every callee-saved
+ * register (memcpy, or the called function, may keep its own in them when
+ * the fault comes, and the fix-up resumes on this frame). */
+#define SAVE_CALLEE_SAVED \
+    "    stp x29, x30, [sp, #-160]!\n" \
+    "    mov x29, sp\n" \
+    "    stp x19, x20, [sp, #16]\n" \
+    "    stp x21, x22, [sp, #32]\n" \
+    "    stp x23, x24, [sp, #48]\n" \
+    "    stp x25, x26, [sp, #64]\n" \
+    "    stp x27, x28, [sp, #80]\n" \
+    "    stp d8, d9, [sp, #96]\n" \
+    "    stp d10, d11, [sp, #112]\n" \
+    "    stp d12, d13, [sp, #128]\n" \
+    "    stp d14, d15, [sp, #144]\n"
+
 /* int rmap_sys_guarded_copy(void *dst, const void *src, size_t n): x0, x1,
  * x2; returns 0, 1 when a fault stopped the copy, or 2 (nothing copied)
  * when this thread has not passed its checkpoint or blocks a fault signal
@@ -86,17 +102,7 @@ __asm__(".text\n"
         /* The large copy: save the callee-saved registers (memcpy may
          * keep its own in them when the fault comes), record where to come
          * back to, call memcpy. */
-        "3:  stp x29, x30, [sp, #-160]!\n"
-        "    mov x29, sp\n"
-        "    stp x19, x20, [sp, #16]\n"
-        "    stp x21, x22, [sp, #32]\n"
-        "    stp x23, x24, [sp, #48]\n"
-        "    stp x25, x26, [sp, #64]\n"
-        "    stp x27, x28, [sp, #80]\n"
-        "    stp d8, d9, [sp, #96]\n"
-        "    stp d10, d11, [sp, #112]\n"
-        "    stp d12, d13, [sp, #128]\n"
-        "    stp d14, d15, [sp, #144]\n" TLS_ADDRESS("x9", "x10", "rmap_sys_copy_args")
+        "3:\n" SAVE_CALLEE_SAVED TLS_ADDRESS("x9", "x10", "rmap_sys_copy_args")
         "    stp x0, x1, [x9]\n"
         "    str x2, [x9, #16]\n" TLS_ADDRESS("x9", "x10", "rmap_sys_large_copy")
         "    mov x10, sp\n"
@@ -127,18 +133,7 @@ __asm__(".text\n"
         ".globl rmap_sys_guarded_call_raw\n"
         ".hidden rmap_sys_guarded_call_raw\n"
         ".type rmap_sys_guarded_call_raw, %function\n"
-        "rmap_sys_guarded_call_raw:\n"
-        "    stp x29, x30, [sp, #-160]!\n"
-        "    mov x29, sp\n"
-        "    stp x19, x20, [sp, #16]\n"
-        "    stp x21, x22, [sp, #32]\n"
-        "    stp x23, x24, [sp, #48]\n"
-        "    stp x25, x26, [sp, #64]\n"
-        "    stp x27, x28, [sp, #80]\n"
-        "    stp d8, d9, [sp, #96]\n"
-        "    stp d10, d11, [sp, #112]\n"
-        "    stp d12, d13, [sp, #128]\n"
-        "    stp d14, d15, [sp, #144]\n" TLS_ADDRESS("x9", "x10", "rmap_sys_large_copy")
+        "rmap_sys_guarded_call_raw:\n" SAVE_CALLEE_SAVED TLS_ADDRESS("x9", "x10", "rmap_sys_large_copy")
         "    mov x10, sp\n"
         "    stp x10, x0, [x9]\n"
         "    stp x0, x1, [x9, #16]\n"
