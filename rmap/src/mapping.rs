@@ -17,12 +17,13 @@
 use std::ptr::null_mut;
 
 use crate::checked::{self, Call, PastEnd, Report};
-use crate::process::{self, Held, Hold, Ownership, hold, where_of};
+use crate::process::{self, Held, Hold, Ownership, hold, hold_unsettled, where_of};
 use crate::registry::{Entry, Registry};
 pub use crate::sys::Errno;
 use crate::sys::{
-    self, EINVAL, EIO, ENOMEM, EOVERFLOW, MAP_ANONYMOUS, MAP_FIXED, MAP_LOCKED, MREMAP_DONTUNMAP,
-    MREMAP_FIXED, PROT_GROWSDOWN, PROT_GROWSUP, PROT_READ, PROT_WRITE,
+    self, EINVAL, EIO, ENOMEM, EOVERFLOW, MAP_ANONYMOUS, MAP_FIXED, MAP_FIXED_NOREPLACE,
+    MAP_LOCKED, MREMAP_DONTUNMAP, MREMAP_FIXED, PROT_GROWSDOWN, PROT_GROWSUP, PROT_READ,
+    PROT_WRITE,
 };
 use crate::validate::{self, MapArgs, round_up_to_page};
 use crate::watch::{self, Moved};
@@ -131,15 +132,44 @@ pub unsafe fn map(
             )
         }
     };
-    let mut held = hold();
+    let mut held = hold_unsettled();
     let held = &mut *held;
+    held.settle();
+    // The new record, and a record it splits in three.
+    reserve(&mut held.registry, 3)?;
+    if mode == CheckMode::Off
+        && flags & (MAP_FIXED | MAP_FIXED_NOREPLACE) == 0
+        && !watch::files_watched()
+        && !watch::some_loss()
+    {
+        // The common map: nothing to replace, watch or forget; recorded
+        // when the lock is next taken, unless unmapped first (what the
+        // rest of this function would do with it is to record it).
+        // SAFETY: forwarded to the caller's contract.
+        let ptr = unsafe { sys::mmap(addr, len, prot, flags, fd, offset) }.map_err(failed)?;
+        let entry = Entry {
+            len: pages_covering(len, page),
+            prot,
+            flags,
+            dev: 0,
+            ino: 0,
+            offset,
+            creator: 0,
+            dont_fork: false,
+            tolerant: false,
+            sealed: false,
+            origin: held.maps,
+            whole: true,
+        };
+        held.set_pending(ptr as usize, entry);
+        held.maps += 1;
+        return Ok(ptr);
+    }
     // A fixed mapping replaces what the range held.
     let replaced: &[(usize, usize)] = match flags & MAP_FIXED {
         0 => &[],
         _ => &[(addr as usize, pages_covering(len, page))],
     };
-    // The new record, and a record it splits in three.
-    reserve(&mut held.registry, 3)?;
     let change =
         watch::before_change(&held.registry, &mut held.losses, replaced).map_err(failed)?;
     // SAFETY: forwarded to the caller's contract.
@@ -377,9 +407,22 @@ pub unsafe fn unmap(addr: *mut u8, len: usize) -> Result<(), Errno> {
         _ => sys::caller_address(),
     };
     let owned = check_owned(Call::Unmap, mode, addr as usize, len, page, true).map_err(failed)?;
-    let mut held = owned.unwrap_or_else(hold);
+    let mut held = owned.unwrap_or_else(hold_unsettled);
     let held = &mut *held;
     let range = [(addr as usize, pages_covering(len, page))];
+    if held.pending_is(range[0].0, range[0].1)
+        && !watch::some_loss()
+        && !watch::meets_live_slots(&range)
+    {
+        // The newest mapping, unmapped whole, with no loss to forget and
+        // no watched slot to retire: the registry never held it.
+        // SAFETY: forwarded to the caller's contract.
+        unsafe { sys::munmap(addr, len) }.map_err(failed)?;
+        held.drop_pending();
+        held.unmaps += 1;
+        return Ok(());
+    }
+    held.settle();
     // A record split in two.
     reserve(&mut held.registry, 1)?;
     let change = watch::before_change(&held.registry, &mut held.losses, &range).map_err(failed)?;

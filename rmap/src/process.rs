@@ -29,6 +29,12 @@ use crate::watch::{self, Found, Losses, View};
 /// a locked instruction or a cache line of their own).
 pub struct Held {
     pub registry: Registry,
+    /// The newest mapping of the common map call (checked mode off, no fixed
+    /// address, nothing tolerant or lost), not yet in `registry`: unmapping
+    /// it next, as programs mostly do, then touches neither. Every other
+    /// holder of the lock first records it ([`hold`]), so none sees it missing;
+    /// its registry room was reserved before its system call.
+    pending: Option<(usize, Entry)>,
     pub maps: u64,
     pub unmaps: u64,
     /// Checked mode: the last ranges unmapped, to name double unmaps.
@@ -55,6 +61,7 @@ struct Process {
 static PROCESS: Process = Process {
     held: Lock::new(Held {
         registry: Registry::new(),
+        pending: None,
         maps: 0,
         unmaps: 0,
         unmapped: Unmapped::new(),
@@ -211,7 +218,46 @@ pub type Hold = LockGuard<'static, Held>;
 
 /// The registry and its counts, locked.
 pub fn hold() -> Hold {
+    let mut held = PROCESS.held.lock();
+    held.settle();
+    held
+}
+
+/// The registry lock, held, with the pending mapping (if any) not yet
+/// recorded: for the common map and unmap only.
+#[inline(always)]
+pub fn hold_unsettled() -> Hold {
     PROCESS.held.lock()
+}
+
+impl Held {
+    /// Records the pending mapping in the registry.
+    #[inline(always)]
+    pub fn settle(&mut self) {
+        if let Some((start, entry)) = self.pending.take() {
+            self.registry.insert(start, entry);
+        }
+    }
+
+    /// Leaves `entry` at `start` pending: see [`Held::pending`]. The room for
+    /// it must have been reserved, and nothing may be pending.
+    #[inline(always)]
+    pub fn set_pending(&mut self, start: usize, entry: Entry) {
+        debug_assert!(self.pending.is_none());
+        self.pending = Some((start, entry));
+    }
+
+    /// Whether the pending mapping is exactly [start, start + len).
+    #[inline(always)]
+    pub fn pending_is(&self, start: usize, len: usize) -> bool {
+        matches!(self.pending, Some((s, entry)) if s == start && entry.len == len)
+    }
+
+    /// Forgets the pending mapping: it was unmapped.
+    #[inline(always)]
+    pub fn drop_pending(&mut self) {
+        self.pending = None;
+    }
 }
 
 pub fn count_sync() {
@@ -672,7 +718,11 @@ fn report_leaks(in_handler: bool) {
             let held = if in_handler {
                 // A thread stopped while holding it would never let go.
                 match PROCESS.held.try_lock_spinning(10_000_000) {
-                    Some(held) => held,
+                    Some(mut held) => {
+                        // No allocation: its room was reserved.
+                        held.settle();
+                        held
+                    }
                     None => return,
                 }
             } else {

@@ -502,6 +502,12 @@ fn watched(entry: &Entry) -> bool {
     entry.tolerant || (entry.flags & MAP_ANONYMOUS == 0 && WATCH_FILES.load(Ordering::Relaxed))
 }
 
+/// Whether every file mapping is watched (checked mode).
+#[inline(always)]
+pub fn files_watched() -> bool {
+    WATCH_FILES.load(Ordering::Relaxed)
+}
+
 /// Whether any range is watched, or may become so with the next mapping:
 /// while not, changes of mappings skip the table altogether.
 #[inline(always)]
@@ -764,7 +770,7 @@ pub fn before_publishing(
 
 /// Whether one of `ranges` may meet a live slot (the slots' span).
 #[inline(always)]
-fn meets_live_slots(ranges: &[(usize, usize)]) -> bool {
+pub fn meets_live_slots(ranges: &[(usize, usize)]) -> bool {
     if LIVE_SLOTS.load(Ordering::Relaxed) == 0 {
         return false;
     }

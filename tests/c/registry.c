@@ -532,6 +532,70 @@ static int stats_count_live_and_calls(void)
                : 1;
 }
 
+/* The newest mapping of the common map call is recorded only when the
+ * registry is next used (an unmap of it first never touches the registry):
+ * every way of asking, changing the mode or forking must see it recorded,
+ * and an unmap of anything else must leave it intact. */
+static int the_newest_mapping_is_recorded_before_anyone_asks(void)
+{
+    struct rmap_info info;
+    struct rmap_stats before, after;
+    rmap_stats(&before);
+    char *p = map_anon(2 * PG, PROT_READ);
+    int ok = check(rmap_query(p + PG, &info) == 0 && info.start == p && info.length == 2 * PG,
+                   "rmap_query sees a mapping just made");
+    char *q = map_anon(PG, PROT_READ | PROT_WRITE);
+    ok &= check(rmap_unmap(p, PG) == 0 && rmap_query(p, &info) == -1 && errno == ENOENT &&
+                    rmap_query(p + PG, &info) == 0 && info.start == p + PG && info.length == PG,
+                "an unmap of the mapping before it trims that one");
+    ok &= check(rmap_query(q, &info) == 0 && info.start == q && info.prot == (PROT_READ | PROT_WRITE),
+                "and leaves the newest recorded");
+    rmap_unmap(p + PG, PG);
+    ok &= check(rmap_unmap(q, PG) == 0 && rmap_query(q, &info) == -1 && errno == ENOENT,
+                "the newest unmapped whole is gone");
+    ok &= check(rmap_unmap(q, PG) == 0, "unmapping it again: the kernel's 0, checked mode being off");
+    char *r = map_anon(2 * PG, PROT_READ);
+    ok &= check(rmap_unmap(r + PG, PG) == 0 && rmap_query(r, &info) == 0 && info.length == PG &&
+                    rmap_unmap(r, PG) == 0 && rmap_query(r, &info) == -1 && errno == ENOENT,
+                "an unmap of the newest's tail trims it");
+    char *s = map_anon(3 * PG, PROT_READ);
+    ok &= check(rmap_unmap(s + PG, PG) == 0 && rmap_query(s, &info) == 0 && info.length == PG &&
+                    rmap_query(s + 2 * PG, &info) == 0 && info.length == PG,
+                "an unmap inside the newest splits it");
+    rmap_unmap(s, 3 * PG);
+    rmap_stats(&after);
+    printf("     live %zu -> %zu mappings, %zu -> %zu bytes; +%llu maps, +%llu unmaps\n", before.live_mappings,
+           after.live_mappings, before.live_bytes, after.live_bytes, (unsigned long long)(after.maps - before.maps),
+           (unsigned long long)(after.unmaps - before.unmaps));
+    ok &= check(after.live_mappings == before.live_mappings && after.live_bytes == before.live_bytes &&
+                    after.maps - before.maps == 4 && after.unmaps - before.unmaps == 8,
+                "rmap_stats counts them all");
+
+    /* Checked mode turned on with the newest pending: it is librmap's. */
+    int devnull = open("/dev/null", O_WRONLY);
+    int saved = dup(2);
+    dup2(devnull, 2);
+    char *t = map_anon(PG, PROT_READ);
+    rmap_set_check(RMAP_CHECK_REPORT);
+    int unmapped = rmap_unmap(t, PG);
+    char *u = map_anon(PG, PROT_READ);
+    int foreign_unmap = rmap_unmap(u, PG);
+    rmap_set_check(RMAP_CHECK_OFF);
+    dup2(saved, 2);
+    ok &= check(unmapped == 0, "checked mode turned on after the map: the unmap is allowed");
+    ok &= check(foreign_unmap == 0, "a map and unmap in checked mode: allowed");
+
+    /* Fork with the newest pending: the child has it recorded. */
+    char *v = map_anon(PG, PROT_READ);
+    pid_t child = fork();
+    if (child == 0) _exit(rmap_query(v, &info) == 0 && info.start == v ? 0 : 1);
+    int status = 0;
+    waitpid(child, &status, 0);
+    ok &= check(WIFEXITED(status) && WEXITSTATUS(status) == 0, "a child forked right after the map has it recorded");
+    ok &= check(rmap_unmap(v, PG) == 0 && rmap_query(v, &info) == -1, "and the parent unmaps it");
+    return ok ? 0 : 1;
+}
+
 /* ---- checked mode ---- */
 
 static int checked_reports_each_kind(void)
@@ -907,6 +971,7 @@ static const test_t TESTS[] = {
     K(fixed_replaces_and_foreach_walks_in_order),
     K(foreach_stops_on_nonzero),
     K(stats_count_live_and_calls),
+    K(the_newest_mapping_is_recorded_before_anyone_asks),
     K(checked_reports_each_kind),
     K(abort_mode_reports_then_aborts),
     K(report_settings_from_the_environment),
