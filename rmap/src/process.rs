@@ -30,10 +30,11 @@ use crate::watch::{self, Found, Losses, View};
 pub struct Held {
     pub registry: Registry,
     /// The newest mapping of the common map call (checked mode off, no fixed
-    /// address, nothing tolerant or lost), not yet in `registry`: unmapping
-    /// it next, as programs mostly do, then touches neither. Every other
-    /// holder of the lock first records it ([`hold`]), so none sees it missing;
-    /// its registry room was reserved before its system call.
+    /// address, files not watched, no loss outstanding), not yet in
+    /// `registry`: unmapping it next, as programs mostly do, then touches
+    /// no table of the registry. Every other holder of the lock first
+    /// records it ([`hold`]), so none sees it missing; its registry room
+    /// was reserved before its system call.
     pending: Option<(usize, Entry)>,
     pub maps: u64,
     pub unmaps: u64,
