@@ -41,7 +41,7 @@ bench=${1:-target/bench}
     echo "  identity is asked of the kernel at the first rmap_query."
     echo "- map+unmap: the common map leaves its registry record pending, and an"
     echo "  unmap of that mapping next forgets it there: the pair touches no table"
-    echo "  of the registry (282 user-space instructions, libc's 30; 565 before)."
+    echo "  of the registry (299 user-space instructions, libc's 30; 565 before)."
     echo "  The rmap_tolerate row's plain side thus skips the registry work its"
     echo "  tolerant side must do (a tolerant mapping is recorded at once)."
     echo "- Two threads: librmap's registry lock, held across each map and unmap,"

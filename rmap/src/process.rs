@@ -36,6 +36,10 @@ pub struct Held {
     /// records it ([`hold`]), so none sees it missing; its registry room
     /// was reserved before its system call.
     pending: Option<(usize, Entry)>,
+    /// A range the registry was last found to hold nothing in, and its
+    /// count of growths then ([`Registry::growths`]): a map+unmap pair
+    /// at the same address again needs no search for stale records.
+    empty: (usize, usize, u64),
     pub maps: u64,
     pub unmaps: u64,
     /// Checked mode: the last ranges unmapped, to name double unmaps.
@@ -63,6 +67,7 @@ static PROCESS: Process = Process {
     held: Lock::new(Held {
         registry: Registry::new(),
         pending: None,
+        empty: (0, 0, u64::MAX),
         maps: 0,
         unmaps: 0,
         unmapped: Unmapped::new(),
@@ -254,10 +259,21 @@ impl Held {
         matches!(self.pending, Some((s, entry)) if s == start && entry.len == len)
     }
 
-    /// Forgets the pending mapping: it was unmapped.
+    /// Forgets the pending mapping: it was unmapped. Records there are
+    /// stale (memory unmapped behind librmap's back, whose address the
+    /// kernel handed out again): recording the mapping would have removed
+    /// them, and so does this.
     #[inline(always)]
     pub fn drop_pending(&mut self) {
-        self.pending = None;
+        if let Some((start, entry)) = self.pending.take() {
+            let empty = (start, entry.len, self.registry.growths());
+            if self.empty != empty {
+                if self.registry.overlaps(start, entry.len) {
+                    self.registry.remove(start, entry.len);
+                }
+                self.empty = (start, entry.len, self.registry.growths());
+            }
+        }
     }
 }
 

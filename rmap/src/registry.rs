@@ -198,6 +198,9 @@ pub struct Registry {
     /// block of its own), as the last `reserve` found, less those added
     /// since: `reserve`'s fast path is one compare.
     room: usize,
+    /// Entries ever added or extended: while unchanged, no page became
+    /// recorded anywhere.
+    growths: u64,
 }
 
 impl Default for Registry {
@@ -247,20 +250,34 @@ impl Registry {
             hot: (NO_BLOCK, 0),
             bytes: 0,
             room: 0,
+            growths: 0,
         }
     }
 
     /// Records a new mapping at `start`, replacing whatever it overlaps.
     #[inline]
     pub fn insert(&mut self, start: usize, entry: Entry) {
-        let first = page_of(start);
-        let end = first.saturating_add(entry.pages());
         // Usually nothing overlaps (the kernel handed out a free range): one
         // search instead of a removal.
-        if end > first && self.reaches(end - 1, first) {
+        if self.overlaps(start, entry.len) {
             self.remove(start, entry.len);
         }
-        self.add(first, entry);
+        self.add(page_of(start), entry);
+    }
+
+    /// How many times an entry was added or extended: while it stays the
+    /// same, a range found empty stays empty.
+    pub fn growths(&self) -> u64 {
+        self.growths
+    }
+
+    /// Whether an entry overlaps [start, start + len), `len` a whole number
+    /// of pages.
+    #[inline]
+    pub fn overlaps(&self, start: usize, len: usize) -> bool {
+        let first = page_of(start);
+        let end = first.saturating_add((len >> PAGE_SHIFT) as u64);
+        end > first && self.reaches(end - 1, first)
     }
 
     /// Whether the last entry starting at or below `last` ends after `first`.
@@ -502,6 +519,7 @@ impl Registry {
         }
         entry.len += more;
         self.bytes += more;
+        self.growths += 1;
         if !entry.whole {
             self.merge_at(page_of(end + more));
         }
@@ -590,6 +608,7 @@ impl Registry {
     #[inline(always)]
     fn add(&mut self, first: u64, entry: Entry) {
         self.room = self.room.saturating_sub(1);
+        self.growths += 1;
         self.bytes += entry.len;
         if let Some(replaced) = self.entries.insert(first, entry) {
             debug_assert_eq!(replaced.len, 0, "nothing live overlaps a new entry");
@@ -832,6 +851,29 @@ mod tests {
 
     fn ranges(r: &Registry) -> Vec<(usize, usize, i64)> {
         r.iter().map(|(s, e)| (s, e.len, e.offset)).collect()
+    }
+
+    #[test]
+    fn every_newly_recorded_page_counts_a_growth() {
+        // Held::drop_pending trusts a range found empty while the count
+        // stays: each way a page becomes recorded must move it.
+        let mut r = Registry::new();
+        let mut seen = r.growths();
+        let mut grew = |r: &Registry| {
+            let moved = r.growths() != seen;
+            seen = r.growths();
+            moved
+        };
+        r.insert(10 * P, entry(4 * P, 0));
+        assert!(grew(&r), "insert");
+        assert!(r.extend(14 * P, 2 * P));
+        assert!(grew(&r), "extend");
+        r.remove(11 * P, P);
+        assert!(grew(&r), "a split adds the tail");
+        r.update(12 * P, P, |e| e.prot = 1);
+        assert!(r.overlaps(12 * P, P) && !r.overlaps(11 * P, P));
+        r.remove(10 * P, 16 * P);
+        assert!(!r.overlaps(10 * P, 16 * P));
     }
 
     #[test]

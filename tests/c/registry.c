@@ -596,6 +596,34 @@ static int the_newest_mapping_is_recorded_before_anyone_asks(void)
     return ok ? 0 : 1;
 }
 
+/* The pending record at an address reused behind librmap's back: the
+ * program unmaps the newest mapping with libc's munmap and the kernel hands
+ * the same address to the next rmap_map, whose record must win. */
+static int a_reused_address_takes_the_newest_record(void)
+{
+    struct rmap_info info;
+    char *p = map_anon(2 * PG, PROT_READ);
+    munmap(p, 2 * PG);
+    char *q = rmap_map(p, PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (q != p) skip_test("the kernel did not hand the address out again");
+    printf("     a 2-page mapping at %p unmapped with libc's munmap; rmap_map of one page got %p again\n", (void *)p,
+           (void *)q);
+    int ok = check(rmap_query(q, &info) == 0 && info.start == q && info.length == PG &&
+                       info.prot == (PROT_READ | PROT_WRITE),
+                   "the new mapping's record, not the stale one's");
+    /* Replaced behind librmap's back again while still pending: rmap_unmap
+     * does what munmap does (checked mode off) and forgets the record. */
+    rmap_unmap(q, PG);
+    char *t = map_anon(PG, PROT_READ);
+    munmap(t, PG);
+    char *r = mmap(t, PG, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+    unsigned char vec[1];
+    ok &= check(r == t && rmap_unmap(t, PG) == 0 && rmap_query(t, &info) == -1 && errno == ENOENT &&
+                    mincore(t, PG, vec) == -1 && errno == ENOMEM,
+                "a pending record over libc's mapping: unmapped, as munmap would, and forgotten");
+    return ok ? 0 : 1;
+}
+
 /* ---- checked mode ---- */
 
 static int checked_reports_each_kind(void)
@@ -972,6 +1000,7 @@ static const test_t TESTS[] = {
     K(foreach_stops_on_nonzero),
     K(stats_count_live_and_calls),
     K(the_newest_mapping_is_recorded_before_anyone_asks),
+    K(a_reused_address_takes_the_newest_record),
     K(checked_reports_each_kind),
     K(abort_mode_reports_then_aborts),
     K(report_settings_from_the_environment),
