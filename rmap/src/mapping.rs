@@ -144,7 +144,11 @@ pub unsafe fn map(
     {
         // The common map: nothing to replace, watch or forget; recorded
         // when the lock is next taken, unless unmapped first (what the
-        // rest of this function would do with it is to record it).
+        // rest of this function would do with it is to record it). A path
+        // of its own, as in unmap: folded into the general one (its watch
+        // and checked-mode tests after the system call), a map+unmap pair
+        // took 415 instructions instead of 282 and 1.031-1.036 of libc's
+        // time instead of 1.016-1.026.
         // SAFETY: forwarded to the caller's contract.
         let ptr = unsafe { sys::mmap(addr, len, prot, flags, fd, offset) }.map_err(failed)?;
         let entry = Entry {
