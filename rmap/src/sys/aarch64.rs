@@ -1,4 +1,8 @@
-//! AArch64: the system call instruction and the argument rules of its own.
+//! AArch64: the system call instruction and numbers, `struct stat`, and the
+//! argument rules of its own.
+
+// The system call numbers are spelled as in C (SYS_mmap).
+#![allow(non_upper_case_globals)]
 
 /// A span of user address space that every AArch64 Linux configuration
 /// contains (the smallest, 36-bit virtual addresses with 16 KiB pages, has
@@ -42,4 +46,44 @@ pub unsafe fn syscall6(number: i64, args: [usize; 6]) -> isize {
         );
     }
     ret
+}
+
+/// `MAP_32BIT` is x86-64's alone: here no such flag, and the bit means
+/// nothing to the kernel.
+pub const MAP_32BIT: i32 = 0;
+
+// The system call numbers `sys` uses (the generic table,
+// include/uapi/asm-generic/unistd.h).
+pub const SYS_mmap: i64 = 222;
+pub const SYS_mprotect: i64 = 226;
+pub const SYS_munmap: i64 = 215;
+pub const SYS_mremap: i64 = 216;
+pub const SYS_msync: i64 = 227;
+pub const SYS_mincore: i64 = 232;
+pub const SYS_madvise: i64 = 233;
+pub const SYS_mlock: i64 = 228;
+pub const SYS_munlock: i64 = 229;
+pub const SYS_futex: i64 = 98;
+pub const SYS_rt_sigprocmask: i64 = 135;
+pub const SYS_getpid: i64 = 172;
+pub const SYS_process_vm_readv: i64 = 270;
+
+/// glibc's `struct stat` on AArch64 (the generic `struct stat`).
+#[repr(C)]
+pub struct Stat {
+    pub st_dev: u64,
+    pub st_ino: u64,
+    pub st_mode: u32,
+    pub st_nlink: u32,
+    pub st_uid: u32,
+    pub st_gid: u32,
+    pub st_rdev: u64,
+    __pad1: u64,
+    pub st_size: i64,
+    pub st_blksize: i32,
+    __pad2: i32,
+    pub st_blocks: i64,
+    /// st_atime, st_atime_nsec, st_mtime, ..., st_ctime_nsec.
+    st_times: [i64; 6],
+    __unused: [i32; 2],
 }

@@ -15,7 +15,8 @@ compile_error!(
 mod c;
 mod signal;
 // What differs between architectures besides the signal machinery: the
-// system call instruction, and the few argument rules of their own.
+// system call instruction and numbers, `struct stat`, and the few argument
+// rules of their own.
 #[cfg_attr(target_arch = "aarch64", path = "aarch64.rs")]
 #[cfg_attr(target_arch = "x86_64", path = "x86_64.rs")]
 mod arch;
