@@ -771,7 +771,11 @@ int rmap_resident(void *addr, size_t length, unsigned char *vec);
 //   that does not chain or returns, or a blocked SIGBUS/SIGSEGV cannot make
 //   a copy kill the process or hang. A program's handler that leaves with
 //   `longjmp` (SIGBUS then stays blocked) sends its thread back to the
-//   first-copy check too. In a `vfork` child, `sigaction` and `signal` act
+//   first-copy check too, and so does a handler of any other signal whose
+//   `sa_mask` blocks SIGBUS or SIGSEGV (`sigfillset()`), before it runs and
+//   after: librmap's `sigaction` puts a function of its own in front of
+//   such a handler (the kernel still runs it with its mask and flags, and
+//   `sigaction` reports the program's action). In a `vfork` child, `sigaction` and `signal` act
 //   on the child's own actions only, leaving the parent's record alone.
 // - Blocked signals: in a thread whose mask blocks SIGBUS or SIGSEGV, each
 //   copy runs with both unblocked and restores the mask (two more system

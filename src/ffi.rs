@@ -778,7 +778,11 @@ pub unsafe extern "C" fn rmap_resident(
 ///   that does not chain or returns, or a blocked SIGBUS/SIGSEGV cannot make
 ///   a copy kill the process or hang. A program's handler that leaves with
 ///   `longjmp` (SIGBUS then stays blocked) sends its thread back to the
-///   first-copy check too. In a `vfork` child, `sigaction` and `signal` act
+///   first-copy check too, and so does a handler of any other signal whose
+///   `sa_mask` blocks SIGBUS or SIGSEGV (`sigfillset()`), before it runs and
+///   after: librmap's `sigaction` puts a function of its own in front of
+///   such a handler (the kernel still runs it with its mask and flags, and
+///   `sigaction` reports the program's action). In a `vfork` child, `sigaction` and `signal` act
 ///   on the child's own actions only, leaving the parent's record alone.
 /// - Blocked signals: in a thread whose mask blocks SIGBUS or SIGSEGV, each
 ///   copy runs with both unblocked and restores the mask (two more system
@@ -1099,7 +1103,12 @@ pub const RMAP_FIND_LAST: c_int = 1;
 /// with the new action's `sa_mask` and its `SA_ONSTACK`, `SA_NODEFER` and
 /// `SA_RESTART` flags (so the kernel sets up the delivery as it would for
 /// the program's handler), and the old action returned is the program's
-/// previous one. Async-signal-safe, as `sigaction(2)` is.
+/// previous one. For another signal after librmap installed its handler: a
+/// handler whose `sa_mask` blocks SIGBUS or SIGSEGV is installed behind a
+/// function of librmap's (with its own mask and flags), which sends the
+/// thread's copies back to their mask check before and after it (see
+/// `rmap_read`); the old action returned is the program's. Async-signal-safe,
+/// as `sigaction(2)` is.
 ///
 /// # Safety
 ///

@@ -749,6 +749,175 @@ static int longjmp_out_of_a_handler_keeps_copies_safe(void)
     return check(blocked && rc == -1 && err == EIO, "EIO, not death, with SIGBUS left blocked") ? 0 : 1;
 }
 
+/* The handler the kernel holds for `sig`, read with the system call. */
+static uintptr_t kernel_handler(int sig)
+{
+    struct {
+        uintptr_t handler;
+        unsigned long flags;
+        uintptr_t restorer;
+        uint64_t mask;
+    } kernel_action;
+    if (syscall(SYS_rt_sigaction, sig, NULL, &kernel_action, sizeof kernel_action.mask) != 0) die("rt_sigaction");
+    return kernel_action.handler;
+}
+
+/* A handler of another signal whose mask blocks SIGBUS or SIGSEGV (every
+ * signal, as programs that sigfillset() their sa_mask have it) runs with
+ * them blocked, so a copy in it must not take the fast path its thread's
+ * checkpoint allowed outside: EIO, not death. The copy comes first in each
+ * handler (asking for the mask goes through librmap, which would send the
+ * thread back to its checkpoint anyway). */
+static char *masked_source;
+static volatile sig_atomic_t masked_runs, masked_wrong;
+static void masked_copier(int sig, siginfo_t *info, void *context)
+{
+    (void)context;
+    char buf[16];
+    int rc = rmap_read(buf, masked_source, sizeof buf), err = errno;
+    if (rc != -1 || err != EIO || !blocks(SIGBUS) || !blocks(SIGSEGV) || info->si_signo != sig ||
+        info->si_code != SI_TKILL)
+        masked_wrong++;
+    masked_runs++;
+}
+
+static void masked_copier_without_info(int sig)
+{
+    char buf[16];
+    int rc = rmap_read(buf, masked_source, sizeof buf), err = errno;
+    if (rc != -1 || err != EIO || !blocks(SIGSEGV) || sig != SIGUSR2) masked_wrong++;
+    masked_runs++;
+}
+
+static int handlers_blocking_fault_signals_copy_safely(void)
+{
+    masked_source = truncated_mapping();
+    struct sigaction sa, back;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = masked_copier;
+    sa.sa_flags = SA_SIGINFO | SA_RESTART;
+    sigfillset(&sa.sa_mask);
+    sigaction(SIGUSR1, &sa, NULL);
+    int ok = check(kernel_handler(SIGUSR1) == (uintptr_t)masked_copier,
+                   "set before librmap's handler is installed: the kernel holds the program's handler");
+    char buf[8];
+    ok &= check(rmap_read(buf, masked_source, sizeof buf) == -1 && errno == EIO, "the first copy: EIO");
+    ok &= check(kernel_handler(SIGUSR1) != (uintptr_t)masked_copier,
+                "once librmap's is installed, the kernel holds librmap's in front of it");
+    sigaction(SIGUSR1, NULL, &back);
+    ok &= check(back.sa_sigaction == masked_copier && (back.sa_flags & (SA_SIGINFO | SA_RESTART)) ==
+                                                          (SA_SIGINFO | SA_RESTART) &&
+                    sigismember(&back.sa_mask, SIGBUS) && sigismember(&back.sa_mask, SIGTERM),
+                "sigaction() reports the program's handler, flags and mask");
+    raise(SIGUSR1);
+    raise(SIGUSR1);
+    ok &= check(masked_runs == 2 && masked_wrong == 0,
+                "SA_SIGINFO handler blocking every signal, twice: EIO in it, with SIGBUS and SIGSEGV blocked there, "
+                "and its siginfo");
+    /* Set after: one-shot, no SA_SIGINFO, only SIGSEGV in its mask. */
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = masked_copier_without_info;
+    sa.sa_flags = SA_RESETHAND;
+    sigemptyset(&sa.sa_mask);
+    sigaddset(&sa.sa_mask, SIGSEGV);
+    sigaction(SIGUSR2, &sa, NULL);
+    sigaction(SIGUSR2, NULL, &back);
+    ok &= check(back.sa_handler == masked_copier_without_info && !(back.sa_flags & SA_SIGINFO) &&
+                    (back.sa_flags & SA_RESETHAND) && sigismember(&back.sa_mask, SIGSEGV) &&
+                    !sigismember(&back.sa_mask, SIGBUS) && kernel_handler(SIGUSR2) != (uintptr_t)sa.sa_handler,
+                "set after: reported as set, librmap's in front");
+    raise(SIGUSR2);
+    sigaction(SIGUSR2, NULL, &back);
+    ok &= check(masked_runs == 3 && masked_wrong == 0 && back.sa_handler == SIG_DFL,
+                "one-shot handler without SA_SIGINFO: EIO in it, then SIG_DFL");
+    ok &= check(rmap_read(buf, masked_source, sizeof buf) == -1 && errno == EIO && !blocks(SIGBUS),
+                "after the handlers: EIO, SIGBUS not blocked");
+    /* One that blocks neither is the kernel's to run, as set. */
+    sa.sa_sigaction = masked_copier;
+    sa.sa_flags = SA_SIGINFO;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGUSR1, &sa, NULL);
+    ok &= check(kernel_handler(SIGUSR1) == (uintptr_t)masked_copier,
+                "a handler that blocks neither: the kernel holds it itself");
+    printf("     3 deliveries to handlers that block SIGBUS or SIGSEGV (set before and after librmap's): each copy "
+           "EIO, %d wrong\n",
+           (int)masked_wrong);
+    return ok ? 0 : 1;
+}
+
+/* Leaving such a handler with plain longjmp leaves SIGBUS blocked: the
+ * next copy must still give EIO. */
+static jmp_buf masked_jump;
+static void masked_jumper(int sig)
+{
+    (void)sig;
+    longjmp(masked_jump, 1);
+}
+
+static int longjmp_out_of_a_handler_blocking_sigbus_keeps_copies_safe(void)
+{
+    char buf[8], *p = truncated_mapping();
+    if (rmap_read(buf, p, sizeof buf) != -1) return 1; /* the first copy: checkpoint passed */
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = masked_jumper;
+    sigfillset(&sa.sa_mask);
+    sigaction(SIGUSR1, &sa, NULL);
+    if (setjmp(masked_jump) == 0) raise(SIGUSR1);
+    int rc = rmap_read(buf, p, sizeof buf), err = errno;
+    int blocked = blocks(SIGBUS);
+    printf("     after longjmp out of a SIGUSR1 handler that blocks every signal SIGBUS is %s; rmap_read -> %d (%s)\n",
+           blocked ? "blocked" : "not blocked", rc, rc ? strerrorname_np(err) : "-");
+    return check(blocked && rc == -1 && err == EIO, "EIO, not death, with SIGBUS left blocked") ? 0 : 1;
+}
+
+/* A thread sent back to its checkpoint over and over (each mask change),
+ * interrupted there by a handler whose copy goes through the checkpoint
+ * too: no copy dies, and none waits for its own thread. */
+static atomic_int checkpoints_stop;
+static void *checkpoint_loop(void *arg)
+{
+    char buf[8];
+    sigset_t none;
+    sigemptyset(&none);
+    long *rounds = arg;
+    while (!atomic_load(&checkpoints_stop)) {
+        pthread_sigmask(SIG_SETMASK, &none, NULL);
+        if (rmap_read(buf, masked_source, sizeof buf) != -1 || errno != EIO) masked_wrong++;
+        ++*rounds;
+    }
+    return NULL;
+}
+
+static int handlers_interrupting_checkpoints_copy_safely(void)
+{
+    masked_source = truncated_mapping();
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = masked_copier;
+    sa.sa_flags = SA_SIGINFO | SA_RESTART;
+    sigfillset(&sa.sa_mask);
+    sigaction(SIGUSR1, &sa, NULL);
+    alarm(30); /* a handler waiting for its own thread hangs: SIGALRM ends the test */
+    pthread_t t;
+    long rounds = 0, sent = 0;
+    if (pthread_create(&t, NULL, checkpoint_loop, &rounds) != 0) die("pthread_create");
+    struct timespec start, now;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    do {
+        pthread_kill(t, SIGUSR1);
+        sent++;
+        sched_yield();
+        clock_gettime(CLOCK_MONOTONIC, &now);
+    } while ((now.tv_sec - start.tv_sec) * 1000000000L + (now.tv_nsec - start.tv_nsec) < 500000000L);
+    atomic_store(&checkpoints_stop, 1);
+    pthread_join(t, NULL);
+    alarm(0);
+    printf("     0.5 s: %ld checkpoints, %ld signals sent, %d handled (each copying), %d wrong\n", rounds, sent,
+           (int)masked_runs, (int)masked_wrong);
+    return check(masked_runs > 0 && masked_wrong == 0 && rounds > 0, "every copy EIO, no hang") ? 0 : 1;
+}
+
 /* What a vfork child does to its signal actions is its own: the parent's
  * handler keeps working. */
 static volatile sig_atomic_t parent_handler_runs;
@@ -1439,6 +1608,9 @@ static const test_t TESTS[] = {
     K(dlclose_leaves_no_dangling_handler),
     K(dlopen_host_changing_sigbus_through_the_c_library_gets_eio),
     K(longjmp_out_of_a_handler_keeps_copies_safe),
+    K(handlers_blocking_fault_signals_copy_safely),
+    K(longjmp_out_of_a_handler_blocking_sigbus_keeps_copies_safe),
+    K(handlers_interrupting_checkpoints_copy_safely),
     K(vfork_child_changing_actions_leaves_the_parents),
     K(read_back_flags_and_restorer_are_glibcs),
     K(ignored_sigbus_stays_ignored),

@@ -184,17 +184,20 @@ void rmap_sys_release_actions(void)
     end_write(&held_across_fork);
 }
 
-static struct sigaction read_previous(int sig)
+/* One of the recorded actions, read under the sequence count. */
+static struct sigaction read_recorded(const struct sigaction *recorded)
 {
     struct sigaction copy;
     unsigned version;
     do {
         while ((version = atomic_load_explicit(&previous_version, memory_order_acquire)) & 1) {}
-        memcpy(&copy, &previous[which_signal(sig)], sizeof copy);
+        memcpy(&copy, recorded, sizeof copy);
         atomic_thread_fence(memory_order_acquire);
     } while (atomic_load_explicit(&previous_version, memory_order_relaxed) != version);
     return copy;
 }
+
+static struct sigaction read_previous(int sig) { return read_recorded(&previous[which_signal(sig)]); }
 
 /* Whether the signal reports a fault of this thread's own access, which
  * runs again when the handler returns: the kernel's synchronous codes. An
@@ -370,6 +373,101 @@ static int is_ours(const struct sigaction *sa)
     return (sa->sa_flags & SA_SIGINFO) && sa->sa_sigaction == on_fault;
 }
 
+/* ---- The program's handlers of other signals that block SIGBUS or SIGSEGV ----
+ * The kernel runs a handler with its sa_mask added to the thread's mask, and
+ * a handler of any signal may copy (sigfillset(&sa.sa_mask) is common). A
+ * copy of a thread that passed its checkpoint does not read the mask again,
+ * so one in such a handler would run with SIGBUS blocked, and a fault there
+ * would kill. Such an action is therefore installed with `on_masked_signal`
+ * in front of the program's handler, with the program's own mask and
+ * flags (the kernel sets up the delivery as it would for the program's
+ * handler: SA_RESETHAND, SA_NODEFER, SA_ONSTACK, SA_RESTART, the mask), and
+ * the program's action recorded in `masked` (written as `previous` is, and
+ * shown to the program as its own). Done once librmap's handler is
+ * installed: then for the actions already set, and from then on as they
+ * are set. */
+static struct sigaction masked[_NSIG];
+
+static void on_masked_signal(int sig, siginfo_t *info, void *context)
+{
+    struct sigaction handler = read_recorded(&masked[sig]);
+    /* Before: this thread's copies in the handler read the mask the kernel
+     * set for it. After: the handler may have left the thread's checkpoint
+     * passed under that mask, which the return puts back as it was. */
+    rmap_sys_thread_checked = 0;
+    if (handler.sa_flags & SA_SIGINFO)
+        handler.sa_sigaction(sig, info, context);
+    else
+        handler.sa_handler(sig);
+    rmap_sys_thread_checked = 0;
+}
+
+static int is_in_front_of_masked(const struct sigaction *sa)
+{
+    return (sa->sa_flags & SA_SIGINFO) && sa->sa_sigaction == on_masked_signal;
+}
+
+/* Whether the program's action for `sig` (not SIGBUS or SIGSEGV) runs a
+ * handler with SIGBUS or SIGSEGV blocked. */
+static int blocks_faults_in_its_handler(const struct sigaction *sa)
+{
+    return sa->sa_handler != SIG_DFL && sa->sa_handler != SIG_IGN &&
+           (sigismember(&sa->sa_mask, SIGBUS) == 1 || sigismember(&sa->sa_mask, SIGSEGV) == 1);
+}
+
+/* Sets the program's action `wanted` for `sig` (not SIGBUS or SIGSEGV),
+ * in front of it if it blocks the fault signals. Inside begin_write.
+ * Returns 0 or an errno. */
+static int set_other_action(int sig, const struct sigaction *wanted)
+{
+    if (!blocks_faults_in_its_handler(wanted)) return __sigaction(sig, wanted, NULL) == 0 ? 0 : errno;
+    struct sigaction front = *wanted;
+    front.sa_sigaction = on_masked_signal;
+    front.sa_flags |= SA_SIGINFO;
+    if (__sigaction(sig, &front, NULL) != 0) return errno;
+    masked[sig] = *wanted;
+    as_the_kernel_holds(&masked[sig]);
+    return 0;
+}
+
+/* The actions set before librmap's handler was installed. Inside
+ * begin_write. */
+static void put_in_front_of_masked_handlers(void)
+{
+    for (int sig = 1; sig < _NSIG; sig++) {
+        struct sigaction current;
+        if (sig == SIGBUS || sig == SIGSEGV || sig == SIGKILL || sig == SIGSTOP) continue;
+        /* glibc's own signals (32, 33) are refused: skipped. */
+        if (__sigaction(sig, NULL, &current) != 0 || is_in_front_of_masked(&current)) continue;
+        if (blocks_faults_in_its_handler(&current)) set_other_action(sig, &current);
+    }
+}
+
+/* sigaction() for a signal other than SIGBUS and SIGSEGV: the C library's
+ * until librmap's handler is installed (decided under the write, so an
+ * action set while it installs is seen by put_in_front_of_masked_handlers).
+ * Returns 0 or an errno. */
+static int other_sigaction(int sig, const struct sigaction *act, struct sigaction *old)
+{
+    /* Both copied outside the write, as for SIGBUS and SIGSEGV. */
+    struct sigaction wanted, was;
+    if (act != NULL) wanted = *act;
+    int error = 0;
+    sigset_t saved;
+    begin_write(&saved);
+    if (!atomic_load_explicit(&installed, memory_order_relaxed)) {
+        if (__sigaction(sig, act ? &wanted : NULL, &was) != 0) error = errno;
+    } else if (__sigaction(sig, NULL, &was) != 0) {
+        error = errno;
+    } else {
+        if (is_in_front_of_masked(&was)) was = masked[sig];
+        if (act != NULL) error = set_other_action(sig, &wanted);
+    }
+    end_write(&saved);
+    if (!error && old != NULL) *old = was;
+    return error;
+}
+
 /* Installs (or installs again) the handler for `sig`, the action it
  * replaces becoming the program's. Inside begin_write. Returns 0 or an
  * errno. */
@@ -402,6 +500,7 @@ int rmap_sys_install_fault_handler(void)
     }
     if (!error) {
         note_own_pid();
+        put_in_front_of_masked_handlers();
         atomic_store_explicit(&installed, 1, memory_order_relaxed);
     }
     end_write(&saved);
@@ -413,12 +512,17 @@ int rmap_sys_install_fault_handler(void)
 
 /* sigaction() for the program: for SIGBUS and SIGSEGV once librmap's
  * handler is installed, sets and reports the program's action and keeps
- * librmap's in front of it. Returns 0 or an errno. */
+ * librmap's in front of it; for another signal, puts on_masked_signal in
+ * front of a handler that blocks them. Returns 0 or an errno. */
 int rmap_sys_sigaction(int sig, const struct sigaction *act, struct sigaction *old)
 {
-    if (sig != SIGBUS && sig != SIGSEGV) return __sigaction(sig, act, old) == 0 ? 0 : errno;
     /* A vfork child's actions are its own: the C library's, untouched. */
-    if (atomic_load_explicit(&installed, memory_order_relaxed) && in_vfork_child())
+    int vfork_child = atomic_load_explicit(&installed, memory_order_relaxed) && in_vfork_child();
+    if (sig != SIGBUS && sig != SIGSEGV) {
+        if (vfork_child || sig < 1 || sig >= _NSIG) return __sigaction(sig, act, old) == 0 ? 0 : errno;
+        return other_sigaction(sig, act, old);
+    }
+    if (vfork_child)
         return __sigaction(sig, act, old) == 0 ? 0 : errno;
     /* Both copied outside the write: a bad pointer faults as it does in the
      * C library, and that fault's handler must not find the writer busy. */

@@ -186,13 +186,19 @@ static int count_unloads(struct dl_phdr_info *info, size_t size, void *data)
     return 1;
 }
 
-/* Rewrites every loaded object not rewritten yet. One scan at a time. */
+/* Rewrites every loaded object not rewritten yet. One scan at a time, with
+ * every signal blocked: a handler that interrupted a scan and copied (its
+ * copy's checkpoint scans) would wait for its own thread. */
 void rmap_sys_rebind(void)
 {
+    sigset_t all, saved;
+    sigfillset(&all);
+    rmap_sys_real_mask(SIG_SETMASK, &all, &saved);
     while (atomic_flag_test_and_set_explicit(&scanning, memory_order_acquire)) {}
     unsigned long long unloads = 0;
     dl_iterate_phdr(count_unloads, &unloads);
     if (unloads != unloads_seen) rewritten_count = 0, unloads_seen = unloads;
     dl_iterate_phdr(rewrite_object, (void *)(uintptr_t)rmap_sys_rebind);
     atomic_flag_clear_explicit(&scanning, memory_order_release);
+    rmap_sys_real_mask(SIG_SETMASK, &saved, NULL);
 }
