@@ -23,6 +23,7 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <ucontext.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -918,6 +919,66 @@ static int handlers_interrupting_checkpoints_copy_safely(void)
     return check(masked_runs > 0 && masked_wrong == 0 && rounds > 0, "every copy EIO, no hang") ? 0 : 1;
 }
 
+/* siglongjmp back to a sigsetjmp made while SIGBUS was blocked puts that
+ * mask back (the C library sets it itself): the next copy must read it. */
+static int siglongjmp_restoring_a_blocking_mask_keeps_copies_safe(void)
+{
+    char buf[8], *p = truncated_mapping();
+    sigset_t bus;
+    sigemptyset(&bus);
+    sigaddset(&bus, SIGBUS);
+    static sigjmp_buf blocked_jump;
+    static volatile int jumped;
+    int ok = 1;
+    pthread_sigmask(SIG_BLOCK, &bus, NULL);
+    if (sigsetjmp(blocked_jump, 1) == 0) {
+        pthread_sigmask(SIG_UNBLOCK, &bus, NULL);
+        ok &= check(rmap_read(buf, p, sizeof buf) == -1 && errno == EIO, "EIO with SIGBUS unblocked (checkpoint passed)");
+        jumped = 1;
+        siglongjmp(blocked_jump, 1);
+    }
+    int rc = rmap_read(buf, p, sizeof buf), err = errno;
+    int blocked = blocks(SIGBUS);
+    printf("     after siglongjmp to a mask that blocks SIGBUS it is %s; rmap_read -> %d (%s)\n",
+           blocked ? "blocked" : "not blocked", rc, rc ? strerrorname_np(err) : "-");
+    return check(ok && jumped && blocked && rc == -1 && err == EIO, "EIO, not death, with SIGBUS blocked again") ? 0 : 1;
+}
+
+/* swapcontext to a context whose mask blocks SIGBUS, and back. */
+static ucontext_t main_context, blocking_context;
+static char *context_source;
+static volatile int context_rc = 1, context_err, context_blocked;
+static void copy_in_context(void)
+{
+    char buf[8];
+    context_rc = rmap_read(buf, context_source, sizeof buf);
+    context_err = errno;
+    context_blocked = blocks(SIGBUS);
+}
+
+static int swapcontext_to_a_blocking_mask_keeps_copies_safe(void)
+{
+    char buf[8];
+    context_source = truncated_mapping();
+    if (rmap_read(buf, context_source, sizeof buf) != -1) return 1; /* checkpoint passed, SIGBUS unblocked */
+    static char stack[256 * 1024];
+    if (getcontext(&blocking_context) != 0) die("getcontext");
+    blocking_context.uc_stack.ss_sp = stack;
+    blocking_context.uc_stack.ss_size = sizeof stack;
+    blocking_context.uc_link = &main_context;
+    sigaddset(&blocking_context.uc_sigmask, SIGBUS);
+    makecontext(&blocking_context, copy_in_context, 0);
+    if (swapcontext(&main_context, &blocking_context) != 0) die("swapcontext");
+    int rc = rmap_read(buf, context_source, sizeof buf), err = errno;
+    printf("     in a context whose mask blocks SIGBUS (it is %s there): rmap_read -> %d (%s); back: %d (%s)\n",
+           context_blocked ? "blocked" : "not blocked", (int)context_rc,
+           context_rc ? strerrorname_np(context_err) : "-", rc, rc ? strerrorname_np(err) : "-");
+    return check(context_blocked && context_rc == -1 && context_err == EIO && rc == -1 && err == EIO && !blocks(SIGBUS),
+                 "EIO in the context, not death, and EIO back in the first")
+               ? 0
+               : 1;
+}
+
 /* What a vfork child does to its signal actions is its own: the parent's
  * handler keeps working. */
 static volatile sig_atomic_t parent_handler_runs;
@@ -1611,6 +1672,8 @@ static const test_t TESTS[] = {
     K(handlers_blocking_fault_signals_copy_safely),
     K(longjmp_out_of_a_handler_blocking_sigbus_keeps_copies_safe),
     K(handlers_interrupting_checkpoints_copy_safely),
+    K(siglongjmp_restoring_a_blocking_mask_keeps_copies_safe),
+    K(swapcontext_to_a_blocking_mask_keeps_copies_safe),
     K(vfork_child_changing_actions_leaves_the_parents),
     K(read_back_flags_and_restorer_are_glibcs),
     K(ignored_sigbus_stays_ignored),

@@ -29,11 +29,13 @@
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
+#include <setjmp.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <ucontext.h>
 #include <unistd.h>
 
 #include "protocol.h"
@@ -55,6 +57,15 @@ typedef handler_fn signal_fn(int sig, handler_fn handler);
 
 static _Atomic(mask_fn *) next_pthread_sigmask, next_sigprocmask;
 static _Atomic(signal_fn *) next_signal, next_sysv_signal;
+
+/* The functions that set the mask from memory (see "Masks restored from
+ * memory" below). */
+typedef void jump_fn(struct __jmp_buf_tag env[1], int val);
+typedef int set_context_fn(const ucontext_t *to);
+typedef int swap_context_fn(ucontext_t *from, const ucontext_t *to);
+static _Atomic(jump_fn *) real_siglongjmp, real_longjmp_chk;
+static _Atomic(set_context_fn *) real_setcontext;
+static _Atomic(swap_context_fn *) real_swapcontext;
 static atomic_int found_next_definitions;
 
 static int mask_by_system_call(int how, const sigset_t *set, sigset_t *old)
@@ -100,6 +111,20 @@ __attribute__((constructor)) static void find_next_definitions(void)
     atomic_store_explicit(&next_sigprocmask, process_mask, memory_order_relaxed);
     atomic_store_explicit(&next_signal, bsd, memory_order_relaxed);
     atomic_store_explicit(&next_sysv_signal, sysv, memory_order_relaxed);
+    /* What a call of these names reaches without librmap: the first
+     * definition in the global scope (a sanitizer's, else the C library's),
+     * not RTLD_NEXT's, which would pass over a preloaded interceptor. */
+    jump_fn *jump = NULL, *jump_chk = NULL;
+    set_context_fn *set = NULL;
+    swap_context_fn *swap = NULL;
+    if ((found = dlsym(RTLD_DEFAULT, "siglongjmp")) != NULL) memcpy(&jump, &found, sizeof jump);
+    if ((found = dlsym(RTLD_DEFAULT, "__longjmp_chk")) != NULL) memcpy(&jump_chk, &found, sizeof jump_chk);
+    if ((found = dlsym(RTLD_DEFAULT, "setcontext")) != NULL) memcpy(&set, &found, sizeof set);
+    if ((found = dlsym(RTLD_DEFAULT, "swapcontext")) != NULL) memcpy(&swap, &found, sizeof swap);
+    atomic_store_explicit(&real_siglongjmp, jump, memory_order_relaxed);
+    atomic_store_explicit(&real_longjmp_chk, jump_chk, memory_order_relaxed);
+    atomic_store_explicit(&real_setcontext, set, memory_order_relaxed);
+    atomic_store_explicit(&real_swapcontext, swap, memory_order_relaxed);
     atomic_store_explicit(&found_next_definitions, 1, memory_order_release);
 }
 
@@ -702,4 +727,41 @@ int rmap_sys_reinstall_over_default(void)
     /* Objects loaded since the last checkpoint are rewritten now. */
     rmap_sys_rebind();
     return error ? -error : again;
+}
+
+/* ---- Masks restored from memory ----
+ * siglongjmp (and longjmp, the same function in glibc; __longjmp_chk under
+ * _FORTIFY_SOURCE) to a buffer that saved the mask, setcontext and
+ * swapcontext set the thread's mask with the C library's internal calls,
+ * which nothing rebinds: a thread whose copies passed their checkpoint
+ * could be sent back to a mask that blocks SIGBUS. Other objects' calls of
+ * them are rebound to these (rebind.c), which send the thread back to its
+ * checkpoint first. Only reached through rewritten GOT entries, which
+ * exist only where the loader found the definitions these call. */
+void rmap_sys_rebound_siglongjmp(struct __jmp_buf_tag env[1], int val)
+{
+    if (env->__mask_was_saved) rmap_sys_thread_checked = 0;
+    atomic_load_explicit(&real_siglongjmp, memory_order_relaxed)(env, val);
+    __builtin_unreachable();
+}
+
+void rmap_sys_rebound_longjmp_chk(struct __jmp_buf_tag env[1], int val)
+{
+    if (env->__mask_was_saved) rmap_sys_thread_checked = 0;
+    atomic_load_explicit(&real_longjmp_chk, memory_order_relaxed)(env, val);
+    __builtin_unreachable();
+}
+
+int rmap_sys_rebound_setcontext(const ucontext_t *to)
+{
+    rmap_sys_thread_checked = 0;
+    return atomic_load_explicit(&real_setcontext, memory_order_relaxed)(to);
+}
+
+/* The context switched to starts unchecked; so does this one when a
+ * swapcontext or setcontext (rebound too) comes back to it. */
+int rmap_sys_rebound_swapcontext(ucontext_t *from, const ucontext_t *to)
+{
+    rmap_sys_thread_checked = 0;
+    return atomic_load_explicit(&real_swapcontext, memory_order_relaxed)(from, to);
 }

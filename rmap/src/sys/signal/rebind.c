@@ -23,21 +23,28 @@
  * read-only-after-relocation segment (PT_GNU_RELRO) are made writable for
  * the write and read-only again.
  *
+ * The same rewriting sends the functions that set the mask from memory
+ * (siglongjmp, setcontext, swapcontext) through handler.c's, which mark the
+ * thread for a new mask check first.
+ *
  * What this cannot reach: a system call made directly (rt_sigaction,
  * rt_sigprocmask), a function pointer fetched with dlsym, the C library's
- * own internal calls (posix_spawn, setcontext). The checkpoint catches
+ * own internal calls (posix_spawn, the setcontext that ends a makecontext
+ * context). The checkpoint catches
  * those at each thread's next checkpoint (docs/fault-handling.md).
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <elf.h>
 #include <link.h>
+#include <setjmp.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <ucontext.h>
 #include <unistd.h>
 
 #include "protocol.h"
@@ -51,6 +58,10 @@ __sighandler_t rmap_sys_rebound_sigset(int sig, __sighandler_t disposition);
 int rmap_sys_rebound_sigignore(int sig);
 int rmap_sys_rebound_sighold(int sig);
 int rmap_sys_rebound_sigrelse(int sig);
+void rmap_sys_rebound_siglongjmp(struct __jmp_buf_tag env[1], int val);
+void rmap_sys_rebound_longjmp_chk(struct __jmp_buf_tag env[1], int val);
+int rmap_sys_rebound_setcontext(const ucontext_t *to);
+int rmap_sys_rebound_swapcontext(ucontext_t *from, const ucontext_t *to);
 
 /* The relocations that fill a GOT entry with a function's address. */
 #if defined(__x86_64__)
@@ -77,6 +88,12 @@ static const struct {
     {"sigignore", (void *)rmap_sys_rebound_sigignore},
     {"sighold", (void *)rmap_sys_rebound_sighold},
     {"sigrelse", (void *)rmap_sys_rebound_sigrelse},
+    /* They set the mask from memory (handler.c). */
+    {"siglongjmp", (void *)rmap_sys_rebound_siglongjmp},
+    {"longjmp", (void *)rmap_sys_rebound_siglongjmp},
+    {"__longjmp_chk", (void *)rmap_sys_rebound_longjmp_chk},
+    {"setcontext", (void *)rmap_sys_rebound_setcontext},
+    {"swapcontext", (void *)rmap_sys_rebound_swapcontext},
 };
 enum { REBOUND_COUNT = sizeof REBOUND / sizeof *REBOUND };
 
