@@ -142,6 +142,8 @@ static int find_eio_truncated(void)
                 "RMAP_FIND_LAST over the 3 pages: EIO at the last page (rmap_copied() 2 pages)");
     ok &= check(rmap_find("klmn", 4, p + 2 * PG, 1, 0, &at) == -1 && errno == EIO && rmap_copied() == 0,
                 "a needle on a truncated page: EIO, rmap_copied() 0");
+    ok &= check(rmap_find(p, PG, p + 2 * PG, 1, 0, &at) == -1 && errno == EIO && rmap_copied() == 0,
+                "a one-byte needle on a truncated page, a haystack of a page: EIO, rmap_copied() 0");
     int rc = rmap_find(p, 3 * PG, "#", 1, 0, &at);
     int err = errno;
     size_t where = rmap_copied();

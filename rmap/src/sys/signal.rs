@@ -30,7 +30,7 @@ pub const FIND_BYTE_NOT_FOUND: c_int = 0;
 pub const FIND_BYTE_FOUND: c_int = 1;
 #[cfg(test)]
 const FIND_BYTE_UNCHECKED: c_int = 2;
-#[cfg(test)]
+#[cfg_attr(not(target_arch = "x86_64"), cfg(test))]
 const FIND_BYTE_FAULTED: c_int = 3;
 pub const FIND_BYTE_NOT_IN_SPAN: c_int = 4;
 /// What a SIGBUS hook answers the handler: go on (to a guarded copy's
