@@ -48,10 +48,11 @@ pub const FAULT_GUARDED: c_int = 2;
 /// first and the last 16, 32 or 64 bytes in 16-byte vector moves, each size
 /// leaving on one jump (the call of `rmap_sys_copy_small` these sizes made
 /// before cost a third of a 64-byte copy on AMD EPYC: 11.4 cycles against
-/// `memcpy`'s 5.7, now 7.8), and from 129 a direct call of
-/// `rmap_sys_copy_small`, which moves the first and the last 128 bytes and
-/// returns (an inlined chain of jumps made the speed of 256 bytes depend on
-/// where the linker put the function: 1.2 or 1.8 of `memcpy`).
+/// `memcpy`'s 5.7, now 7.8), and from 129 the first and the last 128 bytes
+/// in 32-byte AVX moves, or on a CPU without AVX a direct call of
+/// `rmap_sys_copy_small`, which moves them in 16-byte ones and returns (an
+/// inlined chain of jumps made the speed of 256 bytes depend on where the
+/// linker put the function: 1.2 or 1.8 of `memcpy`).
 /// The string move takes ~5 ns to start on some CPUs (AMD Zen with FSRM
 /// measured here), a call through the GOT another 2 to 3 ns: Python's `m[i]`
 /// copies one byte in a 30 to 45 ns operation, and a C program's 100-byte

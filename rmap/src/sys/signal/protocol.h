@@ -36,8 +36,9 @@
 
 /* Sizes. Copies of up to RMAP_SMALL_COPY bytes are inlined into their
  * caller (the Rust assembly of each architecture: below 16 bytes
- * overlapping moves, 16-byte vector moves up to 128, from 129 a call of
- * rmap_sys_copy_small, overlapping vector moves without a loop), as are
+ * overlapping moves, 16-byte vector moves up to 128, from 129 32-byte AVX
+ * moves or, without AVX, a call of rmap_sys_copy_small: overlapping vector
+ * moves without a loop), as are
  * those rmap_sys_guarded_copy gets
  * below RMAP_VECTOR_COPY; below RMAP_LARGE_COPY, one string move (`rep movsb` on x86-64); from there the
  * C library's memcpy in a guarded frame. rmap_sys_find_byte searches the
@@ -101,7 +102,8 @@ extern __thread struct rmap_copy_args rmap_sys_copy_args;
  * - int rmap_sys_copy_small(...) (x86-64 only: AArch64's guarded copy does
  *   every size itself): 16 to 256 bytes, the mark tested by the caller; it
  *   changes only rax, rcx, xmm0 to xmm7 and the flags and uses no stack
- *   but its return address (the inlined copy calls it from 129 bytes).
+ *   but its return address (the inlined copy calls it from 129 bytes on a
+ *   CPU without AVX).
  * - int rmap_sys_guarded_call_raw(const void *base, size_t len,
  *   void (*fn)(void *), void *arg): fn(arg) in a guarded frame over
  *   [base, base + len); 0, or 1 when a fault stopped fn.

@@ -5,7 +5,7 @@
  * The copy is one `rep movsb` (on CPUs with fast string moves, as fast as
  * glibc's memcpy from 4 KiB up), overlapping SSE2 moves from 16 bytes
  * below RMAP_VECTOR_COPY (rmap_sys_copy_small, which the inlined copy of
- * x86_64.rs calls for 129 to 256 bytes), the C library's memcpy in a guarded
+ * x86_64.rs calls for 129 to 256 bytes without AVX), the C library's memcpy in a guarded
  * frame from RMAP_LARGE_COPY up. When one of them faults, the handler moves the
  * instruction pointer to its fix-up label, which returns
  * RMAP_COPY_FAULTED: nothing is set up per call, as the kernel's
@@ -131,7 +131,7 @@ __asm__(".text\n"
 __asm__(".text\n"
         /* rmap_sys_copy_small: 16 to 256 bytes (rmap_sys_guarded_copy comes here
          * for 16 <= n < VECTOR_COPY; sys/signal/x86_64.rs's inlined copy calls it
-         * directly from 129 bytes, the checkpoint mark tested, its arguments
+         * directly from 129 bytes without AVX, the checkpoint mark tested, its arguments
          * in rdi, rsi, rdx):
          * the first and the last 16, 32, 64 or 128 bytes, loads before stores,
          * every move in rmap_copy_fixups, a return from each size (no jumps back).
