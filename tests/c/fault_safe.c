@@ -199,6 +199,31 @@ static int finds_stop_short_of_a_faulting_page(void)
     return ok ? 0 : 1;
 }
 
+/* A one-byte search starting 1 to 160 bytes before a truncated page, over
+ * more than a page: each load of its first 128 bytes (searched inline, 32
+ * at a time) meets the lost page in turn. A byte before the page is found;
+ * none: EIO, rmap_copied() where the page starts. */
+static int one_byte_finds_meet_a_lost_page_at_every_offset(void)
+{
+    int fd = temp_file(3 * PG);
+    char *p = map_file(fd, 3 * PG, PROT_READ | PROT_WRITE);
+    memset(p, 'a', PG);
+    truncate_elsewhere(fd, (off_t)PG);
+    int ok = 1;
+    size_t at;
+    for (size_t k = 1; k <= 160 && ok; k++) {
+        char *start = p + PG - k;
+        int rc = rmap_find(start, 2 * PG, "#", 1, 0, &at);
+        ok &= check(rc == -1 && errno == EIO && rmap_copied() == k, "no '#': EIO where the lost page starts");
+        start[k - 1] = '#';
+        rc = rmap_find(start, 2 * PG, "#", 1, 0, &at);
+        ok &= check(rc == 1 && at == k - 1, "a '#' just before the lost page: found");
+        start[k - 1] = 'a';
+    }
+    printf("     a one-byte search starting 1 to 160 bytes before a lost page: EIO there, or the byte before it\n");
+    return ok ? 0 : 1;
+}
+
 /* Every small range of a mapping whose file was truncated to its first
  * page (PG bytes readable), searched both ways for needles of 1 to 3
  * bytes: lengths 1 to 300 at starts around the end of that page (and in the
@@ -1663,6 +1688,7 @@ static const test_t TESTS[] = {
     K(two_threads_do_not_confuse_faults),
     K(copies_match_memcpy),
     K(finds_over_every_small_range_never_die),
+    K(one_byte_finds_meet_a_lost_page_at_every_offset),
     K(small_copies_stop_at_the_faulting_page),
     K(large_copies_stop_at_the_first_faulting_page),
     K(blocked_sigbus_thread_gets_eio),
