@@ -790,11 +790,11 @@ pub unsafe extern "C" fn rmap_resident(
 /// - What the guarantee does not cover: an action or mask changed with the
 ///   system call itself (`rt_sigaction`, `rt_sigprocmask`), through a
 ///   function pointer fetched with `dlsym`, or by the C library's own
-///   internal calls (a `makecontext` context that returns to its `uc_link`).
+///   internal calls (a `makecontext` context that returns to its `uc_link`;
 ///   `siglongjmp` and `longjmp` to a buffer that saved the mask,
-///   `setcontext` and `swapcontext` are rebound as the signal functions
-///   are, and send the thread back to its first-copy check.
-///   Those are found at each thread's first copy, and at its first after a
+///   `setcontext` and `swapcontext` are covered: they are rebound as the
+///   signal functions are, and send the thread back to its first-copy
+///   check). Those are found at each thread's first copy, and at its first after a
 ///   mask change, where librmap installs its handler again over `SIG_DFL`
 ///   or `SIG_IGN` and reads the mask; between two such points a copy can
 ///   still be killed. A handler installed that way must pass the faults it
