@@ -946,7 +946,7 @@ static int handlers_interrupting_checkpoints_copy_safely(void)
     /* Under valgrind, which delivers signals itself, two CI runs counted 1
      * and 2 copies in the loop that gave EFAULT for the truncated page; 24
      * runs here under valgrind and every native run (tens of thousands of
-     * interruptions) none. Not explained yet: docs/fault-handling.md. */
+     * interruptions) none; the likely cause: docs/fault-handling.md. */
     if (under_valgrind()) skip_test("valgrind: a copy interrupted by this storm got EFAULT for a lost page in 2 CI runs");
     masked_source = truncated_mapping();
     struct sigaction sa;
