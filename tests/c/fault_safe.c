@@ -901,41 +901,35 @@ static int longjmp_out_of_a_handler_blocking_sigbus_keeps_copies_safe(void)
 
 /* A thread sent back to its checkpoint over and over (each mask change),
  * interrupted there by a handler whose copy goes through the checkpoint
- * too: no copy dies, and none waits for its own thread. */
+ * too: no copy dies, and none waits for its own thread. The thread passes
+ * its checkpoints with searches of a readable page, which take their
+ * arguments in registers: rmap_read is not async-signal-safe (a handler's
+ * copy that interrupts a copy of the same thread between its fast path and
+ * its slow one leaves its own arguments and fault in that thread's records,
+ * where the interrupted copy reads them: docs/fault-handling.md), so only
+ * the handler copies, and only its copies meet the lost page. */
 static atomic_int checkpoints_stop;
-static volatile sig_atomic_t loop_wrong, storm_errno;
+static volatile sig_atomic_t loop_wrong;
+static char *storm_readable;
 
-/* The storm's handler checks only what the storm is about: its copy gives
- * EIO and returns. The mask and siginfo in such a handler are
- * handlers_blocking_fault_signals_copy_safely's to check: a CI run under
- * valgrind (which delivers signals itself) counted one wrong result in a
- * storm whose handler checked them too, and 24 runs here did not repeat
- * it; the loop's count and the first wrong errno are printed if one
- * recurs. */
 static void storm_copier(int sig)
 {
     (void)sig;
     char buf[16];
     int rc = rmap_read(buf, masked_source, sizeof buf), err = errno;
-    if (rc != -1 || err != EIO) {
-        if (!masked_wrong) storm_errno = rc == -1 ? err : 0;
-        masked_wrong++;
-    }
+    if (rc != -1 || err != EIO) masked_wrong++;
     masked_runs++;
 }
+
 static void *checkpoint_loop(void *arg)
 {
-    char buf[8];
     sigset_t none;
     sigemptyset(&none);
     long *rounds = arg;
     while (!atomic_load(&checkpoints_stop)) {
         pthread_sigmask(SIG_SETMASK, &none, NULL);
-        int rc = rmap_read(buf, masked_source, sizeof buf), err = errno;
-        if (rc != -1 || err != EIO) {
-            if (!masked_wrong) storm_errno = rc == -1 ? err : 0;
-            masked_wrong++, loop_wrong++;
-        }
+        size_t at = 0;
+        if (rmap_find(storm_readable, PG, "h", 1, 0, &at) != 1 || at != 7) loop_wrong++;
         ++*rounds;
     }
     return NULL;
@@ -943,12 +937,8 @@ static void *checkpoint_loop(void *arg)
 
 static int handlers_interrupting_checkpoints_copy_safely(void)
 {
-    /* Under valgrind, which delivers signals itself, two CI runs counted 1
-     * and 2 copies in the loop that gave EFAULT for the truncated page; 24
-     * runs here under valgrind and every native run (tens of thousands of
-     * interruptions) none; the likely cause: docs/fault-handling.md. */
-    if (under_valgrind()) skip_test("valgrind: a copy interrupted by this storm got EFAULT for a lost page in 2 CI runs");
     masked_source = truncated_mapping();
+    storm_readable = map_file(temp_file(PG), PG, PROT_READ);
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = storm_copier;
@@ -964,18 +954,22 @@ static int handlers_interrupting_checkpoints_copy_safely(void)
     do {
         pthread_kill(t, SIGUSR1);
         sent++;
-        sched_yield();
+        /* Paced, so that the thread spends most of its time in its
+         * checkpoints rather than in the handler. */
+        struct timespec pause = {0, 20000};
+        nanosleep(&pause, NULL);
         clock_gettime(CLOCK_MONOTONIC, &now);
     } while ((now.tv_sec - start.tv_sec) * 1000000000L + (now.tv_nsec - start.tv_nsec) < 500000000L);
     atomic_store(&checkpoints_stop, 1);
     pthread_join(t, NULL);
     alarm(0);
-    printf("     0.5 s: %ld checkpoints, %ld signals sent, %d handled (each copying), %d wrong\n", rounds, sent,
-           (int)masked_runs, (int)masked_wrong);
-    if (masked_wrong)
-        printf("     %d of the wrong copies in the loop, the first wrong one's errno %d (0: it succeeded)\n",
-               (int)loop_wrong, (int)storm_errno);
-    return check(masked_runs > 0 && masked_wrong == 0 && rounds > 0, "every copy EIO, no hang") ? 0 : 1;
+    printf("     0.5 s: %ld checkpoints (each with a search of a readable page: %d wrong), %ld signals sent, %d handled "
+           "(each copying a lost page: %d not EIO)\n",
+           rounds, (int)loop_wrong, sent, (int)masked_runs, (int)masked_wrong);
+    return check(masked_runs > 0 && masked_wrong == 0 && loop_wrong == 0 && rounds > 0,
+                 "every copy right, no hang")
+               ? 0
+               : 1;
 }
 
 /* siglongjmp back to a sigsetjmp made while SIGBUS was blocked puts that
