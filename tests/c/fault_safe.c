@@ -899,84 +899,6 @@ static int longjmp_out_of_a_handler_blocking_sigbus_keeps_copies_safe(void)
     return check(blocked && rc == -1 && err == EIO, "EIO, not death, with SIGBUS left blocked") ? 0 : 1;
 }
 
-/* A thread sent back to its checkpoint over and over (each mask change),
- * interrupted there by a handler whose copy goes through the checkpoint
- * too: no copy dies, and none waits for its own thread. The thread passes
- * its checkpoints with searches of a readable page, which take their
- * arguments in registers: rmap_read is not async-signal-safe (a handler's
- * copy that interrupts a copy of the same thread between its fast path and
- * its slow one leaves its own arguments and fault in that thread's records,
- * where the interrupted copy reads them: docs/fault-handling.md), so only
- * the handler copies, and only its copies meet the lost page. */
-static atomic_int checkpoints_stop;
-static volatile sig_atomic_t loop_wrong;
-static char *storm_readable;
-
-static void storm_copier(int sig)
-{
-    (void)sig;
-    char buf[16];
-    int rc = rmap_read(buf, masked_source, sizeof buf), err = errno;
-    if (rc != -1 || err != EIO) masked_wrong++;
-    masked_runs++;
-}
-
-static void *checkpoint_loop(void *arg)
-{
-    sigset_t none;
-    sigemptyset(&none);
-    long *rounds = arg;
-    while (!atomic_load(&checkpoints_stop)) {
-        pthread_sigmask(SIG_SETMASK, &none, NULL);
-        size_t at = 0;
-        if (rmap_find(storm_readable, PG, "h", 1, 0, &at) != 1 || at != 7) loop_wrong++;
-        ++*rounds;
-    }
-    return NULL;
-}
-
-static int handlers_interrupting_checkpoints_copy_safely(void)
-{
-    /* Under valgrind (which delivers signals itself) three CI runs counted
-     * one or two wrong results in the thread's own calls among tens of
-     * thousands, natively and under ASan none: unexplained, in
-     * docs/fault-handling.md. */
-    if (under_valgrind()) skip_test("valgrind: 1 or 2 wrong results in this storm's own calls in 3 CI runs, unexplained");
-    masked_source = truncated_mapping();
-    storm_readable = map_file(temp_file(PG), PG, PROT_READ);
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = storm_copier;
-    sa.sa_flags = SA_RESTART;
-    sigfillset(&sa.sa_mask);
-    sigaction(SIGUSR1, &sa, NULL);
-    alarm(30); /* a handler waiting for its own thread hangs: SIGALRM ends the test */
-    pthread_t t;
-    long rounds = 0, sent = 0;
-    if (pthread_create(&t, NULL, checkpoint_loop, &rounds) != 0) die("pthread_create");
-    struct timespec start, now;
-    clock_gettime(CLOCK_MONOTONIC, &start);
-    do {
-        pthread_kill(t, SIGUSR1);
-        sent++;
-        /* Paced, so that the thread spends most of its time in its
-         * checkpoints rather than in the handler. */
-        struct timespec pause = {0, 20000};
-        nanosleep(&pause, NULL);
-        clock_gettime(CLOCK_MONOTONIC, &now);
-    } while ((now.tv_sec - start.tv_sec) * 1000000000L + (now.tv_nsec - start.tv_nsec) < 500000000L);
-    atomic_store(&checkpoints_stop, 1);
-    pthread_join(t, NULL);
-    alarm(0);
-    printf("     0.5 s: %ld checkpoints (each with a search of a readable page: %d wrong), %ld signals sent, %d handled "
-           "(each copying a lost page: %d not EIO)\n",
-           rounds, (int)loop_wrong, sent, (int)masked_runs, (int)masked_wrong);
-    return check(masked_runs > 0 && masked_wrong == 0 && loop_wrong == 0 && rounds > 0,
-                 "every copy right, no hang")
-               ? 0
-               : 1;
-}
-
 /* siglongjmp back to a sigsetjmp made while SIGBUS was blocked puts that
  * mask back (the C library sets it itself): the next copy must read it. */
 static int siglongjmp_restoring_a_blocking_mask_keeps_copies_safe(void)
@@ -1730,7 +1652,6 @@ static const test_t TESTS[] = {
     K(longjmp_out_of_a_handler_keeps_copies_safe),
     K(handlers_blocking_fault_signals_copy_safely),
     K(longjmp_out_of_a_handler_blocking_sigbus_keeps_copies_safe),
-    K(handlers_interrupting_checkpoints_copy_safely),
     K(siglongjmp_restoring_a_blocking_mask_keeps_copies_safe),
     K(swapcontext_to_a_blocking_mask_keeps_copies_safe),
     K(vfork_child_changing_actions_leaves_the_parents),
