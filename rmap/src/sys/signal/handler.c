@@ -468,29 +468,14 @@ static void put_in_front_of_masked_handlers(void)
     }
 }
 
-/* sigaction() for a signal other than SIGBUS and SIGSEGV: the C library's
- * until librmap's handler is installed (decided under the write, so an
- * action set while it installs is seen by put_in_front_of_masked_handlers).
- * Returns 0 or an errno. */
-static int other_sigaction(int sig, const struct sigaction *act, struct sigaction *old)
+/* The program's action for `sig` (not SIGBUS or SIGSEGV) once librmap's
+ * handler is installed: reported as the program set it, and set. Inside
+ * begin_write. Returns 0 or an errno. */
+static int other_action(int sig, const struct sigaction *wanted, struct sigaction *was)
 {
-    /* Both copied outside the write, as for SIGBUS and SIGSEGV. */
-    struct sigaction wanted, was;
-    if (act != NULL) wanted = *act;
-    int error = 0;
-    sigset_t saved;
-    begin_write(&saved);
-    if (!atomic_load_explicit(&installed, memory_order_relaxed)) {
-        if (__sigaction(sig, act ? &wanted : NULL, &was) != 0) error = errno;
-    } else if (__sigaction(sig, NULL, &was) != 0) {
-        error = errno;
-    } else {
-        if (is_in_front_of_masked(&was)) was = masked[sig];
-        if (act != NULL) error = set_other_action(sig, &wanted);
-    }
-    end_write(&saved);
-    if (!error && old != NULL) *old = was;
-    return error;
+    if (__sigaction(sig, NULL, was) != 0) return errno;
+    if (is_in_front_of_masked(was)) *was = masked[sig];
+    return wanted != NULL ? set_other_action(sig, wanted) : 0;
 }
 
 /* Installs (or installs again) the handler for `sig`, the action it
@@ -542,12 +527,7 @@ int rmap_sys_install_fault_handler(void)
 int rmap_sys_sigaction(int sig, const struct sigaction *act, struct sigaction *old)
 {
     /* A vfork child's actions are its own: the C library's, untouched. */
-    int vfork_child = atomic_load_explicit(&installed, memory_order_relaxed) && in_vfork_child();
-    if (sig != SIGBUS && sig != SIGSEGV) {
-        if (vfork_child || sig < 1 || sig >= _NSIG) return __sigaction(sig, act, old) == 0 ? 0 : errno;
-        return other_sigaction(sig, act, old);
-    }
-    if (vfork_child)
+    if (sig < 1 || sig >= _NSIG || (atomic_load_explicit(&installed, memory_order_relaxed) && in_vfork_child()))
         return __sigaction(sig, act, old) == 0 ? 0 : errno;
     /* Both copied outside the write: a bad pointer faults as it does in the
      * C library, and that fault's handler must not find the writer busy. */
@@ -556,8 +536,13 @@ int rmap_sys_sigaction(int sig, const struct sigaction *act, struct sigaction *o
     int error = 0;
     sigset_t saved;
     begin_write(&saved);
+    /* Until librmap's handler is installed the C library's (decided under
+     * the write, so an action set while it installs is seen by
+     * put_in_front_of_masked_handlers). */
     if (!atomic_load_explicit(&installed, memory_order_relaxed)) {
         if (__sigaction(sig, act ? &wanted : NULL, &was) != 0) error = errno;
+    } else if (sig != SIGBUS && sig != SIGSEGV) {
+        error = other_action(sig, act ? &wanted : NULL, &was);
     } else {
         was = previous[which_signal(sig)];
         if (act != NULL) {
