@@ -16,11 +16,12 @@ use std::path::PathBuf;
 use std::process::Command;
 
 /// Under src/sys, without `.c`; `ARCH` is the target architecture's file.
-const SOURCES: [&str; 5] = [
+const SOURCES: [&str; 6] = [
     "signal/handler",
     "signal/guarded",
     "signal/ARCH",
     "signal/rebind",
+    "signal/mask",
     "interposed",
 ];
 

@@ -12,11 +12,13 @@
 //! so it is read at that checkpoint: each thread's first guarded copy, and
 //! its first after each mask change. There librmap also installs its handler
 //! again if SIG_DFL or SIG_IGN was set behind its back. A thread that passes
-//! is marked, and its copies test that mark with one load; a thread that
-//! blocks either signal is marked as such, and its copies run with the two
-//! signals unblocked for the copy (two system calls, the mask restored
-//! after: whatever the mask is then, so a change behind librmap's back
-//! costs nothing but those calls).
+//! is marked, and its copies test that mark with one load. A thread that
+//! blocks either signal has them unblocked in the kernel there and hidden
+//! from the program, which still sees and passes on the mask it set
+//! (sys/signal/mask.c), so its copies take the same fast path; where that
+//! cannot be kept (a vfork child, a C library linked in statically), its
+//! copies run with the two signals unblocked for the copy (two system
+//! calls, the mask restored after).
 
 use std::cell::Cell;
 use std::ffi::c_int;
@@ -103,9 +105,7 @@ fn checkpoint() -> Result<bool, Errno> {
         ThreadCheck::PassedBlocking => Ok(true),
         ThreadCheck::NotYet => {
             recheck_fault_handler()?;
-            let blocked = sys::fault_signals_blocked()?;
-            sys::set_thread_checked(blocked);
-            Ok(blocked)
+            sys::pass_checkpoint()
         }
     }
 }

@@ -73,12 +73,11 @@ unsafe extern "C" {
     // src/sys/signal/handler.c and guarded.c (the assembly: x86_64.rs).
     fn rmap_sys_install_fault_handler() -> c_int;
     fn rmap_sys_reinstall_over_default() -> c_int;
-    fn rmap_sys_fault_signals_blocked() -> c_int;
+    fn rmap_sys_pass_checkpoint() -> c_int;
     fn rmap_sys_failed_copy_args(dst: *mut *mut c_void, src: *mut *const c_void, n: *mut usize);
     fn rmap_sys_guarded_copy_unchecked(dst: *mut c_void, src: *const c_void, n: usize) -> c_int;
     fn rmap_sys_guarded_copy_unblocked(dst: *mut c_void, src: *const c_void, n: usize) -> c_int;
     fn rmap_sys_last_fault(addr: *mut *mut c_void) -> c_int;
-    fn rmap_sys_set_thread_checked(blocking: c_int);
     fn rmap_sys_thread_is_checked() -> c_int;
     fn rmap_sys_guarded_search(
         haystack: *const c_void,
@@ -254,22 +253,20 @@ pub fn reinstall_fault_handler_over_default() -> Result<u32, Errno> {
     }
 }
 
-/// Whether the calling thread blocks SIGBUS or SIGSEGV (one system call).
-pub fn fault_signals_blocked() -> Result<bool, Errno> {
-    // SAFETY: the C function only calls pthread_sigmask.
-    match unsafe { rmap_sys_fault_signals_blocked() } {
-        0 => Ok(false),
-        1 => Ok(true),
+/// The calling thread's checkpoint, with librmap's handler in place: its
+/// mask read (one system call), a blocked SIGBUS or SIGSEGV unblocked in
+/// the kernel and hidden from the program (sys/signal/mask.c: one more),
+/// the thread marked. Returns whether its copies must unblock the two
+/// signals themselves (where the hiding cannot be kept: a vfork child, a C
+/// library linked in statically).
+pub fn pass_checkpoint() -> Result<bool, Errno> {
+    // SAFETY: the C function calls pthread_sigmask and writes this thread's
+    // thread-locals.
+    match unsafe { rmap_sys_pass_checkpoint() } {
+        1 => Ok(false),
+        2 => Ok(true),
         error => Err(Errno(-error)),
     }
-}
-
-/// Marks the calling thread as checked: its copies skip the checkpoint,
-/// and with `blocking` (its mask blocks SIGBUS or SIGSEGV) go straight to
-/// the copy that unblocks them.
-pub fn set_thread_checked(blocking: bool) {
-    // SAFETY: the C function writes a thread-local byte of this thread.
-    unsafe { rmap_sys_set_thread_checked(blocking as c_int) };
 }
 
 /// Reads this thread's record of the fault that just stopped a copy.
@@ -292,14 +289,15 @@ fn copied(result: c_int) -> Result<Copied, Errno> {
     }
 }
 
-/// Where the calling thread stands at its checkpoint ([`set_thread_checked`]).
+/// Where the calling thread stands at its checkpoint ([`pass_checkpoint`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ThreadCheck {
     /// Not passed: its first copy, or its first since a mask change.
     NotYet,
     /// Passed, blocking neither SIGBUS nor SIGSEGV.
     Passed,
-    /// Passed, blocking SIGBUS or SIGSEGV: its copies unblock them.
+    /// Passed, blocking SIGBUS or SIGSEGV where they cannot be hidden: its
+    /// copies unblock them.
     PassedBlocking,
 }
 

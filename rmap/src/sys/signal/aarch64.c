@@ -264,3 +264,31 @@ long rmap_sys_raw_mprotect(void *addr, size_t len, int prot)
     __asm__ volatile("svc 0" : "+r"(x0) : "r"(x8), "r"(x1), "r"(x2) : "memory");
     return x0;
 }
+
+/* __sigsetjmp, setjmp and getcontext for other objects' calls (rebind.c):
+ * they save the mask, so the hidden signals are folded back first
+ * (mask.c: rmap_sys_fold_before_saving, given whether the mask is saved),
+ * then the jump to the C library's keeps the caller's frame and return
+ * address (x30, restored), which these save: no frame of librmap's stays
+ * between. */
+#define SAVE_MASK_FIRST(name, saves_mask, next)                                                                   \
+    ".text\n"                                                                                                    \
+    ".globl " name "\n"                                                                                           \
+    ".hidden " name "\n"                                                                                          \
+    ".type " name ", %function\n"                                                                                 \
+    ".p2align 4\n" name ":\n"                                                                                     \
+    "    stp x29, x30, [sp, #-32]!\n"                                                                            \
+    "    mov x29, sp\n"                                                                                          \
+    "    stp x0, x1, [sp, #16]\n"                                                                                \
+    "    " saves_mask "\n"                                                                                       \
+    "    bl rmap_sys_fold_before_saving\n"                                                                       \
+    "    ldp x0, x1, [sp, #16]\n"                                                                                \
+    "    ldp x29, x30, [sp], #32\n"                                                                              \
+    "    adrp x16, " next "\n"                                                                                   \
+    "    ldr x16, [x16, :lo12:" next "]\n"                                                                       \
+    "    br x16\n"                                                                                               \
+    ".size " name ", . - " name "\n"
+
+__asm__(SAVE_MASK_FIRST("rmap_sys_rebound_sigsetjmp", "mov w0, w1", "rmap_sys_next_sigsetjmp")
+            SAVE_MASK_FIRST("rmap_sys_rebound_setjmp", "mov w0, #1", "rmap_sys_next_setjmp")
+                SAVE_MASK_FIRST("rmap_sys_rebound_getcontext", "mov w0, #1", "rmap_sys_next_getcontext"));

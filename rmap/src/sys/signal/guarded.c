@@ -11,9 +11,10 @@
 
 #include "protocol.h"
 
-/* This thread passed its checkpoint (see guarded.rs): librmap's handler
- * was in place and its signal mask was read, blocking neither SIGBUS nor
- * SIGSEGV (1) or one of them (2); 0 before, and after each mask change. */
+/* This thread passed its checkpoint (mask.c's rmap_sys_pass_checkpoint):
+ * librmap's handler was in place and its signal mask was read, SIGBUS and
+ * SIGSEGV unblocked in the kernel (1) or blocked where they cannot be
+ * hidden (2); 0 before, and after each mask change. */
 __thread char rmap_sys_thread_checked __attribute__((tls_model("initial-exec"), visibility("hidden")));
 __thread struct rmap_guarded_frame rmap_sys_large_copy __attribute__((tls_model("initial-exec"), visibility("hidden")));
 __thread struct rmap_copy_args rmap_sys_copy_args __attribute__((tls_model("initial-exec"), visibility("hidden")));
@@ -86,20 +87,6 @@ int rmap_sys_redirect_guarded_fault(int sig, void *addr, void *context)
     last_fault_addr = addr;
     rmap_sys_context_resume(context, to, sp);
     return 1;
-}
-
-/* Marks this thread as checked (Rust cannot name a C thread-local): 1, its
- * copies take the fast path; 2, it blocks SIGBUS or SIGSEGV, and its copies
- * go straight to the copy that unblocks them. */
-void rmap_sys_set_thread_checked(int blocking) { rmap_sys_thread_checked = blocking ? 2 : 1; }
-
-/* Whether SIGBUS or SIGSEGV is blocked in this thread: 1, 0, or -errno. */
-int rmap_sys_fault_signals_blocked(void)
-{
-    sigset_t mask;
-    int error = rmap_sys_real_mask(SIG_BLOCK, NULL, &mask);
-    if (error) return -error;
-    return sigismember(&mask, SIGBUS) || sigismember(&mask, SIGSEGV);
 }
 
 /* The guarded copy with SIGBUS and SIGSEGV unblocked in this thread for its

@@ -178,6 +178,8 @@ static void note_own_pid(void) { atomic_store_explicit(&own_pid, (int)syscall(SY
 static atomic_flag previous_writer = ATOMIC_FLAG_INIT;
 static atomic_int installed;
 
+int rmap_sys_in_vfork_child(void) { return atomic_load_explicit(&installed, memory_order_relaxed) && in_vfork_child(); }
+
 static int which_signal(int sig) { return sig == SIGBUS ? 0 : 1; }
 
 static void begin_write(sigset_t *saved)
@@ -272,6 +274,81 @@ static void fatal_fault(int sig, siginfo_t *info)
     default_action(sig, info);
 }
 
+/* The first word of a context's mask: the kernel's whole mask (64
+ * signals), and all of it the kernel's frame holds. */
+static uint64_t context_mask(const ucontext_t *uc)
+{
+    uint64_t word;
+    memcpy(&word, &uc->uc_sigmask, sizeof word);
+    return word;
+}
+
+static void set_context_mask(ucontext_t *uc, uint64_t word) { memcpy(&uc->uc_sigmask, &word, sizeof word); }
+
+static uint64_t hidden_bits(unsigned hidden)
+{
+    return ((hidden & RMAP_HIDDEN_BUS) ? 1ull << (SIGBUS - 1) : 0) |
+           ((hidden & RMAP_HIDDEN_SEGV) ? 1ull << (SIGSEGV - 1) : 0);
+}
+
+static unsigned hidden_bit(int sig) { return sig == SIGBUS ? RMAP_HIDDEN_BUS : RMAP_HIDDEN_SEGV; }
+
+/* Runs a handler of the program's for a delivery of `sig`, as the kernel
+ * would have without librmap:
+ * - its copies read the mask the kernel set for it (its sa_mask, or a
+ *   sigsuspend's mask, may block SIGBUS or SIGSEGV; so does plain longjmp
+ *   out of it, which restores no mask);
+ * - its context shows the mask the program set, hidden signals blocked
+ *   (mask.c);
+ * - when it returns, the kernel puts back the mask the thread had, and
+ *   the thread's records are put back with it; unless the handler changed
+ *   the mask to return to in its context, which the kernel then sets
+ *   exactly (nothing hidden).
+ * (Under valgrind, which puts back its own copy of the mask, a changed
+ * context mask has no effect, with or without librmap.) */
+static void run_program_handler(const struct sigaction *handler, int sig, siginfo_t *info, void *context)
+{
+    ucontext_t *uc = context;
+    unsigned hidden = rmap_sys_thread_hidden;
+    char checked = rmap_sys_thread_checked;
+    uint64_t shown = context_mask(uc) | hidden_bits(hidden);
+    set_context_mask(uc, shown);
+    rmap_sys_thread_checked = 0;
+    if (handler->sa_flags & SA_SIGINFO)
+        handler->sa_sigaction(sig, info, context);
+    else
+        handler->sa_handler(sig);
+    if (context_mask(uc) == shown) {
+        set_context_mask(uc, shown & ~hidden_bits(hidden));
+        rmap_sys_thread_hidden = hidden;
+        rmap_sys_thread_checked = checked;
+    } else {
+        rmap_sys_thread_hidden = 0;
+        rmap_sys_thread_checked = 0;
+    }
+}
+
+/* A SIGBUS or SIGSEGV sent (kill, tgkill, sigqueue) to a thread that hides
+ * it (mask.c): the program blocked it, so it stays pending, as the kernel
+ * would have held it. Sent again with its information (to this thread if
+ * it was sent to this thread with tgkill, or when only the main thread may
+ * send a process a kill()'s code again), blocked until this handler
+ * returns, and from then by the context's mask. */
+static void hold(int sig, siginfo_t *info, void *context)
+{
+    unsigned hidden = rmap_sys_thread_hidden;
+    sigset_t set;
+    rmap_sys_hidden_set(hidden, &set);
+    real_mask(SIG_BLOCK, &set, NULL);
+    ucontext_t *uc = context;
+    set_context_mask(uc, context_mask(uc) | hidden_bits(hidden));
+    rmap_sys_thread_hidden = 0;
+    rmap_sys_thread_checked = 0;
+    long pid = (long)syscall(SYS_getpid);
+    if (info->si_code == SI_TKILL || syscall(SYS_rt_sigqueueinfo, pid, (long)sig, info) != 0)
+        syscall(SYS_rt_tgsigqueueinfo, pid, (long)syscall(SYS_gettid), (long)sig, info);
+}
+
 static void chain(int sig, siginfo_t *info, void *context)
 {
     struct sigaction handler = read_previous(sig);
@@ -290,10 +367,6 @@ static void chain(int sig, siginfo_t *info, void *context)
             default_action(sig, info);
         return;
     }
-    /* The handler may leave with longjmp, keeping SIGBUS or SIGSEGV blocked
-     * (plain longjmp restores no mask): this thread's next copy reads its
-     * mask again. */
-    rmap_sys_thread_checked = 0;
     if (handler.sa_flags & SA_RESETHAND) {
         /* One-shot: the next signal gets the default action, as the kernel
          * would have reset it on this delivery. */
@@ -303,10 +376,7 @@ static void chain(int sig, siginfo_t *info, void *context)
         previous[which_signal(sig)].sa_handler = SIG_DFL;
         end_write(&saved);
     }
-    if (handler.sa_flags & SA_SIGINFO)
-        handler.sa_sigaction(sig, info, context);
-    else
-        handler.sa_handler(sig);
+    run_program_handler(&handler, sig, info, context);
 }
 
 /* Called (in the handler) for each SIGBUS of an access passed on to the
@@ -365,7 +435,10 @@ static void on_fault(int sig, siginfo_t *info, void *context)
      * other signal goes to the program's action as it came. */
     if (!synchronous(sig, info)) {
         int saved_errno = errno;
-        chain(sig, info, context);
+        if (rmap_sys_thread_hidden & hidden_bit(sig))
+            hold(sig, info, context);
+        else
+            chain(sig, info, context);
         errno = saved_errno;
         return;
     }
@@ -375,6 +448,13 @@ static void on_fault(int sig, siginfo_t *info, void *context)
     if (sig == SIGBUS && tolerated(info->si_addr, context) == RMAP_RUN_AGAIN) return;
     if (rmap_sys_redirect_guarded_fault(sig, info->si_addr, context)) return;
     int saved_errno = errno;
+    /* The program blocked it (hidden, mask.c): the kernel kills a thread
+     * whose fault it cannot deliver, whatever the action. */
+    if (rmap_sys_thread_hidden & hidden_bit(sig)) {
+        fatal_fault(sig, info);
+        errno = saved_errno;
+        return;
+    }
     bus_observer_fn *observer = atomic_load_explicit(&bus_observer, memory_order_acquire);
     if (sig == SIGBUS && observer != NULL) observer(info->si_addr, rmap_sys_context_wrote(context));
     chain(sig, info, context);
@@ -398,73 +478,61 @@ static int is_ours(const struct sigaction *sa)
     return (sa->sa_flags & SA_SIGINFO) && sa->sa_sigaction == on_fault;
 }
 
-/* ---- The program's handlers of other signals that block SIGBUS or SIGSEGV ----
- * The kernel runs a handler with its sa_mask added to the thread's mask, and
- * a handler of any signal may copy (sigfillset(&sa.sa_mask) is common). A
- * copy of a thread that passed its checkpoint does not read the mask again,
- * so one in such a handler would run with SIGBUS blocked, and a fault there
- * would kill. Such an action is therefore installed with `on_masked_signal`
- * in front of the program's handler, with the program's own mask and
- * flags (the kernel sets up the delivery as it would for the program's
- * handler: SA_RESETHAND, SA_NODEFER, SA_ONSTACK, SA_RESTART, the mask), and
- * the program's action recorded in `masked` (written as `previous` is, and
- * shown to the program as its own). Done once librmap's handler is
- * installed: then for the actions already set, and from then on as they
- * are set. */
-static struct sigaction masked[_NSIG];
+/* ---- The program's handlers of other signals ----
+ * Once librmap's handler is installed, every handler the program sets for
+ * another signal is installed behind `on_program_signal`, with the
+ * program's own mask and flags (the kernel sets up the delivery as it
+ * would for the program's handler: SA_RESETHAND, SA_NODEFER, SA_ONSTACK,
+ * SA_RESTART, the mask), and recorded in `program_handlers` (written as
+ * `previous` is, and shown to the program as its own): for the actions
+ * already set when it is installed, and from then on as they are set. A
+ * handler runs with a mask the thread's checkpoint did not read and may
+ * copy (sigfillset(&sa.sa_mask) is common: without this, a copy there died
+ * of SIGBUS), and must see and return to the mask the program set
+ * (run_program_handler). */
+static struct sigaction program_handlers[_NSIG];
 
-static void on_masked_signal(int sig, siginfo_t *info, void *context)
+static void on_program_signal(int sig, siginfo_t *info, void *context)
 {
-    struct sigaction handler = read_recorded(&masked[sig]);
-    /* Before: this thread's copies in the handler read the mask the kernel
-     * set for it. After: the handler may have left the thread's checkpoint
-     * passed under that mask, which the return puts back as it was. */
-    rmap_sys_thread_checked = 0;
-    if (handler.sa_flags & SA_SIGINFO)
-        handler.sa_sigaction(sig, info, context);
-    else
-        handler.sa_handler(sig);
-    rmap_sys_thread_checked = 0;
+    struct sigaction handler = read_recorded(&program_handlers[sig]);
+    run_program_handler(&handler, sig, info, context);
 }
 
-static int is_in_front_of_masked(const struct sigaction *sa)
+static int is_in_front_of_program(const struct sigaction *sa)
 {
-    return (sa->sa_flags & SA_SIGINFO) && sa->sa_sigaction == on_masked_signal;
+    return (sa->sa_flags & SA_SIGINFO) && sa->sa_sigaction == on_program_signal;
 }
 
-/* Whether the program's action for `sig` (not SIGBUS or SIGSEGV) runs a
- * handler with SIGBUS or SIGSEGV blocked. */
-static int blocks_faults_in_its_handler(const struct sigaction *sa)
+static int runs_a_handler(const struct sigaction *sa)
 {
-    return sa->sa_handler != SIG_DFL && sa->sa_handler != SIG_IGN &&
-           (sigismember(&sa->sa_mask, SIGBUS) == 1 || sigismember(&sa->sa_mask, SIGSEGV) == 1);
+    return sa->sa_handler != SIG_DFL && sa->sa_handler != SIG_IGN;
 }
 
 /* Sets the program's action `wanted` for `sig` (not SIGBUS or SIGSEGV),
- * in front of it if it blocks the fault signals. Inside begin_write.
+ * behind on_program_signal if it runs a handler. Inside begin_write.
  * Returns 0 or an errno. */
 static int set_other_action(int sig, const struct sigaction *wanted)
 {
-    if (!blocks_faults_in_its_handler(wanted)) return __sigaction(sig, wanted, NULL) == 0 ? 0 : errno;
+    if (!runs_a_handler(wanted)) return __sigaction(sig, wanted, NULL) == 0 ? 0 : errno;
     struct sigaction front = *wanted;
-    front.sa_sigaction = on_masked_signal;
+    front.sa_sigaction = on_program_signal;
     front.sa_flags |= SA_SIGINFO;
     if (__sigaction(sig, &front, NULL) != 0) return errno;
-    masked[sig] = *wanted;
-    as_the_kernel_holds(&masked[sig]);
+    program_handlers[sig] = *wanted;
+    as_the_kernel_holds(&program_handlers[sig]);
     return 0;
 }
 
 /* The actions set before librmap's handler was installed. Inside
  * begin_write. */
-static void put_in_front_of_masked_handlers(void)
+static void put_in_front_of_program_handlers(void)
 {
     for (int sig = 1; sig < _NSIG; sig++) {
         struct sigaction current;
         if (sig == SIGBUS || sig == SIGSEGV || sig == SIGKILL || sig == SIGSTOP) continue;
         /* glibc's own signals (32, 33) are refused: skipped. */
-        if (__sigaction(sig, NULL, &current) != 0 || is_in_front_of_masked(&current)) continue;
-        if (blocks_faults_in_its_handler(&current)) set_other_action(sig, &current);
+        if (__sigaction(sig, NULL, &current) != 0 || is_in_front_of_program(&current)) continue;
+        if (runs_a_handler(&current)) set_other_action(sig, &current);
     }
 }
 
@@ -474,7 +542,7 @@ static void put_in_front_of_masked_handlers(void)
 static int other_action(int sig, const struct sigaction *wanted, struct sigaction *was)
 {
     if (__sigaction(sig, NULL, was) != 0) return errno;
-    if (is_in_front_of_masked(was)) *was = masked[sig];
+    if (is_in_front_of_program(was)) *was = program_handlers[sig];
     return wanted != NULL ? set_other_action(sig, wanted) : 0;
 }
 
@@ -510,7 +578,7 @@ int rmap_sys_install_fault_handler(void)
     }
     if (!error) {
         note_own_pid();
-        put_in_front_of_masked_handlers();
+        put_in_front_of_program_handlers();
         atomic_store_explicit(&installed, 1, memory_order_relaxed);
     }
     end_write(&saved);
@@ -522,8 +590,8 @@ int rmap_sys_install_fault_handler(void)
 
 /* sigaction() for the program: for SIGBUS and SIGSEGV once librmap's
  * handler is installed, sets and reports the program's action and keeps
- * librmap's in front of it; for another signal, puts on_masked_signal in
- * front of a handler that blocks them. Returns 0 or an errno. */
+ * librmap's in front of it; for another signal, puts on_program_signal in
+ * front of a handler. Returns 0 or an errno. */
 int rmap_sys_sigaction(int sig, const struct sigaction *act, struct sigaction *old)
 {
     /* A vfork child's actions are its own: the C library's, untouched. */
@@ -538,7 +606,7 @@ int rmap_sys_sigaction(int sig, const struct sigaction *act, struct sigaction *o
     begin_write(&saved);
     /* Until librmap's handler is installed the C library's (decided under
      * the write, so an action set while it installs is seen by
-     * put_in_front_of_masked_handlers). */
+     * put_in_front_of_program_handlers). */
     if (!atomic_load_explicit(&installed, memory_order_relaxed)) {
         if (__sigaction(sig, act ? &wanted : NULL, &was) != 0) error = errno;
     } else if (sig != SIGBUS && sig != SIGSEGV) {
@@ -589,12 +657,14 @@ int rmap_sys_signal(int sig, handler_fn handler, int sysv, handler_fn *old)
     return error;
 }
 
-/* pthread_sigmask() (or sigprocmask(), with `process`) for the program: the
+/* pthread_sigmask() (or sigprocmask(), with `process`) for the program: on
+ * the mask the program set (hidden signals folded back, mask.c), and the
  * calling thread goes back to the checkpoint of guarded.rs, since the new
  * mask may block SIGBUS or SIGSEGV. Returns 0 or an errno. */
 int rmap_sys_sigmask(int how, const sigset_t *set, sigset_t *old, int process)
 {
     find_next_definitions();
+    rmap_sys_fold_hidden();
     rmap_sys_thread_checked = 0;
     int error;
     if (process)
@@ -721,32 +791,41 @@ int rmap_sys_reinstall_over_default(void)
  * which nothing rebinds: a thread whose copies passed their checkpoint
  * could be sent back to a mask that blocks SIGBUS. Other objects' calls of
  * them are rebound to these (rebind.c), which send the thread back to its
- * checkpoint first. Only reached through rewritten GOT entries, which
- * exist only where the loader found the definitions these call. */
+ * checkpoint first, the hidden signals folded back (mask.c: the mask
+ * restored is one the program set, saved with nothing hidden). Only reached
+ * through rewritten GOT entries, which exist only where the loader found
+ * the definitions these call. */
+static void before_restoring_a_mask(void)
+{
+    rmap_sys_fold_hidden();
+    rmap_sys_thread_checked = 0;
+}
+
 void rmap_sys_rebound_siglongjmp(struct __jmp_buf_tag env[1], int val)
 {
-    if (env->__mask_was_saved) rmap_sys_thread_checked = 0;
+    if (env->__mask_was_saved) before_restoring_a_mask();
     atomic_load_explicit(&real_siglongjmp, memory_order_relaxed)(env, val);
     __builtin_unreachable();
 }
 
 void rmap_sys_rebound_longjmp_chk(struct __jmp_buf_tag env[1], int val)
 {
-    if (env->__mask_was_saved) rmap_sys_thread_checked = 0;
+    if (env->__mask_was_saved) before_restoring_a_mask();
     atomic_load_explicit(&real_longjmp_chk, memory_order_relaxed)(env, val);
     __builtin_unreachable();
 }
 
 int rmap_sys_rebound_setcontext(const ucontext_t *to)
 {
-    rmap_sys_thread_checked = 0;
+    before_restoring_a_mask();
     return atomic_load_explicit(&real_setcontext, memory_order_relaxed)(to);
 }
 
-/* The context switched to starts unchecked; so does this one when a
- * swapcontext or setcontext (rebound too) comes back to it. */
+/* The context saved holds the mask the program set; the one switched to
+ * starts unchecked, and so does this one when a swapcontext or setcontext
+ * (rebound too) comes back to it. */
 int rmap_sys_rebound_swapcontext(ucontext_t *from, const ucontext_t *to)
 {
-    rmap_sys_thread_checked = 0;
+    before_restoring_a_mask();
     return atomic_load_explicit(&real_swapcontext, memory_order_relaxed)(from, to);
 }

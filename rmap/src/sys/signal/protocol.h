@@ -93,6 +93,11 @@ _Static_assert(offsetof(struct rmap_copy_args, n) == RMAP_ARGS_N, "arguments lay
 extern __thread char rmap_sys_thread_checked;
 extern __thread struct rmap_guarded_frame rmap_sys_large_copy;
 extern __thread struct rmap_copy_args rmap_sys_copy_args;
+/* The signals this thread's program blocked that librmap unblocked in the
+ * kernel at its checkpoint (mask.c), as bits. */
+extern __thread unsigned char rmap_sys_thread_hidden;
+#define RMAP_HIDDEN_BUS 1
+#define RMAP_HIDDEN_SEGV 2
 
 /* The assembly of each architecture (x86_64.c, aarch64.c):
  * - int rmap_sys_guarded_copy(void *dst, const void *src, size_t n): a
@@ -133,7 +138,21 @@ int rmap_sys_redirect_guarded_fault(int sig, void *addr, void *context);
 /* Whether it is one, without redirecting it. */
 int rmap_sys_is_guarded_fault(void *addr, const void *context);
 
-/* handler.c, for guarded.c: the C library's pthread_sigmask. */
+/* handler.c, for guarded.c and mask.c: the C library's pthread_sigmask;
+ * whether this is a vfork child (a system call). */
 int rmap_sys_real_mask(int how, const void *set, void *old);
+int rmap_sys_in_vfork_child(void);
+/* rebind.c, for mask.c: whether the C library is a shared object whose
+ * callers' GOT entries the rebinding rewrites. */
+int rmap_sys_rebinding_reaches_libc(void);
+/* mask.c: the hidden signals as a set (a sigset_t *), folded back into the
+ * kernel's mask; whether a rebound name's next definition was found; the
+ * next definitions the assembly's sigsetjmp, setjmp and getcontext jump to
+ * after rmap_sys_fold_before_saving. */
+void rmap_sys_hidden_set(unsigned hidden, void *set);
+void rmap_sys_fold_hidden(void);
+int rmap_sys_has_next(const char *name);
+void rmap_sys_fold_before_saving(int saves_mask);
+extern void *rmap_sys_next_sigsetjmp, *rmap_sys_next_setjmp, *rmap_sys_next_getcontext;
 
 #endif

@@ -62,6 +62,37 @@ void rmap_sys_rebound_siglongjmp(struct __jmp_buf_tag env[1], int val);
 void rmap_sys_rebound_longjmp_chk(struct __jmp_buf_tag env[1], int val);
 int rmap_sys_rebound_setcontext(const ucontext_t *to);
 int rmap_sys_rebound_swapcontext(ucontext_t *from, const ucontext_t *to);
+/* mask.c (and the assembly of each architecture, for the three that save
+ * the mask and return twice). */
+int rmap_sys_rebound_sigblock(int mask);
+int rmap_sys_rebound_sigsetmask(int mask);
+int rmap_sys_rebound_siggetmask(void);
+int rmap_sys_rebound_sigsuspend(const sigset_t *mask);
+int rmap_sys_rebound_sigpause(int mask);
+int rmap_sys_rebound___sigpause(int sig_or_mask, int is_sig);
+int rmap_sys_rebound_xpg_sigpause(int sig);
+void rmap_sys_rebound_pselect(void);
+void rmap_sys_rebound_ppoll(void);
+void rmap_sys_rebound_ppoll_chk(void);
+void rmap_sys_rebound_epoll_pwait(void);
+void rmap_sys_rebound_epoll_pwait2(void);
+void rmap_sys_rebound_pthread_create(void);
+void rmap_sys_rebound_posix_spawn(void);
+void rmap_sys_rebound_posix_spawnp(void);
+void rmap_sys_rebound_system(void);
+void rmap_sys_rebound_popen(void);
+void rmap_sys_rebound_execve(void);
+void rmap_sys_rebound_execv(void);
+void rmap_sys_rebound_execvp(void);
+void rmap_sys_rebound_execvpe(void);
+void rmap_sys_rebound_fexecve(void);
+void rmap_sys_rebound_execveat(void);
+void rmap_sys_rebound_execl(void);
+void rmap_sys_rebound_execlp(void);
+void rmap_sys_rebound_execle(void);
+void rmap_sys_rebound_sigsetjmp(void);
+void rmap_sys_rebound_setjmp(void);
+void rmap_sys_rebound_getcontext(void);
 
 /* The relocations that fill a GOT entry with a function's address. */
 #if defined(__x86_64__)
@@ -94,6 +125,37 @@ static const struct {
     {"__longjmp_chk", (void *)rmap_sys_rebound_longjmp_chk},
     {"setcontext", (void *)rmap_sys_rebound_setcontext},
     {"swapcontext", (void *)rmap_sys_rebound_swapcontext},
+    /* They ask for, change, save, wait with or pass on the mask the
+     * program set (mask.c). */
+    {"sigblock", (void *)rmap_sys_rebound_sigblock},
+    {"sigsetmask", (void *)rmap_sys_rebound_sigsetmask},
+    {"siggetmask", (void *)rmap_sys_rebound_siggetmask},
+    {"sigsuspend", (void *)rmap_sys_rebound_sigsuspend},
+    {"sigpause", (void *)rmap_sys_rebound_sigpause},
+    {"__sigpause", (void *)rmap_sys_rebound___sigpause},
+    {"__xpg_sigpause", (void *)rmap_sys_rebound_xpg_sigpause},
+    {"pselect", (void *)rmap_sys_rebound_pselect},
+    {"ppoll", (void *)rmap_sys_rebound_ppoll},
+    {"__ppoll_chk", (void *)rmap_sys_rebound_ppoll_chk},
+    {"epoll_pwait", (void *)rmap_sys_rebound_epoll_pwait},
+    {"epoll_pwait2", (void *)rmap_sys_rebound_epoll_pwait2},
+    {"__sigsetjmp", (void *)rmap_sys_rebound_sigsetjmp},
+    {"setjmp", (void *)rmap_sys_rebound_setjmp},
+    {"getcontext", (void *)rmap_sys_rebound_getcontext},
+    {"pthread_create", (void *)rmap_sys_rebound_pthread_create},
+    {"posix_spawn", (void *)rmap_sys_rebound_posix_spawn},
+    {"posix_spawnp", (void *)rmap_sys_rebound_posix_spawnp},
+    {"system", (void *)rmap_sys_rebound_system},
+    {"popen", (void *)rmap_sys_rebound_popen},
+    {"execve", (void *)rmap_sys_rebound_execve},
+    {"execv", (void *)rmap_sys_rebound_execv},
+    {"execvp", (void *)rmap_sys_rebound_execvp},
+    {"execvpe", (void *)rmap_sys_rebound_execvpe},
+    {"fexecve", (void *)rmap_sys_rebound_fexecve},
+    {"execveat", (void *)rmap_sys_rebound_execveat},
+    {"execl", (void *)rmap_sys_rebound_execl},
+    {"execlp", (void *)rmap_sys_rebound_execlp},
+    {"execle", (void *)rmap_sys_rebound_execle},
 };
 enum { REBOUND_COUNT = sizeof REBOUND / sizeof *REBOUND };
 
@@ -114,14 +176,27 @@ static int already_rewritten(uintptr_t base)
     return 0;
 }
 
-static int skipped(const char *name)
+static const char *file_name(const char *path)
+{
+    const char *base = strrchr(path, '/');
+    return base ? base + 1 : path;
+}
+
+static int is_libc(const char *path) { return strncmp(file_name(path), "libc.so", 7) == 0; }
+
+static int skipped(const char *path)
 {
     /* The C library and the loader call their own functions directly;
      * the vDSO has no relocations of these. */
-    const char *base = strrchr(name, '/');
-    base = base ? base + 1 : name;
-    return strncmp(base, "libc.so", 7) == 0 || strncmp(base, "ld-linux", 8) == 0 || strncmp(base, "linux-vdso", 10) == 0;
+    const char *base = file_name(path);
+    return is_libc(path) || strncmp(base, "ld-linux", 8) == 0 || strncmp(base, "linux-vdso", 10) == 0;
 }
+
+/* Seen by a scan: the C library is a shared object, so the program's and
+ * its libraries' calls of it go through GOT entries the rebinding
+ * rewrites (not so where it is linked in statically). */
+static atomic_int libc_is_shared;
+int rmap_sys_rebinding_reaches_libc(void) { return atomic_load_explicit(&libc_is_shared, memory_order_relaxed); }
 
 /* A d_ptr of the dynamic section: the loader has made most of them
  * absolute, the vDSO's and some others are still offsets. */
@@ -130,7 +205,9 @@ static uintptr_t absolute(uintptr_t base, uintptr_t ptr) { return ptr < base ? b
 static void rewrite_slot(uintptr_t slot, void *target, uintptr_t relro_start, uintptr_t relro_end)
 {
     void **entry = (void **)slot;
-    if (*entry == target) return;
+    /* NULL: a weak reference the loader did not find, which the object
+     * tests before calling. */
+    if (*entry == target || *entry == NULL) return;
     int read_only = slot >= relro_start && slot < relro_end;
     uintptr_t page = slot & ~(uintptr_t)(sysconf(_SC_PAGESIZE) - 1);
     size_t len = (size_t)(slot + sizeof(void *) - page);
@@ -152,7 +229,8 @@ static void rewrite_relocations(uintptr_t base, const ElfW(Rela) * rela, size_t 
         if (own && strcmp(name, "__sigaction") == 0) continue;
         for (int k = 0; k < REBOUND_COUNT; k++) {
             if (name[0] == REBOUND[k].name[0] && strcmp(name, REBOUND[k].name) == 0) {
-                rewrite_slot(base + rela[i].r_offset, REBOUND[k].target, relro_start, relro_end);
+                if (rmap_sys_has_next(name))
+                    rewrite_slot(base + rela[i].r_offset, REBOUND[k].target, relro_start, relro_end);
                 break;
             }
         }
@@ -172,6 +250,7 @@ static int rewrite_object(struct dl_phdr_info *info, size_t size, void *data)
         if (ph->p_type == PT_GNU_RELRO) relro_start = base + ph->p_vaddr, relro_end = relro_start + ph->p_memsz;
         if (ph->p_type == PT_LOAD && own - (base + ph->p_vaddr) < ph->p_memsz) contains_own = 1;
     }
+    if (dynamic && is_libc(info->dlpi_name)) atomic_store_explicit(&libc_is_shared, 1, memory_order_relaxed);
     if (!dynamic || skipped(info->dlpi_name) || already_rewritten(base)) return 0;
     const ElfW(Sym) *symbols = NULL;
     const char *strings = NULL;

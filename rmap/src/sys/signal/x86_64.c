@@ -478,3 +478,30 @@ long rmap_sys_raw_mprotect(void *addr, size_t len, int prot)
                      : "rcx", "r11", "memory");
     return ret;
 }
+
+/* __sigsetjmp, setjmp and getcontext for other objects' calls (rebind.c):
+ * they save the mask, so the hidden signals are folded back first
+ * (mask.c: rmap_sys_fold_before_saving, given whether the mask is saved),
+ * then the jump to the C library's keeps the caller's frame and return
+ * address, which these save: no frame of librmap's stays between. */
+#define SAVE_MASK_FIRST(name, saves_mask, next)                                                                   \
+    ".text\n"                                                                                                    \
+    ".globl " name "\n"                                                                                           \
+    ".hidden " name "\n"                                                                                          \
+    ".type " name ", @function\n"                                                                                 \
+    ".p2align 4\n" name ":\n"                                                                                     \
+    "    endbr64\n"                                                                                              \
+    "    push %rdi\n"                                                                                            \
+    "    push %rsi\n"                                                                                            \
+    "    sub $8, %rsp\n"                                                                                         \
+    "    mov " saves_mask ", %edi\n"                                                                             \
+    "    call rmap_sys_fold_before_saving\n"                                                                     \
+    "    add $8, %rsp\n"                                                                                         \
+    "    pop %rsi\n"                                                                                             \
+    "    pop %rdi\n"                                                                                             \
+    "    jmp *" next "(%rip)\n"                                                                                  \
+    ".size " name ", . - " name "\n"
+
+__asm__(SAVE_MASK_FIRST("rmap_sys_rebound_sigsetjmp", "%esi", "rmap_sys_next_sigsetjmp")
+            SAVE_MASK_FIRST("rmap_sys_rebound_setjmp", "$1", "rmap_sys_next_setjmp")
+                SAVE_MASK_FIRST("rmap_sys_rebound_getcontext", "$1", "rmap_sys_next_getcontext"));

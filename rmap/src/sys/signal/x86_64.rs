@@ -19,7 +19,7 @@ unsafe extern "C" {
 
 /// Copies `n` bytes, turning a SIGBUS or SIGSEGV raised by the copy into
 /// an early return, if this thread passed its checkpoint
-/// ([`set_thread_checked`]); otherwise copies nothing. Returns 0 (all
+/// ([`super::pass_checkpoint`]); otherwise copies nothing. Returns 0 (all
 /// copied), [`COPY_FAULTED`], or 2 when this thread has not passed its
 /// checkpoint; then [`failed_copy_args`] gives its arguments back (the
 /// caller keeps nothing across this call).
