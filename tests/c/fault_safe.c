@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <setjmp.h>
+#include <spawn.h>
 #include <stdatomic.h>
 #include <signal.h>
 #include <stdint.h>
@@ -1314,6 +1315,342 @@ static int blocking_thread_keeps_its_mask_as_it_changes(void)
                          "EIO each time, the mask as the thread set it");
 }
 
+/* ---- A thread whose program blocks SIGBUS and SIGSEGV ----
+ * Its checkpoint unblocks them in the kernel and hides them (mask.c): its
+ * copies take the fast path, and wherever the program could tell, it gets
+ * the mask it set. Each case checks the kernel's mask with the system call
+ * to see that they were hidden. */
+#define SIGNAL_BIT(sig) (1ull << ((sig) - 1))
+#define FAULT_BITS (SIGNAL_BIT(SIGBUS) | SIGNAL_BIT(SIGSEGV))
+
+static uint64_t kernel_mask(void)
+{
+    uint64_t mask = 0;
+    if (syscall(SYS_rt_sigprocmask, SIG_BLOCK, NULL, &mask, sizeof mask) != 0) die("rt_sigprocmask");
+    return mask;
+}
+
+/* Blocks SIGBUS, SIGSEGV and `also` (0: none) in this thread, then copies
+ * from `lost`: whether that gave EIO and left both hidden. */
+static int hide_fault_signals(const char *lost, int also)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGBUS);
+    sigaddset(&set, SIGSEGV);
+    if (also) sigaddset(&set, also);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    char buf[16];
+    return rmap_read(buf, lost, sizeof buf) == -1 && errno == EIO && (kernel_mask() & FAULT_BITS) == 0;
+}
+
+static int copy_gives_eio(const char *lost)
+{
+    char buf[16];
+    return rmap_read(buf, lost, sizeof buf) == -1 && errno == EIO;
+}
+
+static int hidden_signals_are_shown_as_the_program_set_them(void)
+{
+    char *lost = truncated_mapping();
+    int ok = check(hide_fault_signals(lost, 0), "SIGBUS and SIGSEGV blocked, a copy: EIO, both unblocked in the kernel");
+    for (int i = 0; i < 1000; i++) ok &= copy_gives_eio(lost);
+    ok &= check((kernel_mask() & FAULT_BITS) == 0, "1000 more copies: EIO, still unblocked in the kernel");
+    sigset_t old;
+    pthread_sigmask(SIG_BLOCK, NULL, &old);
+    ok &= check(sigismember(&old, SIGBUS) && sigismember(&old, SIGSEGV) && (kernel_mask() & FAULT_BITS) == FAULT_BITS,
+                "pthread_sigmask shows both blocked; the kernel blocks them again");
+    ok &= check(copy_gives_eio(lost) && (kernel_mask() & FAULT_BITS) == 0, "the next copy: EIO, hidden again");
+    sigset_t bus;
+    sigemptyset(&bus);
+    sigaddset(&bus, SIGBUS);
+    sigprocmask(SIG_UNBLOCK, &bus, &old);
+    ok &= check(sigismember(&old, SIGBUS) && sigismember(&old, SIGSEGV) && !blocks(SIGBUS) && blocks(SIGSEGV),
+                "sigprocmask(SIG_UNBLOCK, SIGBUS): the old mask had both, now only SIGSEGV is blocked");
+    ok &= check(copy_gives_eio(lost) && (kernel_mask() & FAULT_BITS) == 0 && blocks(SIGSEGV) && !blocks(SIGBUS),
+                "a copy: EIO; SIGSEGV hidden, shown blocked");
+    printf("     %s\n", ok ? "both hidden at the copies, shown blocked to the program, folded back when it asks"
+                           : "wrong");
+    return ok ? 0 : 1;
+}
+
+/* A SIGBUS or SIGSEGV sent to a thread whose program blocked it stays
+ * pending, as the kernel holds it, and is delivered with its information
+ * when the program unblocks it. */
+static volatile sig_atomic_t held_runs, held_bus_code, held_segv_code, held_segv_pid;
+static void held_signal(int sig, siginfo_t *info, void *context)
+{
+    (void)context;
+    held_runs++;
+    if (sig == SIGBUS) held_bus_code = info->si_code;
+    if (sig == SIGSEGV) held_segv_code = info->si_code, held_segv_pid = info->si_pid;
+}
+
+static int sent_signals_stay_pending_while_the_program_blocks_them(void)
+{
+    /* valgrind puts back its own copy of the mask when a handler returns,
+     * not the context's: the signal cannot be kept blocked from there. */
+    if (under_valgrind()) skip_test("under valgrind, which ignores the mask in a handler's context");
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = held_signal;
+    sa.sa_flags = SA_SIGINFO;
+    sigaction(SIGBUS, &sa, NULL);
+    sigaction(SIGSEGV, &sa, NULL);
+    char *lost = truncated_mapping();
+    int ok = check(hide_fault_signals(lost, 0), "both blocked and hidden");
+    raise(SIGBUS);
+    sigset_t pending;
+    sigpending(&pending);
+    ok &= check(held_runs == 0 && sigismember(&pending, SIGBUS) && (kernel_mask() & SIGNAL_BIT(SIGBUS)),
+                "raise(SIGBUS): not delivered, pending, blocked in the kernel");
+    sigset_t one;
+    sigemptyset(&one);
+    sigaddset(&one, SIGBUS);
+    pthread_sigmask(SIG_UNBLOCK, &one, NULL);
+    ok &= check(held_runs == 1 && held_bus_code == SI_TKILL, "SIGBUS unblocked: delivered then, as sent by raise()");
+    pthread_sigmask(SIG_BLOCK, &one, NULL);
+    ok &= check(copy_gives_eio(lost) && (kernel_mask() & FAULT_BITS) == 0, "blocked again, a copy: EIO, hidden");
+    kill(getpid(), SIGSEGV);
+    sigpending(&pending);
+    ok &= check(held_runs == 1 && sigismember(&pending, SIGSEGV), "kill(SIGSEGV): not delivered, pending");
+    sigemptyset(&one);
+    sigaddset(&one, SIGSEGV);
+    pthread_sigmask(SIG_UNBLOCK, &one, NULL);
+    ok &= check(held_runs == 2 && held_segv_code == SI_USER && held_segv_pid == getpid(),
+                "SIGSEGV unblocked: delivered then, with kill()'s code and sender");
+    printf("     raise(SIGBUS) and kill(SIGSEGV) held while blocked, delivered at the unblock: %d run(s)\n",
+           (int)held_runs);
+    return ok ? 0 : 1;
+}
+
+/* A fault outside a guarded copy in a thread whose program blocked SIGBUS
+ * kills, whatever the action, as the kernel does. */
+static void exits_if_run(int sig)
+{
+    (void)sig;
+    _exit(3);
+}
+
+static int fault_outside_a_copy_while_blocked_kills(void)
+{
+    signal(SIGBUS, exits_if_run);
+    char *lost = truncated_mapping();
+    if (!hide_fault_signals(lost, 0)) return 1;
+    touch(lost);
+    return 1;
+}
+
+/* A handler of the program's sees the mask it set in its context and in
+ * sigprocmask, and returns to it; one that changes its context's mask gets
+ * that mask. */
+static char *handler_lost;
+static volatile sig_atomic_t context_runs, context_wrong;
+static void sees_the_program_mask(int sig, siginfo_t *info, void *context)
+{
+    (void)sig, (void)info;
+    ucontext_t *uc = context;
+    if (!sigismember(&uc->uc_sigmask, SIGBUS) || !sigismember(&uc->uc_sigmask, SIGSEGV) || !blocks(SIGBUS) ||
+        !copy_gives_eio(handler_lost))
+        context_wrong++;
+    context_runs++;
+}
+
+static void unblocks_sigbus_on_return(int sig, siginfo_t *info, void *context)
+{
+    (void)sig, (void)info;
+    ucontext_t *uc = context;
+    if (!copy_gives_eio(handler_lost)) context_wrong++;
+    sigdelset(&uc->uc_sigmask, SIGBUS);
+    context_runs++;
+}
+
+static int handlers_see_and_return_to_the_mask_the_program_set(void)
+{
+    handler_lost = truncated_mapping();
+    int ok = check(hide_fault_signals(handler_lost, 0), "both blocked and hidden");
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = sees_the_program_mask;
+    sa.sa_flags = SA_SIGINFO;
+    sigaction(SIGUSR1, &sa, NULL);
+    raise(SIGUSR1);
+    ok &= check(context_runs == 1 && context_wrong == 0,
+                "in a SIGUSR1 handler: both blocked in its context and in pthread_sigmask, a copy EIO");
+    ok &= check(copy_gives_eio(handler_lost) && blocks(SIGBUS) && blocks(SIGSEGV), "after it: EIO, both blocked");
+    ok &= check(copy_gives_eio(handler_lost) && (kernel_mask() & FAULT_BITS) == 0, "hidden again at the next copy");
+    if (!under_valgrind()) {
+        sa.sa_sigaction = unblocks_sigbus_on_return;
+        sigaction(SIGUSR1, &sa, NULL);
+        raise(SIGUSR1);
+        ok &= check(context_runs == 2 && context_wrong == 0 && !blocks(SIGBUS) && blocks(SIGSEGV),
+                    "a handler that takes SIGBUS out of its context's mask returns to SIGBUS unblocked");
+        ok &= check(copy_gives_eio(handler_lost), "then a copy: EIO");
+    } else {
+        printf("     not under valgrind: a handler changing its context's mask (valgrind ignores that)\n");
+    }
+    printf("     handlers ran %d time(s) with the mask the program set\n", (int)context_runs);
+    return ok ? 0 : 1;
+}
+
+/* What saves the mask saves the one the program set: sigsetjmp, getcontext;
+ * restoring it restores that one. */
+static int saved_masks_are_the_ones_the_program_set(void)
+{
+    char *lost = truncated_mapping();
+    int ok = check(hide_fault_signals(lost, 0), "both blocked and hidden");
+    static sigjmp_buf env;
+    static volatile int jumped;
+    if (sigsetjmp(env, 1) == 0) {
+        ok &= check(sigismember(&env->__saved_mask, SIGBUS) && sigismember(&env->__saved_mask, SIGSEGV),
+                    "sigsetjmp saved both blocked");
+        sigset_t bus;
+        sigemptyset(&bus);
+        sigaddset(&bus, SIGBUS);
+        pthread_sigmask(SIG_UNBLOCK, &bus, NULL);
+        ok &= check(copy_gives_eio(lost) && !blocks(SIGBUS), "SIGBUS unblocked: EIO");
+        jumped = 1;
+        siglongjmp(env, 1);
+    }
+    ok &= check(jumped && blocks(SIGBUS) && blocks(SIGSEGV) && copy_gives_eio(lost),
+                "after siglongjmp: both blocked again, a copy EIO");
+    ok &= check(copy_gives_eio(lost) && (kernel_mask() & FAULT_BITS) == 0, "hidden again");
+    ucontext_t uc;
+    getcontext(&uc);
+    ok &= check(sigismember(&uc.uc_sigmask, SIGBUS) && sigismember(&uc.uc_sigmask, SIGSEGV) && copy_gives_eio(lost),
+                "getcontext saved both blocked; a copy after: EIO");
+    printf("     sigsetjmp and getcontext saved the mask the program set\n");
+    return ok ? 0 : 1;
+}
+
+/* Threads and programs started from a thread that hides the two signals
+ * start with the mask the program set. */
+static void *kernel_mask_of_new_thread(void *arg)
+{
+    (void)arg;
+    return (void *)(uintptr_t)kernel_mask();
+}
+
+/* The SigBlk line of a program's /proc/self/status, read through `out`. */
+static uint64_t blocked_in_status(FILE *out)
+{
+    char line[256];
+    unsigned long long mask = 0;
+    while (fgets(line, sizeof line, out) != NULL)
+        if (sscanf(line, "SigBlk: %llx", &mask) == 1) break;
+    return mask;
+}
+
+static uint64_t blocked_in_child(pid_t pid, int read_end)
+{
+    FILE *out = fdopen(read_end, "r");
+    uint64_t mask = blocked_in_status(out);
+    fclose(out);
+    waitpid(pid, NULL, 0);
+    return mask;
+}
+
+/* cat, not sh: a shell may set its own mask before it runs a command. */
+static char *const STATUS_ARGV[] = {"cat", "/proc/self/status", NULL};
+
+/* Runs `how` (0: fork and execv, 1: vfork and execv, 2: fork and execl) of
+ * cat printing its status into a pipe; the SigBlk it printed. */
+static uint64_t blocked_in_exec(int how)
+{
+    int fds[2];
+    if (pipe(fds) != 0) die("pipe");
+    pid_t pid = how == 1 ? vfork() : fork();
+    if (pid < 0) die("fork");
+    if (pid == 0) {
+        dup2(fds[1], 1);
+        if (how == 2)
+            execl("/bin/cat", "cat", "/proc/self/status", (char *)NULL);
+        else
+            execv("/bin/cat", STATUS_ARGV);
+        _exit(127);
+    }
+    close(fds[1]);
+    return blocked_in_child(pid, fds[0]);
+}
+
+static int started_threads_and_programs_get_the_mask_the_program_set(void)
+{
+    char *lost = truncated_mapping();
+    int ok = check(hide_fault_signals(lost, 0), "both blocked and hidden");
+    pthread_t t;
+    void *mask;
+    pthread_create(&t, NULL, kernel_mask_of_new_thread, NULL);
+    pthread_join(t, &mask);
+    ok &= check(((uintptr_t)mask & FAULT_BITS) == FAULT_BITS, "pthread_create: the new thread's kernel mask blocks both");
+    ok &= check(copy_gives_eio(lost), "a copy: EIO");
+    int fds[2];
+    if (pipe(fds) != 0) die("pipe");
+    posix_spawn_file_actions_t actions;
+    pid_t pid;
+    extern char **environ;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, fds[1], 1);
+    posix_spawn_file_actions_addclose(&actions, fds[0]);
+    int spawned = posix_spawn(&pid, "/bin/cat", &actions, NULL, STATUS_ARGV, environ) == 0;
+    posix_spawn_file_actions_destroy(&actions);
+    close(fds[1]);
+    ok &= check(spawned && (blocked_in_child(pid, fds[0]) & FAULT_BITS) == FAULT_BITS,
+                "posix_spawn: the program started blocks both");
+    ok &= check(copy_gives_eio(lost), "a copy: EIO");
+    FILE *out = popen("exec cat /proc/self/status", "r");
+    ok &= check(out != NULL && (blocked_in_status(out) & FAULT_BITS) == FAULT_BITS, "popen: blocks both");
+    if (out) pclose(out);
+    const char *names[] = {"fork and execv", "vfork and execv", "fork and execl"};
+    for (int how = 0; how < 3; how++) {
+        ok &= check(copy_gives_eio(lost) && (kernel_mask() & FAULT_BITS) == 0, "a copy: EIO, hidden");
+        char what[64];
+        snprintf(what, sizeof what, "%s: the program blocks both", names[how]);
+        ok &= check((blocked_in_exec(how) & FAULT_BITS) == FAULT_BITS, what);
+    }
+    ok &= check(copy_gives_eio(lost) && blocks(SIGBUS) && blocks(SIGSEGV), "after them: EIO, both blocked");
+    printf("     a thread, posix_spawn, popen, fork/vfork + execv/execl: each started with both blocked\n");
+    return ok ? 0 : 1;
+}
+
+/* A handler run by sigsuspend runs with sigsuspend's mask: one that blocks
+ * SIGBUS leaves a copy there safe (it died before every handler was
+ * librmap's to run), one that unblocks both shows them unblocked. */
+static volatile sig_atomic_t suspend_runs, suspend_wrong, suspend_expect_blocked;
+static void copies_in_sigsuspend(int sig)
+{
+    (void)sig;
+    if (!copy_gives_eio(handler_lost) || blocks(SIGBUS) != suspend_expect_blocked) suspend_wrong++;
+    suspend_runs++;
+}
+
+static int sigsuspend_handlers_copy_with_its_mask(void)
+{
+    handler_lost = truncated_mapping();
+    signal(SIGUSR1, copies_in_sigsuspend);
+    int ok = check(copy_gives_eio(handler_lost), "nothing blocked, a copy: EIO (the thread passed its checkpoint)");
+    sigset_t usr1, all_but_usr1, none;
+    sigemptyset(&usr1);
+    sigaddset(&usr1, SIGUSR1);
+    pthread_sigmask(SIG_BLOCK, &usr1, NULL);
+    ok &= check(copy_gives_eio(handler_lost), "SIGUSR1 blocked, a copy: EIO (checked again, SIGBUS not blocked)");
+    sigfillset(&all_but_usr1);
+    sigdelset(&all_but_usr1, SIGUSR1);
+    suspend_expect_blocked = 1;
+    raise(SIGUSR1);
+    sigsuspend(&all_but_usr1);
+    ok &= check(suspend_runs == 1 && suspend_wrong == 0,
+                "sigsuspend(every signal but SIGUSR1): its handler's copy EIO, SIGBUS blocked there");
+    ok &= check(hide_fault_signals(handler_lost, SIGUSR1), "both blocked and hidden (and SIGUSR1)");
+    sigemptyset(&none);
+    suspend_expect_blocked = 0;
+    raise(SIGUSR1);
+    sigsuspend(&none);
+    ok &= check(suspend_runs == 2 && suspend_wrong == 0 && blocks(SIGBUS) && copy_gives_eio(handler_lost),
+                "sigsuspend(nothing) while hidden: SIGBUS unblocked in the handler, blocked after, copies EIO");
+    printf("     2 handlers run by sigsuspend copied with its mask\n");
+    return ok ? 0 : 1;
+}
+
 /* A program can still replace librmap's handler behind its back (here with
  * the system call itself; also sigset(), sigignore(), a library loaded with
  * RTLD_LOCAL): each thread's first copy checks, and installs librmap's
@@ -1671,6 +2008,13 @@ static const test_t TESTS[] = {
     K(sysv_handler_set_after_first_copy_runs_once),
     K(signals_blocked_after_first_copy_get_errors),
     K(blocking_thread_keeps_its_mask_as_it_changes),
+    K(hidden_signals_are_shown_as_the_program_set_them),
+    K(sent_signals_stay_pending_while_the_program_blocks_them),
+    S(fault_outside_a_copy_while_blocked_kills, SIGBUS),
+    K(handlers_see_and_return_to_the_mask_the_program_set),
+    K(saved_masks_are_the_ones_the_program_set),
+    K(started_threads_and_programs_get_the_mask_the_program_set),
+    K(sigsuspend_handlers_copy_with_its_mask),
     K(default_set_behind_librmap_is_noticed_by_a_new_thread),
     K(default_set_behind_librmap_is_reported_in_checked_mode),
     S(deepbind_plugin_after_the_checkpoint_is_outside_the_guarantee, SIGBUS),

@@ -88,6 +88,12 @@ int rmap_sys_pass_checkpoint(void)
             rmap_sys_thread_hidden &= ~blocked;
             return -error;
         }
+        /* One of them was pending: it came in at the unblock, and the
+         * handler held it (blocked again, nothing hidden). Neither can be
+         * unblocked without delivering it: this copy unblocks them for its
+         * duration (as where they cannot be hidden), and the next copy
+         * checks again. */
+        if ((rmap_sys_thread_hidden & blocked) != blocked) return 2;
     }
     rmap_sys_thread_checked = 1;
     return 1;
