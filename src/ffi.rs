@@ -778,19 +778,32 @@ pub unsafe extern "C" fn rmap_resident(
 ///   that does not chain or returns, or a blocked SIGBUS/SIGSEGV cannot make
 ///   a copy kill the process or hang. A program's handler that leaves with
 ///   `longjmp` (SIGBUS then stays blocked) sends its thread back to the
-///   first-copy check too, and so does a handler of any other signal whose
-///   `sa_mask` blocks SIGBUS or SIGSEGV (`sigfillset()`), before it runs and
-///   after: librmap's `sigaction` puts a function of its own in front of
-///   such a handler (the kernel still runs it with its mask and flags, and
-///   `sigaction` reports the program's action). In a `vfork` child, `sigaction` and `signal` act
+///   first-copy check too: librmap's `sigaction` puts a function of its own
+///   in front of every handler of any other signal (the kernel still runs
+///   it with its mask and flags, and `sigaction` reports the program's
+///   action), and a copy in a handler checks the mask the handler runs with
+///   (its `sa_mask`, or `sigsuspend`'s mask). In a `vfork` child, `sigaction` and `signal` act
 ///   on the child's own actions only, leaving the parent's record alone.
-/// - Blocked signals: in a thread whose mask blocks SIGBUS or SIGSEGV, each
-///   copy runs with both unblocked and restores the mask (two more system
-///   calls per copy).
+/// - Blocked signals: in a thread whose mask blocks SIGBUS or SIGSEGV, the
+///   first copy (after each mask change) unblocks them in the kernel and
+///   keeps them blocked as the program sees them, so copies cost what they
+///   cost elsewhere. Wherever the program can tell, it gets the mask it
+///   set: `sigprocmask` and the other mask functions, a handler's context
+///   and the mask it returns to, `sigsetjmp` and `getcontext`, `sigsuspend`
+///   and the waits that take a mask, threads and programs started
+///   (`pthread_create`, `posix_spawn`, `system`, `popen`, the exec family),
+///   all rebound as the signal functions are; a SIGBUS or SIGSEGV sent to
+///   the thread stays pending, and a fault outside a copy kills, as the
+///   kernel does. Where that cannot be kept (a C library linked in
+///   statically, a `vfork` child, one of them pending at that first copy),
+///   each copy runs with both unblocked and restores the mask (two more
+///   system calls per copy; a pending one is delivered during that copy).
 /// - What the guarantee does not cover: an action or mask changed with the
 ///   system call itself (`rt_sigaction`, `rt_sigprocmask`), through a
 ///   function pointer fetched with `dlsym`, or by the C library's own
-///   internal calls (a `makecontext` context that returns to its `uc_link`;
+///   internal calls (a `makecontext` context that returns to its `uc_link`,
+///   `wordexp`'s child; the kernel's mask is also what a raw system call
+///   and `/proc/self/status` show;
 ///   `siglongjmp` and `longjmp` to a buffer that saved the mask,
 ///   `setcontext` and `swapcontext` are covered: they are rebound as the
 ///   signal functions are, and send the thread back to its first-copy
@@ -1085,7 +1098,7 @@ pub const RMAP_FIND_LAST: c_int = 1;
 //   every other fault gets exactly the program's action.
 // - Changing a thread's signal mask sends that thread's next guarded copy
 //   through the checkpoint again (see guarded.rs), which notices a mask
-//   that now blocks SIGBUS or SIGSEGV.
+//   that now blocks SIGBUS or SIGSEGV and hides them (sys/signal/mask.c).
 
 /// Examine and change a signal action: the C library's `sigaction(2)`, with
 /// librmap's SIGBUS/SIGSEGV handler kept in front of the program's action.
@@ -1107,10 +1120,11 @@ pub const RMAP_FIND_LAST: c_int = 1;
 /// `SA_RESTART` flags (so the kernel sets up the delivery as it would for
 /// the program's handler), and the old action returned is the program's
 /// previous one. For another signal after librmap installed its handler: a
-/// handler whose `sa_mask` blocks SIGBUS or SIGSEGV is installed behind a
-/// function of librmap's (with its own mask and flags), which sends the
-/// thread's copies back to their mask check before and after it (see
-/// `rmap_read`); the old action returned is the program's. Async-signal-safe,
+/// handler is installed behind a function of librmap's (with its own mask
+/// and flags), which sends the thread's copies in it back to their mask
+/// check, shows the handler the mask the program set, and puts the thread
+/// back as it was when the handler returns (see `rmap_read`); the old action
+/// returned is the program's. Async-signal-safe,
 /// as `sigaction(2)` is.
 ///
 /// # Safety
@@ -1209,8 +1223,10 @@ pub unsafe extern "C" fn __sysv_signal(
     })
 }
 
-/// Examine and change blocked signals: the C library's `sigprocmask(2)`;
-/// the calling thread's next `rmap_read` or `rmap_write` checks the new mask.
+/// Examine and change blocked signals: the C library's `sigprocmask(2)`,
+/// on the mask the program set (SIGBUS and SIGSEGV that librmap unblocked
+/// for the thread's copies are blocked again first: see `rmap_read`); the
+/// calling thread's next `rmap_read` or `rmap_write` checks the new mask.
 ///
 /// # RETURN VALUE
 ///
@@ -1237,8 +1253,9 @@ pub unsafe extern "C" fn sigprocmask(
 }
 
 /// Examine and change a thread's blocked signals: the C library's
-/// `pthread_sigmask(3)`; the thread's next `rmap_read` or `rmap_write`
-/// checks the new mask.
+/// `pthread_sigmask(3)`, on the mask the program set (as for
+/// `sigprocmask`); the thread's next `rmap_read` or `rmap_write` checks the
+/// new mask.
 ///
 /// # RETURN VALUE
 ///

@@ -1619,7 +1619,10 @@ static volatile sig_atomic_t suspend_runs, suspend_wrong, suspend_expect_blocked
 static void copies_in_sigsuspend(int sig)
 {
     (void)sig;
-    if (!copy_gives_eio(handler_lost) || blocks(SIGBUS) != suspend_expect_blocked) suspend_wrong++;
+    /* valgrind runs it with the mask from before sigsuspend (with or
+     * without librmap): there only the copy is checked. */
+    if (!copy_gives_eio(handler_lost) || (!under_valgrind() && blocks(SIGBUS) != suspend_expect_blocked))
+        suspend_wrong++;
     suspend_runs++;
 }
 
