@@ -330,10 +330,11 @@ static void run_program_handler(const struct sigaction *handler, int sig, siginf
 
 /* A SIGBUS or SIGSEGV sent (kill, tgkill, sigqueue) to a thread that hides
  * it (mask.c): the program blocked it, so it stays pending, as the kernel
- * would have held it. Sent again with its information (to this thread if
- * it was sent to this thread with tgkill, or when only the main thread may
- * send a process a kill()'s code again), blocked until this handler
- * returns, and from then by the context's mask. */
+ * would have held it. Sent again with its information: to the process, as
+ * kill() and sigqueue() send, or to this thread, as tgkill() does (and
+ * where the kernel refuses the first: it lets a kill()'s code be sent
+ * again only by the thread whose id is the process's). Blocked until this
+ * handler returns, and from then by the context's mask. */
 static void hold(int sig, siginfo_t *info, void *context)
 {
     unsigned hidden = rmap_sys_thread_hidden;
@@ -448,16 +449,14 @@ static void on_fault(int sig, siginfo_t *info, void *context)
     if (sig == SIGBUS && tolerated(info->si_addr, context) == RMAP_RUN_AGAIN) return;
     if (rmap_sys_redirect_guarded_fault(sig, info->si_addr, context)) return;
     int saved_errno = errno;
-    /* The program blocked it (hidden, mask.c): the kernel kills a thread
-     * whose fault it cannot deliver, whatever the action. */
-    if (rmap_sys_thread_hidden & hidden_bit(sig)) {
-        fatal_fault(sig, info);
-        errno = saved_errno;
-        return;
-    }
     bus_observer_fn *observer = atomic_load_explicit(&bus_observer, memory_order_acquire);
     if (sig == SIGBUS && observer != NULL) observer(info->si_addr, rmap_sys_context_wrote(context));
-    chain(sig, info, context);
+    /* The program blocked it (hidden, mask.c): the kernel kills a thread
+     * whose fault it cannot deliver, whatever the action. */
+    if (rmap_sys_thread_hidden & hidden_bit(sig))
+        fatal_fault(sig, info);
+    else
+        chain(sig, info, context);
     errno = saved_errno;
 }
 
