@@ -816,9 +816,15 @@ int rmap_resident(void *addr, size_t length, unsigned char *vec);
 //   library's `memcpy` under the same guard. After a fault, a second,
 //   page-by-page pass finds the exact count. If installing the handler
 //   fails, the call returns -1 with the errno of `sigaction(2)`.
-// - Thread safety: safe from any number of threads at once. Not
-//   async-signal-safe. A panic inside librmap returns -1 with errno
-//   `ENOTRECOVERABLE`.
+// - Thread safety: safe from any number of threads at once. It may be
+//   called in a signal handler the program set with `sigaction` or
+//   `signal`, also one that interrupted a copy or search of its own
+//   thread: librmap runs such handlers with the thread's records set
+//   aside (arguments, fault, open frame, `rmap_copied`'s count) and puts
+//   them back after. Not in a handler set with the system call itself,
+//   nor in one that interrupted `dlopen` or `dlclose` (a copy in a
+//   handler checks the loaded objects). A panic inside librmap returns -1
+//   with errno `ENOTRECOVERABLE`.
 //
 // # EXAMPLES
 //
@@ -896,7 +902,9 @@ int rmap_write(void *dst, const void *src, size_t n);
 //
 // # NOTES
 //
-// Thread safety: each thread has its own count. Async-signal-safe: no.
+// Thread safety: each thread has its own count; a copy in a signal handler
+// the program set with `sigaction` or `signal` does not change the count
+// the interrupted code reads (see `rmap_read`).
 //
 // # SEE ALSO
 //

@@ -20,20 +20,17 @@
 //! copies run with the two signals unblocked for the copy (two system
 //! calls, the mask restored after).
 
-use std::cell::Cell;
 use std::ffi::c_int;
 
 use crate::process::{ensure_fault_handler, recheck_fault_handler};
 use crate::sys::{self, Copied, EFAULT, EIO, ENOMEM, Errno, Fault, ThreadCheck};
 pub use crate::sys::{SigAction, SigHandler, SigSet};
 
-thread_local! {
-    static LAST_COPIED: Cell<usize> = const { Cell::new(0) };
-}
-
-/// Bytes the calling thread's last failed [`copy`] copied before it stopped.
+/// Bytes the calling thread's last failed [`copy`] copied before it stopped
+/// (a record of the thread's that a program's signal handler does not
+/// change for the code it interrupted: sys/signal/handler.c).
 pub fn last_copied() -> usize {
-    LAST_COPIED.get()
+    sys::last_copied()
 }
 
 /// Copies `n` bytes from `src` to `dst`, either of which may be a mapping
@@ -132,7 +129,7 @@ unsafe fn copy_failed(dst: *mut u8, src: *const u8, n: usize, unblock: bool) -> 
         let copied =
             unsafe { sys::guarded_copy_checked(dst.add(done), src.add(done), step, unblock) }?;
         if let Copied::Faulted(fault) = copied {
-            LAST_COPIED.set(done.min(start_of_faulting_page(fault, dst, src, n, page)));
+            sys::set_last_copied(done.min(start_of_faulting_page(fault, dst, src, n, page)));
             return Err(Errno(if fault.bus { EIO } else { EFAULT }));
         }
         done += step;
@@ -242,7 +239,7 @@ pub unsafe fn find(
     };
     // SAFETY: `copy` has room for `m` bytes and does not overlap the needle.
     if let Err(error) = unsafe { self::copy(copy, needle, m) } {
-        LAST_COPIED.set(0);
+        sys::set_last_copied(0);
         return Err(error);
     }
     let needle = copy.cast_const();
@@ -308,7 +305,7 @@ pub unsafe fn find(
     {
         return Ok(answer);
     }
-    LAST_COPIED.set(at);
+    sys::set_last_copied(at);
     Err(error)
 }
 

@@ -1964,6 +1964,92 @@ static int copies_under_truncation_signals_and_threads(void)
                : 1;
 }
 
+/* A handler of the program's may copy and search while its thread was
+ * inside a copy or search (between its fast path and the slow path that
+ * reads the thread's records, or inside a large copy's guarded frame):
+ * librmap sets the thread's records aside for the handler. A storm of
+ * SIGUSR1 against a thread copying, searching and passing checkpoints,
+ * with every result checked on both sides. Not under ASan or valgrind:
+ * their own interceptors and signal machinery are not reentrant. */
+static char *storm_lost, *storm_half;
+static atomic_long storm_handler_runs, storm_handler_wrong;
+static void copies_in_storm(int sig)
+{
+    (void)sig;
+    int saved_errno = errno;
+    char buf[256];
+    size_t at = 0;
+    long wrong = 0;
+    /* storm_half: one page readable, then one lost. */
+    if (rmap_read(buf, storm_half + PG - 100, 200) != -1 || errno != EIO || rmap_copied() != 100) wrong++;
+    if (rmap_read(buf, storm_half, sizeof buf) != 0 || buf[0] != 'a' || buf[255] != 'a' + 255 % 26) wrong++;
+    if (rmap_find(storm_half + PG - 8, 16, "z", 1, 0, &at) != -1 || errno != EIO) wrong++;
+    atomic_fetch_add(&storm_handler_runs, 1);
+    if (wrong) atomic_fetch_add(&storm_handler_wrong, wrong);
+    errno = saved_errno;
+}
+
+static atomic_int storm_over;
+static void *storm_sender(void *arg)
+{
+    pthread_t target = *(pthread_t *)arg;
+    while (!atomic_load(&storm_over)) {
+        pthread_kill(target, SIGUSR1);
+        for (volatile int i = 0; i < 200; i++) {}
+    }
+    return NULL;
+}
+
+static int handler_copies_interrupting_copies_keep_both_right(void)
+{
+    if (under_asan() || under_valgrind())
+        skip_test("under ASan or valgrind, whose interceptors and signal handling are not reentrant");
+    storm_lost = truncated_mapping();
+    int fd = temp_file(2 * PG);
+    storm_half = map_file(fd, 2 * PG, PROT_READ);
+    truncate_elsewhere(fd, PG);
+    size_t large = 256 * 1024;
+    int big_fd = temp_file(large);
+    char *big = map_file(big_fd, large, PROT_READ);
+    char *dst = malloc(large);
+    if (!dst) die("malloc");
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = copies_in_storm;
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGUSR1, &sa, NULL);
+    pthread_t self = pthread_self(), sender;
+    pthread_create(&sender, NULL, storm_sender, &self);
+    long rounds = 0, wrong = 0;
+    sigset_t bus;
+    sigemptyset(&bus);
+    sigaddset(&bus, SIGBUS);
+    struct timespec start, now;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    do {
+        char buf[64];
+        size_t at = 0;
+        if (rmap_read(buf, storm_lost, sizeof buf) != -1 || errno != EIO || rmap_copied() != 0) wrong++;
+        if (rmap_read(buf, storm_half + 10, sizeof buf) != 0 || buf[0] != 'a' + 10) wrong++;
+        if (rmap_read(dst, big, large) != 0 || dst[large - 1] != (char)('a' + (large - 1) % 26)) wrong++;
+        if (rmap_read(dst, storm_half, 2 * PG) != -1 || errno != EIO || rmap_copied() != PG) wrong++;
+        if (rmap_find(storm_half, 2 * PG, "\n", 1, 0, &at) != -1 || errno != EIO) wrong++;
+        if (rmap_find(storm_half, PG, "c", 1, 0, &at) != 1 || at != 2) wrong++;
+        /* A checkpoint at the next copy, blocking SIGBUS or not. */
+        pthread_sigmask(rounds % 2 ? SIG_UNBLOCK : SIG_BLOCK, &bus, NULL);
+        rounds++;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+    } while ((now.tv_sec - start.tv_sec) * 1000000000L + (now.tv_nsec - start.tv_nsec) < 500000000L);
+    atomic_store(&storm_over, 1);
+    pthread_join(sender, NULL);
+    long runs = atomic_load(&storm_handler_runs), handler_wrong = atomic_load(&storm_handler_wrong);
+    printf("     0.5 s: %ld rounds of 6 copies and searches, %ld wrong; %ld handlers of 3 each ran, %ld wrong\n", rounds,
+           wrong, runs, handler_wrong);
+    return check(wrong == 0 && handler_wrong == 0 && runs > 100, "every result right on both sides, 100+ handlers")
+               ? 0
+               : 1;
+}
+
 static const test_t TESTS[] = {
     E(read_eio_truncated, EIO),
     E(read_efault_unmapped, EFAULT),
@@ -2028,6 +2114,7 @@ static const test_t TESTS[] = {
     K(fork_while_setting_actions),
     K(rmap_check_values),
     K(copies_under_truncation_signals_and_threads),
+    K(handler_copies_interrupting_copies_keep_both_right),
 };
 
 /* Scenarios run in a fresh process (run_self). */

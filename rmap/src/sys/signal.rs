@@ -74,6 +74,8 @@ unsafe extern "C" {
     fn rmap_sys_install_fault_handler() -> c_int;
     fn rmap_sys_reinstall_over_default() -> c_int;
     fn rmap_sys_pass_checkpoint() -> c_int;
+    fn rmap_sys_get_last_copied() -> usize;
+    fn rmap_sys_set_last_copied(n: usize);
     fn rmap_sys_failed_copy_args(dst: *mut *mut c_void, src: *mut *const c_void, n: *mut usize);
     fn rmap_sys_guarded_copy_unchecked(dst: *mut c_void, src: *const c_void, n: usize) -> c_int;
     fn rmap_sys_guarded_copy_unblocked(dst: *mut c_void, src: *const c_void, n: usize) -> c_int;
@@ -267,6 +269,19 @@ pub fn pass_checkpoint() -> Result<bool, Errno> {
         2 => Ok(true),
         error => Err(Errno(-error)),
     }
+}
+
+/// The calling thread's record of what its last failed copy or search
+/// copied or searched before the page that faulted.
+pub fn last_copied() -> usize {
+    // SAFETY: the C function reads a thread-local of this thread.
+    unsafe { rmap_sys_get_last_copied() }
+}
+
+/// Sets the record [`last_copied`] reads.
+pub fn set_last_copied(n: usize) {
+    // SAFETY: the C function writes a thread-local of this thread.
+    unsafe { rmap_sys_set_last_copied(n) }
 }
 
 /// Reads this thread's record of the fault that just stopped a copy.

@@ -65,6 +65,35 @@ static int in_large_copy(uintptr_t addr)
 static __thread volatile int last_fault __attribute__((tls_model("initial-exec")));
 static __thread void *volatile last_fault_addr __attribute__((tls_model("initial-exec")));
 
+__thread size_t rmap_sys_last_copied __attribute__((tls_model("initial-exec"), visibility("hidden")));
+size_t rmap_sys_get_last_copied(void) { return rmap_sys_last_copied; }
+void rmap_sys_set_last_copied(size_t n) { rmap_sys_last_copied = n; }
+
+extern __thread uintptr_t rmap_sys_caller_hint_value; /* interposed.c */
+
+void rmap_sys_set_aside_thread_records(struct rmap_thread_records *saved)
+{
+    saved->frame = rmap_sys_large_copy;
+    saved->args = rmap_sys_copy_args;
+    saved->fault = last_fault;
+    saved->fault_addr = last_fault_addr;
+    saved->copied = rmap_sys_last_copied;
+    saved->caller_hint = rmap_sys_caller_hint_value;
+    /* No frame is open for the handler: a fault of its own in the range of
+     * a copy it interrupted is its own. */
+    rmap_sys_large_copy.n = 0;
+}
+
+void rmap_sys_restore_thread_records(const struct rmap_thread_records *saved)
+{
+    rmap_sys_large_copy = saved->frame;
+    rmap_sys_copy_args = saved->args;
+    last_fault = saved->fault;
+    last_fault_addr = saved->fault_addr;
+    rmap_sys_last_copied = saved->copied;
+    rmap_sys_caller_hint_value = saved->caller_hint;
+}
+
 int rmap_sys_is_guarded_fault(void *addr, const void *context)
 {
     uintptr_t ip = rmap_sys_context_ip(context);

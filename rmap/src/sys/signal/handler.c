@@ -274,6 +274,14 @@ static void fatal_fault(int sig, siginfo_t *info)
     default_action(sig, info);
 }
 
+/* The last SIGBUS librmap was about to pass on in this thread (see
+ * process.rs: a fault is passed on only once it is known current). */
+struct pass_pending {
+    uintptr_t page;
+    uint64_t generation;
+};
+static __thread struct pass_pending pass_pending __attribute__((tls_model("initial-exec")));
+
 /* The first word of a context's mask: the kernel's whole mask (64
  * signals), and all of it the kernel's frame holds. */
 static uint64_t context_mask(const ucontext_t *uc)
@@ -304,11 +312,17 @@ static unsigned hidden_bit(int sig) { return sig == SIGBUS ? RMAP_HIDDEN_BUS : R
  *   the thread's records are put back with it; unless the handler changed
  *   the mask to return to in its context, which the kernel then sets
  *   exactly (nothing hidden).
+ * - the thread's records (a copy's arguments, fault, open frame, count:
+ *   protocol.h) are set aside for it and put back after, so the handler
+ *   may copy and search while its thread was inside a copy or search.
  * (Under valgrind, which puts back its own copy of the mask, a changed
  * context mask has no effect, with or without librmap.) */
 static void run_program_handler(const struct sigaction *handler, int sig, siginfo_t *info, void *context)
 {
     ucontext_t *uc = context;
+    struct rmap_thread_records records;
+    rmap_sys_set_aside_thread_records(&records);
+    struct pass_pending passing = pass_pending;
     unsigned hidden = rmap_sys_thread_hidden;
     char checked = rmap_sys_thread_checked;
     uint64_t shown = context_mask(uc) | hidden_bits(hidden);
@@ -326,6 +340,8 @@ static void run_program_handler(const struct sigaction *handler, int sig, siginf
         rmap_sys_thread_hidden = 0;
         rmap_sys_thread_checked = 0;
     }
+    pass_pending = passing;
+    rmap_sys_restore_thread_records(&records);
 }
 
 /* A SIGBUS or SIGSEGV sent (kill, tgkill, sigqueue) to a thread that hides
@@ -399,13 +415,6 @@ void rmap_sys_set_bus_tolerator(bus_tolerator_fn *tolerator)
 {
     atomic_store_explicit(&bus_tolerator, tolerator, memory_order_release);
 }
-
-/* The last SIGBUS librmap was about to pass on in this thread (see
- * process.rs: a fault is passed on only once it is known current). */
-static __thread struct {
-    uintptr_t page;
-    uint64_t generation;
-} pass_pending __attribute__((tls_model("initial-exec")));
 
 int rmap_sys_faulted_again(uintptr_t page, uint64_t generation)
 {

@@ -93,6 +93,25 @@ _Static_assert(offsetof(struct rmap_copy_args, n) == RMAP_ARGS_N, "arguments lay
 extern __thread char rmap_sys_thread_checked;
 extern __thread struct rmap_guarded_frame rmap_sys_large_copy;
 extern __thread struct rmap_copy_args rmap_sys_copy_args;
+/* What the thread's last failed copy or search copied or searched before
+ * the page that faulted (rmap_copied), kept here for the handler below. */
+extern __thread size_t rmap_sys_last_copied;
+/* Everything a copy, search or call leaves in its thread's records for
+ * the call that made it to read after (the open frame, the arguments, the
+ * fault, the count, rmap-check's caller hint): saved around each handler
+ * of the program's and cleared for it (handler.c's run_program_handler),
+ * so that a copy in a handler neither changes what the interrupted call
+ * reads nor is taken for it. */
+struct rmap_thread_records {
+    struct rmap_guarded_frame frame;
+    struct rmap_copy_args args;
+    int fault;
+    void *fault_addr;
+    size_t copied;
+    uintptr_t caller_hint;
+};
+void rmap_sys_set_aside_thread_records(struct rmap_thread_records *saved);
+void rmap_sys_restore_thread_records(const struct rmap_thread_records *saved);
 /* The signals this thread's program blocked that librmap unblocked in the
  * kernel at its checkpoint (mask.c), as bits. */
 extern __thread unsigned char rmap_sys_thread_hidden;
