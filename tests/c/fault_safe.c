@@ -1275,10 +1275,11 @@ static int signals_blocked_after_first_copy_get_errors(void)
                          "EIO, then EFAULT");
 }
 
-/* A thread that blocks SIGBUS copies with it unblocked for each copy, and
- * the mask it gets back is the one it had at that copy: also when the mask
- * changed behind librmap's back (the system call itself) since the thread
- * passed its checkpoint. */
+/* A thread that blocks SIGBUS copies safely and keeps the mask it set:
+ * also when the mask changes behind librmap's back (the system call
+ * itself) after asking for it, which sent the thread back to its
+ * checkpoint (a raw change after a checkpoint, with no call of librmap's
+ * between, is outside the guarantee: docs/fault-handling.md). */
 static int raw_sigbus_mask(int how)
 {
     uint64_t set = 1ull << (SIGBUS - 1);
