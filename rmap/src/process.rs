@@ -27,6 +27,12 @@ use crate::watch::{self, Found, Losses, View};
 /// What the registry lock guards: every mapping librmap made, and the
 /// counts of the calls that change it (counted under the lock, so without
 /// a locked instruction or a cache line of their own).
+///
+/// In this order (`repr(C)`): the registry's last fields (what `reserve`
+/// and [`Held::drop_pending`] read), the pending mapping, the empty range
+/// and the counts are neighbours, the common map and unmap's data in two
+/// cache lines rather than four.
+#[repr(C)]
 pub struct Held {
     pub registry: Registry,
     /// The newest mapping of the common map call (checked mode off, no fixed
@@ -35,7 +41,7 @@ pub struct Held {
     /// no table of the registry. Every other holder of the lock first
     /// records it ([`hold`]), so none sees it missing; its registry room
     /// was reserved before its system call.
-    pending: Option<(usize, Entry)>,
+    pending: Option<Pending>,
     /// A range the registry was last found to hold nothing in, and its
     /// count of growths then ([`Registry::growths`]): a map+unmap pair
     /// at the same address again needs no search for stale records.
@@ -47,6 +53,42 @@ pub struct Held {
     /// Pages of tolerant mappings replaced by zeros after a SIGBUS, as
     /// folded from the fault handler's ring (`watch`).
     pub losses: Losses,
+}
+
+/// The pending mapping: what its record holds that differs between common
+/// maps (see [`Pending::entry`] for the rest).
+#[derive(Clone, Copy)]
+pub struct Pending {
+    pub start: usize,
+    /// Whole pages.
+    pub len: usize,
+    pub offset: i64,
+    /// Its [`Entry::origin`].
+    pub origin: u64,
+    pub prot: i32,
+    pub flags: i32,
+}
+
+impl Pending {
+    /// Its record: a common map's file identity is asked of the kernel
+    /// when first needed, and it has no creator (checked mode is off), no
+    /// advice and no tolerance yet, and no piece cut off.
+    fn entry(self) -> Entry {
+        Entry {
+            len: self.len,
+            prot: self.prot,
+            flags: self.flags,
+            dev: 0,
+            ino: 0,
+            offset: self.offset,
+            creator: 0,
+            dont_fork: false,
+            tolerant: false,
+            sealed: false,
+            origin: self.origin,
+            whole: true,
+        }
+    }
 }
 
 /// The process-wide state, in one place: the registry and all the counters.
@@ -240,23 +282,33 @@ impl Held {
     /// Records the pending mapping in the registry.
     #[inline(always)]
     pub fn settle(&mut self) {
-        if let Some((start, entry)) = self.pending.take() {
-            self.registry.insert(start, entry);
+        if self.pending.is_some() {
+            self.record_pending();
         }
     }
 
-    /// Leaves `entry` at `start` pending: see [`Held::pending`]. The room for
-    /// it must have been reserved, and nothing may be pending.
+    /// Out of line: inlined, the registry's insert sat between the common
+    /// map's test and its system call, two more cache lines of code to
+    /// fetch per call.
+    #[inline(never)]
+    fn record_pending(&mut self) {
+        if let Some(pending) = self.pending.take() {
+            self.registry.insert(pending.start, pending.entry());
+        }
+    }
+
+    /// Leaves `mapping` pending: see [`Held::pending`]. The room for its
+    /// record must have been reserved, and nothing may be pending.
     #[inline(always)]
-    pub fn set_pending(&mut self, start: usize, entry: Entry) {
+    pub fn set_pending(&mut self, mapping: Pending) {
         debug_assert!(self.pending.is_none());
-        self.pending = Some((start, entry));
+        self.pending = Some(mapping);
     }
 
     /// Whether the pending mapping is exactly [start, start + len).
     #[inline(always)]
     pub fn pending_is(&self, start: usize, len: usize) -> bool {
-        matches!(self.pending, Some((s, entry)) if s == start && entry.len == len)
+        matches!(self.pending, Some(p) if p.start == start && p.len == len)
     }
 
     /// Forgets the pending mapping: it was unmapped. Records there are
@@ -265,15 +317,20 @@ impl Held {
     /// them, and so does this.
     #[inline(always)]
     pub fn drop_pending(&mut self) {
-        if let Some((start, entry)) = self.pending.take() {
-            let empty = (start, entry.len, self.registry.growths());
-            if self.empty != empty {
-                if self.registry.overlaps(start, entry.len) {
-                    self.registry.remove(start, entry.len);
-                }
-                self.empty = (start, entry.len, self.registry.growths());
-            }
+        if let Some(Pending { start, len, .. }) = self.pending.take()
+            && self.empty != (start, len, self.registry.growths())
+        {
+            self.remove_stale(start, len);
         }
+    }
+
+    /// Out of line, as [`Held::record_pending`].
+    #[inline(never)]
+    fn remove_stale(&mut self, start: usize, len: usize) {
+        if self.registry.overlaps(start, len) {
+            self.registry.remove(start, len);
+        }
+        self.empty = (start, len, self.registry.growths());
     }
 }
 

@@ -171,6 +171,8 @@ pub struct Exact {
     whole: bool,
 }
 
+// `room` and `growths` last, for `Held`'s layout (process.rs).
+#[repr(C)]
 pub struct Registry {
     /// Start page -> entry. An entry of length 0 is dead: its mapping is gone
     /// but its key stays, so that the next mapping at the same address

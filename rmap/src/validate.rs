@@ -77,6 +77,25 @@ pub fn check_map(
     }
 }
 
+/// Whether `check_map` would pass these arguments on its shortest path:
+/// a mapping the kernel places itself, of a known type, with none of the
+/// flags whose errors need kernel state, and a file offset far from
+/// `off_t`'s limit. The common map tests this alone (its callers go to
+/// `check_map` when it is false), so it must imply `check_map`'s Ok: the
+/// unit test `plain_maps_pass_check_map` compares the two.
+#[inline(always)]
+pub fn plain_map(len: usize, flags: i32, fd: i32, offset: i64, page: usize) -> bool {
+    let unusual = MAP_FIXED | MAP_FIXED_NOREPLACE | MAP_HUGETLB | MAP_32BIT | MAP_LOCKED;
+    let map_type = flags & MAP_TYPE;
+    flags & unusual == 0
+        && (map_type == MAP_PRIVATE || map_type == MAP_SHARED)
+        && len.wrapping_sub(1) < SURE_USER_SPAN
+        // Page aligned and below 2^62: with any length up to
+        // SURE_USER_SPAN, no file's offset overflows off_t.
+        && offset as u64 & ((page as u64 - 1) | (3 << 62)) == 0
+        && (flags & MAP_ANONYMOUS != 0 || fd >= 0)
+}
+
 /// The checks of `do_mmap` after `fget`, up to the first one that needs
 /// kernel state.
 fn late_error(args: &MapArgs, page: usize, anonymous: bool) -> Option<LateError> {
@@ -324,6 +343,69 @@ mod tests {
     }
 
     const ANON: i32 = MAP_PRIVATE | MAP_ANONYMOUS;
+
+    #[test]
+    fn plain_maps_pass_check_map() {
+        // Every map type, every subset of the flags that matter, lengths
+        // and offsets at each edge plain_map draws, closed and open fds.
+        let bits = [
+            MAP_ANONYMOUS,
+            MAP_FIXED,
+            MAP_FIXED_NOREPLACE,
+            MAP_HUGETLB,
+            MAP_32BIT,
+            MAP_LOCKED,
+            crate::sys::MAP_POPULATE,
+            crate::sys::MAP_NORESERVE,
+        ];
+        let lens = [
+            0,
+            1,
+            PAGE - 1,
+            PAGE,
+            PAGE + 1,
+            SURE_USER_SPAN - PAGE,
+            SURE_USER_SPAN,
+            SURE_USER_SPAN + 1,
+            usize::MAX - PAGE + 1,
+            usize::MAX,
+        ];
+        let offsets = [
+            0,
+            1,
+            PAGE as i64,
+            -(PAGE as i64),
+            (1 << 62) - PAGE as i64,
+            1 << 62,
+            i64::MAX & !(PAGE as i64 - 1),
+            i64::MIN,
+        ];
+        let (mut plain, mut tried) = (0, 0);
+        for map_type in 0..=MAP_TYPE {
+            for subset in 0..1u32 << bits.len() {
+                let extra = (0..bits.len())
+                    .filter(|b| subset & 1 << b != 0)
+                    .fold(0, |flags, b| flags | bits[b]);
+                for len in lens {
+                    for fd in [-1, 0, FILE_RW] {
+                        for offset in offsets {
+                            tried += 1;
+                            let flags = map_type | extra;
+                            if plain_map(len, flags, fd, offset, PAGE) {
+                                plain += 1;
+                                let args = map(len, flags, fd, offset);
+                                assert_eq!(check_unprobed(args), Ok(()), "{args:?}");
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        // Not vacuous: the common maps are plain.
+        assert!(plain_map(PAGE, ANON, -1, 0, PAGE));
+        assert!(plain_map(1 << 20, MAP_SHARED, FILE_RW, PAGE as i64, PAGE));
+        assert!(plain >= 500 && plain < tried / 100, "{plain} of {tried}");
+    }
 
     #[test]
     fn valid_calls_pass_without_probing_the_fd() {
