@@ -5,7 +5,9 @@
 //! Each call's operation is inlined into the C function that calls it in
 //! optimized builds (one return after the system call: BENCHMARKS.md's
 //! notes), never forced in debug builds, where it only made a dependent's
-//! clean build slower (every caller got a copy).
+//! clean build slower (every caller got a copy). The one exception is map's
+//! general path (`map_recorded`: fixed addresses, checked mode, unusual
+//! flags), out of line so that `rmap_map`'s code is the common map's alone.
 //!
 //! Every call that changes mappings holds the registry lock across its
 //! system call, so the registry sees the calls of all threads in the order
