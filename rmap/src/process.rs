@@ -28,11 +28,11 @@ use crate::watch::{self, Found, Losses, View};
 /// counts of the calls that change it (counted under the lock, so without
 /// a locked instruction or a cache line of their own).
 ///
-/// In this order (`repr(C)`): the registry's last fields (what `reserve`
-/// and [`Held::drop_pending`] read), the pending mapping, the empty range
-/// and the counts are neighbours, the common map and unmap's data in two
-/// cache lines rather than four.
-#[repr(C)]
+/// In this order (`repr(C)`, from a cache line's start): the registry's
+/// last fields (what `reserve` and [`Held::drop_pending`] read), the
+/// pending mapping, the empty range and the counts are neighbours, the
+/// common map and unmap's data in two cache lines rather than four.
+#[repr(C, align(64))]
 pub struct Held {
     pub registry: Registry,
     /// The newest mapping of the common map call (checked mode off, no fixed
