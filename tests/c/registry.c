@@ -596,6 +596,47 @@ static int the_newest_mapping_is_recorded_before_anyone_asks(void)
     return ok ? 0 : 1;
 }
 
+/* The edges of the common map's own path (validate::plain_map): a length
+ * that rounds to the newest mapping's pages unmaps it whole; a misaligned
+ * address inside it is EINVAL and leaves it; a map the path refuses
+ * (a MAP_SHARED_VALIDATE file map) is recorded at once; a common map that fails
+ * leaves the newest mapping as it was. */
+static int the_common_paths_edges_keep_the_registry_right(void)
+{
+    struct rmap_info info;
+    char *p = map_anon(2 * PG, PROT_READ);
+    int ok = check(rmap_unmap(p + 1, PG) == -1 && errno == EINVAL && rmap_query(p, &info) == 0 &&
+                       info.length == 2 * PG,
+                   "a misaligned unmap inside the newest: EINVAL, and it stays whole");
+    ok &= check(rmap_unmap(p, 2 * PG - 1) == 0 && rmap_query(p, &info) == -1 && errno == ENOENT &&
+                    rmap_query(p + PG, &info) == -1 && errno == ENOENT,
+                "an unmap of 2 pages less a byte forgets the 2-page newest whole");
+    int file = temp_file(PG);
+    char *v = rmap_map(NULL, PG, PROT_READ, MAP_SHARED_VALIDATE, file, 0);
+    close(file);
+    ok &= check(v != RMAP_FAILED && rmap_query(v, &info) == 0 && info.start == v && info.length == PG,
+                "a MAP_SHARED_VALIDATE file map (not the common path) is recorded");
+    char *q = map_anon(PG, PROT_READ);
+    int wronly = open("/dev/null", O_WRONLY);
+    errno = 0;
+    void *failed = rmap_map(NULL, PG, PROT_READ, MAP_PRIVATE, wronly, 0);
+    int failed_errno = errno;
+    void *libc_failed = mmap(NULL, PG, PROT_READ, MAP_PRIVATE, wronly, 0);
+    int libc_errno = errno;
+    close(wronly);
+    printf("     a private map of a write-only fd: rmap %s errno %d, libc %s errno %d\n",
+           failed == RMAP_FAILED ? "failed" : "mapped", failed_errno, libc_failed == MAP_FAILED ? "failed" : "mapped",
+           libc_errno);
+    ok &= check(failed == RMAP_FAILED && libc_failed == MAP_FAILED && failed_errno == libc_errno,
+                "a common map the kernel refuses fails as libc's does");
+    ok &= check(rmap_query(q, &info) == 0 && info.start == q && info.length == PG && rmap_unmap(q, PG) == 0 &&
+                    rmap_query(q, &info) == -1 && errno == ENOENT,
+                "and leaves the newest mapping before it recorded, then unmapped");
+    ok &= check(v != RMAP_FAILED && rmap_unmap(v, PG) == 0 && rmap_query(v, &info) == -1 && errno == ENOENT,
+                "the recorded one unmaps as any other");
+    return ok ? 0 : 1;
+}
+
 /* The pending record at an address reused behind librmap's back: the
  * program unmaps the newest mapping with libc's munmap and the kernel hands
  * the same address to the next rmap_map, whose record must win. */
@@ -1001,6 +1042,7 @@ static const test_t TESTS[] = {
     K(stats_count_live_and_calls),
     K(the_newest_mapping_is_recorded_before_anyone_asks),
     K(a_reused_address_takes_the_newest_record),
+    K(the_common_paths_edges_keep_the_registry_right),
     K(checked_reports_each_kind),
     K(abort_mode_reports_then_aborts),
     K(report_settings_from_the_environment),
