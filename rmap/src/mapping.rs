@@ -114,7 +114,7 @@ pub unsafe fn map(
         return unsafe { map_pending(addr, len, prot, flags, fd, offset, page) };
     }
     // SAFETY: forwarded to the caller's contract.
-    unsafe { map_recorded(addr, len, prot, flags, fd, offset, page) }
+    unsafe { map_recorded(addr, len, prot, flags, fd, offset) }
 }
 
 /// Whether a change of mappings needs nothing but the registry: checked
@@ -175,7 +175,6 @@ unsafe fn map_pending(
 /// As for `mmap(2)`.
 #[cold]
 #[inline(never)]
-#[allow(clippy::too_many_arguments)]
 unsafe fn map_recorded(
     addr: *mut u8,
     len: usize,
@@ -183,7 +182,6 @@ unsafe fn map_recorded(
     flags: i32,
     fd: i32,
     offset: i64,
-    page: usize,
 ) -> Result<*mut u8, Errno> {
     let mode = mode_for(Call::Map);
     let args = MapArgs {
@@ -193,6 +191,7 @@ unsafe fn map_recorded(
         fd,
         offset,
     };
+    let page = page_size();
     validate::check_map(&args, page, sys::fd_kind).map_err(failed)?;
     let anonymous = flags & MAP_ANONYMOUS != 0;
     let (creator, file) = match mode {
@@ -464,13 +463,13 @@ pub unsafe fn unmap(addr: *mut u8, len: usize) -> Result<(), Errno> {
         }
         validate::check_unmap(addr as usize, len, page).map_err(failed)?;
         // SAFETY: forwarded to the caller's contract.
-        return unsafe { unmap_recorded(addr, len, page, CheckMode::Off, held) };
+        return unsafe { unmap_recorded(addr, len, CheckMode::Off, held) };
     }
     let mode = mode_for(Call::Unmap);
     validate::check_unmap(addr as usize, len, page).map_err(failed)?;
     let owned = check_owned(Call::Unmap, mode, addr as usize, len, page, true).map_err(failed)?;
     // SAFETY: forwarded to the caller's contract.
-    unsafe { unmap_recorded(addr, len, page, mode, owned.unwrap_or_else(hold_unsettled)) }
+    unsafe { unmap_recorded(addr, len, mode, owned.unwrap_or_else(hold_unsettled)) }
 }
 
 /// Every unmap but that of the pending mapping, its arguments validated,
@@ -486,10 +485,10 @@ pub unsafe fn unmap(addr: *mut u8, len: usize) -> Result<(), Errno> {
 unsafe fn unmap_recorded(
     addr: *mut u8,
     len: usize,
-    page: usize,
     mode: CheckMode,
     mut held: Hold,
 ) -> Result<(), Errno> {
+    let page = page_size();
     let at = match mode {
         CheckMode::Off => 0,
         _ => sys::caller_address(),
