@@ -76,26 +76,35 @@ static inline uint32_t crc32c(uint32_t crc, const void *data, size_t n)
 
 static inline size_t padded(size_t n) { return (n + 7) & ~(size_t)7; }
 
-/* Opens (or creates) the log at path. Returns 0, or -1 with errno. */
+/* Opens (or creates) the log at path. Returns 0, or -1 with errno; a
+ * failure leaves nothing open or mapped (a program that retries must not
+ * collect descriptors and 1 GiB mappings of a file that may shrink). */
 static inline int log_open(struct log *log, const char *path)
 {
+    log->base = RMAP_FAILED;
     log->fd = open(path, O_RDWR | O_CREAT, 0644);
     if (log->fd < 0) return -1;
     struct stat st;
-    if (fstat(log->fd, &st) != 0) return -1;
+    if (fstat(log->fd, &st) != 0) goto fail;
     log->base = rmap_map(NULL, CAPACITY, PROT_READ | PROT_WRITE, MAP_SHARED, log->fd, 0);
-    if (log->base == RMAP_FAILED) return -1;
+    if (log->base == RMAP_FAILED) goto fail;
     struct header *h = (struct header *)log->base;
     if (st.st_size == 0) {
-        if (rmap_secure(log->base, HEADER, log->fd) != 0) return -1;
+        if (rmap_secure(log->base, HEADER, log->fd) != 0) goto fail;
         memcpy(h->magic, MAGIC, sizeof MAGIC);
     } else if (st.st_size < HEADER || memcmp(h->magic, MAGIC, sizeof MAGIC) != 0) {
         errno = EINVAL;
-        return -1;
+        goto fail;
     }
     log->committed = atomic_load_explicit(&h->committed, memory_order_acquire);
     log->secured = (uint64_t)st.st_size < HEADER ? 0 : (uint64_t)st.st_size - HEADER;
     return 0;
+fail:;
+    int error = errno;
+    if (log->base != RMAP_FAILED) rmap_unmap(log->base, CAPACITY);
+    close(log->fd);
+    errno = error;
+    return -1;
 }
 
 /* Appends one record. Returns 0, or -1 with errno (ENOSPC: the disk is
