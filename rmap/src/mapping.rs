@@ -163,6 +163,7 @@ unsafe fn map_pending(
         origin: held.maps,
         prot,
         flags,
+        slot: Pending::UNWATCHED,
     });
     held.maps += 1;
     Ok(ptr)
@@ -461,6 +462,12 @@ pub unsafe fn unmap(addr: *mut u8, len: usize) -> Result<(), Errno> {
             held.unmaps += 1;
             return Ok(());
         }
+        if let Some(pending) = held.pending_at(range[0].0, range[0].1)
+            && pending.slot != Pending::UNWATCHED
+        {
+            // SAFETY: forwarded to the caller's contract.
+            return unsafe { unmap_tolerant_pending(addr, len, pending.slot as usize, held) };
+        }
         validate::check_unmap(addr as usize, len, page).map_err(failed)?;
         // SAFETY: forwarded to the caller's contract.
         return unsafe { unmap_recorded(addr, len, CheckMode::Off, held) };
@@ -470,6 +477,42 @@ pub unsafe fn unmap(addr: *mut u8, len: usize) -> Result<(), Errno> {
     let owned = check_owned(Call::Unmap, mode, addr as usize, len, page, true).map_err(failed)?;
     // SAFETY: forwarded to the caller's contract.
     unsafe { unmap_recorded(addr, len, mode, owned.unwrap_or_else(hold_unsettled)) }
+}
+
+/// The unmap of the pending mapping made tolerant (map, `rmap_tolerate`,
+/// unmap: the registry never held it), its one slot published by
+/// [`tolerate`] and `held` the lock: while the mapping stays pending no
+/// other slot meets it (it met none when published, and whoever publishes
+/// records the pending mapping first). The slot is retired before the
+/// system call, as [`unmap_recorded`] retires what it meets, and a loss a
+/// handler pushed before that goes with the mapping (no record holds its
+/// page when the ring is folded).
+///
+/// # Safety
+/// As for `munmap(2)`.
+#[cold]
+#[inline(never)]
+unsafe fn unmap_tolerant_pending(
+    addr: *mut u8,
+    len: usize,
+    slot: usize,
+    mut held: Hold,
+) -> Result<(), Errno> {
+    let held = &mut *held;
+    watch::retire_slot(slot);
+    // SAFETY: forwarded to the caller's contract.
+    let result = unsafe { sys::munmap(addr, len) };
+    if result.is_ok() {
+        held.drop_pending();
+        held.losses.fold(&held.registry, None);
+        held.unmaps += 1;
+        watch::free_retired();
+    } else {
+        held.settle();
+        let start = addr as usize;
+        watch::undo_retire(&held.registry, Some((start, start + len)));
+    }
+    result.map_err(failed)
 }
 
 /// Every unmap but that of the pending mapping, its arguments validated,
@@ -928,7 +971,24 @@ pub fn tolerate(addr: usize, len: usize) -> Result<(), Errno> {
         _ => return Err(failed(Errno(ENOMEM))),
     };
     process::ensure_fault_handler().map_err(failed)?;
-    let mut held = hold();
+    let mut held = hold_unsettled();
+    let range = [(addr, len)];
+    if mode == CheckMode::Off
+        && !watch::files_watched()
+        && let Some(pending) = held.pending_at(addr, len)
+    {
+        // The newest mapping, whole: published as it is, recorded later.
+        if pending.slot != Pending::UNWATCHED {
+            return Ok(());
+        }
+        if !watch::meets_live_slots(&range) {
+            watch::reserve(1).map_err(failed)?;
+            let slot = watch::publish_new(pending.tolerant_view()).map_err(failed)?;
+            held.tolerate_pending(slot);
+            return Ok(());
+        }
+    }
+    held.settle();
     let found = match mode {
         CheckMode::Off => process::ownership_of_records(&mut held.registry, addr, len),
         _ => process::ownership(&mut held, addr, len),
@@ -937,7 +997,6 @@ pub fn tolerate(addr: usize, len: usize) -> Result<(), Errno> {
         let Held {
             registry, losses, ..
         } = &mut *held;
-        let range = [(addr, len)];
         reserve(registry, 2)?;
         let change = watch::before_publishing(registry, losses, &range).map_err(failed)?;
         match registry.find_exact(addr, len) {

@@ -67,12 +67,18 @@ pub struct Pending {
     pub origin: u64,
     pub prot: i32,
     pub flags: i32,
+    /// Tolerant (`rmap_tolerate` of the whole mapping, before any other
+    /// holder of the lock recorded it): its slot in the fault handler's
+    /// table; else [`Pending::UNWATCHED`].
+    pub slot: u32,
 }
 
 impl Pending {
+    pub const UNWATCHED: u32 = u32::MAX;
+
     /// Its record: a common map's file identity is asked of the kernel
     /// when first needed, and it has no creator (checked mode is off), no
-    /// advice and no tolerance yet, and no piece cut off.
+    /// advice, and no piece cut off.
     fn entry(self) -> Entry {
         Entry {
             len: self.len,
@@ -83,10 +89,25 @@ impl Pending {
             offset: self.offset,
             creator: 0,
             dont_fork: false,
-            tolerant: false,
+            tolerant: self.slot != Pending::UNWATCHED,
             sealed: false,
             origin: self.origin,
             whole: true,
+        }
+    }
+
+    /// What the fault handler's table holds of it, tolerant.
+    pub fn tolerant_view(self) -> View {
+        View {
+            start: self.start,
+            len: self.len,
+            offset: self.offset,
+            prot: self.prot,
+            flags: self.flags,
+            dev: 0,
+            ino: 0,
+            creator: 0,
+            tolerant: true,
         }
     }
 }
@@ -309,6 +330,20 @@ impl Held {
     #[inline(always)]
     pub fn pending_is(&self, start: usize, len: usize) -> bool {
         matches!(self.pending, Some(p) if p.start == start && p.len == len)
+    }
+
+    /// The pending mapping, if it is exactly [start, start + len).
+    #[inline(always)]
+    pub fn pending_at(&self, start: usize, len: usize) -> Option<Pending> {
+        self.pending.filter(|p| p.start == start && p.len == len)
+    }
+
+    /// The pending mapping was made tolerant, published in `slot`
+    /// (`watch::publish_new`).
+    pub fn tolerate_pending(&mut self, slot: usize) {
+        if let Some(pending) = &mut self.pending {
+            pending.slot = slot as u32;
+        }
     }
 
     /// Forgets the pending mapping: it was unmapped. Records there are

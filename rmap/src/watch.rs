@@ -577,8 +577,8 @@ fn take_free_slot() -> Result<usize, Errno> {
     Ok(used)
 }
 
-/// Publishes `view` in a free slot.
-fn publish(view: View) -> Result<(), Errno> {
+/// Publishes `view` in a free slot: its index.
+fn publish(view: View) -> Result<usize, Errno> {
     let i = take_free_slot()?;
     let s = slot(i);
     s.start.store(view.start, Ordering::Relaxed);
@@ -609,7 +609,15 @@ fn publish(view: View) -> Result<(), Errno> {
     SPAN_LO.store(lo.min(view.start), Ordering::Relaxed);
     SPAN_HI.store(hi.max(view.start + view.len), Ordering::Relaxed);
     bump_generation();
-    Ok(())
+    Ok(i)
+}
+
+/// Publishes a range no live slot meets, made tolerant as a whole (the
+/// pending mapping of `process`, which is in no registry table yet): the
+/// slot's index, for [`retire_slot`]. Room must have been made
+/// ([`reserve`]).
+pub fn publish_new(view: View) -> Result<usize, Errno> {
+    publish(view)
 }
 
 /// Publishes the watched entries of `registry` meeting [from, to), each
@@ -618,7 +626,7 @@ fn publish_range(registry: &Registry, from: usize, to: usize) -> Result<(), Errn
     let mut result = Ok(());
     registry.each_meeting(from, to - from, |start, entry| {
         if watched(&entry) {
-            result = result.and(publish(View::of(start, &entry, from, to)));
+            result = result.and(publish(View::of(start, &entry, from, to)).map(drop));
         }
     });
     result
@@ -630,44 +638,56 @@ fn retire_meeting(start: usize, end: usize) -> Option<(usize, usize)> {
     let me = sys::thread_token();
     let mut extent: Option<(usize, usize)> = None;
     for i in 0..used() {
-        let s = slot(i);
-        loop {
-            let state = s.state.load(Ordering::Acquire);
-            if state & PHASE != LIVE || !s.meets(start, end) {
-                break;
-            }
-            if state & CLAIMED != 0 {
-                // A handler is absorbing a fault there: a few system calls.
-                std::thread::yield_now();
-                continue;
-            }
-            s.retirer.store(me, Ordering::Relaxed);
-            let retiring = (state.wrapping_add(GENERATION) & !PHASE) | RETIRING;
-            if s.state
-                .compare_exchange(state, retiring, Ordering::AcqRel, Ordering::Relaxed)
-                .is_ok()
-            {
-                LIVE_SLOTS.store(LIVE_SLOTS.load(Ordering::Relaxed) - 1, Ordering::Relaxed);
-                RETIRING_SLOTS.store(
-                    RETIRING_SLOTS.load(Ordering::Relaxed) + 1,
-                    Ordering::Relaxed,
-                );
-                bump_generation();
-                let a = s.start.load(Ordering::Relaxed);
-                let b = a + s.len.load(Ordering::Relaxed);
-                extent = Some(match extent {
-                    Some((lo, hi)) => (lo.min(a), hi.max(b)),
-                    None => (a, b),
-                });
-                break;
-            }
+        if let Some((a, b)) = retire(slot(i), me, |s| s.meets(start, end)) {
+            extent = Some(match extent {
+                Some((lo, hi)) => (lo.min(a), hi.max(b)),
+                None => (a, b),
+            });
         }
     }
     extent
 }
 
+/// Retires slot `i`, LIVE (from [`publish_new`]): a fault there now runs
+/// its access again. Then [`free_retired`], or [`undo_retire`].
+pub fn retire_slot(i: usize) {
+    let retired = retire(slot(i), sys::thread_token(), |_| true);
+    debug_assert!(retired.is_some());
+}
+
+/// Retires `s` for thread `me` if it is LIVE and `meets` it, waiting while
+/// a handler holds it: its extent.
+fn retire(s: &Slot, me: usize, meets: impl Fn(&Slot) -> bool) -> Option<(usize, usize)> {
+    loop {
+        let state = s.state.load(Ordering::Acquire);
+        if state & PHASE != LIVE || !meets(s) {
+            return None;
+        }
+        if state & CLAIMED != 0 {
+            // A handler is absorbing a fault there: a few system calls.
+            std::thread::yield_now();
+            continue;
+        }
+        s.retirer.store(me, Ordering::Relaxed);
+        let retiring = (state.wrapping_add(GENERATION) & !PHASE) | RETIRING;
+        if s.state
+            .compare_exchange(state, retiring, Ordering::AcqRel, Ordering::Relaxed)
+            .is_ok()
+        {
+            LIVE_SLOTS.store(LIVE_SLOTS.load(Ordering::Relaxed) - 1, Ordering::Relaxed);
+            RETIRING_SLOTS.store(
+                RETIRING_SLOTS.load(Ordering::Relaxed) + 1,
+                Ordering::Relaxed,
+            );
+            bump_generation();
+            let a = s.start.load(Ordering::Relaxed);
+            return Some((a, a + s.len.load(Ordering::Relaxed)));
+        }
+    }
+}
+
 /// Frees the slots the calling thread retired.
-fn free_retired() {
+pub fn free_retired() {
     if RETIRING_SLOTS.load(Ordering::Relaxed) == 0 {
         return;
     }
@@ -813,9 +833,10 @@ fn before_change_slow(
     })
 }
 
-/// Publishes again what a refused change retired.
+/// Publishes again what a refused change retired: the watched entries of
+/// `registry` in [lo, hi).
 #[cold]
-fn undo_retire(registry: &Registry, retired: Option<(usize, usize)>) {
+pub fn undo_retire(registry: &Registry, retired: Option<(usize, usize)>) {
     if let Some((lo, hi)) = retired {
         let _ = publish_range(registry, lo, hi);
     }

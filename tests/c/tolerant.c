@@ -558,6 +558,187 @@ static int canaries_at_a_reused_address_never_change(void)
                : 1;
 }
 
+/* The common sequence, map then rmap_tolerate of the whole mapping then
+ * unmap, takes a short path in librmap: the mapping is published to the
+ * fault handler before the registry records it, and an unmap that follows
+ * at once retires and frees its slot without the registry. Each promise of
+ * a tolerant mapping must hold on that path too. */
+static int the_newest_mapping_tolerated_whole_keeps_every_promise(void)
+{
+    int fd = temp_file(3 * PG);
+    char *p = rmap_map(NULL, 3 * PG, PROT_READ, MAP_SHARED, fd, 0);
+    if (p == RMAP_FAILED) die("rmap_map");
+    int ok = check(rmap_tolerate(p, 3 * PG) == 0 && rmap_tolerate(p, 3 * PG) == 0,
+                   "rmap_tolerate of the newest mapping whole, twice: 0, 0");
+    /* A fork records it first (the fork handlers hold the registry): the
+     * child's copy is tolerant too. */
+    pid_t child = fork();
+    if (child == 0) {
+        truncate_elsewhere(fd, 0);
+        _exit(p[0] == 0 && p[2 * PG] == 0 ? 0 : 1);
+    }
+    int status;
+    waitpid(child, &status, 0);
+    ok &= check(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+                "a child forked right after reads zeros where its file is gone");
+    if (ftruncate(fd, (off_t)(3 * PG)) != 0) die("extend");
+    char *q = rmap_map(NULL, 2 * PG, PROT_READ, MAP_SHARED, fd, 0);
+    if (q == RMAP_FAILED || rmap_tolerate(q, 2 * PG) != 0) die("the second mapping");
+    truncate_elsewhere(fd, (off_t)PG);
+    touch(p + 2 * PG);
+    touch(q + PG);
+    struct rmap_info info_p, info_q;
+    off_t lost_p[3], lost_q[2];
+    ssize_t n_p = rmap_losses(p, 3 * PG, lost_p, 3), n_q = rmap_losses(q, 2 * PG, lost_q, 2);
+    int queried = rmap_query(p, &info_p) == 0 && rmap_query(q, &info_q) == 0;
+    printf("     losses: %zd in the first (offset %lld), %zd in the newest (offset %lld); flags %#x, %#x\n", n_p,
+           n_p > 0 ? (long long)lost_p[0] : -1LL, n_q, n_q > 0 ? (long long)lost_q[0] : -1LL,
+           (unsigned)info_p.flags, (unsigned)info_q.flags);
+    ok &= check(queried && (info_p.flags & RMAP_INFO_TOLERANT) && (info_q.flags & RMAP_INFO_TOLERANT) &&
+                    (info_p.flags & RMAP_INFO_DAMAGED) && (info_q.flags & RMAP_INFO_DAMAGED),
+                "rmap_query: both tolerant and damaged (the newest, recorded by rmap_losses' look)");
+    ok &= check(n_p == 1 && lost_p[0] == (off_t)(2 * PG) && n_q == 1 && lost_q[0] == (off_t)PG,
+                "rmap_losses: each lost page at its file offset");
+    ok &= check(rmap_unmap(q, 2 * PG) == 0 && rmap_unmap(p, 3 * PG) == 0 && rmap_query(q, &info_q) == -1 &&
+                    rmap_losses(q, 2 * PG, NULL, 0) == -1,
+                "both unmapped: neither is librmap's any more");
+    close(fd);
+    return ok ? 0 : 1;
+}
+
+/* Map, tolerate, unmap (the path that never records the mapping), then a
+ * plain mapping at the same address: it must not be tolerant (the slot in
+ * the fault handler's table was freed), so a guarded read past the end of
+ * its file fails with EIO instead of reading zeros. 50 times over. */
+static int unmapping_it_leaves_no_tolerance_behind(void)
+{
+    enum { ROUNDS = 50 };
+    int fd = temp_file(2 * PG);
+    struct rmap_stats before, after;
+    rmap_stats(&before);
+    int there = 0, refused = 0, tolerant = 0;
+    for (int i = 0; i < ROUNDS; i++) {
+        if (ftruncate(fd, (off_t)(2 * PG)) != 0) die("extend");
+        char *p = rmap_map(NULL, 2 * PG, PROT_READ, MAP_SHARED, fd, 0);
+        if (p == RMAP_FAILED || rmap_tolerate(p, 2 * PG) != 0 || rmap_unmap(p, 2 * PG) != 0) die("round");
+        char *plain = rmap_map(NULL, 2 * PG, PROT_READ, MAP_SHARED, fd, 0);
+        if (plain == RMAP_FAILED) die("rmap_map");
+        truncate_elsewhere(fd, 0);
+        char buf[16];
+        memset(buf, 'z', sizeof buf);
+        errno = 0;
+        int r = rmap_read(buf, plain + PG, sizeof buf);
+        struct rmap_info info;
+        rmap_query(plain, &info);
+        there += plain == p;
+        refused += r == -1 && errno == EIO && buf[0] == 'z';
+        tolerant += (info.flags & RMAP_INFO_TOLERANT) != 0;
+        if (rmap_unmap(plain, 2 * PG) != 0) die("rmap_unmap");
+    }
+    rmap_stats(&after);
+    printf("     %d rounds: the plain mapping at the tolerant one's address %d times; rmap_read past the end EIO %d "
+           "times; tolerant by rmap_query %d times; mappings recorded %zu before, %zu after\n",
+           ROUNDS, there, refused, tolerant, before.live_mappings, after.live_mappings);
+    close(fd);
+    return check(there == ROUNDS, "the kernel gave each plain mapping the tolerant one's address") &&
+                   check(refused == ROUNDS && tolerant == 0,
+                         "not tolerant: EIO each time, the buffer untouched, no RMAP_INFO_TOLERANT") &&
+                   check(after.live_mappings == before.live_mappings, "no mapping left recorded")
+               ? 0
+               : 1;
+}
+
+/* The unmap of the newest tolerant mapping racing the process's first
+ * fault in it (a loss turns the short paths off for good, so each round is
+ * a child of its own): a reader faults on a file of no length while the
+ * main thread unmaps and maps an intact file of canaries, which the kernel
+ * puts at the same address. The handler must be done with the old mapping
+ * before the unmap (or never start): no canary byte may change. */
+enum { FIRST_FAULT_PAGES = 16 };
+static char *volatile first_fault_at;
+static atomic_int first_fault_reading;
+
+static void *first_fault_reader(void *arg)
+{
+    unsigned seed = (unsigned)(uintptr_t)arg;
+    long windows = 0;
+    atomic_store(&first_fault_reading, 1);
+    while (!atomic_load(&stop_flag)) {
+        volatile char *p = first_fault_at + rand_r(&seed) % (FIRST_FAULT_PAGES * PG);
+        if (sigsetjmp(race_jump, 0) == 0) {
+            race_reading = 1;
+            (void)*p;
+            race_reading = 0;
+        } else {
+            race_reading = 0;
+            windows++;
+        }
+    }
+    return (void *)(intptr_t)windows;
+}
+
+static int first_fault_round(int empty, int intact, unsigned delay)
+{
+    size_t len = FIRST_FAULT_PAGES * PG;
+    char *p = rmap_map(NULL, len, PROT_READ, MAP_SHARED, empty, 0);
+    if (p == RMAP_FAILED || rmap_tolerate(p, len) != 0) return 3;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = race_segv;
+    sa.sa_flags = SA_NODEFER;
+    sigaction(SIGSEGV, &sa, NULL);
+    first_fault_at = p;
+    pthread_t reader;
+    pthread_create(&reader, NULL, first_fault_reader, (void *)(uintptr_t)(delay + 1));
+    /* From the reader's start, its first fault takes a few microseconds:
+     * the unmap comes before, during or after it. */
+    while (!atomic_load(&first_fault_reading)) {
+    }
+    for (volatile unsigned spin = 0; spin < delay; spin++) {
+    }
+    if (rmap_unmap(p, len) != 0) return 3;
+    char *canary = rmap_map(NULL, len, PROT_READ, MAP_SHARED, intact, 0);
+    if (canary == RMAP_FAILED) return 3;
+    usleep(200);
+    atomic_store(&stop_flag, 1);
+    pthread_join(reader, NULL);
+    if (canary != p) return 2;
+    for (size_t i = 0; i < len; i++)
+        if (canary[i] != CANARY) return 1;
+    return rmap_losses(canary, len, NULL, 0) == 0 ? 0 : 1;
+}
+
+static int its_unmap_racing_the_first_fault_spares_the_next_mapping(void)
+{
+    int rounds = under_valgrind() ? 40 : 400;
+    size_t len = FIRST_FAULT_PAGES * PG;
+    int empty = temp_file(0), intact = temp_file(len);
+    char *pattern = malloc(len);
+    memset(pattern, CANARY, len);
+    if (pwrite(intact, pattern, len, 0) != (ssize_t)len) die("pwrite");
+    free(pattern);
+    int outcome[4] = {0}, other = 0;
+    unsigned seed = 5;
+    for (int round = 0; round < rounds; round++) {
+        unsigned delay = rand_r(&seed) % 4000;
+        pid_t child = fork();
+        if (child < 0) die("fork");
+        if (child == 0) _exit(first_fault_round(empty, intact, delay));
+        int status;
+        waitpid(child, &status, 0);
+        if (WIFEXITED(status) && WEXITSTATUS(status) <= 3) outcome[WEXITSTATUS(status)]++;
+        else other++;
+    }
+    printf("     %d rounds, each a process: canaries intact %d, changed %d, elsewhere %d, failed calls %d, "
+           "died %d\n",
+           rounds, outcome[0], outcome[1], outcome[2], outcome[3], other);
+    return check(outcome[1] == 0 && outcome[3] == 0 && other == 0,
+                 "no canary changed, no call failed, no process died") &&
+                   check(outcome[0] >= rounds * 9 / 10, "nine rounds in ten or more put the canary at the address")
+               ? 0
+               : 1;
+}
+
 /* Issue 37's second finding: an asynchronous signal handler that touches
  * tolerant pages while its thread is inside librmap. SIGALRM every 30 us
  * reads the next page of a tolerant mapping whose file is gone, and, while
@@ -935,6 +1116,9 @@ static const test_t TESTS[] = {
     K(four_readers_survive_truncation_over_and_over),
     K(foreign_memory_is_never_replaced),
     K(canaries_at_a_reused_address_never_change),
+    K(the_newest_mapping_tolerated_whole_keeps_every_promise),
+    K(unmapping_it_leaves_no_tolerance_behind),
+    K(its_unmap_racing_the_first_fault_spares_the_next_mapping),
     K(alarm_storm_one_thread_records_every_loss),
     K(alarm_storm_two_threads_records_every_loss),
     K(tolerant_reads_never_wait_for_a_busy_librmap),
