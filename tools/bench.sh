@@ -50,7 +50,7 @@ bench=${1:-target/bench}
     echo "  of libc's time against 1.012 to 1.019 alternated in one session)."
     echo "  rmap_tolerate of that mapping whole publishes it to the fault handler"
     echo "  from the pending record, and its unmap next frees its one slot: the"
-    echo "  round touches no table of the registry either (614 instructions per"
+    echo "  round touches no table of the registry either (612 instructions per"
     echo "  map+tolerate+unmap, 1,288 when it recorded the mapping at once)."
     echo "- Two threads: librmap's registry lock, held across each map and unmap,"
     echo "  makes the threads take turns in user space instead of contending for"

@@ -163,7 +163,6 @@ unsafe fn map_pending(
         origin: held.maps,
         prot,
         flags,
-        slot: Pending::UNWATCHED,
     });
     held.maps += 1;
     Ok(ptr)
@@ -462,11 +461,9 @@ pub unsafe fn unmap(addr: *mut u8, len: usize) -> Result<(), Errno> {
             held.unmaps += 1;
             return Ok(());
         }
-        if let Some(pending) = held.pending_at(range[0].0, range[0].1)
-            && pending.slot != Pending::UNWATCHED
-        {
+        if let Some((_, Some(slot))) = held.pending_at(range[0].0, range[0].1) {
             // SAFETY: forwarded to the caller's contract.
-            return unsafe { unmap_tolerant_pending(addr, len, pending.slot as usize, held) };
+            return unsafe { unmap_tolerant_pending(addr, len, slot, held) };
         }
         validate::check_unmap(addr as usize, len, page).map_err(failed)?;
         // SAFETY: forwarded to the caller's contract.
@@ -503,7 +500,7 @@ unsafe fn unmap_tolerant_pending(
     // SAFETY: forwarded to the caller's contract.
     let result = unsafe { sys::munmap(addr, len) };
     if result.is_ok() {
-        held.drop_pending();
+        held.drop_tolerant_pending();
         held.losses.fold(&held.registry, None);
         held.unmaps += 1;
         watch::free_retired();
@@ -975,10 +972,10 @@ pub fn tolerate(addr: usize, len: usize) -> Result<(), Errno> {
     let range = [(addr, len)];
     if mode == CheckMode::Off
         && !watch::files_watched()
-        && let Some(pending) = held.pending_at(addr, len)
+        && let Some((pending, slot)) = held.pending_at(addr, len)
     {
         // The newest mapping, whole: published as it is, recorded later.
-        if pending.slot != Pending::UNWATCHED {
+        if slot.is_some() {
             return Ok(());
         }
         if !watch::meets_live_slots(&range) {

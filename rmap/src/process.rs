@@ -53,7 +53,19 @@ pub struct Held {
     /// Pages of tolerant mappings replaced by zeros after a SIGBUS, as
     /// folded from the fault handler's ring (`watch`).
     pub losses: Losses,
+    /// The pending mapping's slot in the fault handler's table when it was
+    /// made tolerant whole before anyone recorded it (`rmap_tolerate`
+    /// right after the map), else [`UNWATCHED`]: set by
+    /// [`Held::tolerate_pending`], and back to `UNWATCHED` whenever a
+    /// tolerant pending mapping is recorded or unmapped. Last, and apart
+    /// from the record: the common map and unmap never touch it (a store
+    /// of it in every map cost `make bench`'s one-page pair a line of
+    /// code).
+    pending_slot: u32,
 }
+
+/// [`Held::pending_slot`] when the pending mapping is not tolerant.
+const UNWATCHED: u32 = u32::MAX;
 
 /// The pending mapping: what its record holds that differs between common
 /// maps (see [`Pending::entry`] for the rest).
@@ -67,19 +79,13 @@ pub struct Pending {
     pub origin: u64,
     pub prot: i32,
     pub flags: i32,
-    /// Tolerant (`rmap_tolerate` of the whole mapping, before any other
-    /// holder of the lock recorded it): its slot in the fault handler's
-    /// table; else [`Pending::UNWATCHED`].
-    pub slot: u32,
 }
 
 impl Pending {
-    pub const UNWATCHED: u32 = u32::MAX;
-
     /// Its record: a common map's file identity is asked of the kernel
     /// when first needed, and it has no creator (checked mode is off), no
     /// advice, and no piece cut off.
-    fn entry(self) -> Entry {
+    fn entry(self, tolerant: bool) -> Entry {
         Entry {
             len: self.len,
             prot: self.prot,
@@ -89,7 +95,7 @@ impl Pending {
             offset: self.offset,
             creator: 0,
             dont_fork: false,
-            tolerant: self.slot != Pending::UNWATCHED,
+            tolerant,
             sealed: false,
             origin: self.origin,
             whole: true,
@@ -135,6 +141,7 @@ static PROCESS: Process = Process {
         unmaps: 0,
         unmapped: Unmapped::new(),
         losses: Losses::new(),
+        pending_slot: UNWATCHED,
     }),
     syncs: AtomicU64::new(0),
     failures: AtomicU64::new(0),
@@ -314,7 +321,9 @@ impl Held {
     #[inline(never)]
     fn record_pending(&mut self) {
         if let Some(pending) = self.pending.take() {
-            self.registry.insert(pending.start, pending.entry());
+            let tolerant = self.pending_slot != UNWATCHED;
+            self.registry.insert(pending.start, pending.entry(tolerant));
+            self.pending_slot = UNWATCHED;
         }
     }
 
@@ -332,18 +341,27 @@ impl Held {
         matches!(self.pending, Some(p) if p.start == start && p.len == len)
     }
 
-    /// The pending mapping, if it is exactly [start, start + len).
+    /// The pending mapping, if it is exactly [start, start + len), and
+    /// its slot if it is tolerant.
     #[inline(always)]
-    pub fn pending_at(&self, start: usize, len: usize) -> Option<Pending> {
-        self.pending.filter(|p| p.start == start && p.len == len)
+    pub fn pending_at(&self, start: usize, len: usize) -> Option<(Pending, Option<usize>)> {
+        let pending = self.pending.filter(|p| p.start == start && p.len == len)?;
+        let slot = (self.pending_slot != UNWATCHED).then_some(self.pending_slot as usize);
+        Some((pending, slot))
     }
 
     /// The pending mapping was made tolerant, published in `slot`
     /// (`watch::publish_new`).
     pub fn tolerate_pending(&mut self, slot: usize) {
-        if let Some(pending) = &mut self.pending {
-            pending.slot = slot as u32;
-        }
+        debug_assert!(self.pending.is_some());
+        self.pending_slot = slot as u32;
+    }
+
+    /// Forgets the pending mapping made tolerant: it was unmapped, and its
+    /// slot retired.
+    pub fn drop_tolerant_pending(&mut self) {
+        self.pending_slot = UNWATCHED;
+        self.drop_pending();
     }
 
     /// Forgets the pending mapping: it was unmapped. Records there are
@@ -352,6 +370,7 @@ impl Held {
     /// them, and so does this.
     #[inline(always)]
     pub fn drop_pending(&mut self) {
+        debug_assert_eq!(self.pending_slot, UNWATCHED);
         if let Some(Pending { start, len, .. }) = self.pending.take()
             && self.empty != (start, len, self.registry.growths())
         {
