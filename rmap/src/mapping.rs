@@ -463,7 +463,7 @@ pub unsafe fn unmap(addr: *mut u8, len: usize) -> Result<(), Errno> {
         }
         if let Some((_, Some(slot))) = held.pending_at(range[0].0, range[0].1) {
             // SAFETY: forwarded to the caller's contract.
-            return unsafe { unmap_tolerant_pending(addr, len, slot, held) };
+            return unsafe { unmap_tolerant_pending(addr, len, range[0].1, slot, held) };
         }
         validate::check_unmap(addr as usize, len, page).map_err(failed)?;
         // SAFETY: forwarded to the caller's contract.
@@ -477,7 +477,8 @@ pub unsafe fn unmap(addr: *mut u8, len: usize) -> Result<(), Errno> {
 }
 
 /// The unmap of the pending mapping made tolerant (map, `rmap_tolerate`,
-/// unmap: the registry never held it), its one slot published by
+/// unmap: the registry never held it), `pages_len` its length in whole
+/// pages, its one slot published by
 /// [`tolerate`] and `held` the lock: while the mapping stays pending no
 /// other slot meets it (it met none when published, and whoever publishes
 /// records the pending mapping first). The slot is retired before the
@@ -492,6 +493,7 @@ pub unsafe fn unmap(addr: *mut u8, len: usize) -> Result<(), Errno> {
 unsafe fn unmap_tolerant_pending(
     addr: *mut u8,
     len: usize,
+    pages_len: usize,
     slot: usize,
     mut held: Hold,
 ) -> Result<(), Errno> {
@@ -505,9 +507,10 @@ unsafe fn unmap_tolerant_pending(
         held.unmaps += 1;
         watch::free_retired();
     } else {
+        // Still mapped: recorded, tolerant, and published again.
         held.settle();
         let start = addr as usize;
-        watch::undo_retire(&held.registry, Some((start, start + len)));
+        watch::undo_retire(&held.registry, Some((start, start + pages_len)));
     }
     result.map_err(failed)
 }
