@@ -166,7 +166,7 @@ shared: 4" ]; then
         pass mapped_log "5000 records appended through a growing mapping, recovered whole"
     else fail mapped_log "append and recover: exit $status"; fi
     run mapped_log crash "$work/crash-log" "${MAPPED_LOG_CRASHES:-200}"
-    if [ $status -eq 0 ]; then pass mapped_log "$(sed -n 's/ (up to.*in)//; s/recovery returned/recovered/p' "$work/out")"
+    if [ $status -eq 0 ]; then pass mapped_log "$(sed -n 's/ (up to.*in)//; s/recovery returned/recovered/p' "$work/out"); $(sed -n 's/ (the shared.*//p' "$work/out") (the shared counter)"
     else fail mapped_log "kill -9 of the writer: exit $status"; fi
     # A 1 MiB tmpfs of its own (a private mount namespace): root only.
     if [ "$(id -u)" != 0 ] || ! command -v unshare >/dev/null; then
