@@ -55,6 +55,18 @@ if [ -z "${RMAP_AARCH64_NAMESPACE:-}" ] && [ "${1:-check}" != list ] && [ "${1:-
     RMAP_AARCH64_NAMESPACE=1 exec unshare --mount --propagation private "$0" "$@"
 fi
 
+# debootstrap cannot make a system in a folder whose path holds a space (its
+# scripts split the path: chroot then finds no /bin/true): a tree there is
+# bound, in this namespace, at a path without one, and used from there.
+if [ -n "${RMAP_AARCH64_NAMESPACE:-}" ] && [[ "$tree" =~ [[:space:]] ]]; then
+    spaceless=/run/rmap-aarch64-$$
+    mkdir -p "$spaceless" && mount --bind "$tree" "$spaceless"
+    cd "$spaceless"
+    tree=$spaceless
+    root=$tree/target/aarch64/root
+    vm=$tree/target/aarch64/vm
+fi
+
 install_debootstrap() {
     command -v debootstrap >/dev/null && return
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q debootstrap >target/aarch64/apt-host.log 2>&1 ||
@@ -76,6 +88,11 @@ cleanup() {
     for ((i = ${#mounted[@]} - 1; i >= 0; i--)); do umount -l "${mounted[$i]}" 2>/dev/null || true; done
     mounted=()
     if [ -e /proc/sys/fs/binfmt_misc/rmap-aarch64 ]; then echo -1 >/proc/sys/fs/binfmt_misc/rmap-aarch64; fi
+    if [ -n "${spaceless:-}" ]; then
+        cd /
+        umount -l "$spaceless" 2>/dev/null || true
+        rmdir "$spaceless" 2>/dev/null || true
+    fi
 }
 
 setup_chroot() {
