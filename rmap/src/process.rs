@@ -351,7 +351,7 @@ impl Held {
     }
 
     /// The pending mapping was made tolerant, published in `slot`
-    /// (`watch::publish_new`).
+    /// (`watch::publish`).
     pub fn tolerate_pending(&mut self, slot: usize) {
         debug_assert!(self.pending.is_some());
         self.pending_slot = slot as u32;

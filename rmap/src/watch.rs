@@ -577,8 +577,11 @@ fn take_free_slot() -> Result<usize, Errno> {
     Ok(used)
 }
 
-/// Publishes `view` in a free slot: its index.
-fn publish(view: View) -> Result<usize, Errno> {
+/// Publishes `view` in a free slot: its index. Called directly for a
+/// range no live slot meets, made tolerant as a whole (the pending mapping
+/// of `process`, which is in no registry table yet): the index is then
+/// kept for [`retire_slot`].
+pub fn publish(view: View) -> Result<usize, Errno> {
     let i = take_free_slot()?;
     let s = slot(i);
     s.start.store(view.start, Ordering::Relaxed);
@@ -612,14 +615,6 @@ fn publish(view: View) -> Result<usize, Errno> {
     Ok(i)
 }
 
-/// Publishes a range no live slot meets, made tolerant as a whole (the
-/// pending mapping of `process`, which is in no registry table yet): the
-/// slot's index, for [`retire_slot`]. Room must have been made
-/// ([`reserve`]).
-pub fn publish_new(view: View) -> Result<usize, Errno> {
-    publish(view)
-}
-
 /// Publishes the watched entries of `registry` meeting [from, to), each
 /// clipped to it. ENOMEM (the table full) leaves a range unwatched.
 fn publish_range(registry: &Registry, from: usize, to: usize) -> Result<(), Errno> {
@@ -648,7 +643,7 @@ fn retire_meeting(start: usize, end: usize) -> Option<(usize, usize)> {
     extent
 }
 
-/// Retires slot `i`, LIVE (from [`publish_new`]): a fault there now runs
+/// Retires slot `i`, LIVE (from [`publish`]): a fault there now runs
 /// its access again. Then [`free_retired`], or [`undo_retire`].
 pub fn retire_slot(i: usize) {
     let retired = retire(slot(i), sys::thread_token(), |_| true);
