@@ -14,7 +14,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use libc::{EINVAL, ENOENT, ENOTRECOVERABLE, off_t, ssize_t};
 
 use rmap_rust::guarded;
-use rmap_rust::mapping::{self, CheckMode, Errno, Info};
+use rmap_rust::mapping::{self, CheckMode, Common, Errno, Info};
 
 /// Sets the calling thread's errno: the last step of a failing call.
 fn set_errno(error: Errno) {
@@ -175,11 +175,50 @@ pub unsafe extern "C" fn rmap_map(
     fd: c_int,
     offset: off_t,
 ) -> *mut c_void {
+    // SAFETY: the caller upholds mmap's contract, which map_common() forwards.
+    match unsafe { mapping::map_common(addr.cast(), length, prot, flags, fd, offset) } {
+        Common::Done(ptr) => ptr.cast(),
+        Common::Failed(error) => {
+            common_call_failed(error.0);
+            libc::MAP_FAILED
+        }
+        // SAFETY: as above.
+        Common::Other => unsafe { map_general(addr, length, prot, flags, fd, offset) },
+    }
+}
+
+/// `rmap_map` but for the common map, in the panic guard. Out of line, as
+/// `copy_unfinished` is for the copies: the common map is a leaf without
+/// a stack frame to speak of (`mapping::map_common`), and jumps here
+/// (`extern "C"`: nothing unwinds out of it, so the jump needs no landing
+/// pad).
+///
+/// # Safety
+/// As for `mmap(2)`.
+#[cold]
+#[inline(never)]
+unsafe extern "C" fn map_general(
+    addr: *mut c_void,
+    length: usize,
+    prot: c_int,
+    flags: c_int,
+    fd: c_int,
+    offset: off_t,
+) -> *mut c_void {
     guard(libc::MAP_FAILED, || {
         // SAFETY: the caller upholds mmap's contract, which map() forwards.
         let ptr = unsafe { mapping::map(addr.cast(), length, prot, flags, fd, offset) }?;
         Ok(ptr.cast())
     })
+}
+
+/// A common map or unmap the kernel refused with `errno`: counted, and
+/// errno set. Out of line, as `map_general`; nothing in it can panic.
+#[cold]
+#[inline(never)]
+extern "C" fn common_call_failed(errno: c_int) {
+    mapping::count_failure();
+    set_errno(Errno(errno));
 }
 
 /// Synchronize a mapped file with its storage: the drop-in replacement for
@@ -301,6 +340,26 @@ pub unsafe extern "C" fn rmap_sync(addr: *mut c_void, length: usize, flags: c_in
 /// As for `munmap(2)`: nothing may use the range afterwards.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn rmap_unmap(addr: *mut c_void, length: usize) -> c_int {
+    // SAFETY: the caller upholds munmap's contract, which unmap_common() forwards.
+    match unsafe { mapping::unmap_common(addr.cast(), length) } {
+        Common::Done(()) => 0,
+        Common::Failed(error) => {
+            common_call_failed(error.0);
+            -1
+        }
+        // SAFETY: as above.
+        Common::Other => unsafe { unmap_general(addr, length) },
+    }
+}
+
+/// `rmap_unmap` but for the common unmap, in the panic guard: see
+/// `map_general`.
+///
+/// # Safety
+/// As for `munmap(2)`.
+#[cold]
+#[inline(never)]
+unsafe extern "C" fn unmap_general(addr: *mut c_void, length: usize) -> c_int {
     guard(-1, || {
         // SAFETY: the caller upholds munmap's contract, which unmap() forwards.
         unsafe { mapping::unmap(addr.cast(), length) }?;

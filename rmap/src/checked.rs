@@ -66,6 +66,13 @@ pub fn mode() -> Mode {
     }
 }
 
+/// Whether the mode is known and off: false until the first call read
+/// `RMAP_CHECK`. For the common map and unmap, which must call nothing.
+#[inline(always)]
+pub fn known_off() -> bool {
+    MODE.load(Ordering::Relaxed) == Mode::Off as u8
+}
+
 /// The mode if it is already known, without reading the environment (for
 /// the fault handler, which must not).
 pub fn mode_if_known() -> Mode {

@@ -78,6 +78,17 @@ impl<T> Lock<T> {
     /// A single-threaded process's only thread is the handler's, outside
     /// librmap when it faulted: the guard is granted without the word, as
     /// in [`Lock::lock`].
+    /// The data, without touching the lock word, while the process has a
+    /// single thread; `None` when it has more (then take [`Lock::lock`]).
+    /// For the common map and unmap, which must call nothing.
+    #[inline(always)]
+    pub fn lock_single_threaded(&self) -> Option<LockGuard<'_, T>> {
+        sys::single_threaded().then(|| LockGuard {
+            lock: self,
+            taken: false,
+        })
+    }
+
     pub fn try_lock_spinning(&self, spins: u32) -> Option<LockGuard<'_, T>> {
         if sys::single_threaded() {
             return Some(LockGuard {

@@ -5,9 +5,11 @@
 //! Each call's operation is inlined into the C function that calls it in
 //! optimized builds (one return after the system call: BENCHMARKS.md's
 //! notes), never forced in debug builds, where it only made a dependent's
-//! clean build slower (every caller got a copy). The one exception is map's
-//! general path (`map_recorded`: fixed addresses, checked mode, unusual
-//! flags), out of line so that `rmap_map`'s code is the common map's alone.
+//! clean build slower (every caller got a copy). Map and unmap are split
+//! instead: their common call in a single-threaded process is a leaf
+//! ([`map_common`], [`unmap_common`]: no call, no lock word), and the C
+//! functions run the general operation ([`map`], [`unmap`]) out of line
+//! when the leaf declines.
 //!
 //! Every call that changes mappings holds the registry lock across its
 //! system call, so the registry sees the calls of all threads in the order
@@ -92,6 +94,108 @@ fn pages_covering(len: usize, page: usize) -> usize {
     round_up_to_page(len, page).unwrap_or(!(page - 1))
 }
 
+/// What the common map or unmap did ([`map_common`], [`unmap_common`]).
+pub enum Common<T> {
+    /// It was the common call, and the kernel carried it out.
+    Done(T),
+    /// It was the common call, and the kernel refused it with this error
+    /// (not yet counted: the caller calls [`count_failure`], out of line).
+    Failed(Errno),
+    /// It was not the common call, and nothing was done: the general
+    /// operation ([`map`], [`unmap`]) must run.
+    Other,
+}
+
+/// Counts a failure of the common map or unmap ([`Common::Failed`]).
+#[cold]
+pub fn count_failure() {
+    process::count_failure();
+}
+
+/// The common map and unmap's conditions on the process ([`changes_are_plain`]
+/// with the mode already read): false sends the call to the general path.
+#[inline(always)]
+fn common_changes() -> bool {
+    checked::known_off() && !watch::files_watched() && !watch::some_loss()
+}
+
+/// The common map (plain arguments, see [`validate::plain_map`], in a
+/// single-threaded process, nothing pending, room reserved, checked mode
+/// off, files not watched, no loss outstanding), or [`Common::Other`]
+/// with nothing done. Its record is left pending as [`map_pending`]
+/// leaves it.
+///
+/// A leaf: it calls nothing, so `rmap_map`'s code for it is one straight
+/// run of instructions with one return after the system call. The
+/// kernel's `mmap` and `munmap` evict librmap's code between calls, and
+/// each line of it is fetched again: with the common path inside the
+/// general operation, a one-page pair ran 209 instructions over 18 lines
+/// of code and `make bench`'s row measured 1.013-1.021 of libc's time;
+/// as leaves, 157 over 12 and 1.008-1.019 (12 processes each,
+/// alternated). Threads take the general path: a leaf that took the lock
+/// word as well measured a median of 1.0145 against 1.0095 without (its
+/// release after the system call, and the flag kept for it, cost lines).
+///
+/// # Safety
+/// As for `mmap(2)`.
+#[inline(always)]
+pub unsafe fn map_common(
+    addr: *mut u8,
+    len: usize,
+    prot: i32,
+    flags: i32,
+    fd: i32,
+    offset: i64,
+) -> Common<*mut u8> {
+    let page = sys::page_size_if_read();
+    if page == 0 || !validate::plain_map(len, flags, fd, offset, page) || !common_changes() {
+        return Common::Other;
+    }
+    let Some(mut held) = process::hold_single_threaded() else {
+        return Common::Other;
+    };
+    if !held.ready_for_pending() {
+        return Common::Other;
+    }
+    // SAFETY: forwarded to the caller's contract.
+    match unsafe { mmap_pending(&mut held, addr, len, prot, flags, fd, offset, page) } {
+        Ok(ptr) => Common::Done(ptr),
+        Err(error) => Common::Failed(error),
+    }
+}
+
+/// The common unmap (the pending mapping, whole, not tolerant, in a
+/// range the registry holds nothing in, meeting no watched slot, in a
+/// single-threaded process, under [`map_common`]'s conditions on the
+/// process), or [`Common::Other`] with nothing done. A leaf, for the
+/// reason given at [`map_common`].
+///
+/// # Safety
+/// As for `munmap(2)`.
+#[inline(always)]
+pub unsafe fn unmap_common(addr: *mut u8, len: usize) -> Common<()> {
+    let page = sys::page_size_if_read();
+    if page == 0 || !common_changes() {
+        return Common::Other;
+    }
+    let Some(mut held) = process::hold_single_threaded() else {
+        return Common::Other;
+    };
+    let range = [(addr as usize, pages_covering(len, page))];
+    if !held.pending_is_plain(range[0].0, range[0].1) || watch::meets_live_slots(&range) {
+        return Common::Other;
+    }
+    // SAFETY: forwarded to the caller's contract.
+    match unsafe { sys::munmap(addr, len) } {
+        Ok(()) => {
+            held.forget_plain_pending();
+            held.unmaps += 1;
+            Common::Done(())
+        }
+        Err(error) => Common::Failed(error),
+    }
+}
+
 /// `mmap` with Linux's argument rules decided in Rust first; the mapping is
 /// recorded in the registry. The file's device and inode are not looked up
 /// here (that would cost a system call): `query` asks the kernel for them
@@ -125,16 +229,18 @@ fn changes_are_plain() -> bool {
 }
 
 /// The common map (plain arguments, see [`validate::plain_map`], and
-/// [`changes_are_plain`]): nothing to validate further, replace, watch or
-/// forget; its record is left pending, recorded when the lock is next
-/// taken, unless unmapped first.
+/// [`changes_are_plain`]) where [`map_common`] declined it: in a process
+/// with threads (under the lock), or with a mapping pending (recorded
+/// first) or the registry short of room (made first). Nothing to validate
+/// further, replace, watch or forget; its record is left pending,
+/// recorded when the lock is next taken, unless unmapped first.
 ///
 /// Apart from [`map_recorded`], which is cold and out of line, so that
-/// `rmap_map`'s code is this path alone, in a row: the kernel's `mmap`
-/// evicts it between calls, and each cache line of code is fetched again.
-/// With the general path inlined around it, a map+unmap pair ran 299
-/// instructions over 33 lines of code and took 1.019-1.027 of libc's time
-/// (`make bench`, one page, alternated); this way 228 over 18, 1.012-1.019.
+/// this path is in a row: the kernel's `mmap` evicts it between calls,
+/// and each cache line of code is fetched again. With the general path
+/// inlined around it, a map+unmap pair ran 299 instructions over 33 lines
+/// of code and took 1.019-1.027 of libc's time (`make bench`, one page,
+/// alternated); this way 228 over 18, 1.012-1.019.
 ///
 /// # Safety
 /// As for `mmap(2)`.
@@ -155,16 +261,41 @@ unsafe fn map_pending(
     // The new record, and a record it splits in three when it is recorded.
     reserve(&mut held.registry, 3)?;
     // SAFETY: forwarded to the caller's contract.
-    let ptr = unsafe { sys::mmap(addr, len, prot, flags, fd, offset) }.map_err(failed)?;
+    unsafe { mmap_pending(held, addr, len, prot, flags, fd, offset, page) }.map_err(failed)
+}
+
+/// The system call of a common map, its mapping left pending in `held`
+/// (which must be ready: [`Held::ready_for_pending`]); the error is not
+/// counted. The record's fields are read before the call, so that after
+/// it come only stores and the return.
+///
+/// # Safety
+/// As for `mmap(2)`.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn mmap_pending(
+    held: &mut Held,
+    addr: *mut u8,
+    len: usize,
+    prot: i32,
+    flags: i32,
+    fd: i32,
+    offset: i64,
+    page: usize,
+) -> Result<*mut u8, Errno> {
+    let origin = held.maps;
+    let pages_len = pages_covering(len, page);
+    // SAFETY: forwarded to the caller's contract.
+    let ptr = unsafe { sys::mmap(addr, len, prot, flags, fd, offset) }?;
     held.set_pending(Pending {
         start: ptr as usize,
-        len: pages_covering(len, page),
+        len: pages_len,
         offset,
-        origin: held.maps,
+        origin,
         prot,
         flags,
     });
-    held.maps += 1;
+    held.maps = origin + 1;
     Ok(ptr)
 }
 

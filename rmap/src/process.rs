@@ -48,20 +48,19 @@ pub struct Held {
     empty: (usize, usize, u64),
     pub maps: u64,
     pub unmaps: u64,
+    /// The pending mapping's slot in the fault handler's table when it was
+    /// made tolerant whole before anyone recorded it (`rmap_tolerate`
+    /// right after the map), else [`UNWATCHED`]: set by
+    /// [`Held::tolerate_pending`], and back to `UNWATCHED` whenever a
+    /// tolerant pending mapping is recorded or unmapped. The common map
+    /// never touches it; the common unmap reads it, in the line it reads
+    /// the pending mapping's in.
+    pending_slot: u32,
     /// Checked mode: the last ranges unmapped, to name double unmaps.
     pub unmapped: Unmapped,
     /// Pages of tolerant mappings replaced by zeros after a SIGBUS, as
     /// folded from the fault handler's ring (`watch`).
     pub losses: Losses,
-    /// The pending mapping's slot in the fault handler's table when it was
-    /// made tolerant whole before anyone recorded it (`rmap_tolerate`
-    /// right after the map), else [`UNWATCHED`]: set by
-    /// [`Held::tolerate_pending`], and back to `UNWATCHED` whenever a
-    /// tolerant pending mapping is recorded or unmapped. Last, and apart
-    /// from the record: the common map and unmap never touch it (a store
-    /// of it in every map cost `make bench`'s one-page pair a line of
-    /// code).
-    pending_slot: u32,
 }
 
 /// [`Held::pending_slot`] when the pending mapping is not tolerant.
@@ -299,6 +298,15 @@ pub fn hold() -> Hold {
     held
 }
 
+/// The registry without its lock, in a single-threaded process, with the
+/// pending mapping (if any) not yet recorded: for the common map and
+/// unmap's leaves (`mapping::map_common`), which must call nothing.
+/// `None` when the process has threads.
+#[inline(always)]
+pub fn hold_single_threaded() -> Option<Hold> {
+    PROCESS.held.lock_single_threaded()
+}
+
 /// The registry lock, held, with the pending mapping (if any) not yet
 /// recorded: for the common map and unmap only.
 #[inline(always)]
@@ -333,6 +341,32 @@ impl Held {
     pub fn set_pending(&mut self, mapping: Pending) {
         debug_assert!(self.pending.is_none());
         self.pending = Some(mapping);
+    }
+
+    /// Whether a common map can leave its mapping pending with nothing to
+    /// do first: nothing is pending, and the registry has room to record
+    /// it later (and a record it splits in three: see `map_pending`).
+    #[inline(always)]
+    pub fn ready_for_pending(&self) -> bool {
+        self.pending.is_none() && self.registry.has_room(3)
+    }
+
+    /// Whether the pending mapping is exactly [start, start + len), not
+    /// tolerant, and in a range the registry was last found empty in
+    /// (so forgetting it needs no search for stale records: see
+    /// [`Held::drop_pending`]).
+    #[inline(always)]
+    pub fn pending_is_plain(&self, start: usize, len: usize) -> bool {
+        matches!(self.pending, Some(p) if p.start == start && p.len == len)
+            && self.pending_slot == UNWATCHED
+            && self.empty == (start, len, self.registry.growths())
+    }
+
+    /// Forgets the pending mapping, which [`Held::pending_is_plain`]
+    /// accepted: it was unmapped.
+    #[inline(always)]
+    pub fn forget_plain_pending(&mut self) {
+        self.pending = None;
     }
 
     /// Whether the pending mapping is exactly [start, start + len).

@@ -571,13 +571,20 @@ impl Registry {
         }
     }
 
+    /// Whether `entries` more entries can be recorded without allocating
+    /// (see [`Registry::reserve`]).
+    #[inline(always)]
+    pub fn has_room(&self, entries: usize) -> bool {
+        self.room >= entries
+    }
+
     /// Makes room to record `entries` more entries (each perhaps in a block
     /// of its own) without allocating: a call reserves before its system
     /// call, so that recording what the kernel did cannot fail (ENOMEM
     /// then, with nothing done). One compare when the room is there.
     #[inline(always)]
     pub fn reserve(&mut self, entries: usize) -> Result<(), ()> {
-        if self.room >= entries {
+        if self.has_room(entries) {
             return Ok(());
         }
         self.reserve_slow(entries)

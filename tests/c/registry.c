@@ -637,6 +637,42 @@ static int the_common_paths_edges_keep_the_registry_right(void)
     return ok ? 0 : 1;
 }
 
+/* With nothing pending, the common map and unmap of a single-threaded
+ * process take a shorter path of their own (mapping::map_common): a map the
+ * kernel refuses there fails as libc's, is counted once as a failure and
+ * not as a map, and leaves nothing behind; the next pair is whole. */
+static int a_refused_common_map_is_counted_and_leaves_nothing(void)
+{
+    struct rmap_stats before, after;
+    struct rmap_info info;
+    char *p = map_anon(PG, PROT_READ);
+    if (rmap_unmap(p, PG) != 0) die("rmap_unmap"); /* nothing pending now */
+    rmap_stats(&before);
+    int wronly = open("/dev/null", O_WRONLY);
+    errno = 0;
+    void *failed = rmap_map(NULL, PG, PROT_READ, MAP_PRIVATE, wronly, 0);
+    int failed_errno = errno;
+    errno = 0;
+    void *libc_failed = mmap(NULL, PG, PROT_READ, MAP_PRIVATE, wronly, 0);
+    int libc_errno = errno;
+    close(wronly);
+    rmap_stats(&after);
+    printf("     rmap %s errno %d, libc %s errno %d; +%llu failures, +%llu maps, live %zu -> %zu\n",
+           failed == RMAP_FAILED ? "failed" : "mapped", failed_errno, libc_failed == MAP_FAILED ? "failed" : "mapped",
+           libc_errno, (unsigned long long)(after.failures - before.failures),
+           (unsigned long long)(after.maps - before.maps), before.live_mappings, after.live_mappings);
+    int ok = check(failed == RMAP_FAILED && libc_failed == MAP_FAILED && failed_errno == libc_errno,
+                   "a private map of a write-only fd, nothing pending: fails as libc's does");
+    ok &= check(after.failures - before.failures == 1 && after.maps == before.maps &&
+                    after.live_mappings == before.live_mappings,
+                "counted once as a failure, not as a map; nothing recorded");
+    char *q = map_anon(PG, PROT_READ | PROT_WRITE);
+    ok &= check(rmap_query(q, &info) == 0 && info.start == q && info.length == PG && rmap_unmap(q, PG) == 0 &&
+                    rmap_query(q, &info) == -1 && errno == ENOENT,
+                "the next map is recorded, and its unmap forgets it");
+    return ok ? 0 : 1;
+}
+
 /* The pending record at an address reused behind librmap's back: the
  * program unmaps the newest mapping with libc's munmap and the kernel hands
  * the same address to the next rmap_map, whose record must win. */
@@ -1043,6 +1079,7 @@ static const test_t TESTS[] = {
     K(the_newest_mapping_is_recorded_before_anyone_asks),
     K(a_reused_address_takes_the_newest_record),
     K(the_common_paths_edges_keep_the_registry_right),
+    K(a_refused_common_map_is_counted_and_leaves_nothing),
     K(checked_reports_each_kind),
     K(abort_mode_reports_then_aborts),
     K(report_settings_from_the_environment),

@@ -85,6 +85,13 @@ pub fn page_size() -> usize {
     }
 }
 
+/// The page size, or 0 before [`page_size`] first read it: for the common
+/// map and unmap, which must call nothing.
+#[inline(always)]
+pub fn page_size_if_read() -> usize {
+    PAGE_SIZE.load(Ordering::Relaxed)
+}
+
 #[cold]
 fn read_page_size() -> usize {
     // SAFETY: sysconf has no preconditions.
