@@ -213,12 +213,14 @@ unsafe extern "C" fn map_general(
 }
 
 /// A common map or unmap the kernel refused with `errno`: counted, and
-/// errno set. Out of line, as `map_general`; nothing in it can panic.
+/// errno set. Out of line, as `map_general`.
 #[cold]
 #[inline(never)]
 extern "C" fn common_call_failed(errno: c_int) {
-    mapping::count_failure();
-    set_errno(Errno(errno));
+    guard((), || {
+        mapping::count_failure();
+        Err(Errno(errno))
+    })
 }
 
 /// Synchronize a mapped file with its storage: the drop-in replacement for

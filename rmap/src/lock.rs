@@ -73,11 +73,6 @@ impl<T> Lock<T> {
         }
     }
 
-    /// For a signal handler: the lock if it can be had within `spins`
-    /// attempts (a thread holding it may be the one the handler stopped).
-    /// A single-threaded process's only thread is the handler's, outside
-    /// librmap when it faulted: the guard is granted without the word, as
-    /// in [`Lock::lock`].
     /// The data, without touching the lock word, while the process has a
     /// single thread; `None` when it has more (then take [`Lock::lock`]).
     /// For the common map and unmap, which must call nothing.
@@ -89,6 +84,11 @@ impl<T> Lock<T> {
         })
     }
 
+    /// For a signal handler: the lock if it can be had within `spins`
+    /// attempts (a thread holding it may be the one the handler stopped).
+    /// A single-threaded process's only thread is the handler's, outside
+    /// librmap when it faulted: the guard is granted without the word, as
+    /// in [`Lock::lock`].
     pub fn try_lock_spinning(&self, spins: u32) -> Option<LockGuard<'_, T>> {
         if sys::single_threaded() {
             return Some(LockGuard {
