@@ -673,6 +673,48 @@ static int a_refused_common_map_is_counted_and_leaves_nothing(void)
     return ok ? 0 : 1;
 }
 
+/* The common map of a single-threaded process leaves its mapping pending
+ * without the lock word; a thread made next must find it recorded or
+ * unmap it under the lock, and maps made once threads exist take the
+ * locked path: the counts and records stay exact across the change. */
+static void *unmap_the_pending(void *arg)
+{
+    char *p = arg;
+    struct rmap_info info;
+    int ok = rmap_query(p, &info) == 0 && info.start == p && info.length == PG && rmap_unmap(p, PG) == 0 &&
+             rmap_query(p, &info) == -1 && errno == ENOENT;
+    return ok ? arg : NULL;
+}
+
+static int a_thread_made_after_the_common_map_sees_it(void)
+{
+    struct rmap_stats before, after;
+    struct rmap_info info;
+    rmap_stats(&before);
+    char *p = map_anon(PG, PROT_READ);
+    char *q = map_anon(PG, PROT_READ | PROT_WRITE);
+    rmap_unmap(q, PG); /* the leaf's pair: nothing pending after it */
+    char *r = map_anon(PG, PROT_READ);
+    pthread_t thread;
+    void *result = NULL;
+    if (pthread_create(&thread, NULL, unmap_the_pending, r) != 0 || pthread_join(thread, &result) != 0)
+        die("pthread");
+    int ok = check(result == r, "a thread made after the map finds it recorded and unmaps it");
+    char *s = map_anon(PG, PROT_READ);
+    ok &= check(rmap_query(s, &info) == 0 && info.start == s && rmap_unmap(s, PG) == 0 &&
+                    rmap_query(s, &info) == -1 && errno == ENOENT,
+                "a map and unmap once threads existed: recorded, then forgotten");
+    ok &= check(rmap_query(p, &info) == 0 && info.start == p && info.length == PG && rmap_unmap(p, PG) == 0,
+                "the first mapping is still recorded whole");
+    rmap_stats(&after);
+    printf("     +%llu maps, +%llu unmaps, live %zu -> %zu\n", (unsigned long long)(after.maps - before.maps),
+           (unsigned long long)(after.unmaps - before.unmaps), before.live_mappings, after.live_mappings);
+    ok &= check(after.maps - before.maps == 4 && after.unmaps - before.unmaps == 4 &&
+                    after.live_mappings == before.live_mappings,
+                "rmap_stats counts every call, nothing left live");
+    return ok ? 0 : 1;
+}
+
 /* The pending record at an address reused behind librmap's back: the
  * program unmaps the newest mapping with libc's munmap and the kernel hands
  * the same address to the next rmap_map, whose record must win. */
@@ -1080,6 +1122,7 @@ static const test_t TESTS[] = {
     K(a_reused_address_takes_the_newest_record),
     K(the_common_paths_edges_keep_the_registry_right),
     K(a_refused_common_map_is_counted_and_leaves_nothing),
+    K(a_thread_made_after_the_common_map_sees_it),
     K(checked_reports_each_kind),
     K(abort_mode_reports_then_aborts),
     K(report_settings_from_the_environment),
