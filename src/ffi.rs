@@ -217,10 +217,7 @@ unsafe extern "C" fn map_general(
 #[cold]
 #[inline(never)]
 extern "C" fn common_call_failed(errno: c_int) {
-    guard((), || {
-        mapping::count_failure();
-        Err(Errno(errno))
-    })
+    guard((), || Err(mapping::failed(Errno(errno))))
 }
 
 /// Synchronize a mapped file with its storage: the drop-in replacement for

@@ -72,7 +72,7 @@ fn mode_for(call: Call) -> CheckMode {
 
 /// Counts a failure; successes are counted where they happen.
 #[cold]
-fn failed(error: Errno) -> Errno {
+pub fn failed(error: Errno) -> Errno {
     process::count_failure();
     error
 }
@@ -99,24 +99,19 @@ pub enum Common<T> {
     /// It was the common call, and the kernel carried it out.
     Done(T),
     /// It was the common call, and the kernel refused it with this error
-    /// (not yet counted: the caller calls [`count_failure`], out of line).
+    /// (not yet counted: the caller passes it to [`failed`], out of line).
     Failed(Errno),
     /// It was not the common call, and nothing was done: the general
     /// operation ([`map`], [`unmap`]) must run.
     Other,
 }
 
-/// Counts a failure of the common map or unmap ([`Common::Failed`]).
-#[cold]
-pub fn count_failure() {
-    process::count_failure();
-}
-
-/// The common map and unmap's conditions on the process ([`changes_are_plain`]
-/// with the mode already read): false sends the call to the general path.
+/// The common map and unmap's conditions on the process: those of
+/// [`changes_are_plain`], the mode already read (false before it is, and
+/// the general path reads it).
 #[inline(always)]
 fn common_changes() -> bool {
-    checked::known_off() && !watch::files_watched() && !watch::some_loss()
+    checked::known_off() && nothing_watched_or_lost()
 }
 
 /// The common map (plain arguments, see [`validate::plain_map`], in a
@@ -225,7 +220,13 @@ pub unsafe fn map(
 /// mode off, files not watched, no loss outstanding.
 #[inline(always)]
 fn changes_are_plain() -> bool {
-    checked::mode() == CheckMode::Off && !watch::files_watched() && !watch::some_loss()
+    checked::mode() == CheckMode::Off && nothing_watched_or_lost()
+}
+
+/// Files not watched, no loss outstanding.
+#[inline(always)]
+fn nothing_watched_or_lost() -> bool {
+    !watch::files_watched() && !watch::some_loss()
 }
 
 /// The common map (plain arguments, see [`validate::plain_map`], and

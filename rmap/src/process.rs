@@ -357,7 +357,7 @@ impl Held {
     /// [`Held::drop_pending`]).
     #[inline(always)]
     pub fn pending_is_plain(&self, start: usize, len: usize) -> bool {
-        matches!(self.pending, Some(p) if p.start == start && p.len == len)
+        self.pending_is(start, len)
             && self.pending_slot == UNWATCHED
             && self.empty == (start, len, self.registry.growths())
     }
